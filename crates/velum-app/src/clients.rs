@@ -1,0 +1,733 @@
+//! The client card: create, open (per section), edit, search, archive, the
+//! medical summary, marketing preferences, change history and access
+//! history. Every use case checks the actor's role against the section
+//! (`Role::may`) and writes its audit event in its own transaction.
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use velum_core::actor::Access;
+use velum_core::audit::AuditAction;
+use velum_core::client::{ClientDetails, ClientInput, MedicalInput, MedicalSummary};
+use velum_core::text::{DateOfBirth, UkMobile};
+use velum_core::{Actor, ClientId, Role, Section};
+use velum_crypto::{Aad, ClientKey};
+use velum_store::clients::{self, ClientRecord, SearchTerm};
+use velum_store::{ClinicScope, Tx};
+
+pub use velum_store::audit::AccessEntry;
+
+use crate::{App, AppError, DuplicateMatch, event};
+
+/// Who the card is about: shown on every tab.
+#[derive(Clone, Debug)]
+pub struct CardHeader {
+    pub id: ClientId,
+    pub given_name: String,
+    pub family_name: String,
+    pub archived: bool,
+}
+
+/// The contact section.
+#[derive(Clone, Debug)]
+pub struct Contact {
+    pub details: ClientDetails,
+    pub version: i64,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// The medical section, opened.
+#[derive(Clone, Debug)]
+pub struct Medical {
+    pub summary: MedicalSummary,
+    /// 0 when nothing has been recorded yet.
+    pub version: i64,
+}
+
+/// Marketing preferences.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Marketing {
+    pub email: bool,
+    pub sms: bool,
+}
+
+/// The sections of a card the actor asked for (and may see).
+#[derive(Clone, Debug)]
+pub struct Card {
+    pub header: CardHeader,
+    pub contact: Option<Contact>,
+    pub medical: Option<Medical>,
+    pub marketing: Option<Marketing>,
+    /// The tabs this actor may open on this card.
+    pub tabs: Vec<Section>,
+}
+
+/// One row of a search result.
+#[derive(Clone, Debug)]
+pub struct Listed {
+    pub header: CardHeader,
+    /// `None` for roles without the contact permission.
+    pub contact: Option<Contact>,
+}
+
+/// A page of results; `next` is the cursor for the following page.
+#[derive(Clone, Debug)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next: Option<String>,
+}
+
+/// A change to the contact section; absent fields stay as they are, an
+/// empty string clears an optional field.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientPatch {
+    pub given_name: Option<String>,
+    pub family_name: Option<String>,
+    pub date_of_birth: Option<String>,
+    pub email: Option<String>,
+    pub mobile: Option<String>,
+    pub line1: Option<String>,
+    pub line2: Option<String>,
+    pub town: Option<String>,
+    pub postcode: Option<String>,
+}
+
+impl ClientPatch {
+    fn apply(self, mut to: ClientInput) -> ClientInput {
+        let set = |field: &mut String, v: Option<String>| {
+            if let Some(v) = v {
+                *field = v;
+            }
+        };
+        set(&mut to.given_name, self.given_name);
+        set(&mut to.family_name, self.family_name);
+        set(&mut to.date_of_birth, self.date_of_birth);
+        set(&mut to.email, self.email);
+        set(&mut to.mobile, self.mobile);
+        set(&mut to.line1, self.line1);
+        set(&mut to.line2, self.line2);
+        set(&mut to.town, self.town);
+        set(&mut to.postcode, self.postcode);
+        to
+    }
+}
+
+/// One change in a card's history (the previous value stays sealed).
+#[derive(Clone, Debug)]
+pub struct Change {
+    pub section: String,
+    pub at: Timestamp,
+    pub by: Option<String>,
+    pub first: bool,
+}
+
+/// Page size for lists.
+pub const PAGE_SIZE: i64 = 50;
+
+fn header(r: &ClientRecord) -> CardHeader {
+    CardHeader {
+        id: r.id,
+        given_name: r.details.given_name.as_str().to_owned(),
+        family_name: r.details.family_name.as_str().to_owned(),
+        archived: r.archived,
+    }
+}
+
+fn contact(r: &ClientRecord) -> Contact {
+    Contact {
+        details: r.details.clone(),
+        version: r.version,
+        created_at: r.created_at,
+        updated_at: r.updated_at,
+    }
+}
+
+fn medical_aad(scope: &ClinicScope, client: ClientId) -> Aad {
+    Aad::record("client.medical", &[scope.clinic_id().as_uuid(), client.as_uuid()])
+}
+
+fn history_aad(scope: &ClinicScope, client: ClientId, id: uuid::Uuid) -> Aad {
+    Aad::record("client.history", &[scope.clinic_id().as_uuid(), client.as_uuid(), id])
+}
+
+/// The tabs a role may open on a card.
+#[must_use]
+pub fn tabs_for(role: Role) -> Vec<Section> {
+    [
+        Section::Contact,
+        Section::Medical,
+        Section::Marketing,
+        Section::AccessHistory,
+    ]
+    .into_iter()
+    .filter(|s| role.may(Access::Read, *s))
+    .collect()
+}
+
+/// Turn the search box into a search term: a date, an email, a phone
+/// number, or a name.
+fn search_term(q: &str, today: jiff::civil::Date) -> SearchTerm {
+    let q = q.trim();
+    if q.is_empty() {
+        return SearchTerm::All;
+    }
+    if let Ok(dob) = DateOfBirth::parse(q, today) {
+        return SearchTerm::DateOfBirth(dob.to_iso());
+    }
+    if q.contains('@') {
+        return SearchTerm::Email(q.to_lowercase());
+    }
+    let digits: String = q.chars().filter(char::is_ascii_digit).collect();
+    let phone_like = q.chars().all(|c| c.is_ascii_digit() || " +-()".contains(c));
+    if phone_like && digits.len() >= 3 {
+        if let Ok(m) = UkMobile::parse(q) {
+            return SearchTerm::Mobile(m.as_str().to_owned());
+        }
+        let national = digits
+            .strip_prefix("44")
+            .map(str::to_owned)
+            .or_else(|| digits.strip_prefix('0').map(str::to_owned))
+            .unwrap_or(digits);
+        return SearchTerm::Mobile(format!("+44{national}"));
+    }
+    let key = q
+        .to_lowercase()
+        .chars()
+        .filter(|c| !"'’-.".contains(*c))
+        .collect::<String>();
+    SearchTerm::Name(key.split_whitespace().collect::<Vec<_>>().join(" "))
+}
+
+impl App {
+    /// Check the actor may use `sections` of a card; audit and refuse if not.
+    async fn allow(
+        &self,
+        actor: &Actor,
+        access: Access,
+        client: Option<ClientId>,
+        sections: &[Section],
+    ) -> Result<(), AppError> {
+        if sections.iter().all(|s| actor.may(access, *s)) {
+            Ok(())
+        } else {
+            let what = if access == Access::Read { "read" } else { "write" };
+            Err(self.deny(actor, client, sections, what).await)
+        }
+    }
+
+    /// Load a card in the actor's clinic. Marketing staff see only clients
+    /// who agreed to marketing.
+    async fn load(&self, tx: &mut Tx, actor: &Actor, id: ClientId) -> Result<Option<ClientRecord>, AppError> {
+        let scope = ClinicScope::new(actor.clinic_id);
+        let found = clients::get(tx, &scope, id).await?;
+        Ok(found.filter(|r| actor.role != Role::Marketing || r.marketing_email || r.marketing_sms))
+    }
+
+    /// Answer `NotFound`, auditing the refusal in the same transaction
+    /// (DOMAIN F38: a request for another clinic's client is refused and
+    /// logged, with the same answer as for an id that does not exist).
+    async fn not_found(&self, mut tx: Tx, actor: &Actor, id: ClientId, sections: &[Section]) -> AppError {
+        let detail = Some(format!("not_found:{id}"));
+        let done = async {
+            self.audit(&mut tx, event(actor, AuditAction::Denied, None, sections, detail))
+                .await?;
+            tx.commit().await?;
+            Ok::<(), AppError>(())
+        }
+        .await;
+        done.err().unwrap_or(AppError::NotFound)
+    }
+
+    /// Open the given sections of a card: one read, one audit event naming
+    /// every section opened.
+    ///
+    /// # Errors
+    /// `Forbidden` for a section the role may not read; `NotFound`.
+    pub async fn open_card(&self, actor: &Actor, id: ClientId, sections: &[Section]) -> Result<Card, AppError> {
+        self.allow(actor, Access::Read, Some(id), sections).await?;
+        let scope = ClinicScope::new(actor.clinic_id);
+        let mut tx = self.begin().await?;
+        let Some(r) = self.load(&mut tx, actor, id).await? else {
+            return Err(self.not_found(tx, actor, id, sections).await);
+        };
+        let medical = if sections.contains(&Section::Medical) {
+            Some(self.read_medical(&mut tx, &scope, id).await?)
+        } else {
+            None
+        };
+        self.audit(&mut tx, event(actor, AuditAction::Read, Some(id), sections, None))
+            .await?;
+        tx.commit().await?;
+        Ok(Card {
+            header: header(&r),
+            contact: sections.contains(&Section::Contact).then(|| contact(&r)),
+            medical,
+            marketing: sections.contains(&Section::Marketing).then_some(Marketing {
+                email: r.marketing_email,
+                sms: r.marketing_sms,
+            }),
+            tabs: tabs_for(actor.role),
+        })
+    }
+
+    async fn read_medical(&self, tx: &mut Tx, scope: &ClinicScope, id: ClientId) -> Result<Medical, AppError> {
+        match clients::medical(tx, scope, id).await? {
+            None => Ok(Medical {
+                summary: MedicalSummary::default(),
+                version: 0,
+            }),
+            Some((sealed, version)) => {
+                let key = self.client_key(tx, scope, id).await?;
+                let plain = key.open(&sealed, &medical_aad(scope, id))?;
+                let summary =
+                    serde_json::from_slice(&plain).map_err(|e| AppError::Internal(format!("medical json: {e}")))?;
+                Ok(Medical { summary, version })
+            }
+        }
+    }
+
+    /// Create a card. Unless `allow_duplicate`, refuses with `Duplicate`
+    /// when a card with the same name and date of birth, email or mobile
+    /// exists, so staff can open that one instead.
+    ///
+    /// # Errors
+    /// `Validation` naming every bad field; `Duplicate`; `Forbidden`.
+    pub async fn create_client(
+        &self,
+        actor: &Actor,
+        input: &ClientInput,
+        allow_duplicate: bool,
+    ) -> Result<Card, AppError> {
+        self.allow(actor, Access::Write, None, &[Section::Contact]).await?;
+        let details = input.parse(self.today()).map_err(AppError::Validation)?;
+        let scope = ClinicScope::new(actor.clinic_id);
+        let mut tx = self.begin().await?;
+        if !allow_duplicate {
+            let dups = clients::find_duplicates(&mut tx, &scope, &details).await?;
+            if !dups.is_empty() {
+                return Err(AppError::Duplicate(
+                    dups.iter().map(|r| duplicate(r, &details)).collect(),
+                ));
+            }
+        }
+        let id = ClientId::new();
+        let now = self.now();
+        let (key_id, clinic_key) = self.clinic_key(&mut tx, &scope).await?;
+        let client_key = ClientKey::generate();
+        let wrapped = clinic_key.wrap_client_key(&client_key, scope.clinic_id(), id);
+        clients::insert(&mut tx, &scope, id, &details, (key_id, &wrapped), now).await?;
+        clients::insert_history(
+            &mut tx,
+            &scope,
+            id,
+            uuid::Uuid::now_v7(),
+            Section::Contact.as_str(),
+            actor.staff_id,
+            None,
+            now,
+        )
+        .await?;
+        self.audit(
+            &mut tx,
+            event(actor, AuditAction::Create, Some(id), &[Section::Contact], None),
+        )
+        .await?;
+        let r = clients::get(&mut tx, &scope, id).await?.ok_or(AppError::NotFound)?;
+        tx.commit().await?;
+        Ok(Card {
+            header: header(&r),
+            contact: Some(contact(&r)),
+            medical: None,
+            marketing: None,
+            tabs: tabs_for(actor.role),
+        })
+    }
+
+    /// Change contact details. The previous details are kept, sealed under
+    /// the client's key.
+    ///
+    /// # Errors
+    /// `Validation`; `Forbidden`; `NotFound`.
+    pub async fn update_client(&self, actor: &Actor, id: ClientId, patch: ClientPatch) -> Result<Card, AppError> {
+        let sections = [Section::Contact];
+        self.allow(actor, Access::Write, Some(id), &sections).await?;
+        let scope = ClinicScope::new(actor.clinic_id);
+        let mut tx = self.begin().await?;
+        let Some(before) = self.load(&mut tx, actor, id).await? else {
+            return Err(self.not_found(tx, actor, id, &sections).await);
+        };
+        let input = patch.apply(ClientInput::from_details(&before.details));
+        let details = input.parse(self.today()).map_err(AppError::Validation)?;
+        let now = self.now();
+        if details != before.details {
+            let key = self.client_key(&mut tx, &scope, id).await?;
+            let hid = uuid::Uuid::now_v7();
+            let prev = serde_json::to_vec(&before.details).map_err(|e| AppError::Internal(e.to_string()))?;
+            let sealed = key.seal(&prev, &history_aad(&scope, id, hid));
+            clients::insert_history(
+                &mut tx,
+                &scope,
+                id,
+                hid,
+                Section::Contact.as_str(),
+                actor.staff_id,
+                Some(&sealed),
+                now,
+            )
+            .await?;
+            clients::update_details(&mut tx, &scope, id, &details, now).await?;
+            self.audit(&mut tx, event(actor, AuditAction::Update, Some(id), &sections, None))
+                .await?;
+        }
+        let r = clients::get(&mut tx, &scope, id).await?.ok_or(AppError::NotFound)?;
+        tx.commit().await?;
+        Ok(Card {
+            header: header(&r),
+            contact: Some(contact(&r)),
+            medical: None,
+            marketing: None,
+            tabs: tabs_for(actor.role),
+        })
+    }
+
+    /// Archive (or restore) a card. Archived cards leave the default search.
+    ///
+    /// # Errors
+    /// `Forbidden`; `NotFound`.
+    pub async fn set_client_archived(&self, actor: &Actor, id: ClientId, archived: bool) -> Result<(), AppError> {
+        let sections = [Section::Contact];
+        self.allow(actor, Access::Write, Some(id), &sections).await?;
+        let scope = ClinicScope::new(actor.clinic_id);
+        let mut tx = self.begin().await?;
+        let Some(before) = self.load(&mut tx, actor, id).await? else {
+            return Err(self.not_found(tx, actor, id, &sections).await);
+        };
+        if before.archived != archived {
+            clients::set_archived(&mut tx, &scope, id, archived, self.now()).await?;
+            clients::insert_history(
+                &mut tx,
+                &scope,
+                id,
+                uuid::Uuid::now_v7(),
+                "status",
+                actor.staff_id,
+                None,
+                self.now(),
+            )
+            .await?;
+            let action = if archived {
+                AuditAction::Archive
+            } else {
+                AuditAction::Unarchive
+            };
+            self.audit(&mut tx, event(actor, action, Some(id), &sections, None))
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Replace the medical summary (sealed under the client's key); the
+    /// previous one is kept sealed in the history.
+    ///
+    /// # Errors
+    /// `Validation` naming entries like `allergies[1]`; `Forbidden`; `NotFound`.
+    pub async fn put_medical(&self, actor: &Actor, id: ClientId, input: &MedicalInput) -> Result<Medical, AppError> {
+        let sections = [Section::Medical];
+        self.allow(actor, Access::Write, Some(id), &sections).await?;
+        let summary = input.parse().map_err(AppError::Validation)?;
+        let scope = ClinicScope::new(actor.clinic_id);
+        let mut tx = self.begin().await?;
+        if self.load(&mut tx, actor, id).await?.is_none() {
+            return Err(self.not_found(tx, actor, id, &sections).await);
+        }
+        let key = self.client_key(&mut tx, &scope, id).await?;
+        let now = self.now();
+        let previous = clients::medical(&mut tx, &scope, id).await?;
+        let hid = uuid::Uuid::now_v7();
+        let prev_sealed = match &previous {
+            Some((sealed, _)) => {
+                let plain = key.open(sealed, &medical_aad(&scope, id))?;
+                Some(key.seal(&plain, &history_aad(&scope, id, hid)))
+            }
+            None => None,
+        };
+        let json = serde_json::to_vec(&summary).map_err(|e| AppError::Internal(e.to_string()))?;
+        clients::put_medical(
+            &mut tx,
+            &scope,
+            id,
+            &key.seal(&json, &medical_aad(&scope, id)),
+            actor.staff_id,
+            now,
+        )
+        .await?;
+        clients::insert_history(
+            &mut tx,
+            &scope,
+            id,
+            hid,
+            Section::Medical.as_str(),
+            actor.staff_id,
+            prev_sealed.as_deref(),
+            now,
+        )
+        .await?;
+        self.audit(&mut tx, event(actor, AuditAction::Update, Some(id), &sections, None))
+            .await?;
+        tx.commit().await?;
+        Ok(Medical {
+            summary,
+            version: previous.map_or(1, |(_, v)| v + 1),
+        })
+    }
+
+    /// Record the client's marketing choices.
+    ///
+    /// # Errors
+    /// `Forbidden`; `NotFound`.
+    pub async fn set_marketing(&self, actor: &Actor, id: ClientId, choice: Marketing) -> Result<(), AppError> {
+        let sections = [Section::Marketing];
+        self.allow(actor, Access::Write, Some(id), &sections).await?;
+        let scope = ClinicScope::new(actor.clinic_id);
+        let mut tx = self.begin().await?;
+        let Some(before) = self.load(&mut tx, actor, id).await? else {
+            return Err(self.not_found(tx, actor, id, &sections).await);
+        };
+        clients::set_marketing(&mut tx, &scope, id, choice.email, choice.sms, self.now()).await?;
+        let detail = format!(
+            "email:{}->{} sms:{}->{}",
+            before.marketing_email, choice.email, before.marketing_sms, choice.sms
+        );
+        clients::insert_history(
+            &mut tx,
+            &scope,
+            id,
+            uuid::Uuid::now_v7(),
+            Section::Marketing.as_str(),
+            actor.staff_id,
+            None,
+            self.now(),
+        )
+        .await?;
+        self.audit(
+            &mut tx,
+            event(actor, AuditAction::Update, Some(id), &sections, Some(detail)),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Search cards by name, date of birth, phone or email. Marketing staff
+    /// get only clients who consented to marketing, and only their names.
+    /// The search is audited without its query (the query is personal data).
+    ///
+    /// # Errors
+    /// `Forbidden` for roles that may see neither contact details nor marketing.
+    pub async fn search_clients(
+        &self,
+        actor: &Actor,
+        q: &str,
+        cursor: Option<&str>,
+        include_archived: bool,
+    ) -> Result<Page<Listed>, AppError> {
+        let with_contact = actor.may(Access::Read, Section::Contact);
+        let marketing_only = !with_contact && actor.may(Access::Read, Section::Marketing);
+        let sections = if with_contact {
+            [Section::Contact]
+        } else {
+            [Section::Marketing]
+        };
+        if !with_contact && !marketing_only {
+            return Err(self.deny(actor, None, &sections, "search").await);
+        }
+        let after = match cursor.map(str::trim).filter(|c| !c.is_empty()) {
+            None => None,
+            Some(c) => Some(
+                c.parse::<ClientId>()
+                    .map_err(|_| AppError::field("cursor", "is not a cursor from a previous page"))?,
+            ),
+        };
+        let term = search_term(q, self.today());
+        let scope = ClinicScope::new(actor.clinic_id);
+        let mut tx = self.begin().await?;
+        let rows = clients::search(
+            &mut tx,
+            &scope,
+            &term,
+            include_archived,
+            marketing_only,
+            after,
+            PAGE_SIZE + 1,
+        )
+        .await?;
+        let more = rows.len() > usize::try_from(PAGE_SIZE).unwrap_or(usize::MAX);
+        let items: Vec<Listed> = rows
+            .iter()
+            .take(usize::try_from(PAGE_SIZE).unwrap_or(usize::MAX))
+            .map(|r| Listed {
+                header: header(r),
+                contact: with_contact.then(|| contact(r)),
+            })
+            .collect();
+        self.audit(
+            &mut tx,
+            event(
+                actor,
+                AuditAction::Search,
+                None,
+                &sections,
+                Some(format!("results:{}", items.len())),
+            ),
+        )
+        .await?;
+        tx.commit().await?;
+        let next = if more {
+            items.last().map(|l| l.header.id.to_string())
+        } else {
+            None
+        };
+        Ok(Page { items, next })
+    }
+
+    /// Who opened or changed this card, newest first (the "Access history"
+    /// tab). Reading it is itself recorded.
+    ///
+    /// # Errors
+    /// `Forbidden`; `NotFound`.
+    pub async fn access_log(
+        &self,
+        actor: &Actor,
+        id: ClientId,
+        cursor: Option<&str>,
+    ) -> Result<(CardHeader, Page<AccessEntry>), AppError> {
+        let sections = [Section::AccessHistory];
+        self.allow(actor, Access::Read, Some(id), &sections).await?;
+        let before = match cursor.map(str::trim).filter(|c| !c.is_empty()) {
+            None => None,
+            Some(c) => Some(
+                c.parse::<i64>()
+                    .map_err(|_| AppError::field("cursor", "is not a cursor from a previous page"))?,
+            ),
+        };
+        let scope = ClinicScope::new(actor.clinic_id);
+        let mut tx = self.begin().await?;
+        let Some(r) = self.load(&mut tx, actor, id).await? else {
+            return Err(self.not_found(tx, actor, id, &sections).await);
+        };
+        // Record this read first, so the page shows it at the top.
+        self.audit(&mut tx, event(actor, AuditAction::Read, Some(id), &sections, None))
+            .await?;
+        let mut events = velum_store::audit::client_access_log(&mut tx, &scope, id, before, PAGE_SIZE + 1).await?;
+        tx.commit().await?;
+        let more = events.len() > usize::try_from(PAGE_SIZE).unwrap_or(usize::MAX);
+        events.truncate(usize::try_from(PAGE_SIZE).unwrap_or(usize::MAX));
+        let next = if more {
+            events.last().map(|e| e.seq.to_string())
+        } else {
+            None
+        };
+        Ok((header(&r), Page { items: events, next }))
+    }
+
+    /// The card's change history: which section, who, when. Previous values
+    /// stay sealed.
+    ///
+    /// # Errors
+    /// `Forbidden`; `NotFound`.
+    pub async fn client_changes(&self, actor: &Actor, id: ClientId) -> Result<(CardHeader, Vec<Change>), AppError> {
+        let sections = [Section::Contact];
+        self.allow(actor, Access::Read, Some(id), &sections).await?;
+        let scope = ClinicScope::new(actor.clinic_id);
+        let mut tx = self.begin().await?;
+        let Some(r) = self.load(&mut tx, actor, id).await? else {
+            return Err(self.not_found(tx, actor, id, &sections).await);
+        };
+        let rows = clients::history(&mut tx, &scope, id).await?;
+        self.audit(
+            &mut tx,
+            event(
+                actor,
+                AuditAction::Read,
+                Some(id),
+                &[Section::Contact],
+                Some("history".into()),
+            ),
+        )
+        .await?;
+        tx.commit().await?;
+        let changes = rows
+            .into_iter()
+            .map(|h| Change {
+                first: h.previous_sealed.is_none(),
+                section: h.section,
+                at: h.changed_at,
+                by: h.changed_by_name,
+            })
+            .collect();
+        Ok((header(&r), changes))
+    }
+
+    /// Cards in the actor's clinic (for dashboards and tests).
+    ///
+    /// # Errors
+    /// `Forbidden` without the contact permission.
+    pub async fn count_clients(&self, actor: &Actor) -> Result<i64, AppError> {
+        self.allow(actor, Access::Read, None, &[Section::Contact]).await?;
+        let mut tx = self.store().begin_read().await?;
+        Ok(clients::count(&mut tx, &ClinicScope::new(actor.clinic_id)).await?)
+    }
+}
+
+fn duplicate(r: &ClientRecord, new: &ClientDetails) -> DuplicateMatch {
+    let reason = if new.email.is_some() && r.details.email == new.email {
+        "email"
+    } else if new.mobile.is_some() && r.details.mobile == new.mobile {
+        "mobile"
+    } else {
+        "name_and_date_of_birth"
+    };
+    DuplicateMatch {
+        id: r.id,
+        given_name: r.details.given_name.as_str().to_owned(),
+        family_name: r.details.family_name.as_str().to_owned(),
+        date_of_birth: r.details.date_of_birth.to_iso(),
+        reason,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_search_box_understands_dates_emails_phones_and_names() {
+        let today = jiff::civil::date(2026, 11, 23);
+        assert_eq!(search_term("", today), SearchTerm::All);
+        assert_eq!(
+            search_term("1985-04-23", today),
+            SearchTerm::DateOfBirth("1985-04-23".into())
+        );
+        assert_eq!(
+            search_term("23/04/1985", today),
+            SearchTerm::DateOfBirth("1985-04-23".into())
+        );
+        assert_eq!(
+            search_term("Jo@Example.org", today),
+            SearchTerm::Email("jo@example.org".into())
+        );
+        assert_eq!(
+            search_term("07911 123456", today),
+            SearchTerm::Mobile("+447911123456".into())
+        );
+        assert_eq!(search_term("07911", today), SearchTerm::Mobile("+447911".into()));
+        assert_eq!(search_term("O'Neill", today), SearchTerm::Name("oneill".into()));
+        assert_eq!(
+            search_term("  Jane   Smith-Jones ", today),
+            SearchTerm::Name("jane smithjones".into())
+        );
+    }
+}

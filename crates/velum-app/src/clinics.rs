@@ -1,0 +1,132 @@
+//! Creating a clinic: its key, its owner's account and the owner's one-time
+//! set-up link. Run by the operator (CLI) or the first-run page, before any
+//! staff account exists, so there is no actor: the event goes in the new
+//! clinic's own chain with no actor.
+
+use velum_core::actor::Purpose;
+use velum_core::audit::{AuditAction, NewAuditEvent};
+use velum_core::client::FieldErrors;
+use velum_core::text::{EmailAddress, ShortText};
+use velum_core::{ClinicId, Role, StaffId};
+use velum_crypto::ClinicKey;
+use velum_store::staff::{self, LinkPurpose};
+use velum_store::{ClinicScope, Tx, clinics};
+
+use crate::auth::SETUP_LINK_LIFETIME;
+use crate::staff::create_account;
+use crate::{App, AppError};
+
+/// A clinic just created.
+#[derive(Clone, Debug)]
+pub struct NewClinic {
+    pub clinic_id: ClinicId,
+    pub owner_id: StaffId,
+    /// The owner's one-time set-up link (valid 72 hours). Shown once.
+    pub setup_link: String,
+}
+
+/// A clinic in the operator's list.
+#[derive(Clone, Debug)]
+pub struct ClinicSummary {
+    pub id: ClinicId,
+    pub name: String,
+    pub status: String,
+}
+
+impl App {
+    /// Create a clinic and its owner's account, and return the owner's
+    /// set-up link.
+    ///
+    /// # Errors
+    /// `Validation` on `name` or `owner_email`; `Conflict` if the email has
+    /// an account.
+    pub async fn create_clinic(
+        &self,
+        name: &str,
+        owner_email: &str,
+        source: Option<&str>,
+    ) -> Result<NewClinic, AppError> {
+        let mut errors = FieldErrors::new();
+        let name = errors.take("name", ShortText::parse(name));
+        let email = errors.take("owner_email", EmailAddress::parse(owner_email));
+        let (Some(name), Some(email)) = (name, email) else {
+            return Err(AppError::Validation(errors));
+        };
+        let mut tx = self.begin().await?;
+        let (clinic_id, owner_id) = self.insert_clinic(&mut tx, name.as_str(), source).await?;
+        let scope = ClinicScope::new(clinic_id);
+        create_account(
+            &mut tx,
+            &scope,
+            owner_id,
+            email.as_str(),
+            "Owner",
+            Role::Owner,
+            None,
+            self.now(),
+        )
+        .await
+        .map_err(|e| match e {
+            AppError::Conflict(_) => {
+                AppError::Conflict(FieldErrors::single("owner_email", "already has a Velum account"))
+            }
+            other => other,
+        })?;
+        let owner = staff::get(&mut tx, &scope, owner_id).await?.ok_or(AppError::NotFound)?;
+        let setup_link = self
+            .new_link(&mut tx, &owner, LinkPurpose::Setup, SETUP_LINK_LIFETIME)
+            .await?;
+        tx.commit().await?;
+        Ok(NewClinic {
+            clinic_id,
+            owner_id,
+            setup_link,
+        })
+    }
+
+    /// The clinic row, its wrapped key, and the first event of its chain.
+    pub(crate) async fn insert_clinic(
+        &self,
+        tx: &mut Tx,
+        name: &str,
+        source: Option<&str>,
+    ) -> Result<(ClinicId, StaffId), AppError> {
+        let clinic_id = ClinicId::new();
+        let owner_id = StaffId::new();
+        let wrapped = self.master().wrap_clinic_key(&ClinicKey::generate(), clinic_id);
+        clinics::insert(tx, clinic_id, name, &wrapped, self.now()).await?;
+        self.audit(
+            tx,
+            NewAuditEvent {
+                clinic_id,
+                actor_id: None,
+                client_id: None,
+                sections: Vec::new(),
+                action: AuditAction::ClinicCreated,
+                purpose: Purpose::Administration,
+                source: source.map(str::to_owned),
+                detail: Some(format!("owner:{owner_id}")),
+            },
+        )
+        .await?;
+        Ok((clinic_id, owner_id))
+    }
+
+    /// Every clinic (names only): the first-run page and the CLI.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn clinics(&self) -> Result<Vec<ClinicSummary>, AppError> {
+        Ok(self
+            .store()
+            .list_clinics()
+            .await?
+            .into_iter()
+            .map(|c| ClinicSummary {
+                id: c.id,
+                name: c.name,
+                status: c.status,
+            })
+            .collect())
+    }
+}

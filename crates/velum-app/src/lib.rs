@@ -1,0 +1,220 @@
+//! Velum's use cases. Each takes the acting staff member ([`Actor`]) first,
+//! checks the access policy itself (`velum_core::Role::may`), runs in one
+//! transaction, and writes its audit event in that transaction: if the audit
+//! write fails, the action fails. The web layer and the CLI call these and
+//! nothing else, so no path reaches personal data around policy or audit.
+//!
+//! Depends on core, crypto and store; never on the web layer.
+
+pub mod auth;
+pub mod clients;
+pub mod clinics;
+pub mod clock;
+pub mod demo;
+mod error;
+mod keys;
+pub mod mail;
+pub mod staff;
+pub mod synthetic;
+
+use std::sync::Arc;
+
+pub use clock::{Clock, FixedClock, SystemClock};
+pub use error::{AppError, DuplicateMatch};
+pub use velum_core::{Actor, ClientId, ClinicId, Role, Section, StaffId};
+pub use velum_crypto::MasterKey;
+
+use velum_core::actor::Purpose;
+use velum_core::audit::{AuditAction, NewAuditEvent};
+use velum_store::{Store, StoreError, Tx};
+
+/// Outgoing mail settings. Without them, mail waits in the outbox.
+#[derive(Clone, Debug)]
+pub struct SmtpSettings {
+    pub host: String,
+    pub port: u16,
+    pub from: String,
+}
+
+/// Settings the use cases need.
+#[derive(Clone, Debug)]
+pub struct AppSettings {
+    /// Public base URL, used in emailed links (no trailing slash).
+    pub base_url: String,
+    pub smtp: Option<SmtpSettings>,
+}
+
+/// The application: the store, the master key and the clock. Cheap to
+/// clone.
+#[derive(Clone)]
+pub struct App {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    master: MasterKey,
+    clock: Arc<dyn Clock>,
+    settings: AppSettings,
+}
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App").finish_non_exhaustive()
+    }
+}
+
+/// Where an app's data lives.
+#[derive(Clone, Debug)]
+pub enum DataLocation {
+    /// The embedded, encrypted SQLite file.
+    SqliteFile(std::path::PathBuf),
+}
+
+impl App {
+    /// Open the data store with the master key and migrate it.
+    ///
+    /// # Errors
+    /// The store cannot be opened (wrong key, newer schema, IO).
+    pub async fn open(
+        location: &DataLocation,
+        master: MasterKey,
+        clock: Arc<dyn Clock>,
+        settings: AppSettings,
+    ) -> Result<App, AppError> {
+        let store = match location {
+            DataLocation::SqliteFile(path) => Store::open_sqlite(path, &master.sqlcipher_key()).await?,
+        };
+        Ok(App {
+            inner: Arc::new(Inner {
+                store,
+                master,
+                clock,
+                settings,
+            }),
+        })
+    }
+
+    pub(crate) fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    pub(crate) fn master(&self) -> &MasterKey {
+        &self.inner.master
+    }
+
+    pub(crate) fn settings(&self) -> &AppSettings {
+        &self.inner.settings
+    }
+
+    /// Now, from the app's clock (the only place time is read).
+    #[must_use]
+    pub fn now(&self) -> jiff::Timestamp {
+        self.inner.clock.now()
+    }
+
+    /// Today's date in the clinic's time zone (Europe/London).
+    #[must_use]
+    pub fn today(&self) -> jiff::civil::Date {
+        clock::london_date(self.now())
+    }
+
+    pub(crate) async fn begin(&self) -> Result<Tx, AppError> {
+        Ok(self.store().begin().await?)
+    }
+
+    /// Close the store cleanly.
+    pub async fn close(&self) {
+        self.store().close().await;
+    }
+
+    /// Verify every clinic's audit hash chain.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn verify_audit(&self) -> Result<velum_store::audit::VerifyReport, AppError> {
+        Ok(self.store().verify_audit().await?)
+    }
+
+    /// Append an audit event in `tx`.
+    pub(crate) async fn audit(&self, tx: &mut Tx, event: NewAuditEvent) -> Result<(), AppError> {
+        velum_store::audit::append(tx, event, self.now()).await?;
+        Ok(())
+    }
+
+    /// Record a refused authorisation in its own transaction, then return
+    /// `Forbidden` (DOMAIN F38: every failed authorisation is audited).
+    pub(crate) async fn deny(
+        &self,
+        actor: &Actor,
+        client: Option<ClientId>,
+        sections: &[Section],
+        reason: &str,
+    ) -> AppError {
+        match self.record_denial(actor, client, sections, reason).await {
+            Ok(()) => AppError::Forbidden,
+            Err(e) => e,
+        }
+    }
+
+    async fn record_denial(
+        &self,
+        actor: &Actor,
+        client: Option<ClientId>,
+        sections: &[Section],
+        reason: &str,
+    ) -> Result<(), AppError> {
+        let mut tx = self.begin().await?;
+        self.audit(
+            &mut tx,
+            event(actor, AuditAction::Denied, client, sections, Some(reason.to_owned())),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// An audit event by `actor`.
+pub(crate) fn event(
+    actor: &Actor,
+    action: AuditAction,
+    client: Option<ClientId>,
+    sections: &[Section],
+    detail: Option<String>,
+) -> NewAuditEvent {
+    NewAuditEvent {
+        clinic_id: actor.clinic_id,
+        actor_id: Some(actor.staff_id),
+        client_id: client,
+        sections: sections.to_vec(),
+        action,
+        purpose: actor.role.default_purpose(),
+        source: actor.source.map(|s| s.to_string()),
+        detail,
+    }
+}
+
+/// Events that belong to no clinic go in the chain of the all-zero id.
+pub(crate) fn platform_event(action: AuditAction, source: Option<String>, detail: Option<String>) -> NewAuditEvent {
+    NewAuditEvent {
+        clinic_id: ClinicId::from_uuid(uuid::Uuid::nil()),
+        actor_id: None,
+        client_id: None,
+        sections: Vec::new(),
+        action,
+        purpose: Purpose::Security,
+        source,
+        detail,
+    }
+}
+
+impl From<StoreError> for AppError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::WrongKey => AppError::Startup(e.to_string()),
+            StoreError::SchemaTooNew { .. } => AppError::Startup(e.to_string()),
+            other => AppError::Internal(other.to_string()),
+        }
+    }
+}

@@ -1,0 +1,274 @@
+//! Staff administration: owners and managers invite staff, change roles and
+//! disable accounts. Changes take effect on the next request: a disabled
+//! account's sessions are ended at once (ASVS 7.4.2), and a role is read
+//! from the account on every request.
+
+use velum_core::audit::AuditAction;
+use velum_core::client::FieldErrors;
+use velum_core::text::{EmailAddress, PersonName};
+use velum_core::{Actor, Role, StaffId};
+use velum_crypto::{TotpSecret, password};
+use velum_store::staff::{self, LinkPurpose, StaffRow};
+use velum_store::{ClinicScope, StoreError, Tx, outbox, sessions};
+
+use crate::auth::SETUP_LINK_LIFETIME;
+use crate::{App, AppError, event};
+
+/// A staff account as the admin pages show it.
+#[derive(Clone, Debug)]
+pub struct StaffView {
+    pub id: StaffId,
+    pub email: String,
+    pub display_name: String,
+    pub role: Role,
+    pub disabled: bool,
+    pub totp_enrolled: bool,
+    pub activated: bool,
+    pub locked: bool,
+}
+
+/// An invitation as typed.
+#[derive(Clone, Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InviteInput {
+    pub email: String,
+    pub display_name: String,
+    pub role: String,
+}
+
+impl App {
+    fn view(&self, s: &StaffRow) -> StaffView {
+        StaffView {
+            id: s.id,
+            email: s.email.clone(),
+            display_name: s.display_name.clone(),
+            role: s.role,
+            disabled: s.disabled,
+            totp_enrolled: s.totp_confirmed,
+            activated: s.password_hash.is_some(),
+            locked: s.locked_until.is_some_and(|t| t > self.now()),
+        }
+    }
+
+    async fn require_admin(&self, actor: &Actor) -> Result<(), AppError> {
+        if actor.role.may_manage_staff() {
+            Ok(())
+        } else {
+            Err(self.deny(actor, None, &[], "manage_staff").await)
+        }
+    }
+
+    /// Every account of the actor's clinic.
+    ///
+    /// # Errors
+    /// `Forbidden` unless owner or manager.
+    pub async fn list_staff(&self, actor: &Actor) -> Result<Vec<StaffView>, AppError> {
+        self.require_admin(actor).await?;
+        let mut tx = self.store().begin_read().await?;
+        let rows = staff::list(&mut tx, &ClinicScope::new(actor.clinic_id)).await?;
+        Ok(rows.iter().map(|s| self.view(s)).collect())
+    }
+
+    /// Invite a member of staff: creates the account and emails them a
+    /// set-up link (valid 72 hours). Only an owner may invite an owner.
+    ///
+    /// # Errors
+    /// `Validation` naming bad fields; `Conflict` on `email` if taken; `Forbidden`.
+    pub async fn invite_staff(&self, actor: &Actor, input: &InviteInput) -> Result<StaffView, AppError> {
+        self.require_admin(actor).await?;
+        let mut errors = FieldErrors::new();
+        let email = errors.take("email", EmailAddress::parse(&input.email));
+        let name = errors.take("display_name", PersonName::parse(&input.display_name));
+        let role = errors.take("role", input.role.parse::<Role>());
+        let (Some(email), Some(name), Some(role)) = (email, name, role) else {
+            return Err(AppError::Validation(errors));
+        };
+        if role == Role::Owner && actor.role != Role::Owner {
+            return Err(self.deny(actor, None, &[], "invite_owner").await);
+        }
+        let scope = ClinicScope::new(actor.clinic_id);
+        let mut tx = self.begin().await?;
+        let id = StaffId::new();
+        create_account(
+            &mut tx,
+            &scope,
+            id,
+            email.as_str(),
+            name.as_str(),
+            role,
+            None,
+            self.now(),
+        )
+        .await?;
+        let s = staff::get(&mut tx, &scope, id).await?.ok_or(AppError::NotFound)?;
+        let link = self
+            .new_link(&mut tx, &s, LinkPurpose::Setup, SETUP_LINK_LIFETIME)
+            .await?;
+        let body = format!(
+            "You have been invited to Velum as {}.\n\nSet your password (and then two-step sign-in) within 72 hours:\n{link}\n",
+            role.label()
+        );
+        outbox::enqueue(
+            &mut tx,
+            Some(actor.clinic_id),
+            &s.email,
+            "Your Velum account",
+            &body,
+            self.now(),
+        )
+        .await?;
+        self.audit(
+            &mut tx,
+            event(
+                actor,
+                AuditAction::StaffInvited,
+                None,
+                &[],
+                Some(format!("staff:{id} role:{role}")),
+            ),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(self.view(&s))
+    }
+
+    async fn target(&self, tx: &mut Tx, actor: &Actor, id: StaffId) -> Result<Option<StaffRow>, AppError> {
+        Ok(staff::get(tx, &ClinicScope::new(actor.clinic_id), id).await?)
+    }
+
+    /// Owners may change anyone; managers may not touch owners or make
+    /// owners; nobody changes their own role or disables themselves.
+    fn may_change(actor: &Actor, target: &StaffRow, new_role: Option<Role>) -> bool {
+        target.id != actor.staff_id
+            && (actor.role == Role::Owner || (target.role != Role::Owner && new_role != Some(Role::Owner)))
+    }
+
+    /// Change a member of staff's role. Takes effect on their next request.
+    ///
+    /// # Errors
+    /// `Forbidden`; `NotFound`.
+    pub async fn change_role(&self, actor: &Actor, id: StaffId, role: &str) -> Result<StaffView, AppError> {
+        self.require_admin(actor).await?;
+        let role: Role = role
+            .parse()
+            .map_err(|e: velum_core::actor::UnknownRole| AppError::field("role", &e.to_string()))?;
+        let scope = ClinicScope::new(actor.clinic_id);
+        let mut tx = self.begin().await?;
+        let Some(target) = self.target(&mut tx, actor, id).await? else {
+            return Err(AppError::NotFound);
+        };
+        if !Self::may_change(actor, &target, Some(role)) {
+            drop(tx);
+            return Err(self.deny(actor, None, &[], "change_role").await);
+        }
+        if target.role != role {
+            staff::set_role(&mut tx, &scope, id, role, self.now()).await?;
+            let detail = format!("staff:{id} role:{}->{role}", target.role);
+            self.audit(
+                &mut tx,
+                event(actor, AuditAction::StaffRoleChanged, None, &[], Some(detail)),
+            )
+            .await?;
+        }
+        let s = staff::get(&mut tx, &scope, id).await?.ok_or(AppError::NotFound)?;
+        tx.commit().await?;
+        Ok(self.view(&s))
+    }
+
+    /// Disable (or re-enable) an account. Disabling ends all its sessions
+    /// at once.
+    ///
+    /// # Errors
+    /// `Forbidden`; `NotFound`.
+    pub async fn set_staff_disabled(&self, actor: &Actor, id: StaffId, disabled: bool) -> Result<StaffView, AppError> {
+        self.require_admin(actor).await?;
+        let scope = ClinicScope::new(actor.clinic_id);
+        let mut tx = self.begin().await?;
+        let Some(target) = self.target(&mut tx, actor, id).await? else {
+            return Err(AppError::NotFound);
+        };
+        if !Self::may_change(actor, &target, None) {
+            drop(tx);
+            return Err(self.deny(actor, None, &[], "disable_staff").await);
+        }
+        if target.disabled != disabled {
+            staff::set_disabled(&mut tx, &scope, id, disabled, self.now()).await?;
+            let ended = if disabled {
+                sessions::delete_all_for(&mut tx, &scope, id).await?
+            } else {
+                0
+            };
+            let action = if disabled {
+                AuditAction::StaffDisabled
+            } else {
+                AuditAction::StaffEnabled
+            };
+            self.audit(
+                &mut tx,
+                event(
+                    actor,
+                    action,
+                    None,
+                    &[],
+                    Some(format!("staff:{id} sessions_ended:{ended}")),
+                ),
+            )
+            .await?;
+        }
+        let s = staff::get(&mut tx, &scope, id).await?.ok_or(AppError::NotFound)?;
+        tx.commit().await?;
+        Ok(self.view(&s))
+    }
+
+    /// Create a ready-to-use account with a password and a confirmed TOTP
+    /// secret (demo and test fixtures only; real staff set their own).
+    pub(crate) async fn create_ready_account(
+        &self,
+        tx: &mut Tx,
+        scope: &ClinicScope,
+        email: &str,
+        name: &str,
+        role: Role,
+        plain_password: &str,
+    ) -> Result<(StaffId, TotpSecret), AppError> {
+        let id = StaffId::new();
+        let pw = plain_password.to_owned();
+        let hash = tokio::task::spawn_blocking(move || password::hash_password(&pw))
+            .await
+            .map_err(|e| AppError::Internal(e.to_string()))?;
+        create_account(tx, scope, id, email, name, role, Some(&hash), self.now()).await?;
+        let secret = TotpSecret::generate();
+        let (_, clinic_key) = self.clinic_key(tx, scope).await?;
+        let aad = crate::auth::totp_aad(scope.clinic_id(), id);
+        staff::set_totp(
+            tx,
+            scope,
+            id,
+            &clinic_key.seal(secret.as_bytes(), &aad),
+            true,
+            self.now(),
+        )
+        .await?;
+        Ok((id, secret))
+    }
+}
+
+#[expect(clippy::too_many_arguments, reason = "one row's columns")]
+pub(crate) async fn create_account(
+    tx: &mut Tx,
+    scope: &ClinicScope,
+    id: StaffId,
+    email: &str,
+    name: &str,
+    role: Role,
+    hash: Option<&str>,
+    now: jiff::Timestamp,
+) -> Result<(), AppError> {
+    match staff::insert(tx, scope, id, email, name, role, hash, now).await {
+        Err(StoreError::Conflict(_)) => Err(AppError::Conflict(FieldErrors::single(
+            "email",
+            "already has a Velum account",
+        ))),
+        other => Ok(other?),
+    }
+}

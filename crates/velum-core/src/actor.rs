@@ -1,0 +1,288 @@
+//! Who is acting, and what each staff role may do with each section of the
+//! client card. This table is the whole access policy for client data; the
+//! app layer checks it in every use case, and templates never decide access.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::id::{ClinicId, StaffId};
+
+/// A staff role. One per account.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Owner,
+    Manager,
+    Practitioner,
+    Receptionist,
+    Marketing,
+    Auditor,
+}
+
+impl Role {
+    pub const ALL: [Role; 6] = [
+        Role::Owner,
+        Role::Manager,
+        Role::Practitioner,
+        Role::Receptionist,
+        Role::Marketing,
+        Role::Auditor,
+    ];
+
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Role::Owner => "owner",
+            Role::Manager => "manager",
+            Role::Practitioner => "practitioner",
+            Role::Receptionist => "receptionist",
+            Role::Marketing => "marketing",
+            Role::Auditor => "auditor",
+        }
+    }
+
+    #[must_use]
+    pub const fn label(self) -> &'static str {
+        match self {
+            Role::Owner => "Owner",
+            Role::Manager => "Manager",
+            Role::Practitioner => "Practitioner",
+            Role::Receptionist => "Receptionist",
+            Role::Marketing => "Marketing",
+            Role::Auditor => "Auditor",
+        }
+    }
+
+    /// May this role read (or, with `Access::Write`, change) this section?
+    #[must_use]
+    pub const fn may(self, access: Access, section: Section) -> bool {
+        use Access::Read;
+        use Section::{AccessHistory, ClinicalNotes, Consents, Contact, Marketing, Medical, Payments, Photos};
+        match (self, access, section) {
+            // Owners and managers run the clinic and answer data requests:
+            // they see every section. The access history is read-only for all.
+            (Role::Owner | Role::Manager, _, AccessHistory) => matches!(access, Read),
+            (Role::Owner | Role::Manager, _, _) => true,
+            // Practitioners treat: the whole clinical record, no audit trail.
+            (Role::Practitioner, _, Contact | Medical | ClinicalNotes | Photos | Consents | Marketing)
+            | (Role::Practitioner, Read, Payments) => true,
+            // Reception: contact details, bookings and payments, never medical.
+            (Role::Receptionist, _, Contact | Payments | Marketing) => true,
+            // Marketing: only marketing preferences (and only of clients who
+            // consented, which the app layer checks per client).
+            (Role::Marketing, Read, Marketing) => true,
+            // Auditors: who looked at what. They can find the client by name
+            // and contact details, never clinical values.
+            (Role::Auditor, Read, Contact | AccessHistory) => true,
+            _ => false,
+        }
+    }
+
+    /// Owners and managers invite staff, change roles and disable accounts.
+    #[must_use]
+    pub const fn may_manage_staff(self) -> bool {
+        matches!(self, Role::Owner | Role::Manager)
+    }
+
+    /// Who may read the clinic-wide audit trail.
+    #[must_use]
+    pub const fn may_read_audit(self) -> bool {
+        matches!(self, Role::Owner | Role::Manager | Role::Auditor)
+    }
+
+    /// The purpose recorded in the audit trail when this role opens a record.
+    #[must_use]
+    pub const fn default_purpose(self) -> Purpose {
+        match self {
+            Role::Practitioner => Purpose::DirectCare,
+            Role::Owner | Role::Manager | Role::Receptionist => Purpose::Administration,
+            Role::Marketing => Purpose::Marketing,
+            Role::Auditor => Purpose::Audit,
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The text is not one of the six roles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("must be one of owner, manager, practitioner, receptionist, marketing, auditor")]
+pub struct UnknownRole;
+
+impl FromStr for Role {
+    type Err = UnknownRole;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Role::ALL.into_iter().find(|r| r.as_str() == s).ok_or(UnknownRole)
+    }
+}
+
+/// Read or change.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    Read,
+    Write,
+}
+
+/// A section of the client card. Each has its own permission.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Section {
+    Contact,
+    Medical,
+    ClinicalNotes,
+    Photos,
+    Consents,
+    Payments,
+    Marketing,
+    AccessHistory,
+}
+
+impl Section {
+    pub const ALL: [Section; 8] = [
+        Section::Contact,
+        Section::Medical,
+        Section::ClinicalNotes,
+        Section::Photos,
+        Section::Consents,
+        Section::Payments,
+        Section::Marketing,
+        Section::AccessHistory,
+    ];
+
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Section::Contact => "contact",
+            Section::Medical => "medical",
+            Section::ClinicalNotes => "clinical_notes",
+            Section::Photos => "photos",
+            Section::Consents => "consents",
+            Section::Payments => "payments",
+            Section::Marketing => "marketing",
+            Section::AccessHistory => "access_history",
+        }
+    }
+
+    #[must_use]
+    pub const fn label(self) -> &'static str {
+        match self {
+            Section::Contact => "Contact details",
+            Section::Medical => "Medical",
+            Section::ClinicalNotes => "Clinical notes",
+            Section::Photos => "Photos",
+            Section::Consents => "Consents",
+            Section::Payments => "Payments",
+            Section::Marketing => "Marketing preferences",
+            Section::AccessHistory => "Access history",
+        }
+    }
+
+    /// Sections whose values are special-category (health) data. Auditors
+    /// and reception never see these.
+    #[must_use]
+    pub const fn is_clinical(self) -> bool {
+        matches!(
+            self,
+            Section::Medical | Section::ClinicalNotes | Section::Photos | Section::Consents
+        )
+    }
+}
+
+impl FromStr for Section {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Section::ALL.into_iter().find(|x| x.as_str() == s).ok_or(())
+    }
+}
+
+/// Why a record was opened; recorded with every audit event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Purpose {
+    DirectCare,
+    Administration,
+    Marketing,
+    Audit,
+    Security,
+}
+
+impl Purpose {
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Purpose::DirectCare => "direct_care",
+            Purpose::Administration => "administration",
+            Purpose::Marketing => "marketing",
+            Purpose::Audit => "audit",
+            Purpose::Security => "security",
+        }
+    }
+}
+
+/// A signed-in staff member acting in one clinic. Built by the web layer's
+/// session extractor from a live, fully authenticated session; every use case
+/// takes it first and checks policy against it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Actor {
+    pub staff_id: StaffId,
+    pub clinic_id: ClinicId,
+    pub role: Role,
+    /// Where the request came from, for the audit trail only (never logs).
+    pub source: Option<IpAddr>,
+}
+
+impl Actor {
+    #[must_use]
+    pub const fn may(&self, access: Access, section: Section) -> bool {
+        self.role.may(access, section)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Issue rule: "Receptionist: contact details and bookings, never medical."
+    #[test]
+    fn reception_never_sees_clinical_sections() {
+        for s in Section::ALL.into_iter().filter(|s| s.is_clinical()) {
+            assert!(!Role::Receptionist.may(Access::Read, s), "{s:?}");
+            assert!(!Role::Auditor.may(Access::Read, s), "{s:?}");
+            assert!(!Role::Marketing.may(Access::Read, s), "{s:?}");
+        }
+        assert!(Role::Receptionist.may(Access::Write, Section::Contact));
+    }
+
+    #[test]
+    fn marketing_sees_only_marketing_preferences() {
+        let visible: Vec<_> = Section::ALL
+            .into_iter()
+            .filter(|s| Role::Marketing.may(Access::Read, *s))
+            .collect();
+        assert_eq!(visible, vec![Section::Marketing]);
+    }
+
+    #[test]
+    fn nobody_can_rewrite_the_access_history() {
+        for r in Role::ALL {
+            assert!(!r.may(Access::Write, Section::AccessHistory), "{r}");
+        }
+        assert!(Role::Auditor.may(Access::Read, Section::AccessHistory));
+        assert!(!Role::Practitioner.may(Access::Read, Section::AccessHistory));
+    }
+
+    #[test]
+    fn roles_round_trip_through_text() {
+        for r in Role::ALL {
+            assert_eq!(r.as_str().parse::<Role>(), Ok(r));
+        }
+        assert_eq!("admin".parse::<Role>(), Err(UnknownRole));
+    }
+}

@@ -1,0 +1,302 @@
+//! The audit event: who did what to which record, when, from where and why.
+//! Never a clinical value (DOMAIN F38). Events are hash-chained per clinic by
+//! the store; this module owns the event's canonical encoding, which is what
+//! the chain hashes.
+
+use std::fmt;
+use std::str::FromStr;
+
+use jiff::Timestamp;
+use uuid::Uuid;
+
+use crate::actor::{Purpose, Section};
+use crate::id::{AuditEventId, ClientId, ClinicId, StaffId};
+
+/// What happened. The string forms are stored and hashed: never rename one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum AuditAction {
+    /// A section of a client card was opened.
+    Read,
+    /// A client search or list was run (the query itself is not recorded).
+    Search,
+    Create,
+    Update,
+    Archive,
+    Unarchive,
+    SignIn,
+    SignInFailed,
+    SignOut,
+    AccountLocked,
+    /// Authorisation was refused.
+    Denied,
+    TotpEnrolled,
+    PasswordChanged,
+    PasswordResetRequested,
+    StaffInvited,
+    StaffRoleChanged,
+    StaffDisabled,
+    StaffEnabled,
+    ClinicCreated,
+}
+
+impl AuditAction {
+    pub const ALL: [AuditAction; 19] = [
+        AuditAction::Read,
+        AuditAction::Search,
+        AuditAction::Create,
+        AuditAction::Update,
+        AuditAction::Archive,
+        AuditAction::Unarchive,
+        AuditAction::SignIn,
+        AuditAction::SignInFailed,
+        AuditAction::SignOut,
+        AuditAction::AccountLocked,
+        AuditAction::Denied,
+        AuditAction::TotpEnrolled,
+        AuditAction::PasswordChanged,
+        AuditAction::PasswordResetRequested,
+        AuditAction::StaffInvited,
+        AuditAction::StaffRoleChanged,
+        AuditAction::StaffDisabled,
+        AuditAction::StaffEnabled,
+        AuditAction::ClinicCreated,
+    ];
+
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            AuditAction::Read => "read",
+            AuditAction::Search => "search",
+            AuditAction::Create => "create",
+            AuditAction::Update => "update",
+            AuditAction::Archive => "archive",
+            AuditAction::Unarchive => "unarchive",
+            AuditAction::SignIn => "sign_in",
+            AuditAction::SignInFailed => "sign_in_failed",
+            AuditAction::SignOut => "sign_out",
+            AuditAction::AccountLocked => "account_locked",
+            AuditAction::Denied => "denied",
+            AuditAction::TotpEnrolled => "totp_enrolled",
+            AuditAction::PasswordChanged => "password_changed",
+            AuditAction::PasswordResetRequested => "password_reset_requested",
+            AuditAction::StaffInvited => "staff_invited",
+            AuditAction::StaffRoleChanged => "staff_role_changed",
+            AuditAction::StaffDisabled => "staff_disabled",
+            AuditAction::StaffEnabled => "staff_enabled",
+            AuditAction::ClinicCreated => "clinic_created",
+        }
+    }
+
+    /// Words for the access-history page.
+    #[must_use]
+    pub const fn label(self) -> &'static str {
+        match self {
+            AuditAction::Read => "Opened",
+            AuditAction::Search => "Searched",
+            AuditAction::Create => "Created",
+            AuditAction::Update => "Changed",
+            AuditAction::Archive => "Archived",
+            AuditAction::Unarchive => "Restored",
+            AuditAction::SignIn => "Signed in",
+            AuditAction::SignInFailed => "Failed sign-in",
+            AuditAction::SignOut => "Signed out",
+            AuditAction::AccountLocked => "Account locked",
+            AuditAction::Denied => "Refused access",
+            AuditAction::TotpEnrolled => "Set up two-step sign-in",
+            AuditAction::PasswordChanged => "Changed password",
+            AuditAction::PasswordResetRequested => "Asked for a password reset",
+            AuditAction::StaffInvited => "Invited staff",
+            AuditAction::StaffRoleChanged => "Changed a role",
+            AuditAction::StaffDisabled => "Disabled an account",
+            AuditAction::StaffEnabled => "Re-enabled an account",
+            AuditAction::ClinicCreated => "Created the clinic",
+        }
+    }
+}
+
+impl fmt::Display for AuditAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for AuditAction {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        AuditAction::ALL.into_iter().find(|a| a.as_str() == s).ok_or(())
+    }
+}
+
+/// An event before the store gives it its place in the chain.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewAuditEvent {
+    pub clinic_id: ClinicId,
+    pub actor_id: Option<StaffId>,
+    pub client_id: Option<ClientId>,
+    pub sections: Vec<Section>,
+    pub action: AuditAction,
+    pub purpose: Purpose,
+    /// Source address of the request (the audit trail is the one place an
+    /// address is kept; logs never carry it).
+    pub source: Option<String>,
+    /// Non-personal detail: a reason code, a role change, another staff id.
+    /// Never a clinical value, never a name, email or phone number.
+    pub detail: Option<String>,
+}
+
+/// An event in its clinic's chain.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuditEvent {
+    pub id: AuditEventId,
+    pub seq: i64,
+    pub at: Timestamp,
+    pub event: NewAuditEvent,
+    pub prev_hash: [u8; 32],
+    pub hash: [u8; 32],
+}
+
+impl NewAuditEvent {
+    /// The bytes the chain hashes for this event at position `seq`.
+    #[must_use]
+    pub fn canonical_bytes(&self, id: AuditEventId, seq: i64, at: Timestamp) -> Vec<u8> {
+        let sections = sections_to_text(&self.sections);
+        CanonicalFields {
+            id: id.as_uuid(),
+            seq,
+            at_micros: at.as_microsecond(),
+            clinic: self.clinic_id.as_uuid(),
+            actor: self.actor_id.map(|a| a.as_uuid()),
+            client: self.client_id.map(|c| c.as_uuid()),
+            sections: &sections,
+            action: self.action.as_str(),
+            purpose: self.purpose.as_str(),
+            source: self.source.as_deref(),
+            detail: self.detail.as_deref(),
+        }
+        .encode()
+    }
+}
+
+/// An event's fields exactly as stored. Verification hashes the stored text
+/// itself (not a re-parsed value), so any edit of any column changes the hash.
+#[derive(Clone, Copy, Debug)]
+pub struct CanonicalFields<'a> {
+    pub id: Uuid,
+    pub seq: i64,
+    pub at_micros: i64,
+    pub clinic: Uuid,
+    pub actor: Option<Uuid>,
+    pub client: Option<Uuid>,
+    pub sections: &'a str,
+    pub action: &'a str,
+    pub purpose: &'a str,
+    pub source: Option<&'a str>,
+    pub detail: Option<&'a str>,
+}
+
+impl CanonicalFields<'_> {
+    /// NEVER CHANGE THIS ENCODING: every stored chain was hashed with it, and
+    /// `velum audit verify` recomputes it. A new field means a new version
+    /// tag, with the old encoding kept for old events. Each field is
+    /// length-prefixed (optional ones with a presence byte first), so no two
+    /// different events encode alike.
+    #[must_use]
+    pub fn encode(&self) -> Vec<u8> {
+        fn put(out: &mut Vec<u8>, bytes: &[u8]) {
+            out.extend_from_slice(&(bytes.len() as u64).to_be_bytes());
+            out.extend_from_slice(bytes);
+        }
+        fn put_opt(out: &mut Vec<u8>, bytes: Option<&[u8]>) {
+            match bytes {
+                None => out.push(0),
+                Some(b) => {
+                    out.push(1);
+                    put(out, b);
+                }
+            }
+        }
+        let mut out = Vec::with_capacity(256);
+        put(&mut out, b"velum.audit.v1");
+        put(&mut out, self.id.as_bytes());
+        put(&mut out, &self.seq.to_be_bytes());
+        put(&mut out, &self.at_micros.to_be_bytes());
+        put(&mut out, self.clinic.as_bytes());
+        put_opt(&mut out, self.actor.as_ref().map(|u| u.as_bytes().as_slice()));
+        put_opt(&mut out, self.client.as_ref().map(|u| u.as_bytes().as_slice()));
+        put(&mut out, self.sections.as_bytes());
+        put(&mut out, self.action.as_bytes());
+        put(&mut out, self.purpose.as_bytes());
+        put_opt(&mut out, self.source.map(str::as_bytes));
+        put_opt(&mut out, self.detail.map(str::as_bytes));
+        out
+    }
+}
+
+/// Sections as stored: comma-separated, in the order given.
+#[must_use]
+pub fn sections_to_text(sections: &[Section]) -> String {
+    sections.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(",")
+}
+
+/// Sections back from their stored text; unknown names are skipped.
+#[must_use]
+pub fn sections_from_text(text: &str) -> Vec<Section> {
+    text.split(',').filter_map(|s| s.parse().ok()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event() -> NewAuditEvent {
+        NewAuditEvent {
+            clinic_id: ClinicId::new(),
+            actor_id: Some(StaffId::new()),
+            client_id: Some(ClientId::new()),
+            sections: vec![Section::Contact, Section::Medical],
+            action: AuditAction::Read,
+            purpose: Purpose::DirectCare,
+            source: Some("127.0.0.1".into()),
+            detail: None,
+        }
+    }
+
+    #[test]
+    fn canonical_bytes_change_with_every_field() {
+        let e = event();
+        let id = AuditEventId::new();
+        let at = Timestamp::from_second(1_800_000_000).unwrap();
+        let base = e.canonical_bytes(id, 7, at);
+        assert_eq!(base, e.canonical_bytes(id, 7, at), "deterministic");
+        let mut variants = vec![
+            e.canonical_bytes(id, 8, at),
+            e.canonical_bytes(AuditEventId::new(), 7, at),
+            e.canonical_bytes(id, 7, Timestamp::from_second(1_800_000_001).unwrap()),
+        ];
+        let mut e2 = e.clone();
+        e2.sections = vec![Section::Contact];
+        variants.push(e2.canonical_bytes(id, 7, at));
+        let mut e3 = e.clone();
+        e3.action = AuditAction::Update;
+        variants.push(e3.canonical_bytes(id, 7, at));
+        let mut e4 = e.clone();
+        e4.source = None;
+        variants.push(e4.canonical_bytes(id, 7, at));
+        let mut e5 = e;
+        e5.detail = Some(String::new());
+        variants.push(e5.canonical_bytes(id, 7, at));
+        for v in variants {
+            assert_ne!(v, base);
+        }
+    }
+
+    #[test]
+    fn actions_and_sections_round_trip_through_text() {
+        for a in AuditAction::ALL {
+            assert_eq!(a.as_str().parse::<AuditAction>(), Ok(a));
+        }
+        let s = vec![Section::Medical, Section::AccessHistory];
+        assert_eq!(sections_from_text(&sections_to_text(&s)), s);
+        assert!(sections_from_text("").is_empty());
+    }
+}

@@ -1,0 +1,16 @@
+//! Velum's domain: the types every other layer speaks, and the clinic's pure
+//! rules. No IO, no async, no SQL, no clock reads (G1): everything here is
+//! tested without a database and takes "now" or "today" as an argument.
+//!
+//! What lives here: typed ids ([`id`]), validated personal-data values
+//! ([`text`]), staff roles and the per-section permission table ([`actor`]),
+//! the client card ([`client`]) and the audit event value ([`audit`]).
+
+pub mod actor;
+pub mod audit;
+pub mod client;
+pub mod id;
+pub mod text;
+
+pub use actor::{Actor, Role, Section};
+pub use id::{ClientId, ClinicId, StaffId};

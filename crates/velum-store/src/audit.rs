@@ -1,0 +1,271 @@
+//! The audit trail: append in the action's transaction, read a client's
+//! access history, and verify every clinic's hash chain.
+
+use jiff::Timestamp;
+use uuid::Uuid;
+use velum_core::audit::{
+    AuditAction, AuditEvent, CanonicalFields, NewAuditEvent, sections_from_text, sections_to_text,
+};
+use velum_core::id::AuditEventId;
+use velum_core::{ClientId, ClinicId, StaffId};
+use velum_crypto::chain;
+
+use crate::db::parse_enum;
+use crate::{ClinicScope, Store, StoreError, Tx, from_micros, micros};
+
+/// Append `event` to its clinic's chain, inside `tx`. If this fails the
+/// caller's transaction fails with it: no action without its audit event.
+///
+/// # Errors
+/// Database errors.
+pub async fn append(tx: &mut Tx, event: NewAuditEvent, at: Timestamp) -> Result<AuditEvent, StoreError> {
+    let clinic = event.clinic_id.as_uuid();
+    // Inside a write transaction (BEGIN IMMEDIATE on SQLite; a row lock on
+    // PostgreSQL) no other writer can move the head between read and update.
+    let head: Option<(i64, Vec<u8>)> = sqlx::query_as("SELECT seq, hash FROM audit_heads WHERE clinic_id = $1")
+        .bind(clinic)
+        .fetch_optional(tx.conn())
+        .await?;
+    let (prev_seq, prev_hash) = match head {
+        Some((seq, hash)) => (seq, to_hash(&hash)?),
+        None => (0, chain::GENESIS),
+    };
+    let seq = prev_seq + 1;
+    let id = AuditEventId::new();
+    let hash = chain::link(&prev_hash, &event.canonical_bytes(id, seq, at));
+    sqlx::query(
+        "INSERT INTO audit_events (clinic_id, seq, id, at, actor_id, client_id, sections, action, purpose, source, detail, prev_hash, hash) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+    )
+    .bind(clinic)
+    .bind(seq)
+    .bind(id.as_uuid())
+    .bind(micros(at))
+    .bind(event.actor_id.map(|a| a.as_uuid()))
+    .bind(event.client_id.map(|c| c.as_uuid()))
+    .bind(sections_to_text(&event.sections))
+    .bind(event.action.as_str())
+    .bind(event.purpose.as_str())
+    .bind(event.source.as_deref())
+    .bind(event.detail.as_deref())
+    .bind(prev_hash.as_slice())
+    .bind(hash.as_slice())
+    .execute(tx.conn())
+    .await?;
+    sqlx::query(
+        "INSERT INTO audit_heads (clinic_id, seq, hash) VALUES ($1, $2, $3) \
+         ON CONFLICT (clinic_id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
+    )
+    .bind(clinic)
+    .bind(seq)
+    .bind(hash.as_slice())
+    .execute(tx.conn())
+    .await?;
+    Ok(AuditEvent {
+        id,
+        seq,
+        at,
+        event,
+        prev_hash,
+        hash,
+    })
+}
+
+fn to_hash(v: &[u8]) -> Result<[u8; 32], StoreError> {
+    v.try_into().map_err(|_| StoreError::Corrupt("audit hash length"))
+}
+
+/// One line of a client's access history.
+#[derive(Clone, Debug)]
+pub struct AccessEntry {
+    pub seq: i64,
+    pub at: Timestamp,
+    pub actor_id: Option<StaffId>,
+    pub actor_name: Option<String>,
+    pub action: AuditAction,
+    pub sections: Vec<velum_core::Section>,
+    pub purpose: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct AccessRow {
+    seq: i64,
+    at: i64,
+    actor_id: Option<Uuid>,
+    actor_name: Option<String>,
+    action: String,
+    sections: String,
+    purpose: String,
+}
+
+/// A client's access history, newest first, `limit` at a time, before `before_seq`.
+///
+/// # Errors
+/// Database errors.
+pub async fn client_access_log(
+    tx: &mut Tx,
+    scope: &ClinicScope,
+    client: ClientId,
+    before_seq: Option<i64>,
+    limit: i64,
+) -> Result<Vec<AccessEntry>, StoreError> {
+    let rows: Vec<AccessRow> = sqlx::query_as(
+        "SELECT e.seq, e.at, e.actor_id, s.display_name AS actor_name, e.action, e.sections, e.purpose \
+         FROM audit_events e LEFT JOIN staff s ON s.clinic_id = e.clinic_id AND s.id = e.actor_id \
+         WHERE e.clinic_id = $1 AND e.client_id = $2 AND e.seq < $3 \
+         ORDER BY e.seq DESC LIMIT $4",
+    )
+    .bind(scope.clinic_id().as_uuid())
+    .bind(client.as_uuid())
+    .bind(before_seq.unwrap_or(i64::MAX))
+    .bind(limit)
+    .fetch_all(tx.conn())
+    .await?;
+    rows.into_iter()
+        .map(|r| {
+            Ok(AccessEntry {
+                seq: r.seq,
+                at: from_micros(r.at)?,
+                actor_id: r.actor_id.map(StaffId::from_uuid),
+                actor_name: r.actor_name,
+                action: parse_enum(&r.action, "audit action")?,
+                sections: sections_from_text(&r.sections),
+                purpose: r.purpose,
+            })
+        })
+        .collect()
+}
+
+/// The first place a chain does not hold.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChainBreak {
+    pub clinic_id: ClinicId,
+    /// The sequence number where the break was found.
+    pub seq: i64,
+    pub event_id: Option<Uuid>,
+    pub reason: &'static str,
+}
+
+/// What `verify` found.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct VerifyReport {
+    pub chains: usize,
+    pub events: u64,
+    pub first_break: Option<ChainBreak>,
+}
+
+#[derive(sqlx::FromRow)]
+struct EventRow {
+    clinic_id: Uuid,
+    seq: i64,
+    id: Uuid,
+    at: i64,
+    actor_id: Option<Uuid>,
+    client_id: Option<Uuid>,
+    sections: String,
+    action: String,
+    purpose: String,
+    source: Option<String>,
+    detail: Option<String>,
+    prev_hash: Vec<u8>,
+    hash: Vec<u8>,
+}
+
+impl Store {
+    /// Recompute every clinic's chain from its first event and compare it
+    /// with what is stored: each event's hash, its link to the previous one,
+    /// gap-free numbering, and the recorded head. Stops at the first break.
+    ///
+    /// # Errors
+    /// Database errors (a broken chain is a report, not an error).
+    pub async fn verify_audit(&self) -> Result<VerifyReport, StoreError> {
+        let mut conn = self.pool().acquire().await?;
+        let clinics: Vec<Uuid> =
+            sqlx::query_scalar("SELECT clinic_id FROM audit_heads UNION SELECT DISTINCT clinic_id FROM audit_events")
+                .fetch_all(&mut *conn)
+                .await?;
+        let mut report = VerifyReport::default();
+        for clinic in clinics {
+            report.chains += 1;
+            let clinic_id = ClinicId::from_uuid(clinic);
+            let fail = |seq, event_id, reason| ChainBreak {
+                clinic_id,
+                seq,
+                event_id,
+                reason,
+            };
+            let mut expected_seq = 1_i64;
+            let mut prev = chain::GENESIS;
+            loop {
+                let rows: Vec<EventRow> = sqlx::query_as(
+                    "SELECT clinic_id, seq, id, at, actor_id, client_id, sections, action, purpose, source, detail, prev_hash, hash \
+                     FROM audit_events WHERE clinic_id = $1 AND seq >= $2 ORDER BY seq LIMIT 1000",
+                )
+                .bind(clinic)
+                .bind(expected_seq)
+                .fetch_all(&mut *conn)
+                .await?;
+                if rows.is_empty() {
+                    break;
+                }
+                for r in rows {
+                    report.events += 1;
+                    if r.seq != expected_seq {
+                        report.first_break = Some(fail(expected_seq, None, "event missing (gap in sequence)"));
+                        return Ok(report);
+                    }
+                    if r.prev_hash.as_slice() != prev.as_slice() {
+                        report.first_break = Some(fail(r.seq, Some(r.id), "does not link to the previous event"));
+                        return Ok(report);
+                    }
+                    let Some(recomputed) = recompute(&r) else {
+                        report.first_break = Some(fail(r.seq, Some(r.id), "unreadable event fields"));
+                        return Ok(report);
+                    };
+                    if recomputed.as_slice() != r.hash.as_slice() {
+                        report.first_break = Some(fail(r.seq, Some(r.id), "contents do not match its hash"));
+                        return Ok(report);
+                    }
+                    prev = recomputed;
+                    expected_seq += 1;
+                }
+            }
+            let head: Option<(i64, Vec<u8>)> = sqlx::query_as("SELECT seq, hash FROM audit_heads WHERE clinic_id = $1")
+                .bind(clinic)
+                .fetch_optional(&mut *conn)
+                .await?;
+            let last = expected_seq - 1;
+            match head {
+                Some((seq, hash)) if seq == last && hash.as_slice() == prev.as_slice() => {}
+                Some((seq, _)) if seq > last => {
+                    report.first_break = Some(fail(last + 1, None, "events missing at the end of the chain"));
+                    return Ok(report);
+                }
+                _ => {
+                    report.first_break = Some(fail(last, None, "chain head does not match the last event"));
+                    return Ok(report);
+                }
+            }
+        }
+        Ok(report)
+    }
+}
+
+fn recompute(r: &EventRow) -> Option<[u8; 32]> {
+    let prev: [u8; 32] = r.prev_hash.as_slice().try_into().ok()?;
+    let bytes = CanonicalFields {
+        id: r.id,
+        seq: r.seq,
+        at_micros: r.at,
+        clinic: r.clinic_id,
+        actor: r.actor_id,
+        client: r.client_id,
+        sections: &r.sections,
+        action: &r.action,
+        purpose: &r.purpose,
+        source: r.source.as_deref(),
+        detail: r.detail.as_deref(),
+    }
+    .encode();
+    Some(chain::link(&prev, &bytes))
+}

@@ -1,0 +1,513 @@
+//! Client cards: contact details (searchable), each client's wrapped data
+//! key, the sealed medical summary and the sealed change history.
+
+use jiff::Timestamp;
+use sqlx::AssertSqlSafe;
+use uuid::Uuid;
+use velum_core::client::{Address, ClientDetails};
+use velum_core::text::{AddressLine, DateOfBirth, EmailAddress, PersonName, Postcode, Town, UkMobile};
+use velum_core::{ClientId, StaffId};
+use velum_crypto::WrappedKey;
+
+use crate::{ClinicScope, StoreError, Tx, from_micros, micros};
+
+/// A client card as stored (contact section and status).
+#[derive(Clone, Debug)]
+pub struct ClientRecord {
+    pub id: ClientId,
+    pub details: ClientDetails,
+    pub marketing_email: bool,
+    pub marketing_sms: bool,
+    pub archived: bool,
+    pub version: i64,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    id: Uuid,
+    given_name: String,
+    family_name: String,
+    date_of_birth: String,
+    email: Option<String>,
+    mobile: Option<String>,
+    line1: Option<String>,
+    line2: Option<String>,
+    town: Option<String>,
+    postcode: Option<String>,
+    marketing_email: bool,
+    marketing_sms: bool,
+    archived: bool,
+    version: i64,
+    created_at: i64,
+    updated_at: i64,
+}
+
+const COLUMNS: &str = "id, given_name, family_name, date_of_birth, email, mobile, line1, line2, town, postcode, \
+    marketing_email, marketing_sms, archived, version, created_at, updated_at";
+
+impl TryFrom<Row> for ClientRecord {
+    type Error = StoreError;
+    fn try_from(r: Row) -> Result<Self, StoreError> {
+        let dob = jiff::civil::Date::strptime("%Y-%m-%d", &r.date_of_birth)
+            .map_err(|_| StoreError::Corrupt("client date of birth"))?;
+        let address = match (r.line1, r.town, r.postcode) {
+            (Some(line1), Some(town), Some(postcode)) => Some(Address {
+                line1: AddressLine::from_stored(line1),
+                line2: r.line2.map(AddressLine::from_stored),
+                town: Town::from_stored(town),
+                postcode: Postcode::from_stored(postcode),
+            }),
+            _ => None,
+        };
+        Ok(ClientRecord {
+            id: ClientId::from_uuid(r.id),
+            details: ClientDetails {
+                given_name: PersonName::from_stored(r.given_name),
+                family_name: PersonName::from_stored(r.family_name),
+                date_of_birth: DateOfBirth::from_date_stored(dob),
+                email: r.email.map(EmailAddress::from_stored),
+                mobile: r.mobile.map(UkMobile::from_stored),
+                address,
+            },
+            marketing_email: r.marketing_email,
+            marketing_sms: r.marketing_sms,
+            archived: r.archived,
+            version: r.version,
+            created_at: from_micros(r.created_at)?,
+            updated_at: from_micros(r.updated_at)?,
+        })
+    }
+}
+
+/// The flat column values of a client's details.
+struct Flat<'a> {
+    given: &'a str,
+    family: &'a str,
+    given_key: String,
+    family_key: String,
+    full_key: String,
+    dob: String,
+    email: Option<&'a str>,
+    mobile: Option<&'a str>,
+    line1: Option<&'a str>,
+    line2: Option<&'a str>,
+    town: Option<&'a str>,
+    postcode: Option<&'a str>,
+}
+
+fn flat(d: &ClientDetails) -> Flat<'_> {
+    let given_key = d.given_name.search_key();
+    let family_key = d.family_name.search_key();
+    let a = d.address.as_ref();
+    Flat {
+        given: d.given_name.as_str(),
+        family: d.family_name.as_str(),
+        full_key: format!("{given_key} {family_key}"),
+        given_key,
+        family_key,
+        dob: d.date_of_birth.to_iso(),
+        email: d.email.as_ref().map(EmailAddress::as_str),
+        mobile: d.mobile.as_ref().map(UkMobile::as_str),
+        line1: a.map(|a| a.line1.as_str()),
+        line2: a.and_then(|a| a.line2.as_ref().map(AddressLine::as_str)),
+        town: a.map(|a| a.town.as_str()),
+        postcode: a.map(|a| a.postcode.as_str()),
+    }
+}
+
+/// A new client card, with its wrapped data key.
+///
+/// # Errors
+/// Database errors.
+pub async fn insert(
+    tx: &mut Tx,
+    scope: &ClinicScope,
+    id: ClientId,
+    details: &ClientDetails,
+    key: (i64, &WrappedKey),
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    let f = flat(details);
+    sqlx::query(
+        "INSERT INTO clients (clinic_id, id, given_name, family_name, given_key, family_key, full_key, date_of_birth, \
+           email, mobile, line1, line2, town, postcode, version, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 1, $15, $15)",
+    )
+    .bind(scope.clinic_id().as_uuid())
+    .bind(id.as_uuid())
+    .bind(f.given)
+    .bind(f.family)
+    .bind(&f.given_key)
+    .bind(&f.family_key)
+    .bind(&f.full_key)
+    .bind(&f.dob)
+    .bind(f.email)
+    .bind(f.mobile)
+    .bind(f.line1)
+    .bind(f.line2)
+    .bind(f.town)
+    .bind(f.postcode)
+    .bind(micros(now))
+    .execute(tx.conn())
+    .await?;
+    sqlx::query(
+        "INSERT INTO client_keys (clinic_id, client_id, key_id, wrapped, created_at) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(scope.clinic_id().as_uuid())
+    .bind(id.as_uuid())
+    .bind(key.0)
+    .bind(key.1.as_bytes())
+    .bind(micros(now))
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+/// The client's wrapped data key and the clinic key id that wraps it.
+///
+/// # Errors
+/// Database errors.
+pub async fn key(tx: &mut Tx, scope: &ClinicScope, id: ClientId) -> Result<Option<(i64, WrappedKey)>, StoreError> {
+    let row: Option<(i64, Vec<u8>)> =
+        sqlx::query_as("SELECT key_id, wrapped FROM client_keys WHERE clinic_id = $1 AND client_id = $2")
+            .bind(scope.clinic_id().as_uuid())
+            .bind(id.as_uuid())
+            .fetch_optional(tx.conn())
+            .await?;
+    Ok(row.map(|(k, w)| (k, WrappedKey::from_bytes(w))))
+}
+
+/// # Errors
+/// Database errors.
+pub async fn get(tx: &mut Tx, scope: &ClinicScope, id: ClientId) -> Result<Option<ClientRecord>, StoreError> {
+    let row: Option<Row> = sqlx::query_as(AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM clients WHERE clinic_id = $1 AND id = $2"
+    )))
+    .bind(scope.clinic_id().as_uuid())
+    .bind(id.as_uuid())
+    .fetch_optional(tx.conn())
+    .await?;
+    row.map(ClientRecord::try_from).transpose()
+}
+
+/// Replace the contact details, bumping the version.
+///
+/// # Errors
+/// Database errors.
+pub async fn update_details(
+    tx: &mut Tx,
+    scope: &ClinicScope,
+    id: ClientId,
+    details: &ClientDetails,
+    now: Timestamp,
+) -> Result<bool, StoreError> {
+    let f = flat(details);
+    let done = sqlx::query(
+        "UPDATE clients SET given_name = $3, family_name = $4, given_key = $5, family_key = $6, full_key = $7, \
+           date_of_birth = $8, email = $9, mobile = $10, line1 = $11, line2 = $12, town = $13, postcode = $14, \
+           version = version + 1, updated_at = $15 \
+         WHERE clinic_id = $1 AND id = $2",
+    )
+    .bind(scope.clinic_id().as_uuid())
+    .bind(id.as_uuid())
+    .bind(f.given)
+    .bind(f.family)
+    .bind(&f.given_key)
+    .bind(&f.family_key)
+    .bind(&f.full_key)
+    .bind(&f.dob)
+    .bind(f.email)
+    .bind(f.mobile)
+    .bind(f.line1)
+    .bind(f.line2)
+    .bind(f.town)
+    .bind(f.postcode)
+    .bind(micros(now))
+    .execute(tx.conn())
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// # Errors
+/// Database errors.
+pub async fn set_archived(
+    tx: &mut Tx,
+    scope: &ClinicScope,
+    id: ClientId,
+    archived: bool,
+    now: Timestamp,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "UPDATE clients SET archived = $3, version = version + 1, updated_at = $4 WHERE clinic_id = $1 AND id = $2",
+    )
+    .bind(scope.clinic_id().as_uuid())
+    .bind(id.as_uuid())
+    .bind(archived)
+    .bind(micros(now))
+    .execute(tx.conn())
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// # Errors
+/// Database errors.
+pub async fn set_marketing(
+    tx: &mut Tx,
+    scope: &ClinicScope,
+    id: ClientId,
+    email: bool,
+    sms: bool,
+    now: Timestamp,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "UPDATE clients SET marketing_email = $3, marketing_sms = $4, version = version + 1, updated_at = $5 \
+         WHERE clinic_id = $1 AND id = $2",
+    )
+    .bind(scope.clinic_id().as_uuid())
+    .bind(id.as_uuid())
+    .bind(email)
+    .bind(sms)
+    .bind(micros(now))
+    .execute(tx.conn())
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Cards that look like the same person: same name and date of birth, or
+/// the same email, or the same mobile.
+///
+/// # Errors
+/// Database errors.
+pub async fn find_duplicates(
+    tx: &mut Tx,
+    scope: &ClinicScope,
+    d: &ClientDetails,
+) -> Result<Vec<ClientRecord>, StoreError> {
+    let f = flat(d);
+    let rows: Vec<Row> = sqlx::query_as(AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM clients WHERE clinic_id = $1 AND ( \
+           (family_key = $2 AND given_key = $3 AND date_of_birth = $4) OR email = $5 OR mobile = $6) \
+         ORDER BY family_key, given_key, id LIMIT 10"
+    )))
+    .bind(scope.clinic_id().as_uuid())
+    .bind(&f.family_key)
+    .bind(&f.given_key)
+    .bind(&f.dob)
+    .bind(f.email)
+    .bind(f.mobile)
+    .fetch_all(tx.conn())
+    .await?;
+    rows.into_iter().map(ClientRecord::try_from).collect()
+}
+
+/// What a search looks for. Built by the app layer from the search box.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SearchTerm {
+    /// Every card, in name order.
+    All,
+    /// Prefix of the family name, the given name, or "given family".
+    Name(String),
+    /// Exact date of birth, `YYYY-MM-DD`.
+    DateOfBirth(String),
+    /// Prefix of the (lower-case) email address.
+    Email(String),
+    /// Prefix of the E.164 mobile number.
+    Mobile(String),
+}
+
+/// Upper bound for a prefix range: every string starting with `p` sorts
+/// below it (bytewise, which is how SQLite compares TEXT by default).
+fn prefix_end(p: &str) -> String {
+    format!("{p}\u{10FFFF}")
+}
+
+/// One page of cards matching `term`, in name order, after `cursor`.
+///
+/// # Errors
+/// Database errors.
+pub async fn search(
+    tx: &mut Tx,
+    scope: &ClinicScope,
+    term: &SearchTerm,
+    include_archived: bool,
+    only_marketing_consented: bool,
+    after: Option<ClientId>,
+    limit: i64,
+) -> Result<Vec<ClientRecord>, StoreError> {
+    // The filter is chosen from a fixed set of SQL fragments; user input is
+    // only ever bound.
+    let (filter, a, b) = match term {
+        SearchTerm::All => ("1 = 1", String::new(), String::new()),
+        SearchTerm::Name(p) => (
+            "((family_key >= $2 AND family_key < $3) OR (given_key >= $2 AND given_key < $3) \
+              OR (full_key >= $2 AND full_key < $3))",
+            p.clone(),
+            prefix_end(p),
+        ),
+        SearchTerm::DateOfBirth(d) => ("date_of_birth = $2 AND $3 = $3", d.clone(), String::new()),
+        SearchTerm::Email(p) => ("(email >= $2 AND email < $3)", p.clone(), prefix_end(p)),
+        SearchTerm::Mobile(p) => ("(mobile >= $2 AND mobile < $3)", p.clone(), prefix_end(p)),
+    };
+    let archived = if include_archived { "" } else { " AND archived = 0" };
+    let marketing = if only_marketing_consented {
+        " AND (marketing_email = 1 OR marketing_sms = 1)"
+    } else {
+        ""
+    };
+    // The cursor is the last card's id (never its name: cursors travel in
+    // URLs); the page continues after that card's place in name order.
+    let after_sql = if after.is_some() {
+        " AND (family_key, given_key, id) > \
+           (SELECT c.family_key, c.given_key, c.id FROM clients c WHERE c.clinic_id = $1 AND c.id = $4)"
+    } else {
+        " AND $4 IS NULL"
+    };
+    let sql = format!(
+        "SELECT {COLUMNS} FROM clients WHERE clinic_id = $1 AND {filter}{archived}{marketing}{after_sql} \
+         ORDER BY family_key, given_key, id LIMIT $5"
+    );
+    let rows: Vec<Row> = sqlx::query_as(AssertSqlSafe(sql))
+        .bind(scope.clinic_id().as_uuid())
+        .bind(a)
+        .bind(b)
+        .bind(after.map(|c| c.as_uuid()))
+        .bind(limit)
+        .fetch_all(tx.conn())
+        .await?;
+    rows.into_iter().map(ClientRecord::try_from).collect()
+}
+
+/// Cards in the clinic (archived included).
+///
+/// # Errors
+/// Database errors.
+pub async fn count(tx: &mut Tx, scope: &ClinicScope) -> Result<i64, StoreError> {
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM clients WHERE clinic_id = $1")
+        .bind(scope.clinic_id().as_uuid())
+        .fetch_one(tx.conn())
+        .await?;
+    Ok(n)
+}
+
+/// The sealed medical summary and its version.
+///
+/// # Errors
+/// Database errors.
+pub async fn medical(tx: &mut Tx, scope: &ClinicScope, id: ClientId) -> Result<Option<(Vec<u8>, i64)>, StoreError> {
+    let row: Option<(Vec<u8>, i64)> =
+        sqlx::query_as("SELECT sealed, version FROM client_medical WHERE clinic_id = $1 AND client_id = $2")
+            .bind(scope.clinic_id().as_uuid())
+            .bind(id.as_uuid())
+            .fetch_optional(tx.conn())
+            .await?;
+    Ok(row)
+}
+
+/// Store a new sealed medical summary.
+///
+/// # Errors
+/// Database errors.
+pub async fn put_medical(
+    tx: &mut Tx,
+    scope: &ClinicScope,
+    id: ClientId,
+    sealed: &[u8],
+    by: StaffId,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO client_medical (clinic_id, client_id, sealed, version, updated_at, updated_by) \
+         VALUES ($1, $2, $3, 1, $4, $5) \
+         ON CONFLICT (clinic_id, client_id) DO UPDATE SET sealed = excluded.sealed, \
+           version = client_medical.version + 1, updated_at = excluded.updated_at, updated_by = excluded.updated_by",
+    )
+    .bind(scope.clinic_id().as_uuid())
+    .bind(id.as_uuid())
+    .bind(sealed)
+    .bind(micros(now))
+    .bind(by.as_uuid())
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+/// One change to a card: which section, who, when, and the previous value
+/// (sealed; `None` for the change that created the section).
+#[derive(Clone, Debug)]
+pub struct HistoryEntry {
+    pub id: Uuid,
+    pub section: String,
+    pub changed_at: Timestamp,
+    pub changed_by: StaffId,
+    pub changed_by_name: Option<String>,
+    pub previous_sealed: Option<Vec<u8>>,
+}
+
+#[derive(sqlx::FromRow)]
+struct HistoryRow {
+    id: Uuid,
+    section: String,
+    changed_at: i64,
+    changed_by: Uuid,
+    display_name: Option<String>,
+    previous_sealed: Option<Vec<u8>>,
+}
+
+/// # Errors
+/// Database errors.
+#[expect(clippy::too_many_arguments, reason = "one history row's columns")]
+pub async fn insert_history(
+    tx: &mut Tx,
+    scope: &ClinicScope,
+    client: ClientId,
+    id: Uuid,
+    section: &str,
+    by: StaffId,
+    previous_sealed: Option<&[u8]>,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO client_history (clinic_id, client_id, id, section, changed_at, changed_by, previous_sealed) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(scope.clinic_id().as_uuid())
+    .bind(client.as_uuid())
+    .bind(id)
+    .bind(section)
+    .bind(micros(now))
+    .bind(by.as_uuid())
+    .bind(previous_sealed)
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+/// A card's history, newest first, for the given sections.
+///
+/// # Errors
+/// Database errors.
+pub async fn history(tx: &mut Tx, scope: &ClinicScope, client: ClientId) -> Result<Vec<HistoryEntry>, StoreError> {
+    let rows: Vec<HistoryRow> = sqlx::query_as(
+        "SELECT h.id, h.section, h.changed_at, h.changed_by, s.display_name, h.previous_sealed \
+         FROM client_history h LEFT JOIN staff s ON s.clinic_id = h.clinic_id AND s.id = h.changed_by \
+         WHERE h.clinic_id = $1 AND h.client_id = $2 ORDER BY h.id DESC LIMIT 200",
+    )
+    .bind(scope.clinic_id().as_uuid())
+    .bind(client.as_uuid())
+    .fetch_all(tx.conn())
+    .await?;
+    rows.into_iter()
+        .map(|r| {
+            Ok(HistoryEntry {
+                id: r.id,
+                section: r.section,
+                changed_at: from_micros(r.changed_at)?,
+                changed_by: StaffId::from_uuid(r.changed_by),
+                changed_by_name: r.display_name,
+                previous_sealed: r.previous_sealed,
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,54 @@
+//! Velum's storage port. Owns the database (SQLite encrypted with SQLCipher;
+//! PostgreSQL joins behind the same types), the migrations, and every SQL
+//! statement. Depends on `velum-core` and `velum-crypto`; never on the app or
+//! web layers.
+//!
+//! Rules this crate keeps:
+//! - Every repository function that touches clinic data takes a
+//!   [`ClinicScope`] and puts its clinic id in every `WHERE` clause, so a
+//!   query cannot reach another clinic's rows.
+//! - Writes happen in a [`Tx`]; the app layer writes the audit event in the
+//!   same transaction as the action (see [`audit::append`]).
+//! - SQL is bound, never formatted from input.
+
+pub mod audit;
+pub mod clients;
+pub mod clinics;
+mod db;
+pub mod outbox;
+pub mod sessions;
+pub mod staff;
+pub mod throttle;
+
+pub use db::{Store, StoreError, Tx};
+
+use velum_core::ClinicId;
+
+/// The clinic whose rows a repository call may touch. Built by the app layer
+/// from an authenticated `Actor` (or, for sign-in and set-up, from the
+/// account being signed into).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClinicScope(ClinicId);
+
+impl ClinicScope {
+    #[must_use]
+    pub const fn new(clinic: ClinicId) -> Self {
+        Self(clinic)
+    }
+
+    #[must_use]
+    pub const fn clinic_id(&self) -> ClinicId {
+        self.0
+    }
+}
+
+/// Instants are stored as unix microseconds (UTC) in an integer column: the
+/// same on both backends, and it sorts correctly (text timestamps of varying
+/// width do not).
+pub(crate) fn micros(t: jiff::Timestamp) -> i64 {
+    t.as_microsecond()
+}
+
+pub(crate) fn from_micros(v: i64) -> Result<jiff::Timestamp, StoreError> {
+    jiff::Timestamp::from_microsecond(v).map_err(|_| StoreError::Corrupt("timestamp out of range"))
+}

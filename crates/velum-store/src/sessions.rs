@@ -1,0 +1,165 @@
+//! Server-side sessions, for browser cookies and API bearer tokens alike.
+//! Only a SHA-256 of each token is stored, so a copy of the database does not
+//! hand out live sessions.
+
+use jiff::Timestamp;
+use uuid::Uuid;
+use velum_core::{ClinicId, Role, StaffId};
+
+use crate::db::parse_enum;
+use crate::{ClinicScope, StoreError, Tx, from_micros, micros};
+
+#[derive(Clone, Debug)]
+pub struct NewSession<'a> {
+    pub token_hash: [u8; 32],
+    pub clinic_id: ClinicId,
+    pub staff_id: StaffId,
+    /// "web" or "api".
+    pub kind: &'a str,
+    /// "totp", "enrol" or "full".
+    pub stage: &'a str,
+    pub csrf_token: &'a str,
+    pub now: Timestamp,
+    pub expires_at: Timestamp,
+}
+
+/// A session joined with the current state of its account.
+#[derive(Clone, Debug)]
+pub struct SessionRow {
+    pub clinic_id: ClinicId,
+    pub staff_id: StaffId,
+    pub kind: String,
+    pub stage: String,
+    pub csrf_token: String,
+    pub created_at: Timestamp,
+    pub last_seen_at: Timestamp,
+    pub expires_at: Timestamp,
+    pub role: Role,
+    pub display_name: String,
+    pub staff_disabled: bool,
+    pub clinic_active: bool,
+}
+
+/// # Errors
+/// Database errors.
+pub async fn insert(tx: &mut Tx, s: &NewSession<'_>) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO sessions (token_hash, clinic_id, staff_id, kind, stage, csrf_token, created_at, last_seen_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8)",
+    )
+    .bind(s.token_hash.as_slice())
+    .bind(s.clinic_id.as_uuid())
+    .bind(s.staff_id.as_uuid())
+    .bind(s.kind)
+    .bind(s.stage)
+    .bind(s.csrf_token)
+    .bind(micros(s.now))
+    .bind(micros(s.expires_at))
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    clinic_id: Uuid,
+    staff_id: Uuid,
+    kind: String,
+    stage: String,
+    csrf_token: String,
+    created_at: i64,
+    last_seen_at: i64,
+    expires_at: i64,
+    role: String,
+    display_name: String,
+    disabled: bool,
+    clinic_status: String,
+}
+
+/// Look a session up by its token hash.
+///
+/// Unscoped on purpose: the token is the credential and names the clinic.
+///
+/// # Errors
+/// Database errors.
+pub async fn find(tx: &mut Tx, token_hash: &[u8; 32]) -> Result<Option<SessionRow>, StoreError> {
+    let row: Option<Row> = sqlx::query_as(
+        "SELECT s.clinic_id, s.staff_id, s.kind, s.stage, s.csrf_token, s.created_at, s.last_seen_at, s.expires_at, \
+                st.role, st.display_name, st.disabled, c.status AS clinic_status \
+         FROM sessions s \
+         JOIN staff st ON st.clinic_id = s.clinic_id AND st.id = s.staff_id \
+         JOIN clinics c ON c.id = s.clinic_id \
+         WHERE s.token_hash = $1",
+    )
+    .bind(token_hash.as_slice())
+    .fetch_optional(tx.conn())
+    .await?;
+    row.map(|r| {
+        Ok(SessionRow {
+            clinic_id: ClinicId::from_uuid(r.clinic_id),
+            staff_id: StaffId::from_uuid(r.staff_id),
+            kind: r.kind,
+            stage: r.stage,
+            csrf_token: r.csrf_token,
+            created_at: from_micros(r.created_at)?,
+            last_seen_at: from_micros(r.last_seen_at)?,
+            expires_at: from_micros(r.expires_at)?,
+            role: parse_enum(&r.role, "staff role")?,
+            display_name: r.display_name,
+            staff_disabled: r.disabled,
+            clinic_active: r.clinic_status == "active",
+        })
+    })
+    .transpose()
+}
+
+/// Mark the session as used now (for the idle timeout).
+///
+/// # Errors
+/// Database errors.
+pub async fn touch(tx: &mut Tx, token_hash: &[u8; 32], now: Timestamp) -> Result<(), StoreError> {
+    sqlx::query("UPDATE sessions SET last_seen_at = $2 WHERE token_hash = $1")
+        .bind(token_hash.as_slice())
+        .bind(micros(now))
+        .execute(tx.conn())
+        .await?;
+    Ok(())
+}
+
+/// # Errors
+/// Database errors.
+pub async fn delete(tx: &mut Tx, token_hash: &[u8; 32]) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+        .bind(token_hash.as_slice())
+        .execute(tx.conn())
+        .await?;
+    Ok(())
+}
+
+/// End every session of one account (disabled, password changed).
+///
+/// # Errors
+/// Database errors.
+pub async fn delete_all_for(tx: &mut Tx, scope: &ClinicScope, staff: StaffId) -> Result<u64, StoreError> {
+    let done = sqlx::query("DELETE FROM sessions WHERE clinic_id = $1 AND staff_id = $2")
+        .bind(scope.clinic_id().as_uuid())
+        .bind(staff.as_uuid())
+        .execute(tx.conn())
+        .await?;
+    Ok(done.rows_affected())
+}
+
+/// Remove sessions past their absolute expiry or idle for longer than
+/// `idle_micros`.
+///
+/// # Errors
+/// Database errors.
+pub async fn delete_expired(tx: &mut Tx, now: Timestamp, idle_micros: i64) -> Result<u64, StoreError> {
+    let now = micros(now);
+    let done = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1 OR last_seen_at <= $2")
+        .bind(now)
+        .bind(now - idle_micros)
+        .execute(tx.conn())
+        .await?;
+    Ok(done.rows_affected())
+}

@@ -1,0 +1,413 @@
+//! Staff accounts, their sign-in state, and single-use set-up / reset links.
+
+use jiff::Timestamp;
+use sqlx::AssertSqlSafe;
+use uuid::Uuid;
+use velum_core::{ClinicId, Role, StaffId};
+
+use crate::db::parse_enum;
+use crate::{ClinicScope, StoreError, Tx, from_micros, micros};
+
+#[derive(Clone, Debug)]
+pub struct StaffRow {
+    pub clinic_id: ClinicId,
+    pub id: StaffId,
+    pub email: String,
+    pub display_name: String,
+    pub role: Role,
+    pub password_hash: Option<String>,
+    pub totp_sealed: Option<Vec<u8>>,
+    pub totp_confirmed: bool,
+    pub totp_last_step: i64,
+    pub failed_attempts: i64,
+    pub locked_until: Option<Timestamp>,
+    pub disabled: bool,
+    pub created_at: Timestamp,
+}
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    clinic_id: Uuid,
+    id: Uuid,
+    email: String,
+    display_name: String,
+    role: String,
+    password_hash: Option<String>,
+    totp_sealed: Option<Vec<u8>>,
+    totp_confirmed: bool,
+    totp_last_step: i64,
+    failed_attempts: i64,
+    locked_until: Option<i64>,
+    disabled: bool,
+    created_at: i64,
+}
+
+const COLUMNS: &str = "clinic_id, id, email, display_name, role, password_hash, totp_sealed, \
+    totp_confirmed, totp_last_step, failed_attempts, locked_until, disabled, created_at";
+
+impl TryFrom<Row> for StaffRow {
+    type Error = StoreError;
+    fn try_from(r: Row) -> Result<Self, StoreError> {
+        Ok(StaffRow {
+            clinic_id: ClinicId::from_uuid(r.clinic_id),
+            id: StaffId::from_uuid(r.id),
+            email: r.email,
+            display_name: r.display_name,
+            role: parse_enum(&r.role, "staff role")?,
+            password_hash: r.password_hash,
+            totp_sealed: r.totp_sealed,
+            totp_confirmed: r.totp_confirmed,
+            totp_last_step: r.totp_last_step,
+            failed_attempts: r.failed_attempts,
+            locked_until: r.locked_until.map(from_micros).transpose()?,
+            disabled: r.disabled,
+            created_at: from_micros(r.created_at)?,
+        })
+    }
+}
+
+/// A new account. `password_hash` is `None` until the person sets one
+/// through their set-up link.
+///
+/// # Errors
+/// `Conflict("staff_email")` when the email already has an account.
+#[expect(clippy::too_many_arguments, reason = "one row's columns")]
+pub async fn insert(
+    tx: &mut Tx,
+    scope: &ClinicScope,
+    id: StaffId,
+    email: &str,
+    display_name: &str,
+    role: Role,
+    password_hash: Option<&str>,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO staff (clinic_id, id, email, display_name, role, password_hash, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
+    )
+    .bind(scope.clinic_id().as_uuid())
+    .bind(id.as_uuid())
+    .bind(email)
+    .bind(display_name)
+    .bind(role.as_str())
+    .bind(password_hash)
+    .bind(micros(now))
+    .execute(tx.conn())
+    .await
+    .map_err(StoreError::from_sqlx)?;
+    Ok(())
+}
+
+/// Find the account for a sign-in email, in whichever clinic it is.
+///
+/// Unscoped on purpose: at sign-in there is no clinic yet; the email names
+/// the account and so the clinic. This is the only unscoped staff lookup.
+///
+/// # Errors
+/// Database errors.
+pub async fn find_for_sign_in(tx: &mut Tx, email: &str) -> Result<Option<StaffRow>, StoreError> {
+    let row: Option<Row> = sqlx::query_as(AssertSqlSafe(format!("SELECT {COLUMNS} FROM staff WHERE email = $1")))
+        .bind(email)
+        .fetch_optional(tx.conn())
+        .await?;
+    row.map(StaffRow::try_from).transpose()
+}
+
+/// # Errors
+/// Database errors.
+pub async fn get(tx: &mut Tx, scope: &ClinicScope, id: StaffId) -> Result<Option<StaffRow>, StoreError> {
+    let row: Option<Row> = sqlx::query_as(AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM staff WHERE clinic_id = $1 AND id = $2"
+    )))
+    .bind(scope.clinic_id().as_uuid())
+    .bind(id.as_uuid())
+    .fetch_optional(tx.conn())
+    .await?;
+    row.map(StaffRow::try_from).transpose()
+}
+
+/// # Errors
+/// Database errors.
+pub async fn list(tx: &mut Tx, scope: &ClinicScope) -> Result<Vec<StaffRow>, StoreError> {
+    let rows: Vec<Row> = sqlx::query_as(AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM staff WHERE clinic_id = $1 ORDER BY display_name, id"
+    )))
+    .bind(scope.clinic_id().as_uuid())
+    .fetch_all(tx.conn())
+    .await?;
+    rows.into_iter().map(StaffRow::try_from).collect()
+}
+
+async fn update(
+    tx: &mut Tx,
+    sql: &'static str,
+    scope: &ClinicScope,
+    id: StaffId,
+    now: Timestamp,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(sql)
+        .bind(scope.clinic_id().as_uuid())
+        .bind(id.as_uuid())
+        .bind(micros(now))
+        .execute(tx.conn())
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// # Errors
+/// Database errors.
+pub async fn set_role(
+    tx: &mut Tx,
+    scope: &ClinicScope,
+    id: StaffId,
+    role: Role,
+    now: Timestamp,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query("UPDATE staff SET role = $3, updated_at = $4 WHERE clinic_id = $1 AND id = $2")
+        .bind(scope.clinic_id().as_uuid())
+        .bind(id.as_uuid())
+        .bind(role.as_str())
+        .bind(micros(now))
+        .execute(tx.conn())
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// # Errors
+/// Database errors.
+pub async fn set_disabled(
+    tx: &mut Tx,
+    scope: &ClinicScope,
+    id: StaffId,
+    disabled: bool,
+    now: Timestamp,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query("UPDATE staff SET disabled = $3, updated_at = $4 WHERE clinic_id = $1 AND id = $2")
+        .bind(scope.clinic_id().as_uuid())
+        .bind(id.as_uuid())
+        .bind(disabled)
+        .bind(micros(now))
+        .execute(tx.conn())
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Set a new password hash and clear any lock.
+///
+/// # Errors
+/// Database errors.
+pub async fn set_password(
+    tx: &mut Tx,
+    scope: &ClinicScope,
+    id: StaffId,
+    hash: &str,
+    now: Timestamp,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "UPDATE staff SET password_hash = $3, failed_attempts = 0, locked_until = NULL, updated_at = $4 \
+         WHERE clinic_id = $1 AND id = $2",
+    )
+    .bind(scope.clinic_id().as_uuid())
+    .bind(id.as_uuid())
+    .bind(hash)
+    .bind(micros(now))
+    .execute(tx.conn())
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Store a (sealed) TOTP secret; `confirmed` once the person has entered a
+/// code from it.
+///
+/// # Errors
+/// Database errors.
+pub async fn set_totp(
+    tx: &mut Tx,
+    scope: &ClinicScope,
+    id: StaffId,
+    sealed: &[u8],
+    confirmed: bool,
+    now: Timestamp,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "UPDATE staff SET totp_sealed = $3, totp_confirmed = $4, updated_at = $5 WHERE clinic_id = $1 AND id = $2",
+    )
+    .bind(scope.clinic_id().as_uuid())
+    .bind(id.as_uuid())
+    .bind(sealed)
+    .bind(confirmed)
+    .bind(micros(now))
+    .execute(tx.conn())
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Accept a TOTP time step only if it is later than the last one used, in
+/// one statement, so a code can never be used twice (RFC 6238 §5.2), even
+/// by two app servers at once.
+///
+/// # Errors
+/// Database errors.
+pub async fn accept_totp_step(tx: &mut Tx, scope: &ClinicScope, id: StaffId, step: i64) -> Result<bool, StoreError> {
+    let done =
+        sqlx::query("UPDATE staff SET totp_last_step = $3 WHERE clinic_id = $1 AND id = $2 AND totp_last_step < $3")
+            .bind(scope.clinic_id().as_uuid())
+            .bind(id.as_uuid())
+            .bind(step)
+            .execute(tx.conn())
+            .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Count a failed sign-in; lock the account until `lock_until` once the
+/// count reaches `lock_after`. Returns the new count.
+///
+/// # Errors
+/// Database errors.
+pub async fn record_failure(
+    tx: &mut Tx,
+    scope: &ClinicScope,
+    id: StaffId,
+    lock_after: i64,
+    lock_until: Timestamp,
+) -> Result<i64, StoreError> {
+    let n: i64 = sqlx::query_scalar(
+        "UPDATE staff SET failed_attempts = failed_attempts + 1, \
+           locked_until = CASE WHEN failed_attempts + 1 >= $3 THEN $4 ELSE locked_until END \
+         WHERE clinic_id = $1 AND id = $2 RETURNING failed_attempts",
+    )
+    .bind(scope.clinic_id().as_uuid())
+    .bind(id.as_uuid())
+    .bind(lock_after)
+    .bind(micros(lock_until))
+    .fetch_one(tx.conn())
+    .await?;
+    Ok(n)
+}
+
+/// Clear the failure count after a successful sign-in; an expired lock
+/// starts a fresh count.
+///
+/// # Errors
+/// Database errors.
+pub async fn clear_failures(tx: &mut Tx, scope: &ClinicScope, id: StaffId, now: Timestamp) -> Result<bool, StoreError> {
+    update(
+        tx,
+        "UPDATE staff SET failed_attempts = 0, locked_until = NULL, updated_at = $3 WHERE clinic_id = $1 AND id = $2",
+        scope,
+        id,
+        now,
+    )
+    .await
+}
+
+/// What a single-use link is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LinkPurpose {
+    /// Set a first password (new owner or invited staff).
+    Setup,
+    /// Choose a new password after "forgot password".
+    Reset,
+}
+
+impl LinkPurpose {
+    const fn as_str(self) -> &'static str {
+        match self {
+            LinkPurpose::Setup => "setup",
+            LinkPurpose::Reset => "reset",
+        }
+    }
+}
+
+/// # Errors
+/// Database errors.
+pub async fn insert_link(
+    tx: &mut Tx,
+    scope: &ClinicScope,
+    staff: StaffId,
+    token_hash: &[u8; 32],
+    purpose: LinkPurpose,
+    now: Timestamp,
+    expires_at: Timestamp,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO one_time_tokens (token_hash, clinic_id, staff_id, purpose, created_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(token_hash.as_slice())
+    .bind(scope.clinic_id().as_uuid())
+    .bind(staff.as_uuid())
+    .bind(purpose.as_str())
+    .bind(micros(now))
+    .bind(micros(expires_at))
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+/// The account a live, unused link belongs to, without using it up.
+///
+/// Unscoped on purpose: the token is the credential and names the clinic.
+///
+/// # Errors
+/// Database errors.
+pub async fn peek_link(
+    tx: &mut Tx,
+    token_hash: &[u8; 32],
+    purpose: LinkPurpose,
+    now: Timestamp,
+) -> Result<Option<(ClinicId, StaffId)>, StoreError> {
+    let row: Option<(Uuid, Uuid)> = sqlx::query_as(
+        "SELECT clinic_id, staff_id FROM one_time_tokens \
+         WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > $3",
+    )
+    .bind(token_hash.as_slice())
+    .bind(purpose.as_str())
+    .bind(micros(now))
+    .fetch_optional(tx.conn())
+    .await?;
+    Ok(row.map(|(c, s)| (ClinicId::from_uuid(c), StaffId::from_uuid(s))))
+}
+
+/// Use up a link: succeeds once, and only while it is live.
+///
+/// # Errors
+/// Database errors.
+pub async fn use_link(
+    tx: &mut Tx,
+    token_hash: &[u8; 32],
+    purpose: LinkPurpose,
+    now: Timestamp,
+) -> Result<Option<(ClinicId, StaffId)>, StoreError> {
+    let row: Option<(Uuid, Uuid)> = sqlx::query_as(
+        "UPDATE one_time_tokens SET used_at = $3 \
+         WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > $3 \
+         RETURNING clinic_id, staff_id",
+    )
+    .bind(token_hash.as_slice())
+    .bind(purpose.as_str())
+    .bind(micros(now))
+    .fetch_optional(tx.conn())
+    .await?;
+    Ok(row.map(|(c, s)| (ClinicId::from_uuid(c), StaffId::from_uuid(s))))
+}
+
+/// # Errors
+/// Database errors.
+pub async fn set_display_name(
+    tx: &mut Tx,
+    scope: &ClinicScope,
+    id: StaffId,
+    name: &str,
+    now: Timestamp,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query("UPDATE staff SET display_name = $3, updated_at = $4 WHERE clinic_id = $1 AND id = $2")
+        .bind(scope.clinic_id().as_uuid())
+        .bind(id.as_uuid())
+        .bind(name)
+        .bind(micros(now))
+        .execute(tx.conn())
+        .await?;
+    Ok(done.rows_affected() == 1)
+}

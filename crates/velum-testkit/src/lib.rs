@@ -1,0 +1,388 @@
+//! Test-only: the real Velum app on `127.0.0.1:0` with a fresh encrypted
+//! database in a temporary directory, a clock the test moves, typed role
+//! fixtures, an API client, and an SMTP listener on loopback that keeps
+//! what it receives. Dropping a `TestApp` stops the server and deletes its
+//! data.
+
+mod smtp;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use jiff::{SignedDuration, Timestamp};
+use reqwest::{Method, Response};
+use serde_json::Value;
+use tokio::sync::oneshot;
+use velum_app::synthetic::Synthetic;
+use velum_app::{
+    Actor, App, AppSettings, ClientId, ClinicId, Clock, DataLocation, FixedClock, MasterKey, Role, SmtpSettings,
+    StaffId,
+};
+use velum_crypto::TotpSecret;
+
+pub use smtp::SmtpSink;
+
+/// A running app with its own data.
+pub struct TestApp {
+    pub app: App,
+    pub addr: SocketAddr,
+    pub base_url: String,
+    pub clock: Arc<FixedClock>,
+    pub smtp: SmtpSink,
+    pub http: reqwest::Client,
+    pub data_dir: tempfile::TempDir,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<()>>,
+    counter: std::sync::atomic::AtomicU32,
+}
+
+/// A member of staff with known credentials.
+#[derive(Clone, Debug)]
+pub struct Staff {
+    pub id: StaffId,
+    pub clinic: ClinicId,
+    pub role: Role,
+    pub email: String,
+    pub password: String,
+    pub totp_secret: String,
+}
+
+impl Staff {
+    pub fn actor(&self) -> Actor {
+        Actor {
+            staff_id: self.id,
+            clinic_id: self.clinic,
+            role: self.role,
+            source: None,
+        }
+    }
+}
+
+/// A clinic with one account per role.
+#[derive(Clone, Debug)]
+pub struct Clinic {
+    pub id: ClinicId,
+    pub staff: Vec<Staff>,
+}
+
+impl Clinic {
+    pub fn by_role(&self, role: Role) -> &Staff {
+        self.staff
+            .iter()
+            .find(|s| s.role == role)
+            .expect("every role has an account")
+    }
+    pub fn owner(&self) -> &Staff {
+        self.by_role(Role::Owner)
+    }
+}
+
+/// The master key every test app uses: fixed, so data dirs can be reopened.
+pub fn test_master_key() -> MasterKey {
+    MasterKey::from_bytes(&[7u8; 32]).expect("32 bytes")
+}
+
+impl TestApp {
+    /// Start the app on a fresh encrypted database.
+    pub async fn spawn() -> TestApp {
+        let data_dir = tempfile::tempdir().expect("temp dir");
+        let smtp = SmtpSink::start().await;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let base_url = format!("http://{addr}");
+        #[expect(
+            clippy::disallowed_methods,
+            reason = "the test clock starts at the real time, then the test moves it"
+        )]
+        let clock = Arc::new(FixedClock::new(Timestamp::now()));
+        let settings = AppSettings {
+            base_url: base_url.clone(),
+            smtp: Some(SmtpSettings {
+                host: "127.0.0.1".into(),
+                port: smtp.port(),
+                from: "Velum <velum@test.example>".into(),
+            }),
+        };
+        let app = App::open(
+            &DataLocation::SqliteFile(data_dir.path().join("velum.db")),
+            test_master_key(),
+            clock.clone(),
+            settings,
+        )
+        .await
+        .expect("open app");
+        let router = velum_web::router(app.clone(), velum_web::WebConfig { secure_cookies: false });
+        let (tx, rx) = oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            let _ = velum_web::serve(listener, router, async {
+                let _ = rx.await;
+            })
+            .await;
+        });
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client");
+        let t = TestApp {
+            app,
+            addr,
+            base_url,
+            clock,
+            smtp,
+            http,
+            data_dir,
+            shutdown: Some(tx),
+            server: Some(server),
+            counter: std::sync::atomic::AtomicU32::new(0),
+        };
+        t.wait_healthy().await;
+        t
+    }
+
+    async fn wait_healthy(&self) {
+        for _ in 0..200 {
+            if let Ok(r) = self.http.get(format!("{}/healthz", self.base_url)).send().await
+                && r.status().is_success()
+            {
+                return;
+            }
+            tokio::task::yield_now().await;
+        }
+        panic!("the app did not answer /healthz");
+    }
+
+    /// A clinic with one ready account per role.
+    pub async fn clinic(&self, name: &str) -> Clinic {
+        let id = self.app.fixture_clinic(name).await.expect("clinic");
+        let mut staff = Vec::new();
+        for role in Role::ALL {
+            staff.push(self.staff(id, role).await);
+        }
+        Clinic { id, staff }
+    }
+
+    /// A ready account (password set, TOTP confirmed) in `clinic`.
+    pub async fn staff(&self, clinic: ClinicId, role: Role) -> Staff {
+        let n = self.counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let email = format!("{}.{n}@{}.test.example", role.as_str(), &clinic.to_string()[..8]);
+        let password = format!("quiet-harbour-lantern-{n}-velum");
+        let (id, secret) = self
+            .app
+            .fixture_staff(clinic, &email, &format!("{} {n}", role.label()), role, &password)
+            .await
+            .expect("staff");
+        Staff {
+            id,
+            clinic,
+            role,
+            email,
+            password,
+            totp_secret: secret,
+        }
+    }
+
+    /// `n` synthetic clients created by `by`.
+    pub async fn clients(&self, by: &Staff, n: usize, seed: u64) -> Vec<ClientId> {
+        let mut rng = Synthetic::new(seed);
+        self.app
+            .fixture_clients(&by.actor(), n, &mut rng)
+            .await
+            .expect("clients")
+    }
+
+    /// The current TOTP code for `staff`, after moving the clock to a fresh
+    /// 30-second step (a code can be used once only).
+    pub fn fresh_code(&self, staff: &Staff) -> String {
+        self.clock.advance(SignedDuration::from_secs(30));
+        code_at(&staff.totp_secret, self.clock.now())
+    }
+
+    /// Sign in through the API and return a client holding the token.
+    pub async fn login(&self, staff: &Staff) -> Api {
+        let code = self.fresh_code(staff);
+        let r = self
+            .post_json(
+                "/api/v1/auth/login",
+                &serde_json::json!({"email": staff.email, "password": staff.password, "totp": code}),
+            )
+            .await;
+        assert_eq!(r.status(), 200, "login for {} failed", staff.role);
+        let body: Value = r.json().await.expect("json");
+        Api {
+            http: self.http.clone(),
+            base_url: self.base_url.clone(),
+            token: body["token"].as_str().expect("token").to_owned(),
+        }
+    }
+
+    /// POST JSON without a token.
+    pub async fn post_json(&self, path: &str, body: &Value) -> Response {
+        self.http
+            .post(format!("{}{path}", self.base_url))
+            .json(body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    /// Deliver the outbox to the SMTP sink now.
+    pub async fn deliver_mail(&self) -> usize {
+        self.app.deliver_outbox().await.expect("deliver")
+    }
+
+    /// Stop the server and close the database (so files can be inspected).
+    pub async fn stop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(h) = self.server.take() {
+            let _ = h.await;
+        }
+        self.app.close().await;
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// The TOTP code for a base32 secret at `t`.
+pub fn code_at(secret_base32: &str, t: Timestamp) -> String {
+    let secret = TotpSecret::from_base32(secret_base32).expect("secret");
+    secret.code_at(u64::try_from(t.as_second()).expect("positive time"))
+}
+
+/// An API client with a bearer token.
+#[derive(Clone, Debug)]
+pub struct Api {
+    pub http: reqwest::Client,
+    pub base_url: String,
+    pub token: String,
+}
+
+impl Api {
+    pub async fn send(&self, method: Method, path: &str, body: Option<&Value>) -> Response {
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.base_url))
+            .bearer_auth(&self.token);
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        req.send().await.expect("request")
+    }
+    pub async fn get(&self, path: &str) -> Response {
+        self.send(Method::GET, path, None).await
+    }
+    pub async fn post(&self, path: &str, body: &Value) -> Response {
+        self.send(Method::POST, path, Some(body)).await
+    }
+    pub async fn patch(&self, path: &str, body: &Value) -> Response {
+        self.send(Method::PATCH, path, Some(body)).await
+    }
+    pub async fn put(&self, path: &str, body: &Value) -> Response {
+        self.send(Method::PUT, path, Some(body)).await
+    }
+}
+
+/// A valid new-client body, unique per `n`.
+pub fn client_json(n: u32) -> Value {
+    serde_json::json!({
+        "given_name": "Amelia",
+        "family_name": format!("Testcase{}", letters(n)),
+        "date_of_birth": "1988-03-14",
+        "email": format!("amelia.{n}@example.org"),
+        "mobile": format!("07911 {:06}", 100_000 + n),
+        "address": {"line1": "12 Elm Grove", "town": "Leeds", "postcode": "LS6 2AB"}
+    })
+}
+
+/// A number spelled in letters (names may not contain digits).
+pub fn letters(mut n: u32) -> String {
+    let mut s = String::new();
+    loop {
+        s.push(char::from(b'a' + u8::try_from(n % 26).unwrap_or(0)));
+        n /= 26;
+        if n == 0 {
+            break s;
+        }
+    }
+}
+
+/// A browser-like client (cookie jar, no redirects followed) signed in
+/// through the pages.
+#[derive(Clone, Debug)]
+pub struct Web {
+    pub http: reqwest::Client,
+    pub base_url: String,
+}
+
+/// The value of the first `name="csrf"` hidden field in a page.
+pub fn csrf_in(html: &str) -> String {
+    let marker = "name=\"csrf\" value=\"";
+    html.split(marker)
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+impl Web {
+    pub async fn get(&self, path: &str) -> Response {
+        self.http
+            .get(format!("{}{path}", self.base_url))
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// GET `page`, then POST `form` (plus the page's CSRF token) to `action`.
+    pub async fn submit(&self, page: &str, action: &str, form: &[(&str, &str)]) -> Response {
+        let html = self.get(page).await.text().await.expect("page");
+        let csrf = csrf_in(&html);
+        let mut fields: Vec<(&str, &str)> = vec![("csrf", csrf.as_str())];
+        fields.extend_from_slice(form);
+        self.http
+            .post(format!("{}{action}", self.base_url))
+            .form(&fields)
+            .send()
+            .await
+            .expect("request")
+    }
+}
+
+impl TestApp {
+    /// Sign in through the pages: password, then the TOTP code.
+    pub async fn web_login(&self, staff: &Staff) -> Web {
+        let web = Web {
+            http: reqwest::Client::builder()
+                .cookie_store(true)
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("client"),
+            base_url: self.base_url.clone(),
+        };
+        let r = web
+            .submit(
+                "/login",
+                "/login",
+                &[("email", &staff.email), ("password", &staff.password)],
+            )
+            .await;
+        assert_eq!(r.status(), 303, "password step");
+        assert_eq!(r.headers()["location"], "/login/code");
+        let code = self.fresh_code(staff);
+        let r = web.submit("/login/code", "/login/code", &[("code", &code)]).await;
+        assert_eq!(r.status(), 303, "code step");
+        assert_eq!(r.headers()["location"], "/clients");
+        web
+    }
+}

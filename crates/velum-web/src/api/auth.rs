@@ -1,0 +1,66 @@
+//! API sign-in: email, password and TOTP code in one request.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::AppState;
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::{ApiJson, ClientIp};
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    pub email: String,
+    pub password: String,
+    /// The current 6-digit code from the authenticator app.
+    pub totp: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LoginResponse {
+    /// Send as `Authorization: Bearer <token>`.
+    pub token: String,
+    /// Absolute expiry (RFC 3339, UTC). Sessions also end after 30 minutes unused.
+    pub expires_at: String,
+}
+
+/// Sign in. Every failure is the same 401, whatever was wrong.
+#[utoipa::path(post, path = "/api/v1/auth/login", request_body = LoginRequest, tag = "auth",
+    responses((status = 200, body = LoginResponse), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn login(
+    State(state): State<AppState>,
+    ip: ClientIp,
+    ApiJson(body): ApiJson<LoginRequest>,
+) -> Result<Json<LoginResponse>, ApiError> {
+    let s = state
+        .app
+        .api_sign_in(&body.email, &body.password, &body.totp, ip.text().as_deref())
+        .await?;
+    Ok(Json(LoginResponse {
+        token: s.token,
+        expires_at: s.expires_at.to_string(),
+    }))
+}
+
+/// End this token's session.
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", security(("bearer" = [])),
+    responses((status = 204), (status = 401, body = ErrorBody)))]
+pub async fn logout(
+    State(state): State<AppState>,
+    crate::extract::ApiActor(actor): crate::extract::ApiActor,
+    headers: axum::http::HeaderMap,
+) -> Result<Response, ApiError> {
+    let token = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default()
+        .trim()
+        .to_owned();
+    state.app.sign_out(&token, Some(&actor)).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}

@@ -1,0 +1,199 @@
+//! The one place app errors become HTTP answers (G11).
+//!
+//! API errors are `{"errors":[{"field":…,"message":…}]}`. Internal errors
+//! are logged here, once, with the request's span (ids only) and answered
+//! with a generic message: no error text, stack or value ever reaches the
+//! response.
+
+use askama::Template;
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use serde::Serialize;
+use velum_app::AppError;
+
+/// One error in the API envelope.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorItem {
+    /// The field at fault, as named in the request; `null` when the error is
+    /// about the request as a whole.
+    pub field: Option<String>,
+    pub message: String,
+}
+
+/// The API's error envelope.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    pub errors: Vec<ErrorItem>,
+    /// With a 409 on client creation: the existing cards that look alike.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duplicates: Option<Vec<crate::api::clients::DuplicateJson>>,
+}
+
+/// An error answered as JSON.
+#[derive(Debug)]
+pub struct ApiError(pub AppError);
+
+impl From<AppError> for ApiError {
+    fn from(e: AppError) -> Self {
+        ApiError(e)
+    }
+}
+
+/// A whole-request error in the envelope.
+pub fn api_error(status: StatusCode, field: Option<&str>, message: &str) -> Response {
+    (
+        status,
+        Json(ErrorBody {
+            errors: vec![ErrorItem {
+                field: field.map(str::to_owned),
+                message: message.to_owned(),
+            }],
+            duplicates: None,
+        }),
+    )
+        .into_response()
+}
+
+fn log_internal(e: &AppError) {
+    // The app layer's internal messages carry no personal data (ids and
+    // error kinds only); logged once, here.
+    tracing::error!(error = %e, "internal error");
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        match self.0 {
+            AppError::Validation(fields) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Json(ErrorBody {
+                    errors: fields
+                        .as_slice()
+                        .iter()
+                        .map(|f| ErrorItem {
+                            field: Some(f.field.clone()),
+                            message: f.message.clone(),
+                        })
+                        .collect(),
+                    duplicates: None,
+                }),
+            )
+                .into_response(),
+            AppError::Conflict(fields) => (
+                StatusCode::CONFLICT,
+                Json(ErrorBody {
+                    errors: fields
+                        .as_slice()
+                        .iter()
+                        .map(|f| ErrorItem {
+                            field: Some(f.field.clone()),
+                            message: f.message.clone(),
+                        })
+                        .collect(),
+                    duplicates: None,
+                }),
+            )
+                .into_response(),
+            AppError::Duplicate(matches) => (
+                StatusCode::CONFLICT,
+                Json(ErrorBody {
+                    errors: vec![ErrorItem {
+                        field: None,
+                        message: "a client with the same name and date of birth, email or mobile already exists; \
+                                  open that card, or repeat the request with allow_duplicate=true"
+                            .into(),
+                    }],
+                    duplicates: Some(matches.into_iter().map(Into::into).collect()),
+                }),
+            )
+                .into_response(),
+            AppError::BadCredentials => {
+                api_error(StatusCode::UNAUTHORIZED, None, "email, password or code not recognised")
+            }
+            AppError::Unauthenticated => api_error(
+                StatusCode::UNAUTHORIZED,
+                None,
+                "sign in first: send Authorization: Bearer <token>",
+            ),
+            AppError::Forbidden => api_error(StatusCode::FORBIDDEN, None, "your role does not allow this"),
+            AppError::NotFound => api_error(StatusCode::NOT_FOUND, None, "not found"),
+            e @ (AppError::Internal(_) | AppError::Startup(_)) => {
+                log_internal(&e);
+                api_error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    None,
+                    "something went wrong; the error has been logged",
+                )
+            }
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    nav: Option<crate::pages::Nav>,
+    title: &'a str,
+    message: &'a str,
+    signed_in: bool,
+}
+
+/// An error answered as an HTML page.
+#[derive(Debug)]
+pub struct PageError(pub AppError);
+
+impl From<AppError> for PageError {
+    fn from(e: AppError) -> Self {
+        PageError(e)
+    }
+}
+
+/// A plain error page.
+pub fn error_page(status: StatusCode, title: &str, message: &str) -> Response {
+    let page = ErrorPage {
+        nav: None,
+        title,
+        message,
+        signed_in: true,
+    };
+    match page.render() {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(_) => (status, title.to_owned()).into_response(),
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        match self.0 {
+            AppError::Unauthenticated => Redirect::to("/login").into_response(),
+            AppError::Forbidden => error_page(
+                StatusCode::FORBIDDEN,
+                "Not available to your role",
+                "Your role does not include this part of the record. The attempt has been recorded.",
+            ),
+            AppError::NotFound => error_page(
+                StatusCode::NOT_FOUND,
+                "Not found",
+                "There is nothing here. It may have been moved, or the link may be wrong.",
+            ),
+            AppError::BadCredentials => error_page(
+                StatusCode::UNAUTHORIZED,
+                "Not signed in",
+                "Email, password or code not recognised.",
+            ),
+            AppError::Validation(_) | AppError::Conflict(_) | AppError::Duplicate(_) => error_page(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Please check the form",
+                "Some of what was entered could not be accepted. Go back and check it.",
+            ),
+            e @ (AppError::Internal(_) | AppError::Startup(_)) => {
+                log_internal(&e);
+                error_page(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Something went wrong",
+                    "Nothing was saved. The error has been logged; please try again.",
+                )
+            }
+        }
+    }
+}

@@ -1,0 +1,232 @@
+//! Extractors: who is asking (G6), and request bodies parsed into our error
+//! format (G11).
+
+use std::net::{IpAddr, SocketAddr};
+use std::str::FromStr;
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Path, Request};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum_extra::extract::CookieJar;
+use serde::de::DeserializeOwned;
+use velum_app::auth::SessionInfo;
+use velum_core::Actor;
+
+use crate::AppState;
+use crate::error::{ApiError, api_error};
+
+pub const SESSION_COOKIE: &str = "velum_session";
+pub const PENDING_COOKIE: &str = "velum_pending";
+pub const CSRF_COOKIE: &str = "velum_csrf";
+
+/// The caller's address, for the audit trail only.
+#[derive(Clone, Copy, Debug)]
+pub struct ClientIp(pub Option<IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+    type Rejection = std::convert::Infallible;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientIp(
+            parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()),
+        ))
+    }
+}
+
+impl ClientIp {
+    pub fn text(&self) -> Option<String> {
+        self.0.map(|ip| ip.to_string())
+    }
+}
+
+fn record_span(actor: &Actor) {
+    let span = tracing::Span::current();
+    span.record("clinic_id", tracing::field::display(actor.clinic_id));
+    span.record("actor_id", tracing::field::display(actor.staff_id));
+}
+
+/// A fully signed-in API caller (`Authorization: Bearer <token>`). A
+/// handler that takes this cannot run for anyone else.
+#[derive(Clone, Debug)]
+pub struct ApiActor(pub Actor);
+
+impl FromRequestParts<AppState> for ApiActor {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let ClientIp(ip) = ClientIp::from_request_parts(parts, state)
+            .await
+            .unwrap_or(ClientIp(None));
+        let token = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or(ApiError(velum_app::AppError::Unauthenticated))?;
+        let info = state.app.session(token).await?;
+        let actor = info.actor(ip).ok_or(ApiError(velum_app::AppError::Unauthenticated))?;
+        record_span(&actor);
+        Ok(ApiActor(actor))
+    }
+}
+
+/// A fully signed-in member of staff in the browser. Without one, pages
+/// redirect to the sign-in page.
+#[derive(Clone, Debug)]
+pub struct StaffSession {
+    pub actor: Actor,
+    pub info: SessionInfo,
+    pub token: String,
+}
+
+impl StaffSession {
+    /// Forms carry the session's CSRF token; a form without the right one
+    /// is refused before anything else happens.
+    pub fn check_csrf(&self, submitted: &str) -> Result<(), Response> {
+        if constant_eq(submitted.as_bytes(), self.info.csrf_token.as_bytes()) {
+            Ok(())
+        } else {
+            Err(crate::error::error_page(
+                StatusCode::FORBIDDEN,
+                "This form has expired",
+                "Please go back, reload the page and try again.",
+            ))
+        }
+    }
+}
+
+/// Compare without an early exit, so timing does not reveal the token.
+pub fn constant_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+impl FromRequestParts<AppState> for StaffSession {
+    type Rejection = Response;
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let ClientIp(ip) = ClientIp::from_request_parts(parts, state)
+            .await
+            .unwrap_or(ClientIp(None));
+        let jar = CookieJar::from_headers(&parts.headers);
+        let token = jar
+            .get(SESSION_COOKIE)
+            .map(|c| c.value().to_owned())
+            .ok_or_else(|| Redirect::to("/login").into_response())?;
+        let info = state
+            .app
+            .session(&token)
+            .await
+            .map_err(|_| Redirect::to("/login").into_response())?;
+        let actor = info.actor(ip).ok_or_else(|| Redirect::to("/login").into_response())?;
+        record_span(&actor);
+        Ok(StaffSession { actor, info, token })
+    }
+}
+
+/// A JSON body parsed into `T`, with every failure in our error envelope:
+/// 413 for an oversized body, 415 without a JSON content type, 400 for
+/// malformed JSON, 422 naming the field for a wrong type or unknown field.
+/// Values never appear in the messages.
+#[derive(Debug)]
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = Response;
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let is_json = req
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/json"));
+        let bytes = Bytes::from_request(req, state).await.map_err(|e: BytesRejection| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                api_error(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    None,
+                    "the request body is too large (at most 64 KiB)",
+                )
+            } else {
+                api_error(StatusCode::BAD_REQUEST, None, "the request body could not be read")
+            }
+        })?;
+        if !is_json {
+            return Err(api_error(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                None,
+                "send the body as application/json",
+            ));
+        }
+        parse_json(&bytes).map(ApiJson)
+    }
+}
+
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Response> {
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    match serde_path_to_error::deserialize::<_, T>(de) {
+        Ok(v) => Ok(v),
+        Err(e) => {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            match inner.classify() {
+                serde_json::error::Category::Data => {
+                    let msg = inner.to_string();
+                    // serde names an unknown field in backticks; a key is not a value.
+                    // For an unknown field the path already ends with it.
+                    if let Some(field) = msg.strip_prefix("unknown field `").and_then(|r| r.split('`').next()) {
+                        let full = if path == "." { field.to_owned() } else { path.clone() };
+                        return Err(api_error(
+                            StatusCode::UNPROCESSABLE_ENTITY,
+                            Some(&full),
+                            "is not a known field",
+                        ));
+                    }
+                    if let Some(field) = msg.strip_prefix("missing field `").and_then(|r| r.split('`').next()) {
+                        let full = if path == "." {
+                            field.to_owned()
+                        } else {
+                            format!("{path}.{field}")
+                        };
+                        return Err(api_error(StatusCode::UNPROCESSABLE_ENTITY, Some(&full), "is required"));
+                    }
+                    let field = if path == "." { None } else { Some(path.as_str()) };
+                    Err(api_error(StatusCode::UNPROCESSABLE_ENTITY, field, "has the wrong type"))
+                }
+                _ => Err(api_error(StatusCode::BAD_REQUEST, None, "the body is not valid JSON")),
+            }
+        }
+    }
+}
+
+/// An id from the path, parsed; anything that is not a UUID is a 400 that
+/// names `id` (API) instead of a 500 or a bare 404.
+#[derive(Debug)]
+pub struct ApiId<T>(pub T);
+
+impl<T: FromStr + Send, S: Send + Sync> FromRequestParts<S> for ApiId<T> {
+    type Rejection = Response;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Path(raw) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| api_error(StatusCode::BAD_REQUEST, Some("id"), "must be an id in UUID form"))?;
+        raw.parse()
+            .map(ApiId)
+            .map_err(|_| api_error(StatusCode::BAD_REQUEST, Some("id"), "must be an id in UUID form"))
+    }
+}
+
+/// An id from a page's path; anything that is not a UUID is "not found".
+#[derive(Debug)]
+pub struct PageId<T>(pub T);
+
+impl<T: FromStr + Send, S: Send + Sync> FromRequestParts<S> for PageId<T> {
+    type Rejection = Response;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let not_found = || crate::error::PageError(velum_app::AppError::NotFound).into_response();
+        let Path(raw) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| not_found())?;
+        raw.parse().map(PageId).map_err(|_| not_found())
+    }
+}

@@ -1,0 +1,77 @@
+//! Velum's HTTP layer: server-rendered staff pages (askama, no JavaScript
+//! needed), the JSON API under `/api/v1` with its OpenAPI document, and the
+//! middleware every response passes through (security headers, request ids,
+//! PHI-free tracing).
+//!
+//! Handlers are thin: extract, parse, call one `velum-app` use case, render.
+//! This crate depends on `velum-app` and `velum-core`, never on the store, so
+//! nothing here can reach personal data except through a use case.
+
+pub mod api;
+mod error;
+mod extract;
+mod middleware;
+mod pages;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::get;
+use velum_app::App;
+
+pub use api::openapi::openapi_json;
+
+/// Web settings.
+#[derive(Clone, Debug)]
+pub struct WebConfig {
+    /// Mark cookies `Secure` (serve over HTTPS). Off only for the loopback demo.
+    pub secure_cookies: bool,
+}
+
+/// Shared by every handler.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub app: App,
+    pub config: WebConfig,
+}
+
+/// Largest request body accepted (forms and JSON): 64 KiB. Anything larger
+/// is answered 413 before it is parsed.
+pub const MAX_BODY: usize = 64 * 1024;
+
+/// The whole application router.
+pub fn router(app: App, config: WebConfig) -> Router {
+    let state = AppState { app, config };
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/static/velum.css", get(pages::assets::css))
+        .merge(pages::routes())
+        .nest("/api/v1", api::routes())
+        .fallback(pages::not_found)
+        .with_state(state)
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(axum::middleware::from_fn(middleware::security_headers))
+        .layer(middleware::trace_layer())
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(30),
+        ))
+        .layer(middleware::request_id_layer())
+}
+
+/// Serve `router` on `listener` until `shutdown` resolves, then finish the
+/// requests in flight.
+///
+/// # Errors
+/// IO errors from the listener.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await
+}

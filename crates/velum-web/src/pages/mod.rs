@@ -1,0 +1,160 @@
+//! Server-rendered pages for staff. Each handler: extract, parse, call one
+//! use case, render. Pages work without JavaScript; forms carry a CSRF token
+//! and re-render with what was typed when something is wrong.
+
+pub mod assets;
+mod auth;
+mod clients;
+mod staff;
+
+use askama::Template;
+use axum::Router;
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use axum_extra::extract::cookie::{Cookie, SameSite};
+use velum_core::Role;
+use velum_core::client::FieldErrors;
+
+use crate::AppState;
+use crate::error::PageError;
+use crate::extract::StaffSession;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(auth::home))
+        .route("/first-run", get(auth::first_run_form).post(auth::first_run))
+        .route("/login", get(auth::login_form).post(auth::login))
+        .route("/login/code", get(auth::code_form).post(auth::code))
+        .route("/login/two-step-setup", get(auth::enrol_form).post(auth::enrol))
+        .route("/logout", post(auth::logout))
+        .route("/forgot-password", get(auth::forgot_form).post(auth::forgot))
+        .route("/reset/{token}", get(auth::reset_form).post(auth::reset))
+        .route("/setup/{token}", get(auth::setup_form).post(auth::setup))
+        .route("/clients", get(clients::list))
+        .route("/clients/search", post(clients::search))
+        .route("/clients/new", get(clients::new_form).post(clients::create))
+        .route("/clients/{id}", get(clients::contact))
+        .route("/clients/{id}/edit", get(clients::edit_form).post(clients::edit))
+        .route("/clients/{id}/medical", get(clients::medical))
+        .route(
+            "/clients/{id}/medical/edit",
+            get(clients::medical_form).post(clients::medical_save),
+        )
+        .route(
+            "/clients/{id}/marketing",
+            get(clients::marketing).post(clients::marketing_save),
+        )
+        .route("/clients/{id}/history", get(clients::history))
+        .route("/clients/{id}/access", get(clients::access))
+        .route("/clients/{id}/archive", post(clients::archive))
+        .route("/staff", get(staff::list))
+        .route("/staff/invite", post(staff::invite))
+        .route("/staff/{id}/role", post(staff::role))
+        .route("/staff/{id}/status", post(staff::status))
+        .layer(axum::middleware::from_fn(crate::middleware::same_origin))
+}
+
+/// What the page header shows for a signed-in member of staff.
+#[derive(Clone, Debug)]
+pub struct Nav {
+    pub name: String,
+    pub role: &'static str,
+    pub csrf: String,
+    pub is_admin: bool,
+}
+
+impl Nav {
+    pub fn of(s: &StaffSession) -> Nav {
+        Nav {
+            name: s.info.display_name.clone(),
+            role: s.actor.role.label(),
+            csrf: s.info.csrf_token.clone(),
+            is_admin: s.actor.role.may_manage_staff(),
+        }
+    }
+}
+
+/// Render a template, or a generic error page if rendering fails.
+pub fn render<T: Template>(status: StatusCode, t: &T) -> Response {
+    match t.render() {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(e) => PageError(velum_app::AppError::Internal(format!("template: {e}"))).into_response(),
+    }
+}
+
+pub fn ok<T: Template>(t: &T) -> Response {
+    render(StatusCode::OK, t)
+}
+
+/// A form's errors, keyed by field, for templates.
+#[derive(Clone, Debug, Default)]
+pub struct Errors(pub FieldErrors);
+
+impl Errors {
+    pub fn get(&self, field: &str) -> &str {
+        self.0.get(field).unwrap_or("")
+    }
+    pub fn has(&self, field: &str) -> bool {
+        self.0.get(field).is_some()
+    }
+    pub fn any(&self) -> bool {
+        !self.0.is_empty()
+    }
+    pub fn all(&self) -> Vec<(String, String, String)> {
+        self.0
+            .as_slice()
+            .iter()
+            .map(|e| (e.field.clone(), label(&e.field).to_owned(), e.message.clone()))
+            .collect()
+    }
+}
+
+/// Human labels for field names in error summaries.
+pub fn label(field: &str) -> &str {
+    match field {
+        "given_name" => "Given name",
+        "family_name" => "Family name",
+        "date_of_birth" => "Date of birth",
+        "email" | "owner_email" => "Email",
+        "mobile" => "Mobile",
+        "line1" => "Address line 1",
+        "line2" => "Address line 2",
+        "town" => "Town",
+        "postcode" => "Postcode",
+        "password" => "Password",
+        "display_name" => "Name",
+        "role" => "Role",
+        "code" => "Code",
+        "name" => "Clinic name",
+        "notes" => "Notes",
+        f if f.starts_with("allergies") => "Allergies",
+        f if f.starts_with("medications") => "Medications",
+        f if f.starts_with("conditions") => "Conditions",
+        other => other,
+    }
+}
+
+/// A session cookie: HttpOnly, SameSite=Strict, whole site.
+pub fn cookie(name: &'static str, value: String, secure: bool) -> Cookie<'static> {
+    Cookie::build((name, value))
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .secure(secure)
+        .path("/")
+        .build()
+}
+
+pub fn removal(name: &'static str) -> Cookie<'static> {
+    let mut c = Cookie::build((name, "")).path("/").build();
+    c.make_removal();
+    c
+}
+
+pub async fn not_found() -> Response {
+    PageError(velum_app::AppError::NotFound).into_response()
+}
+
+pub fn role_options() -> Vec<(&'static str, &'static str)> {
+    Role::ALL.iter().map(|r| (r.as_str(), r.label())).collect()
+}

@@ -1,0 +1,154 @@
+//! Card read and search latency with 100,000 clients in one clinic, on the
+//! real encrypted SQLite store, in-process.
+//!
+//!     cargo bench -p velum --bench card            # 100,000 clients
+//!     VELUM_BENCH_CLIENTS=5000 cargo bench -p velum --bench card
+//!
+//! The seeded database is kept in $TMPDIR/velum-bench-<N> and reused by the
+//! next run. Prints p50/p95/p99 per operation; the targets are p95 < 5 ms
+//! for a search and for a full card read (decrypt plus audit write).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use velum_app::synthetic::Synthetic;
+use velum_app::{Actor, App, AppSettings, DataLocation, MasterKey, Role, Section, SystemClock};
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i]
+}
+
+fn report(name: &str, mut samples: Vec<Duration>) {
+    samples.sort();
+    println!(
+        "{name:<28} n={:<6} p50={:>8.3} ms  p95={:>8.3} ms  p99={:>8.3} ms",
+        samples.len(),
+        percentile(&samples, 0.50).as_secs_f64() * 1e3,
+        percentile(&samples, 0.95).as_secs_f64() * 1e3,
+        percentile(&samples, 0.99).as_secs_f64() * 1e3,
+    );
+}
+
+#[expect(clippy::disallowed_methods, reason = "a benchmark reads its own settings")]
+fn clients_wanted() -> usize {
+    std::env::var("VELUM_BENCH_CLIENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000)
+}
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(run());
+}
+
+async fn run() {
+    let n = clients_wanted();
+    let dir = std::env::temp_dir().join(format!("velum-bench-{n}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let settings = AppSettings {
+        base_url: "http://127.0.0.1".into(),
+        smtp: None,
+    };
+    let app = App::open(
+        &DataLocation::SqliteFile(dir.join("velum.db")),
+        MasterKey::from_bytes(&[9u8; 32]).unwrap(),
+        Arc::new(SystemClock),
+        settings,
+    )
+    .await
+    .unwrap();
+    let owner = match app.clinics().await.unwrap().first() {
+        Some(c) => {
+            let id = std::fs::read_to_string(dir.join("owner")).unwrap();
+            Actor {
+                staff_id: id.trim().parse().unwrap(),
+                clinic_id: c.id,
+                role: Role::Owner,
+                source: None,
+            }
+        }
+        None => seed(&app, n, &dir).await,
+    };
+    let practitioner = Actor {
+        role: Role::Practitioner,
+        ..owner.clone()
+    };
+
+    // Sample ids and search terms from the data itself.
+    let mut ids = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..20 {
+        let page = app.search_clients(&owner, "", cursor.as_deref(), false).await.unwrap();
+        ids.extend(page.items.iter().map(|l| l.header.id));
+        cursor = page.next;
+    }
+    let mut rng = Synthetic::new(99);
+    let names: Vec<String> = (0..200)
+        .map(|_| rng.client(app.today()).family_name[..3].to_lowercase())
+        .collect();
+
+    let mut card = Vec::new();
+    for i in 0..2000 {
+        let id = ids[i % ids.len()];
+        let t = Instant::now();
+        app.open_card(&practitioner, id, &[Section::Contact, Section::Medical])
+            .await
+            .unwrap();
+        card.push(t.elapsed());
+    }
+    let mut search = Vec::new();
+    for i in 0..2000 {
+        let t = Instant::now();
+        app.search_clients(&owner, &names[i % names.len()], None, false)
+            .await
+            .unwrap();
+        search.push(t.elapsed());
+    }
+    let mut dob = Vec::new();
+    for _ in 0..500 {
+        let t = Instant::now();
+        app.search_clients(&owner, "1985-04-23", None, false).await.unwrap();
+        dob.push(t.elapsed());
+    }
+    println!("clients in clinic: {n}");
+    report("full card read (c+medical)", card);
+    report("search: name prefix", search);
+    report("search: date of birth", dob);
+    app.close().await;
+}
+
+async fn seed(app: &App, n: usize, dir: &std::path::Path) -> Actor {
+    let clinic = app.fixture_clinic("Benchmark Clinic").await.unwrap();
+    let (staff_id, _) = app
+        .fixture_staff(
+            clinic,
+            "owner@bench.example",
+            "Bench Owner",
+            Role::Owner,
+            "granite-puffin-lagoon-velvet",
+        )
+        .await
+        .unwrap();
+    std::fs::write(dir.join("owner"), staff_id.to_string()).unwrap();
+    let owner = Actor {
+        staff_id,
+        clinic_id: clinic,
+        role: Role::Owner,
+        source: None,
+    };
+    let mut rng = Synthetic::new(1);
+    let started = Instant::now();
+    let mut done = 0;
+    while done < n {
+        let batch = (n - done).min(1000);
+        app.fixture_clients(&owner, batch, &mut rng).await.unwrap();
+        done += batch;
+        eprintln!("seeded {done}/{n} clients ({:.0?})", started.elapsed());
+    }
+    owner
+}

@@ -1,0 +1,79 @@
+//! `velum serve`: the web app and API, plus the outbox worker, until
+//! SIGTERM or Ctrl-C; then requests in flight finish and the store closes.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use velum_app::App;
+use velum_web::WebConfig;
+
+use crate::config::{DataArgs, MailArgs};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    data: DataArgs,
+    /// Address to listen on.
+    #[arg(long, env = "VELUM_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    #[command(flatten)]
+    mail: MailArgs,
+}
+
+pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let settings = args.mail.settings(Some(args.listen));
+    let secure = settings.base_url.starts_with("https://");
+    let app = crate::config::open_app(&args.data, settings).await?;
+    serve(app, args.listen, WebConfig { secure_cookies: secure }).await
+}
+
+/// Serve until a shutdown signal.
+pub async fn serve(app: App, listen: SocketAddr, config: WebConfig) -> anyhow::Result<ExitCode> {
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("--listen: cannot listen on {listen}"))?;
+    let router = velum_web::router(app.clone(), config);
+    let worker = tokio::spawn(outbox_worker(app.clone()));
+    tracing::info!(%listen, "velum is listening");
+    velum_web::serve(listener, router, shutdown_signal())
+        .await
+        .context("server failed")?;
+    worker.abort();
+    app.close().await;
+    tracing::info!("velum stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Deliver queued email every few seconds.
+async fn outbox_worker(app: App) {
+    loop {
+        if let Err(e) = app.deliver_outbox().await {
+            tracing::warn!(error = %e, "outbox delivery failed");
+        }
+        tokio::time::sleep(Duration::from_secs(5)).await;
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}

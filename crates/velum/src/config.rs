@@ -1,0 +1,138 @@
+//! Settings shared by the subcommands: where the data lives, where the
+//! master key is, how to reach SMTP. Flags first, then `VELUM_*` variables;
+//! each error names the setting at fault. This module is the only reader of
+//! the environment.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use velum_app::{App, AppSettings, DataLocation, MasterKey, SmtpSettings, SystemClock};
+
+/// Read an environment variable (the one place that does).
+#[expect(clippy::disallowed_methods, reason = "config is the one reader of the environment")]
+pub fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+pub const KEY_FILE_ENV: &str = "VELUM_MASTER_KEY_FILE";
+pub const DB_FILE: &str = "velum.db";
+pub const KEY_FILE: &str = "master.key";
+
+/// Flags common to every command that opens the data.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DataArgs {
+    /// Directory holding the encrypted database.
+    #[arg(long, env = "VELUM_DATA_DIR")]
+    pub data_dir: PathBuf,
+}
+
+/// Flags for commands that send mail or make links.
+#[derive(Debug, Clone, clap::Args)]
+pub struct MailArgs {
+    /// Public base URL of this installation, for links in emails.
+    #[arg(long, env = "VELUM_BASE_URL")]
+    pub base_url: Option<String>,
+    /// SMTP server host for outgoing mail (without it, mail waits in the outbox).
+    #[arg(long, env = "VELUM_SMTP_HOST")]
+    pub smtp_host: Option<String>,
+    /// SMTP server port.
+    #[arg(long, env = "VELUM_SMTP_PORT", default_value_t = 25)]
+    pub smtp_port: u16,
+    /// Sender address for outgoing mail.
+    #[arg(long, env = "VELUM_SMTP_FROM", default_value = "Velum <velum@localhost>")]
+    pub smtp_from: String,
+}
+
+impl MailArgs {
+    /// Settings for commands that send nothing.
+    pub fn offline() -> AppSettings {
+        MailArgs {
+            base_url: None,
+            smtp_host: None,
+            smtp_port: 25,
+            smtp_from: String::new(),
+        }
+        .settings(None)
+    }
+
+    pub fn settings(&self, listen: Option<SocketAddr>) -> AppSettings {
+        let base_url = self.base_url.clone().unwrap_or_else(|| {
+            format!(
+                "http://{}",
+                listen.map_or_else(|| "127.0.0.1:8080".to_owned(), |a| a.to_string())
+            )
+        });
+        AppSettings {
+            base_url: base_url.trim_end_matches('/').to_owned(),
+            smtp: self.smtp_host.clone().map(|host| SmtpSettings {
+                host,
+                port: self.smtp_port,
+                from: self.smtp_from.clone(),
+            }),
+        }
+    }
+}
+
+/// The key file to use: `VELUM_MASTER_KEY_FILE`, else `DIR/master.key`.
+pub fn key_path(data_dir: &Path) -> PathBuf {
+    env(KEY_FILE_ENV).map_or_else(|| data_dir.join(KEY_FILE), PathBuf::from)
+}
+
+/// Load the master key, refusing a file others can read.
+pub fn load_key(path: &Path) -> anyhow::Result<MasterKey> {
+    let meta = std::fs::metadata(path).with_context(|| {
+        format!(
+            "no master key at {} (set {KEY_FILE_ENV}, or create one with `velum keys init`)",
+            path.display()
+        )
+    })?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            bail!(
+                "{KEY_FILE_ENV}: {} has mode {mode:o}; it must be readable by its owner only (chmod 600)",
+                path.display()
+            );
+        }
+    }
+    let bytes = std::fs::read(path).with_context(|| format!("{KEY_FILE_ENV}: cannot read {}", path.display()))?;
+    MasterKey::from_bytes(&bytes)
+        .map_err(|_| anyhow::anyhow!("{KEY_FILE_ENV}: {} is not a 32-byte Velum master key", path.display()))
+}
+
+/// Write a new master key file with mode 0600; never overwrites.
+pub fn write_new_key(path: &Path) -> anyhow::Result<()> {
+    use std::io::Write;
+    let key = MasterKey::generate();
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts
+        .open(path)
+        .with_context(|| format!("cannot create the key file {} (it must not exist yet)", path.display()))?;
+    let mut bytes = key.to_bytes();
+    let written = f.write_all(&bytes).and_then(|()| f.sync_all());
+    bytes.iter_mut().for_each(|b| *b = 0);
+    written.with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}
+
+/// Open the app on `DIR/velum.db` with the key found for `DIR`.
+pub async fn open_app(data: &DataArgs, settings: AppSettings) -> anyhow::Result<App> {
+    if !data.data_dir.is_dir() {
+        bail!("--data-dir: {} is not a directory", data.data_dir.display());
+    }
+    let key = load_key(&key_path(&data.data_dir))?;
+    let location = DataLocation::SqliteFile(data.data_dir.join(DB_FILE));
+    App::open(&location, key, Arc::new(SystemClock), settings)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot open the data in {}: {e}", data.data_dir.display()))
+}

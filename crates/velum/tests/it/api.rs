@@ -1,0 +1,250 @@
+//! The client card through the JSON API: shapes, validation, duplicates,
+//! bad input.
+
+use serde_json::{Value, json};
+use velum_core::Role;
+use velum_testkit::{TestApp, client_json};
+
+#[tokio::test]
+async fn create_read_update_and_list_a_client() {
+    let t = TestApp::spawn().await;
+    let clinic = t.clinic("Alpha").await;
+    let api = t.login(clinic.by_role(Role::Receptionist)).await;
+
+    let r = api.post("/api/v1/clients", &client_json(1)).await;
+    assert_eq!(r.status(), 201);
+    let created: Value = r.json().await.unwrap();
+    let id = created["id"].as_str().unwrap().to_owned();
+    assert_eq!(created["given_name"], "Amelia");
+    assert_eq!(created["date_of_birth"], "1988-03-14");
+    assert_eq!(created["mobile"], "+447911100001", "mobile normalised to E.164");
+    assert_eq!(created["address"]["postcode"], "LS6 2AB");
+
+    let got: Value = api.get(&format!("/api/v1/clients/{id}")).await.json().await.unwrap();
+    assert_eq!(got["family_name"], created["family_name"]);
+
+    let r = api
+        .patch(
+            &format!("/api/v1/clients/{id}"),
+            &json!({"address": {"postcode": "ls1 4ap"}, "email": ""}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let updated: Value = r.json().await.unwrap();
+    assert_eq!(updated["address"]["postcode"], "LS1 4AP");
+    assert_eq!(updated["email"], Value::Null);
+    assert_eq!(updated["version"], 2);
+
+    let list: Value = api.get("/api/v1/clients?q=amel").await.json().await.unwrap();
+    assert_eq!(list["items"].as_array().unwrap().len(), 1);
+    assert_eq!(list["items"][0]["id"], id.as_str());
+    assert_eq!(list["next_cursor"], Value::Null);
+}
+
+#[tokio::test]
+async fn search_by_date_of_birth_phone_and_email_and_pages_with_a_cursor() {
+    let t = TestApp::spawn().await;
+    let clinic = t.clinic("Alpha").await;
+    let api = t.login(clinic.owner()).await;
+    for n in 0..60 {
+        assert_eq!(api.post("/api/v1/clients", &client_json(n)).await.status(), 201);
+    }
+    let page1: Value = api.get("/api/v1/clients").await.json().await.unwrap();
+    assert_eq!(page1["items"].as_array().unwrap().len(), 50);
+    let cursor = page1["next_cursor"].as_str().unwrap();
+    let page2: Value = api
+        .get(&format!("/api/v1/clients?cursor={cursor}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(page2["items"].as_array().unwrap().len(), 10);
+    assert_eq!(page2["next_cursor"], Value::Null);
+    let mut ids: Vec<String> = page1["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(page2["items"].as_array().unwrap())
+        .map(|c| c["id"].as_str().unwrap().to_owned())
+        .collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 60, "pages neither repeat nor skip");
+
+    for q in ["14/03/1988", "1988-03-14"] {
+        let r: Value = api.get(&format!("/api/v1/clients?q={q}")).await.json().await.unwrap();
+        assert_eq!(r["items"].as_array().unwrap().len(), 50, "{q}");
+    }
+    let r: Value = api.get("/api/v1/clients?q=07911%20100007").await.json().await.unwrap();
+    assert_eq!(r["items"].as_array().unwrap().len(), 1);
+    let r: Value = api
+        .get("/api/v1/clients?q=amelia.7%40example.org")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(r["items"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_bad_postcode_is_named_and_nothing_is_written() {
+    let t = TestApp::spawn().await;
+    let clinic = t.clinic("Alpha").await;
+    let api = t.login(clinic.owner()).await;
+    let before = t.app.count_clients(&clinic.owner().actor()).await.unwrap();
+    let mut body = client_json(1);
+    body["address"]["postcode"] = json!("XX1 1XXX");
+    body["mobile"] = json!("55555");
+    body["date_of_birth"] = json!("2999-01-01");
+    let r = api.post("/api/v1/clients", &body).await;
+    assert_eq!(r.status(), 422);
+    let e: Value = r.json().await.unwrap();
+    let fields: Vec<&str> = e["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert!(fields.contains(&"postcode"), "{fields:?}");
+    assert!(fields.contains(&"mobile"), "{fields:?}");
+    assert!(fields.contains(&"date_of_birth"), "{fields:?}");
+    assert_eq!(t.app.count_clients(&clinic.owner().actor()).await.unwrap(), before);
+    let text = e.to_string();
+    assert!(
+        !text.contains("XX1 1XXX") && !text.contains("55555"),
+        "errors never echo values: {text}"
+    );
+}
+
+#[tokio::test]
+async fn duplicates_are_offered_instead_of_created() {
+    let t = TestApp::spawn().await;
+    let clinic = t.clinic("Alpha").await;
+    let api = t.login(clinic.owner()).await;
+    let first: Value = api.post("/api/v1/clients", &client_json(1)).await.json().await.unwrap();
+    // Same email, different everything else.
+    let mut same_email = client_json(2);
+    same_email["email"] = client_json(1)["email"].clone();
+    let r = api.post("/api/v1/clients", &same_email).await;
+    assert_eq!(r.status(), 409);
+    let e: Value = r.json().await.unwrap();
+    assert_eq!(e["duplicates"][0]["id"], first["id"]);
+    assert_eq!(e["duplicates"][0]["reason"], "email");
+    // Same name and date of birth.
+    let mut same_person = client_json(3);
+    same_person["family_name"] = first["family_name"].clone();
+    let r = api.post("/api/v1/clients", &same_person).await;
+    assert_eq!(r.status(), 409);
+    // Created anyway when staff confirm it is someone else.
+    let r = api.post("/api/v1/clients?allow_duplicate=true", &same_person).await;
+    assert_eq!(r.status(), 201);
+}
+
+#[tokio::test]
+async fn malformed_requests_get_clear_4xx_answers_in_the_error_format() {
+    let t = TestApp::spawn().await;
+    let clinic = t.clinic("Alpha").await;
+    let api = t.login(clinic.owner()).await;
+    let url = t.url("/api/v1/clients");
+    let send = |body: Vec<u8>| {
+        t.http
+            .post(&url)
+            .bearer_auth(&api.token)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+    };
+    let cases: Vec<(Vec<u8>, u16, Option<&str>)> = vec![
+        (b"{not json".to_vec(), 400, None),
+        (
+            br#"{"given_name": 5, "family_name": "A", "date_of_birth": "1990-01-01"}"#.to_vec(),
+            422,
+            Some("given_name"),
+        ),
+        (
+            br#"{"given_name": "A", "family_name": "B", "date_of_birth": "1990-01-01", "shoe_size": 9}"#.to_vec(),
+            422,
+            Some("shoe_size"),
+        ),
+        (br#"{"given_name": "A"}"#.to_vec(), 422, Some("family_name")),
+        (vec![b' '; 10 * 1024 * 1024], 413, None),
+    ];
+    for (body, status, field) in cases {
+        let r = send(body).await.unwrap();
+        assert_eq!(r.status().as_u16(), status);
+        let e: Value = r.json().await.unwrap();
+        assert!(e["errors"][0]["message"].is_string());
+        if let Some(f) = field {
+            assert_eq!(e["errors"][0]["field"], f);
+        }
+    }
+    let r = api.get("/api/v1/clients/not-a-uuid").await;
+    assert_eq!(r.status(), 400);
+    let e: Value = r.json().await.unwrap();
+    assert_eq!(e["errors"][0]["field"], "id");
+    let r = api.get("/api/v1/clients?bogus=1").await;
+    assert_eq!(r.status(), 400);
+    let r = t.http.get(t.url("/api/v1/clients")).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+}
+
+#[tokio::test]
+async fn medical_summary_round_trips_and_reception_is_refused() {
+    let t = TestApp::spawn().await;
+    let clinic = t.clinic("Alpha").await;
+    let prac = t.login(clinic.by_role(Role::Practitioner)).await;
+    let desk = t.login(clinic.by_role(Role::Receptionist)).await;
+    let c: Value = desk
+        .post("/api/v1/clients", &client_json(1))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = c["id"].as_str().unwrap();
+    let path = format!("/api/v1/clients/{id}/medical");
+
+    let empty: Value = prac.get(&path).await.json().await.unwrap();
+    assert_eq!(empty["version"], 0);
+    let body = json!({"allergies": ["Lidocaine"], "medications": ["Warfarin 5 mg"], "conditions": [], "notes": "Bruises easily"});
+    let r = prac.put(&path, &body).await;
+    assert_eq!(r.status(), 200);
+    let got: Value = prac.get(&path).await.json().await.unwrap();
+    assert_eq!(got["allergies"], json!(["Lidocaine"]));
+    assert_eq!(got["notes"], "Bruises easily");
+    assert_eq!(got["version"], 1);
+
+    // Issue rule: reception never sees medical (DOMAIN F38: refusals audited).
+    assert_eq!(desk.get(&path).await.status(), 403);
+    assert_eq!(desk.put(&path, &body).await.status(), 403);
+    let bad = json!({"allergies": ["x".repeat(300)]});
+    let r = prac.put(&path, &bad).await;
+    assert_eq!(r.status(), 422);
+    let e: Value = r.json().await.unwrap();
+    assert_eq!(e["errors"][0]["field"], "allergies[0]");
+}
+
+#[tokio::test]
+async fn security_headers_are_on_pages_and_api_answers() {
+    let t = TestApp::spawn().await;
+    let clinic = t.clinic("Alpha").await;
+    let api = t.login(clinic.owner()).await;
+    let responses = vec![
+        t.http.get(t.url("/login")).send().await.unwrap(),
+        t.http.get(t.url("/healthz")).send().await.unwrap(),
+        api.get("/api/v1/clients").await,
+        t.http.get(t.url("/api/v1/clients")).send().await.unwrap(),
+    ];
+    for r in responses {
+        let h = r.headers();
+        let csp = h["content-security-policy"].to_str().unwrap();
+        assert!(
+            csp.contains("frame-ancestors 'none'")
+                && csp.contains("script-src 'self'")
+                && !csp.contains("unsafe-inline")
+        );
+        assert_eq!(h["referrer-policy"], "no-referrer");
+        assert_eq!(h["cache-control"], "no-store");
+        assert_eq!(h["x-content-type-options"], "nosniff");
+        assert_eq!(h["x-frame-options"], "DENY");
+    }
+}

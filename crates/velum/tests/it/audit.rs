@@ -1,0 +1,202 @@
+//! The audit trail: every read recorded, the chain verified, and any edit,
+//! insertion or deletion detected by `velum audit verify` (DOMAIN F38).
+
+use std::process::Command;
+
+use secrecy::ExposeSecret;
+use serde_json::Value;
+use sqlx::sqlite::SqliteConnectOptions;
+use sqlx::{ConnectOptions, Connection};
+use velum_core::Role;
+use velum_testkit::{TestApp, client_json, test_master_key};
+
+#[tokio::test]
+async fn a_hundred_reads_make_a_hundred_read_events_newest_first() {
+    let t = TestApp::spawn().await;
+    let clinic = t.clinic("Alpha").await;
+    let desk = t.login(clinic.by_role(Role::Receptionist)).await;
+    let c: Value = desk
+        .post("/api/v1/clients", &client_json(1))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = c["id"].as_str().unwrap();
+    for _ in 0..100 {
+        assert_eq!(desk.get(&format!("/api/v1/clients/{id}")).await.status(), 200);
+    }
+    let owner = t.login(clinic.owner()).await;
+    let mut reads = 0;
+    let mut path = format!("/api/v1/clients/{id}/access-log");
+    let mut pages = 0;
+    loop {
+        let log: Value = owner.get(&path).await.json().await.unwrap();
+        let events = log["events"].as_array().unwrap();
+        if pages == 0 {
+            assert_eq!(
+                events[0]["sections"],
+                serde_json::json!(["access_history"]),
+                "newest first: this read"
+            );
+            assert_eq!(events[0]["actor_id"], clinic.owner().id.to_string());
+        }
+        for e in events {
+            if e["action"] == "read" && e["sections"] == serde_json::json!(["contact"]) {
+                reads += 1;
+                assert_eq!(e["actor_id"], clinic.by_role(Role::Receptionist).id.to_string());
+                assert!(e["actor_name"].is_string() && e["at"].is_string());
+            }
+        }
+        pages += 1;
+        match log["next_cursor"].as_str() {
+            Some(c) => path = format!("/api/v1/clients/{id}/access-log?cursor={c}"),
+            None => break,
+        }
+    }
+    assert_eq!(reads, 100);
+    assert!(pages >= 3, "paginated");
+    let report = t.app.verify_audit().await.unwrap();
+    assert_eq!(report.first_break, None);
+    assert!(report.events >= 100);
+    // The auditor may read the access history, never the medical section.
+    let auditor = t.login(clinic.by_role(Role::Auditor)).await;
+    assert_eq!(
+        auditor.get(&format!("/api/v1/clients/{id}/access-log")).await.status(),
+        200
+    );
+    assert_eq!(
+        auditor.get(&format!("/api/v1/clients/{id}/medical")).await.status(),
+        403
+    );
+    // Receptionists cannot read the access history.
+    assert_eq!(
+        desk.get(&format!("/api/v1/clients/{id}/access-log")).await.status(),
+        403
+    );
+}
+
+#[tokio::test]
+async fn refusals_and_sign_ins_are_in_the_chain() {
+    let t = TestApp::spawn().await;
+    let clinic = t.clinic("Alpha").await;
+    let desk = t.login(clinic.by_role(Role::Receptionist)).await;
+    let c: Value = desk
+        .post("/api/v1/clients", &client_json(1))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = c["id"].as_str().unwrap();
+    assert_eq!(desk.get(&format!("/api/v1/clients/{id}/medical")).await.status(), 403);
+    let owner = t.login(clinic.owner()).await;
+    let log: Value = owner
+        .get(&format!("/api/v1/clients/{id}/access-log"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let actions: Vec<&str> = log["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert!(actions.contains(&"denied"), "{actions:?}");
+    assert!(actions.contains(&"create"), "{actions:?}");
+}
+
+/// Run `velum audit verify` on a data dir; returns (exit code, stdout).
+fn verify(dir: &std::path::Path) -> (i32, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_velum"))
+        .args(["audit", "verify", "--data-dir"])
+        .arg(dir)
+        .env_remove("VELUM_MASTER_KEY_FILE")
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+async fn tamper(db: &std::path::Path, sql: &str) {
+    let key = test_master_key().sqlcipher_key();
+    let mut conn = SqliteConnectOptions::new()
+        .filename(db)
+        .pragma("key", format!("\"{}\"", key.expose_secret()))
+        .connect()
+        .await
+        .unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn verify_detects_edits_insertions_and_deletions() {
+    let mut t = TestApp::spawn().await;
+    let clinic = t.clinic("Alpha").await;
+    let owner = t.login(clinic.owner()).await;
+    let c: Value = owner
+        .post("/api/v1/clients", &client_json(1))
+        .await
+        .json()
+        .await
+        .unwrap();
+    for _ in 0..5 {
+        owner
+            .get(&format!("/api/v1/clients/{}", c["id"].as_str().unwrap()))
+            .await;
+    }
+    t.stop().await;
+    let dir = t.data_dir.path().to_owned();
+    std::fs::write(dir.join("master.key"), [7u8; 32]).unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir.join("master.key"), std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let db = dir.join("velum.db");
+    let (code, out) = verify(&dir);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("intact"), "{out}");
+
+    let backup = std::fs::read(&db).unwrap();
+    let restore = || {
+        for ext in ["velum.db-wal", "velum.db-shm"] {
+            let _ = std::fs::remove_file(dir.join(ext));
+        }
+        std::fs::write(&db, &backup).unwrap();
+    };
+    let clinic_hex = format!("x'{}'", clinic.id.as_uuid().simple());
+    let cases = [
+        // An edit: a read becomes an update.
+        format!("UPDATE audit_events SET action = 'update' WHERE clinic_id = {clinic_hex} AND seq = 5"),
+        // An edit of who did it.
+        format!("UPDATE audit_events SET actor_id = NULL WHERE clinic_id = {clinic_hex} AND seq = 4"),
+        // A deletion in the middle.
+        format!("DELETE FROM audit_events WHERE clinic_id = {clinic_hex} AND seq = 3"),
+        // A deletion at the end (the head remembers).
+        format!(
+            "DELETE FROM audit_events WHERE clinic_id = {clinic_hex} AND seq = (SELECT MAX(seq) FROM audit_events WHERE clinic_id = {clinic_hex})"
+        ),
+        // An insertion: shift the tail up and slip an event in.
+        format!(
+            "UPDATE audit_events SET seq = seq + 1000 WHERE clinic_id = {clinic_hex} AND seq >= 4; \
+             UPDATE audit_events SET seq = seq - 999 WHERE clinic_id = {clinic_hex} AND seq >= 1004; \
+             INSERT INTO audit_events (clinic_id, seq, id, at, actor_id, client_id, sections, action, purpose, source, detail, prev_hash, hash) \
+               SELECT clinic_id, 4, randomblob(16), at, actor_id, client_id, sections, 'read', purpose, source, detail, prev_hash, hash \
+               FROM audit_events WHERE clinic_id = {clinic_hex} AND seq = 3"
+        ),
+    ];
+    for sql in cases {
+        restore();
+        tamper(&db, &sql).await;
+        let (code, out) = verify(&dir);
+        assert_ne!(code, 0, "tampering not detected: {sql}\n{out}");
+        assert!(out.contains("BROKEN") && out.contains(&clinic.id.to_string()), "{out}");
+    }
+    restore();
+    assert_eq!(verify(&dir).0, 0);
+}

@@ -1,0 +1,252 @@
+//! Staff sign-in (DOMAIN F37; ASVS 6.x, 7.x): lockout, TOTP replay, session
+//! lifetimes, reset by email, and answers that never say what was wrong.
+
+use jiff::SignedDuration;
+use serde_json::{Value, json};
+use velum_app::Clock;
+use velum_core::Role;
+use velum_testkit::{TestApp, code_at};
+
+#[tokio::test]
+async fn ten_wrong_passwords_lock_the_account_even_for_the_right_password() {
+    let t = TestApp::spawn().await;
+    let clinic = t.clinic("Alpha").await;
+    let s = clinic.by_role(Role::Practitioner);
+    for _ in 0..10 {
+        let r = t
+            .post_json(
+                "/api/v1/auth/login",
+                &json!({"email": s.email, "password": "wrong-password-123", "totp": "000000"}),
+            )
+            .await;
+        assert_eq!(r.status(), 401);
+    }
+    let code = t.fresh_code(s);
+    let r = t
+        .post_json(
+            "/api/v1/auth/login",
+            &json!({"email": s.email, "password": s.password, "totp": code}),
+        )
+        .await;
+    assert_eq!(r.status(), 401, "locked: the right password is refused too");
+    // After the cooling-off period the account opens again.
+    t.clock.advance(SignedDuration::from_mins(16));
+    let _ = t.login(s).await;
+}
+
+#[tokio::test]
+async fn every_sign_in_failure_gets_the_same_answer() {
+    let t = TestApp::spawn().await;
+    let clinic = t.clinic("Alpha").await;
+    let s = clinic.owner();
+    let code = t.fresh_code(s);
+    let attempts = [
+        json!({"email": "nobody@example.org", "password": s.password, "totp": code}),
+        json!({"email": s.email, "password": "not-the-password-1", "totp": code}),
+        json!({"email": s.email, "password": s.password, "totp": "123456"}),
+    ];
+    let mut bodies = Vec::new();
+    for a in attempts {
+        let r = t.post_json("/api/v1/auth/login", &a).await;
+        assert_eq!(r.status(), 401);
+        bodies.push(r.text().await.unwrap());
+    }
+    assert!(bodies.windows(2).all(|w| w[0] == w[1]), "{bodies:?}");
+}
+
+#[tokio::test]
+async fn a_totp_code_cannot_be_used_twice() {
+    let t = TestApp::spawn().await;
+    let clinic = t.clinic("Alpha").await;
+    let s = clinic.owner();
+    let code = t.fresh_code(s);
+    let body = json!({"email": s.email, "password": s.password, "totp": code});
+    assert_eq!(t.post_json("/api/v1/auth/login", &body).await.status(), 200);
+    assert_eq!(
+        t.post_json("/api/v1/auth/login", &body).await.status(),
+        401,
+        "replayed code refused"
+    );
+}
+
+#[tokio::test]
+async fn sessions_end_after_idle_time_and_absolute_lifetime() {
+    let t = TestApp::spawn().await;
+    let clinic = t.clinic("Alpha").await;
+    let api = t.login(clinic.owner()).await;
+    assert_eq!(api.get("/api/v1/clients").await.status(), 200);
+    t.clock.advance(SignedDuration::from_mins(29));
+    assert_eq!(
+        api.get("/api/v1/clients").await.status(),
+        200,
+        "still within the idle window"
+    );
+    t.clock.advance(SignedDuration::from_mins(31));
+    assert_eq!(
+        api.get("/api/v1/clients").await.status(),
+        401,
+        "idle for more than 30 minutes"
+    );
+
+    let api = t.login(clinic.owner()).await;
+    for _ in 0..25 {
+        t.clock.advance(SignedDuration::from_mins(29));
+        if api.get("/api/v1/clients").await.status() != 200 {
+            break;
+        }
+    }
+    assert_eq!(api.get("/api/v1/clients").await.status(), 401, "12-hour absolute limit");
+}
+
+#[tokio::test]
+async fn disabling_an_account_ends_its_sessions_at_once() {
+    let t = TestApp::spawn().await;
+    let clinic = t.clinic("Alpha").await;
+    let victim = clinic.by_role(Role::Receptionist);
+    let api = t.login(victim).await;
+    assert_eq!(api.get("/api/v1/clients").await.status(), 200);
+    t.app
+        .set_staff_disabled(&clinic.owner().actor(), victim.id, true)
+        .await
+        .unwrap();
+    assert_eq!(api.get("/api/v1/clients").await.status(), 401);
+    let code = t.fresh_code(victim);
+    let r = t
+        .post_json(
+            "/api/v1/auth/login",
+            &json!({"email": victim.email, "password": victim.password, "totp": code}),
+        )
+        .await;
+    assert_eq!(r.status(), 401);
+}
+
+#[tokio::test]
+async fn a_role_change_takes_effect_on_the_next_request() {
+    let t = TestApp::spawn().await;
+    let clinic = t.clinic("Alpha").await;
+    let p = clinic.by_role(Role::Practitioner);
+    let api = t.login(p).await;
+    let c: Value = api
+        .post("/api/v1/clients", &velum_testkit::client_json(1))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let medical = format!("/api/v1/clients/{}/medical", c["id"].as_str().unwrap());
+    assert_eq!(api.get(&medical).await.status(), 200);
+    t.app
+        .change_role(&clinic.owner().actor(), p.id, "receptionist")
+        .await
+        .unwrap();
+    assert_eq!(api.get(&medical).await.status(), 403);
+}
+
+#[tokio::test]
+async fn password_reset_by_emailed_single_use_link_ends_sessions_and_keeps_totp() {
+    let t = TestApp::spawn().await;
+    let clinic = t.clinic("Alpha").await;
+    let s = clinic.by_role(Role::Manager);
+    let api = t.login(s).await;
+    let web = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let page = web
+        .get(t.url("/forgot-password"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = velum_testkit::csrf_in(&page);
+    let r = web
+        .post(t.url("/forgot-password"))
+        .form(&[("csrf", csrf.as_str()), ("email", s.email.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(t.deliver_mail().await, 1);
+    let mail = t.smtp.messages().pop().expect("a reset email");
+    let link = mail
+        .split_whitespace()
+        .find(|w| w.starts_with(&format!("{}/reset/", t.base_url)))
+        .expect("link in the email")
+        .to_owned();
+    let path = link.trim_start_matches(&t.base_url).to_owned();
+    let page = web.get(t.url(&path)).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let csrf = velum_testkit::csrf_in(&page.text().await.unwrap());
+    // A weak password is refused, naming the field.
+    let r = web
+        .post(t.url(&path))
+        .form(&[("csrf", csrf.as_str()), ("password", "password1234")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    let new_password = "tidal-copper-meadow-fox-19";
+    let r = web
+        .post(t.url(&path))
+        .form(&[("csrf", csrf.as_str()), ("password", new_password)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    // Used once only.
+    assert_eq!(web.get(t.url(&path)).send().await.unwrap().status(), 404);
+    // Old sessions ended; the new password works, and still needs the code.
+    assert_eq!(api.get("/api/v1/clients").await.status(), 401);
+    let r = t
+        .post_json(
+            "/api/v1/auth/login",
+            &json!({"email": s.email, "password": new_password, "totp": ""}),
+        )
+        .await;
+    assert_eq!(r.status(), 401);
+    t.clock.advance(SignedDuration::from_secs(30));
+    let code = code_at(&s.totp_secret, t.clock.now());
+    let r = t
+        .post_json(
+            "/api/v1/auth/login",
+            &json!({"email": s.email, "password": new_password, "totp": code}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+}
+
+#[tokio::test]
+async fn the_web_sign_in_needs_the_code_and_forms_need_their_csrf_token() {
+    let t = TestApp::spawn().await;
+    let clinic = t.clinic("Alpha").await;
+    let web = t.web_login(clinic.by_role(Role::Receptionist)).await;
+    let r = web.get("/clients").await;
+    assert_eq!(r.status(), 200);
+    // A form posted without the session's token changes nothing.
+    let r = web
+        .http
+        .post(t.url("/clients/new"))
+        .form(&[
+            ("csrf", "forged"),
+            ("given_name", "Eve"),
+            ("family_name", "Forger"),
+            ("date_of_birth", "1990-01-01"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    assert_eq!(t.app.count_clients(&clinic.owner().actor()).await.unwrap(), 0);
+    // A cross-site post is refused even with a token.
+    let r = web
+        .http
+        .post(t.url("/logout"))
+        .header("origin", "https://evil.example")
+        .form(&[("csrf", "x")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+}

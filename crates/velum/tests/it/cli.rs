@@ -1,0 +1,292 @@
+//! The binary from the outside: `velum demo`, `serve` refusing without a
+//! key, `keys init`, `clinic create`, and data that is unreadable on disk.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_velum");
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn velum(args: &[&str]) -> Command {
+    let mut c = Command::new(BIN);
+    c.args(args).env_remove("VELUM_MASTER_KEY_FILE").env("RUST_LOG", "warn");
+    c
+}
+
+/// Poll `/healthz` until the server answers (or the process exits).
+async fn wait_healthy(child: &mut Child, base: &str) {
+    let http = reqwest::Client::new();
+    for _ in 0..600 {
+        if let Ok(r) = http.get(format!("{base}/healthz")).send().await
+            && r.status() == 200
+        {
+            return;
+        }
+        assert!(child.try_wait().unwrap().is_none(), "velum exited before answering");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("velum did not answer /healthz");
+}
+
+fn terminate(child: &mut Child) -> i32 {
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    child.wait().unwrap().code().unwrap_or(-1)
+}
+
+fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(files_under(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+fn totp_now(secret: &str) -> String {
+    #[expect(clippy::disallowed_methods, reason = "the code must match the server's real clock")]
+    let now = jiff::Timestamp::now();
+    velum_testkit::code_at(secret, now)
+}
+
+#[tokio::test]
+async fn demo_seeds_once_serves_signs_everyone_in_and_stores_nothing_readable() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("demo");
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let listen = format!("127.0.0.1:{port}");
+    let mut child = velum(&[
+        "demo",
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--listen",
+        &listen,
+        "--clients-per-clinic",
+        "200",
+    ])
+    .stdout(Stdio::null())
+    .stderr(Stdio::null())
+    .spawn()
+    .unwrap();
+    wait_healthy(&mut child, &base).await;
+
+    let creds: Vec<Value> =
+        serde_json::from_str(&std::fs::read_to_string(data.join("demo-credentials.json")).unwrap()).unwrap();
+    assert_eq!(creds.len(), 12, "two clinics, one account per role");
+    let http = reqwest::Client::new();
+    let mut owner_token = None;
+    for c in &creds {
+        for key in ["clinic", "email", "password", "role", "totp_secret"] {
+            assert!(c[key].is_string(), "{key} in {c}");
+        }
+        let r = http
+            .post(format!("{base}/api/v1/auth/login"))
+            .json(&json!({"email": c["email"], "password": c["password"], "totp": totp_now(c["totp_secret"].as_str().unwrap())}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "sign-in for {}", c["email"]);
+        let body: Value = r.json().await.unwrap();
+        if c["role"] == "owner" && owner_token.is_none() {
+            owner_token = Some(body["token"].as_str().unwrap().to_owned());
+        }
+    }
+    // Seeded clients: at least 200, some with allergies.
+    let token = owner_token.unwrap();
+    let list: Value = http
+        .get(format!("{base}/api/v1/clients"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let first = &list["items"][0];
+    let surname = first["family_name"].as_str().unwrap().to_owned();
+    let email = first["email"].as_str().unwrap().to_owned();
+    let mut total = 0;
+    let mut cursor: Option<String> = None;
+    loop {
+        let url = match &cursor {
+            Some(c) => format!("{base}/api/v1/clients?cursor={c}"),
+            None => format!("{base}/api/v1/clients"),
+        };
+        let page: Value = http
+            .get(url)
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        total += page["items"].as_array().unwrap().len();
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => break,
+        }
+    }
+    assert!(total >= 200, "{total} clients");
+    assert_eq!(terminate(&mut child), 0, "graceful shutdown on SIGTERM");
+
+    // Nothing about a client is readable anywhere under the data dir.
+    for file in files_under(&data) {
+        let bytes = std::fs::read(&file).unwrap();
+        for needle in [surname.as_bytes(), email.as_bytes()] {
+            assert!(
+                !bytes.windows(needle.len()).any(|w| w == needle),
+                "{} contains a client's personal data in plaintext",
+                file.display()
+            );
+        }
+    }
+
+    // A restart keeps the data and does not seed twice.
+    let mut child = velum(&["demo", "--data-dir", data.to_str().unwrap(), "--listen", &listen])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_healthy(&mut child, &base).await;
+    assert_eq!(terminate(&mut child), 0);
+    let out = velum(&["clinic", "list", "--data-dir", data.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 2);
+    let out = velum(&["audit", "verify", "--data-dir", data.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+}
+
+#[test]
+fn serve_refuses_to_start_without_a_master_key_or_with_a_readable_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let out = velum(&["serve", "--data-dir", d, "--listen", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("VELUM_MASTER_KEY_FILE") && err.contains("keys init"),
+        "{err}"
+    );
+
+    let out = velum(&["keys", "init", "--data-dir", d]).output().unwrap();
+    assert!(out.status.success());
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.path().join("master.key"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+        std::fs::set_permissions(dir.path().join("master.key"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    let out = velum(&["serve", "--data-dir", d, "--listen", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("chmod 600"));
+    // `keys init` never overwrites a key.
+    assert!(
+        !velum(&["keys", "init", "--data-dir", d])
+            .output()
+            .unwrap()
+            .status
+            .success()
+    );
+}
+
+#[test]
+fn a_wrong_master_key_stops_start_up_with_one_clear_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    assert!(
+        velum(&["keys", "init", "--data-dir", d])
+            .output()
+            .unwrap()
+            .status
+            .success()
+    );
+    assert!(velum(&["migrate", "--data-dir", d]).output().unwrap().status.success());
+    let other = dir.path().join("other.key");
+    assert!(
+        velum(&["keys", "init", "--out", other.to_str().unwrap()])
+            .output()
+            .unwrap()
+            .status
+            .success()
+    );
+    let out = velum(&["migrate", "--data-dir", d])
+        .env("VELUM_MASTER_KEY_FILE", &other)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("master key"), "{err}");
+}
+
+#[tokio::test]
+async fn clinic_create_prints_a_one_time_setup_link() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    assert!(
+        velum(&["keys", "init", "--data-dir", d])
+            .output()
+            .unwrap()
+            .status
+            .success()
+    );
+    let out = velum(&[
+        "clinic",
+        "create",
+        "--data-dir",
+        d,
+        "--name",
+        "Bramley Aesthetics",
+        "--owner-email",
+        "owner@bramley.example",
+    ])
+    .output()
+    .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.lines().any(|l| l.contains("/setup/")), "{text}");
+    let out = velum(&[
+        "clinic",
+        "create",
+        "--data-dir",
+        d,
+        "--name",
+        "",
+        "--owner-email",
+        "not-an-email",
+    ])
+    .output()
+    .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--name") && err.contains("--owner-email"), "{err}");
+}

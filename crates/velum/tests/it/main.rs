@@ -1,0 +1,12 @@
+//! Black-box tests of Velum: the real app on a real socket with a real
+//! encrypted SQLite database, driven through its API, pages and CLI.
+
+mod api;
+mod audit;
+mod auth;
+mod browser;
+mod cli;
+mod logs;
+mod openapi;
+mod staff;
+mod tenancy;
