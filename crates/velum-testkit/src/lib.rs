@@ -247,9 +247,21 @@ impl TestApp {
 }
 
 impl Drop for TestApp {
+    /// Stop the server and close the database before the test's process
+    /// can exit: SQLCipher's connections must be closed before OpenSSL's
+    /// exit handlers run, or a connection closing on its own thread can
+    /// crash the process after the test has passed. Tests therefore use the
+    /// multi-threaded runtime (`#[tokio::test(flavor = "multi_thread")]`).
     fn drop(&mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
+        }
+        match tokio::runtime::Handle::try_current() {
+            Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+                let app = self.app.clone();
+                tokio::task::block_in_place(|| h.block_on(app.close()));
+            }
+            _ => {}
         }
     }
 }

@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 use velum_core::Role;
 use velum_testkit::{TestApp, client_json};
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn create_read_update_and_list_a_client() {
     let t = TestApp::spawn().await;
     let clinic = t.clinic("Alpha").await;
@@ -41,7 +41,7 @@ async fn create_read_update_and_list_a_client() {
     assert_eq!(list["next_cursor"], Value::Null);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn search_by_date_of_birth_phone_and_email_and_pages_with_a_cursor() {
     let t = TestApp::spawn().await;
     let clinic = t.clinic("Alpha").await;
@@ -86,7 +86,7 @@ async fn search_by_date_of_birth_phone_and_email_and_pages_with_a_cursor() {
     assert_eq!(r["items"].as_array().unwrap().len(), 1);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bad_postcode_is_named_and_nothing_is_written() {
     let t = TestApp::spawn().await;
     let clinic = t.clinic("Alpha").await;
@@ -116,7 +116,7 @@ async fn a_bad_postcode_is_named_and_nothing_is_written() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn duplicates_are_offered_instead_of_created() {
     let t = TestApp::spawn().await;
     let clinic = t.clinic("Alpha").await;
@@ -140,7 +140,7 @@ async fn duplicates_are_offered_instead_of_created() {
     assert_eq!(r.status(), 201);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_requests_get_clear_4xx_answers_in_the_error_format() {
     let t = TestApp::spawn().await;
     let clinic = t.clinic("Alpha").await;
@@ -188,7 +188,7 @@ async fn malformed_requests_get_clear_4xx_answers_in_the_error_format() {
     assert_eq!(r.status(), 401);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn medical_summary_round_trips_and_reception_is_refused() {
     let t = TestApp::spawn().await;
     let clinic = t.clinic("Alpha").await;
@@ -223,7 +223,7 @@ async fn medical_summary_round_trips_and_reception_is_refused() {
     assert_eq!(e["errors"][0]["field"], "allergies[0]");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn security_headers_are_on_pages_and_api_answers() {
     let t = TestApp::spawn().await;
     let clinic = t.clinic("Alpha").await;

@@ -10,7 +10,7 @@ use sqlx::{ConnectOptions, Connection};
 use velum_core::Role;
 use velum_testkit::{TestApp, client_json, test_master_key};
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hundred_reads_make_a_hundred_read_events_newest_first() {
     let t = TestApp::spawn().await;
     let clinic = t.clinic("Alpha").await;
@@ -75,7 +75,7 @@ async fn a_hundred_reads_make_a_hundred_read_events_newest_first() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refusals_and_sign_ins_are_in_the_chain() {
     let t = TestApp::spawn().await;
     let clinic = t.clinic("Alpha").await;
@@ -134,7 +134,7 @@ async fn tamper(db: &std::path::Path, sql: &str) {
     conn.close().await.unwrap();
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn verify_detects_edits_insertions_and_deletions() {
     let mut t = TestApp::spawn().await;
     let clinic = t.clinic("Alpha").await;

@@ -7,7 +7,7 @@ use velum_app::Clock;
 use velum_core::Role;
 use velum_testkit::{TestApp, code_at};
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_wrong_passwords_lock_the_account_even_for_the_right_password() {
     let t = TestApp::spawn().await;
     let clinic = t.clinic("Alpha").await;
@@ -34,7 +34,7 @@ async fn ten_wrong_passwords_lock_the_account_even_for_the_right_password() {
     let _ = t.login(s).await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_sign_in_failure_gets_the_same_answer() {
     let t = TestApp::spawn().await;
     let clinic = t.clinic("Alpha").await;
@@ -54,7 +54,7 @@ async fn every_sign_in_failure_gets_the_same_answer() {
     assert!(bodies.windows(2).all(|w| w[0] == w[1]), "{bodies:?}");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_totp_code_cannot_be_used_twice() {
     let t = TestApp::spawn().await;
     let clinic = t.clinic("Alpha").await;
@@ -69,7 +69,7 @@ async fn a_totp_code_cannot_be_used_twice() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sessions_end_after_idle_time_and_absolute_lifetime() {
     let t = TestApp::spawn().await;
     let clinic = t.clinic("Alpha").await;
@@ -98,7 +98,7 @@ async fn sessions_end_after_idle_time_and_absolute_lifetime() {
     assert_eq!(api.get("/api/v1/clients").await.status(), 401, "12-hour absolute limit");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn disabling_an_account_ends_its_sessions_at_once() {
     let t = TestApp::spawn().await;
     let clinic = t.clinic("Alpha").await;
@@ -120,7 +120,7 @@ async fn disabling_an_account_ends_its_sessions_at_once() {
     assert_eq!(r.status(), 401);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_role_change_takes_effect_on_the_next_request() {
     let t = TestApp::spawn().await;
     let clinic = t.clinic("Alpha").await;
@@ -141,7 +141,7 @@ async fn a_role_change_takes_effect_on_the_next_request() {
     assert_eq!(api.get(&medical).await.status(), 403);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn password_reset_by_emailed_single_use_link_ends_sessions_and_keeps_totp() {
     let t = TestApp::spawn().await;
     let clinic = t.clinic("Alpha").await;
@@ -217,7 +217,7 @@ async fn password_reset_by_emailed_single_use_link_ends_sessions_and_keeps_totp(
     assert_eq!(r.status(), 200);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_web_sign_in_needs_the_code_and_forms_need_their_csrf_token() {
     let t = TestApp::spawn().await;
     let clinic = t.clinic("Alpha").await;

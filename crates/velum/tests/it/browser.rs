@@ -53,7 +53,7 @@ async fn browser() -> (Driver, fantoccini::Client) {
     panic!("could not connect to chromedriver");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn browser_signs_in_with_totp_and_opens_a_client_card() {
     let t = TestApp::spawn().await;
     let clinic = t.clinic("Harley Skin").await;

@@ -66,7 +66,7 @@ fn totp_now(secret: &str) -> String {
     velum_testkit::code_at(secret, now)
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn demo_seeds_once_serves_signs_everyone_in_and_stores_nothing_readable() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("demo");
@@ -248,7 +248,7 @@ fn a_wrong_master_key_stops_start_up_with_one_clear_line() {
     assert!(err.contains("master key"), "{err}");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clinic_create_prints_a_one_time_setup_link() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().to_str().unwrap();

@@ -32,7 +32,7 @@ const CANARIES: [&str; 7] = [
     "Thistledown",
 ];
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn canary_personal_data_never_reaches_the_logs_or_error_answers() {
     let logs = Captured::default();
     let writer = logs.clone();
@@ -43,7 +43,9 @@ async fn canary_personal_data_never_reaches_the_logs_or_error_answers() {
         .with_writer(move || writer.clone())
         .with_ansi(false)
         .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    // Global: the server's tasks run on the runtime's worker threads. Each
+    // test is its own process under nextest.
+    tracing::subscriber::set_global_default(subscriber).expect("no other subscriber");
 
     let t = TestApp::spawn().await;
     let clinic = t.clinic("Alpha").await;

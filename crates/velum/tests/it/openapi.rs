@@ -9,7 +9,7 @@ fn openapi_document_is_pinned() {
     insta::assert_snapshot!("openapi", doc);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_served_document_is_the_pinned_one() {
     let t = velum_testkit::TestApp::spawn().await;
     let served: serde_json::Value = t

@@ -4,7 +4,7 @@
 use velum_core::Role;
 use velum_testkit::TestApp;
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_owner_invites_a_practitioner_who_sets_up_their_account() {
     let t = TestApp::spawn().await;
     let clinic = t.clinic("Alpha").await;
@@ -67,7 +67,7 @@ async fn an_owner_invites_a_practitioner_who_sets_up_their_account() {
     assert!(nia.activated && !nia.totp_enrolled && nia.role == Role::Practitioner);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_owners_and_managers_administer_staff() {
     let t = TestApp::spawn().await;
     let clinic = t.clinic("Alpha").await;

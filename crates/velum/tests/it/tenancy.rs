@@ -5,7 +5,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use velum_testkit::{TestApp, client_json};
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn another_clinics_ids_get_the_same_404_as_ids_that_do_not_exist() {
     let t = TestApp::spawn().await;
     let a = t.clinic("Alpha").await;
@@ -61,7 +61,7 @@ async fn another_clinics_ids_get_the_same_404_as_ids_that_do_not_exist() {
     assert!(ours["items"].as_array().unwrap().is_empty());
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pages_answer_another_clinics_ids_as_not_found() {
     let t = TestApp::spawn().await;
     let a = t.clinic("Alpha").await;
