@@ -69,6 +69,8 @@ impl std::fmt::Debug for App {
 pub enum DataLocation {
     /// The embedded, encrypted SQLite file.
     SqliteFile(std::path::PathBuf),
+    /// A PostgreSQL database (`postgres://…`), for hosting many clinics.
+    Postgres(String),
 }
 
 impl App {
@@ -83,7 +85,10 @@ impl App {
         settings: AppSettings,
     ) -> Result<App, AppError> {
         let store = match location {
-            DataLocation::SqliteFile(path) => Store::open_sqlite(path, &master.sqlcipher_key()).await?,
+            DataLocation::SqliteFile(path) => {
+                Store::open_sqlite(path, &master.sqlcipher_key(), &master.fingerprint()).await?
+            }
+            DataLocation::Postgres(url) => Store::open_postgres(url, &master.fingerprint()).await?,
         };
         Ok(App {
             inner: Arc::new(Inner {
@@ -212,8 +217,9 @@ pub(crate) fn platform_event(action: AuditAction, source: Option<String>, detail
 impl From<StoreError> for AppError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::WrongKey => AppError::Startup(e.to_string()),
-            StoreError::SchemaTooNew { .. } => AppError::Startup(e.to_string()),
+            StoreError::WrongKey | StoreError::SchemaTooNew { .. } | StoreError::BadUrl(_) => {
+                AppError::Startup(e.to_string())
+            }
             other => AppError::Internal(other.to_string()),
         }
     }

@@ -11,7 +11,7 @@ use velum_core::{ClientId, ClinicId, StaffId};
 use velum_crypto::chain;
 
 use crate::db::parse_enum;
-use crate::{ClinicScope, Store, StoreError, Tx, from_micros, micros};
+use crate::{Backend, ClinicScope, Store, StoreError, Tx, from_micros, micros};
 
 /// Append `event` to its clinic's chain, inside `tx`. If this fails the
 /// caller's transaction fails with it: no action without its audit event.
@@ -20,12 +20,23 @@ use crate::{ClinicScope, Store, StoreError, Tx, from_micros, micros};
 /// Database errors.
 pub async fn append(tx: &mut Tx, event: NewAuditEvent, at: Timestamp) -> Result<AuditEvent, StoreError> {
     let clinic = event.clinic_id.as_uuid();
-    // Inside a write transaction (BEGIN IMMEDIATE on SQLite; a row lock on
-    // PostgreSQL) no other writer can move the head between read and update.
-    let head: Option<(i64, Vec<u8>)> = sqlx::query_as("SELECT seq, hash FROM audit_heads WHERE clinic_id = $1")
-        .bind(clinic)
-        .fetch_optional(tx.conn())
-        .await?;
+    // The head row is locked for the rest of the transaction, so appends
+    // to one clinic's chain are strictly one after another: on SQLite by the
+    // write lock (`BEGIN IMMEDIATE`), on PostgreSQL by `FOR UPDATE`. The
+    // head is created first if this is the chain's first event.
+    on_tx!(tx, |c| sqlx::query(
+        "INSERT INTO audit_heads (clinic_id, seq, hash) VALUES ($1, 0, $2) ON CONFLICT (clinic_id) DO NOTHING"
+    )
+    .bind(clinic)
+    .bind(chain::GENESIS.as_slice())
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    let lock = match tx.backend() {
+        Backend::Sqlite => "SELECT seq, hash FROM audit_heads WHERE clinic_id = $1",
+        Backend::Postgres => "SELECT seq, hash FROM audit_heads WHERE clinic_id = $1 FOR UPDATE",
+    };
+    let head: Option<(i64, Vec<u8>)> = on_tx!(tx, |c| sqlx::query_as(lock).bind(clinic).fetch_optional(c).await)?;
     let (prev_seq, prev_hash) = match head {
         Some((seq, hash)) => (seq, to_hash(&hash)?),
         None => (0, chain::GENESIS),
@@ -33,7 +44,8 @@ pub async fn append(tx: &mut Tx, event: NewAuditEvent, at: Timestamp) -> Result<
     let seq = prev_seq + 1;
     let id = AuditEventId::new();
     let hash = chain::link(&prev_hash, &event.canonical_bytes(id, seq, at));
-    sqlx::query(
+    on_tx!(tx, |c| {
+        sqlx::query(
         "INSERT INTO audit_events (clinic_id, seq, id, at, actor_id, client_id, sections, action, purpose, source, detail, prev_hash, hash) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
     )
@@ -50,17 +62,19 @@ pub async fn append(tx: &mut Tx, event: NewAuditEvent, at: Timestamp) -> Result<
     .bind(event.detail.as_deref())
     .bind(prev_hash.as_slice())
     .bind(hash.as_slice())
-    .execute(tx.conn())
-    .await?;
-    sqlx::query(
-        "INSERT INTO audit_heads (clinic_id, seq, hash) VALUES ($1, $2, $3) \
-         ON CONFLICT (clinic_id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected())
+    })?;
+    on_tx!(tx, |c| sqlx::query(
+        "UPDATE audit_heads SET seq = $2, hash = $3 WHERE clinic_id = $1"
     )
     .bind(clinic)
     .bind(seq)
     .bind(hash.as_slice())
-    .execute(tx.conn())
-    .await?;
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
     Ok(AuditEvent {
         id,
         seq,
@@ -109,7 +123,7 @@ pub async fn client_access_log(
     before_seq: Option<i64>,
     limit: i64,
 ) -> Result<Vec<AccessEntry>, StoreError> {
-    let rows: Vec<AccessRow> = sqlx::query_as(
+    let rows: Vec<AccessRow> = on_tx!(tx, |c| sqlx::query_as(
         "SELECT e.seq, e.at, e.actor_id, s.display_name AS actor_name, e.action, e.sections, e.purpose \
          FROM audit_events e LEFT JOIN staff s ON s.clinic_id = e.clinic_id AND s.id = e.actor_id \
          WHERE e.clinic_id = $1 AND e.client_id = $2 AND e.seq < $3 \
@@ -119,8 +133,8 @@ pub async fn client_access_log(
     .bind(client.as_uuid())
     .bind(before_seq.unwrap_or(i64::MAX))
     .bind(limit)
-    .fetch_all(tx.conn())
-    .await?;
+    .fetch_all(c)
+    .await)?;
     rows.into_iter()
         .map(|r| {
             Ok(AccessEntry {
@@ -179,11 +193,12 @@ impl Store {
     /// # Errors
     /// Database errors (a broken chain is a report, not an error).
     pub async fn verify_audit(&self) -> Result<VerifyReport, StoreError> {
-        let mut conn = self.pool().acquire().await?;
-        let clinics: Vec<Uuid> =
-            sqlx::query_scalar("SELECT clinic_id FROM audit_heads UNION SELECT DISTINCT clinic_id FROM audit_events")
-                .fetch_all(&mut *conn)
-                .await?;
+        let mut tx = self.begin_read().await?;
+        let clinics: Vec<Uuid> = on_tx!(tx, |c| sqlx::query_scalar(
+            "SELECT clinic_id FROM audit_heads UNION SELECT DISTINCT clinic_id FROM audit_events"
+        )
+        .fetch_all(c)
+        .await)?;
         let mut report = VerifyReport::default();
         for clinic in clinics {
             report.chains += 1;
@@ -197,14 +212,16 @@ impl Store {
             let mut expected_seq = 1_i64;
             let mut prev = chain::GENESIS;
             loop {
-                let rows: Vec<EventRow> = sqlx::query_as(
+                let rows: Vec<EventRow> = on_tx!(tx, |c| {
+                    sqlx::query_as(
                     "SELECT clinic_id, seq, id, at, actor_id, client_id, sections, action, purpose, source, detail, prev_hash, hash \
                      FROM audit_events WHERE clinic_id = $1 AND seq >= $2 ORDER BY seq LIMIT 1000",
                 )
                 .bind(clinic)
                 .bind(expected_seq)
-                .fetch_all(&mut *conn)
-                .await?;
+                .fetch_all(c)
+                .await
+                })?;
                 if rows.is_empty() {
                     break;
                 }
@@ -230,10 +247,12 @@ impl Store {
                     expected_seq += 1;
                 }
             }
-            let head: Option<(i64, Vec<u8>)> = sqlx::query_as("SELECT seq, hash FROM audit_heads WHERE clinic_id = $1")
-                .bind(clinic)
-                .fetch_optional(&mut *conn)
-                .await?;
+            let head: Option<(i64, Vec<u8>)> = on_tx!(tx, |c| sqlx::query_as(
+                "SELECT seq, hash FROM audit_heads WHERE clinic_id = $1"
+            )
+            .bind(clinic)
+            .fetch_optional(c)
+            .await)?;
             let last = expected_seq - 1;
             match head {
                 Some((seq, hash)) if seq == last && hash.as_slice() == prev.as_slice() => {}

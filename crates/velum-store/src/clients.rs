@@ -130,7 +130,7 @@ pub async fn insert(
     now: Timestamp,
 ) -> Result<(), StoreError> {
     let f = flat(details);
-    sqlx::query(
+    on_tx!(tx, |c| sqlx::query(
         "INSERT INTO clients (clinic_id, id, given_name, family_name, given_key, family_key, full_key, date_of_birth, \
            email, mobile, line1, line2, town, postcode, version, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 1, $15, $15)",
@@ -150,9 +150,10 @@ pub async fn insert(
     .bind(f.town)
     .bind(f.postcode)
     .bind(micros(now))
-    .execute(tx.conn())
-    .await?;
-    sqlx::query(
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    on_tx!(tx, |c| sqlx::query(
         "INSERT INTO client_keys (clinic_id, client_id, key_id, wrapped, created_at) VALUES ($1, $2, $3, $4, $5)",
     )
     .bind(scope.clinic_id().as_uuid())
@@ -160,8 +161,9 @@ pub async fn insert(
     .bind(key.0)
     .bind(key.1.as_bytes())
     .bind(micros(now))
-    .execute(tx.conn())
-    .await?;
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
     Ok(())
 }
 
@@ -170,25 +172,26 @@ pub async fn insert(
 /// # Errors
 /// Database errors.
 pub async fn key(tx: &mut Tx, scope: &ClinicScope, id: ClientId) -> Result<Option<(i64, WrappedKey)>, StoreError> {
-    let row: Option<(i64, Vec<u8>)> =
-        sqlx::query_as("SELECT key_id, wrapped FROM client_keys WHERE clinic_id = $1 AND client_id = $2")
-            .bind(scope.clinic_id().as_uuid())
-            .bind(id.as_uuid())
-            .fetch_optional(tx.conn())
-            .await?;
+    let row: Option<(i64, Vec<u8>)> = on_tx!(tx, |c| sqlx::query_as(
+        "SELECT key_id, wrapped FROM client_keys WHERE clinic_id = $1 AND client_id = $2"
+    )
+    .bind(scope.clinic_id().as_uuid())
+    .bind(id.as_uuid())
+    .fetch_optional(c)
+    .await)?;
     Ok(row.map(|(k, w)| (k, WrappedKey::from_bytes(w))))
 }
 
 /// # Errors
 /// Database errors.
 pub async fn get(tx: &mut Tx, scope: &ClinicScope, id: ClientId) -> Result<Option<ClientRecord>, StoreError> {
-    let row: Option<Row> = sqlx::query_as(AssertSqlSafe(format!(
+    let row: Option<Row> = on_tx!(tx, |c| sqlx::query_as(AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM clients WHERE clinic_id = $1 AND id = $2"
     )))
     .bind(scope.clinic_id().as_uuid())
     .bind(id.as_uuid())
-    .fetch_optional(tx.conn())
-    .await?;
+    .fetch_optional(c)
+    .await)?;
     row.map(ClientRecord::try_from).transpose()
 }
 
@@ -204,7 +207,7 @@ pub async fn update_details(
     now: Timestamp,
 ) -> Result<bool, StoreError> {
     let f = flat(details);
-    let done = sqlx::query(
+    let done = on_tx!(tx, |c| sqlx::query(
         "UPDATE clients SET given_name = $3, family_name = $4, given_key = $5, family_key = $6, full_key = $7, \
            date_of_birth = $8, email = $9, mobile = $10, line1 = $11, line2 = $12, town = $13, postcode = $14, \
            version = version + 1, updated_at = $15 \
@@ -225,9 +228,10 @@ pub async fn update_details(
     .bind(f.town)
     .bind(f.postcode)
     .bind(micros(now))
-    .execute(tx.conn())
-    .await?;
-    Ok(done.rows_affected() == 1)
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(done == 1)
 }
 
 /// # Errors
@@ -239,16 +243,17 @@ pub async fn set_archived(
     archived: bool,
     now: Timestamp,
 ) -> Result<bool, StoreError> {
-    let done = sqlx::query(
+    let done = on_tx!(tx, |c| sqlx::query(
         "UPDATE clients SET archived = $3, version = version + 1, updated_at = $4 WHERE clinic_id = $1 AND id = $2",
     )
     .bind(scope.clinic_id().as_uuid())
     .bind(id.as_uuid())
     .bind(archived)
     .bind(micros(now))
-    .execute(tx.conn())
-    .await?;
-    Ok(done.rows_affected() == 1)
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(done == 1)
 }
 
 /// # Errors
@@ -261,7 +266,7 @@ pub async fn set_marketing(
     sms: bool,
     now: Timestamp,
 ) -> Result<bool, StoreError> {
-    let done = sqlx::query(
+    let done = on_tx!(tx, |c| sqlx::query(
         "UPDATE clients SET marketing_email = $3, marketing_sms = $4, version = version + 1, updated_at = $5 \
          WHERE clinic_id = $1 AND id = $2",
     )
@@ -270,9 +275,10 @@ pub async fn set_marketing(
     .bind(email)
     .bind(sms)
     .bind(micros(now))
-    .execute(tx.conn())
-    .await?;
-    Ok(done.rows_affected() == 1)
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(done == 1)
 }
 
 /// Cards that look like the same person: same name and date of birth, or
@@ -286,7 +292,7 @@ pub async fn find_duplicates(
     d: &ClientDetails,
 ) -> Result<Vec<ClientRecord>, StoreError> {
     let f = flat(d);
-    let rows: Vec<Row> = sqlx::query_as(AssertSqlSafe(format!(
+    let rows: Vec<Row> = on_tx!(tx, |c| sqlx::query_as(AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM clients WHERE clinic_id = $1 AND ( \
            (family_key = $2 AND given_key = $3 AND date_of_birth = $4) OR email = $5 OR mobile = $6) \
          ORDER BY family_key, given_key, id LIMIT 10"
@@ -297,8 +303,8 @@ pub async fn find_duplicates(
     .bind(&f.dob)
     .bind(f.email)
     .bind(f.mobile)
-    .fetch_all(tx.conn())
-    .await?;
+    .fetch_all(c)
+    .await)?;
     rows.into_iter().map(ClientRecord::try_from).collect()
 }
 
@@ -350,9 +356,9 @@ pub async fn search(
         SearchTerm::Email(p) => ("(email >= $2 AND email < $3)", p.clone(), prefix_end(p)),
         SearchTerm::Mobile(p) => ("(mobile >= $2 AND mobile < $3)", p.clone(), prefix_end(p)),
     };
-    let archived = if include_archived { "" } else { " AND archived = 0" };
+    let archived = if include_archived { "" } else { " AND archived = FALSE" };
     let marketing = if only_marketing_consented {
-        " AND (marketing_email = 1 OR marketing_sms = 1)"
+        " AND (marketing_email = TRUE OR marketing_sms = TRUE)"
     } else {
         ""
     };
@@ -368,14 +374,14 @@ pub async fn search(
         "SELECT {COLUMNS} FROM clients WHERE clinic_id = $1 AND {filter}{archived}{marketing}{after_sql} \
          ORDER BY family_key, given_key, id LIMIT $5"
     );
-    let rows: Vec<Row> = sqlx::query_as(AssertSqlSafe(sql))
+    let rows: Vec<Row> = on_tx!(tx, |c| sqlx::query_as(AssertSqlSafe(sql))
         .bind(scope.clinic_id().as_uuid())
         .bind(a)
         .bind(b)
         .bind(after.map(|c| c.as_uuid()))
         .bind(limit)
-        .fetch_all(tx.conn())
-        .await?;
+        .fetch_all(c)
+        .await)?;
     rows.into_iter().map(ClientRecord::try_from).collect()
 }
 
@@ -384,10 +390,12 @@ pub async fn search(
 /// # Errors
 /// Database errors.
 pub async fn count(tx: &mut Tx, scope: &ClinicScope) -> Result<i64, StoreError> {
-    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM clients WHERE clinic_id = $1")
-        .bind(scope.clinic_id().as_uuid())
-        .fetch_one(tx.conn())
-        .await?;
+    let n: i64 = on_tx!(tx, |c| sqlx::query_scalar(
+        "SELECT COUNT(*) FROM clients WHERE clinic_id = $1"
+    )
+    .bind(scope.clinic_id().as_uuid())
+    .fetch_one(c)
+    .await)?;
     Ok(n)
 }
 
@@ -396,12 +404,13 @@ pub async fn count(tx: &mut Tx, scope: &ClinicScope) -> Result<i64, StoreError> 
 /// # Errors
 /// Database errors.
 pub async fn medical(tx: &mut Tx, scope: &ClinicScope, id: ClientId) -> Result<Option<(Vec<u8>, i64)>, StoreError> {
-    let row: Option<(Vec<u8>, i64)> =
-        sqlx::query_as("SELECT sealed, version FROM client_medical WHERE clinic_id = $1 AND client_id = $2")
-            .bind(scope.clinic_id().as_uuid())
-            .bind(id.as_uuid())
-            .fetch_optional(tx.conn())
-            .await?;
+    let row: Option<(Vec<u8>, i64)> = on_tx!(tx, |c| sqlx::query_as(
+        "SELECT sealed, version FROM client_medical WHERE clinic_id = $1 AND client_id = $2"
+    )
+    .bind(scope.clinic_id().as_uuid())
+    .bind(id.as_uuid())
+    .fetch_optional(c)
+    .await)?;
     Ok(row)
 }
 
@@ -417,7 +426,7 @@ pub async fn put_medical(
     by: StaffId,
     now: Timestamp,
 ) -> Result<(), StoreError> {
-    sqlx::query(
+    on_tx!(tx, |c| sqlx::query(
         "INSERT INTO client_medical (clinic_id, client_id, sealed, version, updated_at, updated_by) \
          VALUES ($1, $2, $3, 1, $4, $5) \
          ON CONFLICT (clinic_id, client_id) DO UPDATE SET sealed = excluded.sealed, \
@@ -428,8 +437,9 @@ pub async fn put_medical(
     .bind(sealed)
     .bind(micros(now))
     .bind(by.as_uuid())
-    .execute(tx.conn())
-    .await?;
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
     Ok(())
 }
 
@@ -468,7 +478,7 @@ pub async fn insert_history(
     previous_sealed: Option<&[u8]>,
     now: Timestamp,
 ) -> Result<(), StoreError> {
-    sqlx::query(
+    on_tx!(tx, |c| sqlx::query(
         "INSERT INTO client_history (clinic_id, client_id, id, section, changed_at, changed_by, previous_sealed) \
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
@@ -479,8 +489,9 @@ pub async fn insert_history(
     .bind(micros(now))
     .bind(by.as_uuid())
     .bind(previous_sealed)
-    .execute(tx.conn())
-    .await?;
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
     Ok(())
 }
 
@@ -489,15 +500,15 @@ pub async fn insert_history(
 /// # Errors
 /// Database errors.
 pub async fn history(tx: &mut Tx, scope: &ClinicScope, client: ClientId) -> Result<Vec<HistoryEntry>, StoreError> {
-    let rows: Vec<HistoryRow> = sqlx::query_as(
+    let rows: Vec<HistoryRow> = on_tx!(tx, |c| sqlx::query_as(
         "SELECT h.id, h.section, h.changed_at, h.changed_by, s.display_name, h.previous_sealed \
          FROM client_history h LEFT JOIN staff s ON s.clinic_id = h.clinic_id AND s.id = h.changed_by \
          WHERE h.clinic_id = $1 AND h.client_id = $2 ORDER BY h.id DESC LIMIT 200",
     )
     .bind(scope.clinic_id().as_uuid())
     .bind(client.as_uuid())
-    .fetch_all(tx.conn())
-    .await?;
+    .fetch_all(c)
+    .await)?;
     rows.into_iter()
         .map(|r| {
             Ok(HistoryEntry {

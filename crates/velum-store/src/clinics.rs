@@ -26,18 +26,24 @@ pub async fn insert(
     wrapped_key: &WrappedKey,
     now: Timestamp,
 ) -> Result<(), StoreError> {
-    sqlx::query("INSERT INTO clinics (id, name, status, created_at) VALUES ($1, $2, 'active', $3)")
-        .bind(id.as_uuid())
-        .bind(name)
-        .bind(micros(now))
-        .execute(tx.conn())
-        .await?;
-    sqlx::query("INSERT INTO clinic_keys (clinic_id, key_id, wrapped, created_at) VALUES ($1, 1, $2, $3)")
-        .bind(id.as_uuid())
-        .bind(wrapped_key.as_bytes())
-        .bind(micros(now))
-        .execute(tx.conn())
-        .await?;
+    on_tx!(tx, |c| sqlx::query(
+        "INSERT INTO clinics (id, name, status, created_at) VALUES ($1, $2, 'active', $3)"
+    )
+    .bind(id.as_uuid())
+    .bind(name)
+    .bind(micros(now))
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    on_tx!(tx, |c| sqlx::query(
+        "INSERT INTO clinic_keys (clinic_id, key_id, wrapped, created_at) VALUES ($1, 1, $2, $3)"
+    )
+    .bind(id.as_uuid())
+    .bind(wrapped_key.as_bytes())
+    .bind(micros(now))
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
     Ok(())
 }
 
@@ -46,11 +52,12 @@ pub async fn insert(
 /// # Errors
 /// `Corrupt` if the clinic has no key.
 pub async fn current_key(tx: &mut Tx, scope: &ClinicScope) -> Result<(i64, WrappedKey), StoreError> {
-    let row: Option<(i64, Vec<u8>)> =
-        sqlx::query_as("SELECT key_id, wrapped FROM clinic_keys WHERE clinic_id = $1 ORDER BY key_id DESC LIMIT 1")
-            .bind(scope.clinic_id().as_uuid())
-            .fetch_optional(tx.conn())
-            .await?;
+    let row: Option<(i64, Vec<u8>)> = on_tx!(tx, |c| sqlx::query_as(
+        "SELECT key_id, wrapped FROM clinic_keys WHERE clinic_id = $1 ORDER BY key_id DESC LIMIT 1"
+    )
+    .bind(scope.clinic_id().as_uuid())
+    .fetch_optional(c)
+    .await)?;
     let (id, bytes) = row.ok_or(StoreError::Corrupt("clinic has no key"))?;
     Ok((id, WrappedKey::from_bytes(bytes)))
 }
@@ -58,11 +65,12 @@ pub async fn current_key(tx: &mut Tx, scope: &ClinicScope) -> Result<(i64, Wrapp
 /// # Errors
 /// Database errors.
 pub async fn get(tx: &mut Tx, scope: &ClinicScope) -> Result<Option<ClinicRow>, StoreError> {
-    let row: Option<(Uuid, String, String, i64)> =
-        sqlx::query_as("SELECT id, name, status, created_at FROM clinics WHERE id = $1")
-            .bind(scope.clinic_id().as_uuid())
-            .fetch_optional(tx.conn())
-            .await?;
+    let row: Option<(Uuid, String, String, i64)> = on_tx!(tx, |c| sqlx::query_as(
+        "SELECT id, name, status, created_at FROM clinics WHERE id = $1"
+    )
+    .bind(scope.clinic_id().as_uuid())
+    .fetch_optional(c)
+    .await)?;
     row.map(to_row).transpose()
 }
 
@@ -82,10 +90,12 @@ impl Store {
     /// # Errors
     /// Database errors.
     pub async fn list_clinics(&self) -> Result<Vec<ClinicRow>, StoreError> {
-        let rows: Vec<(Uuid, String, String, i64)> =
-            sqlx::query_as("SELECT id, name, status, created_at FROM clinics ORDER BY name")
-                .fetch_all(self.pool())
-                .await?;
+        let mut tx = self.begin_read().await?;
+        let rows: Vec<(Uuid, String, String, i64)> = on_tx!(tx, |c| sqlx::query_as(
+            "SELECT id, name, status, created_at FROM clinics ORDER BY name"
+        )
+        .fetch_all(c)
+        .await)?;
         rows.into_iter().map(to_row).collect()
     }
 }

@@ -3,11 +3,14 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{ConnectOptions, Sqlite, SqlitePool, Transaction};
+use sqlx::{ConnectOptions, PgPool, Postgres, Sqlite, SqlitePool, Transaction};
 
-/// Embedded migrations, one tree per backend with the same numbers.
+/// Embedded migrations, one tree per backend with the same numbers (a test
+/// checks the numbers and the resulting tables and columns match).
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static PG_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -16,11 +19,14 @@ pub enum StoreError {
     #[error("migration error: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     /// The key does not open this database (wrong master key, or not a Velum database).
-    #[error("the database cannot be opened with this master key (wrong key, or not a Velum data file)")]
+    #[error("the database cannot be opened with this master key (wrong key, or not a Velum database)")]
     WrongKey,
     /// The database was written by a newer Velum.
     #[error("the database schema (version {found}) is newer than this Velum binary supports (version {supported})")]
     SchemaTooNew { found: i64, supported: i64 },
+    /// The database URL is not one Velum understands.
+    #[error("{0}")]
+    BadUrl(String),
     /// A uniqueness rule was broken (constraint name given).
     #[error("unique constraint violated: {0}")]
     Conflict(String),
@@ -42,27 +48,75 @@ impl StoreError {
     }
 }
 
-/// The database. Cheap to clone (a pool inside).
+/// Which database engine holds the data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// The embedded, SQLCipher-encrypted file.
+    Sqlite,
+    /// A PostgreSQL server (hosted, multi-clinic).
+    Postgres,
+}
+
+#[derive(Clone, Debug)]
+enum Pool {
+    Sqlite(SqlitePool),
+    Pg(PgPool),
+}
+
+/// The database. Cheap to clone (a pool inside). Which backend it is stays
+/// inside this crate: the app and web layers never see it.
 #[derive(Clone, Debug)]
 pub struct Store {
-    pool: SqlitePool,
+    pool: Pool,
+}
+
+pub(crate) enum TxInner {
+    Sqlite(Transaction<'static, Sqlite>),
+    Pg(Transaction<'static, Postgres>),
 }
 
 /// One transaction. Every write goes through one; the audit event of an
 /// action is appended in the same one.
 pub struct Tx {
-    pub(crate) inner: Transaction<'static, Sqlite>,
+    pub(crate) inner: TxInner,
+}
+
+/// Run one query on whichever backend `tx` is on. The body is written once
+/// and compiled for each backend, so the SQL must be in the dialect both
+/// share (`$n` placeholders, `RETURNING`, `ON CONFLICT`, `TRUE`/`FALSE`);
+/// where they differ, branch on [`Tx::backend`].
+macro_rules! on_tx {
+    ($tx:expr, |$c:ident| $body:expr) => {
+        match &mut $tx.inner {
+            $crate::db::TxInner::Sqlite(t) => {
+                let $c = &mut **t;
+                $body
+            }
+            $crate::db::TxInner::Pg(t) => {
+                let $c = &mut **t;
+                $body
+            }
+        }
+    };
 }
 
 impl Tx {
-    pub(crate) fn conn(&mut self) -> &mut sqlx::SqliteConnection {
-        &mut self.inner
-    }
-
     /// # Errors
     /// The commit failed; nothing of the transaction was kept.
     pub async fn commit(self) -> Result<(), StoreError> {
-        self.inner.commit().await.map_err(StoreError::from)
+        match self.inner {
+            TxInner::Sqlite(t) => t.commit().await?,
+            TxInner::Pg(t) => t.commit().await?,
+        }
+        Ok(())
+    }
+
+    #[must_use]
+    pub fn backend(&self) -> Backend {
+        match self.inner {
+            TxInner::Sqlite(_) => Backend::Sqlite,
+            TxInner::Pg(_) => Backend::Postgres,
+        }
     }
 }
 
@@ -74,7 +128,7 @@ impl Store {
     /// # Errors
     /// `WrongKey` when the key does not open the file; `SchemaTooNew` when a
     /// newer Velum wrote it; database errors otherwise.
-    pub async fn open_sqlite(path: &Path, key: &SecretString) -> Result<Store, StoreError> {
+    pub async fn open_sqlite(path: &Path, key: &SecretString, fingerprint: &str) -> Result<Store, StoreError> {
         // The key pragma must be the first statement on each connection; sqlx
         // sends pragmas in insertion order and `key` first. Its value is a
         // quoted SQL literal and is never logged.
@@ -93,16 +147,47 @@ impl Store {
             .min_connections(1)
             .connect_with(opts)
             .await
-            .map_err(|e| {
-                if is_not_a_database(&e) {
-                    StoreError::WrongKey
-                } else {
-                    StoreError::Database(e)
-                }
-            })?;
-        let store = Store { pool };
+            .map_err(not_a_database)?;
+        let store = Store {
+            pool: Pool::Sqlite(pool),
+        };
         store.migrate().await?;
+        store.check_key(fingerprint).await?;
         Ok(store)
+    }
+
+    /// Connect to PostgreSQL at `url` and bring its schema up to date.
+    ///
+    /// # Errors
+    /// `BadUrl` for a URL that is not `postgres://`; connection errors;
+    /// `SchemaTooNew`; `WrongKey` when the data was written under another
+    /// master key.
+    pub async fn open_postgres(url: &str, fingerprint: &str) -> Result<Store, StoreError> {
+        if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            return Err(StoreError::BadUrl(
+                "the database URL must start with postgres://".into(),
+            ));
+        }
+        let opts = PgConnectOptions::from_str(url)
+            .map_err(|_| StoreError::BadUrl("the database URL could not be parsed".into()))?
+            .disable_statement_logging();
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(opts)
+            .await?;
+        let store = Store { pool: Pool::Pg(pool) };
+        store.migrate().await?;
+        store.check_key(fingerprint).await?;
+        Ok(store)
+    }
+
+    #[must_use]
+    pub fn backend(&self) -> Backend {
+        match self.pool {
+            Pool::Sqlite(_) => Backend::Sqlite,
+            Pool::Pg(_) => Backend::Postgres,
+        }
     }
 
     /// Apply pending migrations; refuse a schema newer than this binary.
@@ -110,45 +195,73 @@ impl Store {
     /// # Errors
     /// See [`Store::open_sqlite`].
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        let supported = SQLITE_MIGRATIONS.iter().map(|m| m.version).max().unwrap_or(0);
-        let found: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success = 1")
-            .fetch_optional(&self.pool)
-            .await
-            .or_else(|e| match e {
-                // No migrations table yet: a fresh database.
-                sqlx::Error::Database(_) => Ok(None),
-                other => Err(other),
-            })
-            .map_err(|e| {
-                if is_not_a_database(&e) {
-                    StoreError::WrongKey
-                } else {
-                    StoreError::Database(e)
-                }
-            })?
-            .flatten();
+        let migrator = match self.pool {
+            Pool::Sqlite(_) => &SQLITE_MIGRATIONS,
+            Pool::Pg(_) => &PG_MIGRATIONS,
+        };
+        let supported = migrator.iter().map(|m| m.version).max().unwrap_or(0);
+        let sql = "SELECT MAX(version) FROM _sqlx_migrations WHERE success = TRUE";
+        let found: Result<Option<i64>, sqlx::Error> = match &self.pool {
+            Pool::Sqlite(p) => sqlx::query_scalar(sql).fetch_one(p).await,
+            Pool::Pg(p) => sqlx::query_scalar(sql).fetch_one(p).await,
+        };
+        let found = match found {
+            Ok(v) => v,
+            // No migrations table yet: a fresh database.
+            Err(sqlx::Error::Database(e)) if !is_not_a_database_code(e.code().as_deref()) => None,
+            Err(e) => return Err(not_a_database(e)),
+        };
         if let Some(found) = found
             && found > supported
         {
             return Err(StoreError::SchemaTooNew { found, supported });
         }
-        SQLITE_MIGRATIONS.run(&self.pool).await?;
+        match &self.pool {
+            Pool::Sqlite(p) => migrator.run(p).await?,
+            Pool::Pg(p) => migrator.run(p).await?,
+        }
         Ok(())
+    }
+
+    /// The master key's fingerprint is stored with the data on first use;
+    /// a different key is refused at start-up, before anything is written
+    /// (on SQLite, SQLCipher refuses it even earlier).
+    async fn check_key(&self, fingerprint: &str) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        let stored: Option<String> = on_tx!(tx, |c| sqlx::query_scalar(
+            "SELECT value FROM meta WHERE key = 'master_key_fingerprint'"
+        )
+        .fetch_optional(c)
+        .await)?;
+        match stored {
+            Some(s) if s == fingerprint => Ok(()),
+            Some(_) => Err(StoreError::WrongKey),
+            None => {
+                on_tx!(tx, |c| sqlx::query(
+                    "INSERT INTO meta (key, value) VALUES ('master_key_fingerprint', $1)"
+                )
+                .bind(fingerprint)
+                .execute(c)
+                .await
+                .map(|r| r.rows_affected()))?;
+                tx.commit().await
+            }
+        }
     }
 
     /// Begin a write transaction. SQLite takes the write lock at once
     /// (`BEGIN IMMEDIATE`), so concurrent writers queue on the busy timeout
-    /// instead of failing when they upgrade a read lock.
+    /// instead of failing when they upgrade a read lock. PostgreSQL uses
+    /// row locks where an order matters (the audit chain head).
     ///
     /// # Errors
     /// The database could not start a transaction.
     pub async fn begin(&self) -> Result<Tx, StoreError> {
-        let inner = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let inner = match &self.pool {
+            Pool::Sqlite(p) => TxInner::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
+            Pool::Pg(p) => TxInner::Pg(p.begin().await?),
+        };
         Ok(Tx { inner })
-    }
-
-    pub(crate) fn pool(&self) -> &SqlitePool {
-        &self.pool
     }
 
     /// Begin a read-only transaction (no write lock taken up front).
@@ -156,36 +269,59 @@ impl Store {
     /// # Errors
     /// The database could not start a transaction.
     pub async fn begin_read(&self) -> Result<Tx, StoreError> {
-        let inner = self.pool.begin().await?;
+        let inner = match &self.pool {
+            Pool::Sqlite(p) => TxInner::Sqlite(p.begin().await?),
+            Pool::Pg(p) => TxInner::Pg(p.begin().await?),
+        };
         Ok(Tx { inner })
     }
 
-    /// Close the pool, checkpointing the WAL.
+    /// Close the pool (on SQLite this checkpoints the WAL).
     pub async fn close(&self) {
-        self.pool.close().await;
+        match &self.pool {
+            Pool::Sqlite(p) => p.close().await,
+            Pool::Pg(p) => p.close().await,
+        }
     }
 
-    /// The names of every table and its columns, for the schema-parity test.
+    /// Every table and its columns, for the schema-parity test.
     ///
     /// # Errors
     /// Database errors.
     pub async fn schema_columns(&self) -> Result<Vec<(String, String)>, StoreError> {
-        let rows: Vec<(String, String)> = sqlx::query_as(
-            "SELECT m.name, p.name FROM sqlite_master m JOIN pragma_table_info(m.name) p \
-             WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name <> '_sqlx_migrations' \
-             ORDER BY m.name, p.name",
-        )
-        .fetch_all(&self.pool)
-        .await?;
+        let rows: Vec<(String, String)> = match &self.pool {
+            Pool::Sqlite(p) => {
+                sqlx::query_as(
+                    "SELECT m.name, p.name FROM sqlite_master m JOIN pragma_table_info(m.name) p \
+                     WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name <> '_sqlx_migrations' \
+                     ORDER BY m.name, p.name",
+                )
+                .fetch_all(p)
+                .await?
+            }
+            Pool::Pg(p) => {
+                sqlx::query_as(
+                    "SELECT table_name::text, column_name::text FROM information_schema.columns \
+                     WHERE table_schema = current_schema() AND table_name <> '_sqlx_migrations' \
+                     ORDER BY table_name, column_name",
+                )
+                .fetch_all(p)
+                .await?
+            }
+        };
         Ok(rows)
     }
 }
 
-fn is_not_a_database(e: &sqlx::Error) -> bool {
-    match e {
-        // SQLITE_NOTADB (26): what SQLCipher reports for a wrong key.
-        sqlx::Error::Database(db) => db.code().as_deref() == Some("26"),
-        _ => false,
+/// SQLITE_NOTADB (26): what SQLCipher reports for a wrong key.
+fn is_not_a_database_code(code: Option<&str>) -> bool {
+    code == Some("26")
+}
+
+fn not_a_database(e: sqlx::Error) -> StoreError {
+    match &e {
+        sqlx::Error::Database(db) if is_not_a_database_code(db.code().as_deref()) => StoreError::WrongKey,
+        _ => StoreError::Database(e),
     }
 }
 

@@ -11,16 +11,17 @@
 //!   same transaction as the action (see [`audit::append`]).
 //! - SQL is bound, never formatted from input.
 
+#[macro_use]
+mod db;
 pub mod audit;
 pub mod clients;
 pub mod clinics;
-mod db;
 pub mod outbox;
 pub mod sessions;
 pub mod staff;
 pub mod throttle;
 
-pub use db::{Store, StoreError, Tx};
+pub use db::{Backend, Store, StoreError, Tx};
 
 use velum_core::ClinicId;
 

@@ -28,7 +28,7 @@ pub async fn enqueue(
     now: Timestamp,
 ) -> Result<Uuid, StoreError> {
     let id = Uuid::now_v7();
-    sqlx::query(
+    on_tx!(tx, |c| sqlx::query(
         "INSERT INTO outbox (id, clinic_id, to_addr, subject, body, created_at, next_attempt_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $6)",
     )
@@ -38,8 +38,9 @@ pub async fn enqueue(
     .bind(subject)
     .bind(body)
     .bind(micros(now))
-    .execute(tx.conn())
-    .await?;
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
     Ok(id)
 }
 
@@ -49,17 +50,18 @@ pub async fn enqueue(
 /// Database errors.
 pub async fn claim_due(tx: &mut Tx, now: Timestamp, lease_micros: i64, limit: i64) -> Result<Vec<Message>, StoreError> {
     let now = micros(now);
-    let rows: Vec<(Uuid, String, String, String, i64)> = sqlx::query_as(
+    let rows: Vec<(Uuid, String, String, String, i64)> = on_tx!(tx, |c| sqlx::query_as(
         "UPDATE outbox SET claimed_until = $2, attempts = attempts + 1 \
          WHERE id IN (SELECT id FROM outbox WHERE sent_at IS NULL AND next_attempt_at <= $1 \
                       AND (claimed_until IS NULL OR claimed_until <= $1) ORDER BY next_attempt_at LIMIT $3) \
+           AND sent_at IS NULL AND (claimed_until IS NULL OR claimed_until <= $1) \
          RETURNING id, to_addr, subject, body, attempts",
     )
     .bind(now)
     .bind(now + lease_micros)
     .bind(limit)
-    .fetch_all(tx.conn())
-    .await?;
+    .fetch_all(c)
+    .await)?;
     Ok(rows
         .into_iter()
         .map(|(id, to_addr, subject, body, attempts)| Message {
@@ -75,11 +77,14 @@ pub async fn claim_due(tx: &mut Tx, now: Timestamp, lease_micros: i64, limit: i6
 /// # Errors
 /// Database errors.
 pub async fn mark_sent(tx: &mut Tx, id: Uuid, now: Timestamp) -> Result<(), StoreError> {
-    sqlx::query("UPDATE outbox SET sent_at = $2, claimed_until = NULL, last_error = NULL WHERE id = $1")
-        .bind(id)
-        .bind(micros(now))
-        .execute(tx.conn())
-        .await?;
+    on_tx!(tx, |c| sqlx::query(
+        "UPDATE outbox SET sent_at = $2, claimed_until = NULL, last_error = NULL WHERE id = $1"
+    )
+    .bind(id)
+    .bind(micros(now))
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
     Ok(())
 }
 
@@ -88,12 +93,15 @@ pub async fn mark_sent(tx: &mut Tx, id: Uuid, now: Timestamp) -> Result<(), Stor
 /// # Errors
 /// Database errors.
 pub async fn mark_failed(tx: &mut Tx, id: Uuid, error: &str, retry_at: Timestamp) -> Result<(), StoreError> {
-    sqlx::query("UPDATE outbox SET claimed_until = NULL, last_error = $2, next_attempt_at = $3 WHERE id = $1")
-        .bind(id)
-        .bind(error)
-        .bind(micros(retry_at))
-        .execute(tx.conn())
-        .await?;
+    on_tx!(tx, |c| sqlx::query(
+        "UPDATE outbox SET claimed_until = NULL, last_error = $2, next_attempt_at = $3 WHERE id = $1"
+    )
+    .bind(id)
+    .bind(error)
+    .bind(micros(retry_at))
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
     Ok(())
 }
 
@@ -102,8 +110,10 @@ pub async fn mark_failed(tx: &mut Tx, id: Uuid, error: &str, retry_at: Timestamp
 /// # Errors
 /// Database errors.
 pub async fn pending_count(tx: &mut Tx) -> Result<i64, StoreError> {
-    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL")
-        .fetch_one(tx.conn())
-        .await?;
+    let n: i64 = on_tx!(tx, |c| sqlx::query_scalar(
+        "SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL"
+    )
+    .fetch_one(c)
+    .await)?;
     Ok(n)
 }

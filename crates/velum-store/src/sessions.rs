@@ -43,7 +43,8 @@ pub struct SessionRow {
 /// # Errors
 /// Database errors.
 pub async fn insert(tx: &mut Tx, s: &NewSession<'_>) -> Result<(), StoreError> {
-    sqlx::query(
+    on_tx!(tx, |c| {
+        sqlx::query(
         "INSERT INTO sessions (token_hash, clinic_id, staff_id, kind, stage, csrf_token, created_at, last_seen_at, expires_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8)",
     )
@@ -55,8 +56,10 @@ pub async fn insert(tx: &mut Tx, s: &NewSession<'_>) -> Result<(), StoreError> {
     .bind(s.csrf_token)
     .bind(micros(s.now))
     .bind(micros(s.expires_at))
-    .execute(tx.conn())
-    .await?;
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected())
+    })?;
     Ok(())
 }
 
@@ -83,7 +86,9 @@ struct Row {
 /// # Errors
 /// Database errors.
 pub async fn find(tx: &mut Tx, token_hash: &[u8; 32]) -> Result<Option<SessionRow>, StoreError> {
-    let row: Option<Row> = sqlx::query_as(
+    let row: Option<Row> =
+        on_tx!(tx, |c| {
+            sqlx::query_as(
         "SELECT s.clinic_id, s.staff_id, s.kind, s.stage, s.csrf_token, s.created_at, s.last_seen_at, s.expires_at, \
                 st.role, st.display_name, st.disabled, c.status AS clinic_status \
          FROM sessions s \
@@ -92,8 +97,9 @@ pub async fn find(tx: &mut Tx, token_hash: &[u8; 32]) -> Result<Option<SessionRo
          WHERE s.token_hash = $1",
     )
     .bind(token_hash.as_slice())
-    .fetch_optional(tx.conn())
-    .await?;
+    .fetch_optional(c)
+    .await
+        })?;
     row.map(|r| {
         Ok(SessionRow {
             clinic_id: ClinicId::from_uuid(r.clinic_id),
@@ -118,21 +124,25 @@ pub async fn find(tx: &mut Tx, token_hash: &[u8; 32]) -> Result<Option<SessionRo
 /// # Errors
 /// Database errors.
 pub async fn touch(tx: &mut Tx, token_hash: &[u8; 32], now: Timestamp) -> Result<(), StoreError> {
-    sqlx::query("UPDATE sessions SET last_seen_at = $2 WHERE token_hash = $1")
-        .bind(token_hash.as_slice())
-        .bind(micros(now))
-        .execute(tx.conn())
-        .await?;
+    on_tx!(tx, |c| sqlx::query(
+        "UPDATE sessions SET last_seen_at = $2 WHERE token_hash = $1"
+    )
+    .bind(token_hash.as_slice())
+    .bind(micros(now))
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
     Ok(())
 }
 
 /// # Errors
 /// Database errors.
 pub async fn delete(tx: &mut Tx, token_hash: &[u8; 32]) -> Result<(), StoreError> {
-    sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+    on_tx!(tx, |c| sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
         .bind(token_hash.as_slice())
-        .execute(tx.conn())
-        .await?;
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
     Ok(())
 }
 
@@ -141,12 +151,15 @@ pub async fn delete(tx: &mut Tx, token_hash: &[u8; 32]) -> Result<(), StoreError
 /// # Errors
 /// Database errors.
 pub async fn delete_all_for(tx: &mut Tx, scope: &ClinicScope, staff: StaffId) -> Result<u64, StoreError> {
-    let done = sqlx::query("DELETE FROM sessions WHERE clinic_id = $1 AND staff_id = $2")
-        .bind(scope.clinic_id().as_uuid())
-        .bind(staff.as_uuid())
-        .execute(tx.conn())
-        .await?;
-    Ok(done.rows_affected())
+    let done = on_tx!(tx, |c| sqlx::query(
+        "DELETE FROM sessions WHERE clinic_id = $1 AND staff_id = $2"
+    )
+    .bind(scope.clinic_id().as_uuid())
+    .bind(staff.as_uuid())
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(done)
 }
 
 /// Remove sessions past their absolute expiry or idle for longer than
@@ -156,10 +169,13 @@ pub async fn delete_all_for(tx: &mut Tx, scope: &ClinicScope, staff: StaffId) ->
 /// Database errors.
 pub async fn delete_expired(tx: &mut Tx, now: Timestamp, idle_micros: i64) -> Result<u64, StoreError> {
     let now = micros(now);
-    let done = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1 OR last_seen_at <= $2")
-        .bind(now)
-        .bind(now - idle_micros)
-        .execute(tx.conn())
-        .await?;
-    Ok(done.rows_affected())
+    let done = on_tx!(tx, |c| sqlx::query(
+        "DELETE FROM sessions WHERE expires_at <= $1 OR last_seen_at <= $2"
+    )
+    .bind(now)
+    .bind(now - idle_micros)
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(done)
 }

@@ -82,7 +82,7 @@ pub async fn insert(
     password_hash: Option<&str>,
     now: Timestamp,
 ) -> Result<(), StoreError> {
-    sqlx::query(
+    on_tx!(tx, |c| sqlx::query(
         "INSERT INTO staff (clinic_id, id, email, display_name, role, password_hash, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
     )
@@ -93,8 +93,9 @@ pub async fn insert(
     .bind(role.as_str())
     .bind(password_hash)
     .bind(micros(now))
-    .execute(tx.conn())
+    .execute(c)
     .await
+    .map(|r| r.rows_affected()))
     .map_err(StoreError::from_sqlx)?;
     Ok(())
 }
@@ -107,35 +108,37 @@ pub async fn insert(
 /// # Errors
 /// Database errors.
 pub async fn find_for_sign_in(tx: &mut Tx, email: &str) -> Result<Option<StaffRow>, StoreError> {
-    let row: Option<Row> = sqlx::query_as(AssertSqlSafe(format!("SELECT {COLUMNS} FROM staff WHERE email = $1")))
-        .bind(email)
-        .fetch_optional(tx.conn())
-        .await?;
+    let row: Option<Row> = on_tx!(tx, |c| sqlx::query_as(AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM staff WHERE email = $1"
+    )))
+    .bind(email)
+    .fetch_optional(c)
+    .await)?;
     row.map(StaffRow::try_from).transpose()
 }
 
 /// # Errors
 /// Database errors.
 pub async fn get(tx: &mut Tx, scope: &ClinicScope, id: StaffId) -> Result<Option<StaffRow>, StoreError> {
-    let row: Option<Row> = sqlx::query_as(AssertSqlSafe(format!(
+    let row: Option<Row> = on_tx!(tx, |c| sqlx::query_as(AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM staff WHERE clinic_id = $1 AND id = $2"
     )))
     .bind(scope.clinic_id().as_uuid())
     .bind(id.as_uuid())
-    .fetch_optional(tx.conn())
-    .await?;
+    .fetch_optional(c)
+    .await)?;
     row.map(StaffRow::try_from).transpose()
 }
 
 /// # Errors
 /// Database errors.
 pub async fn list(tx: &mut Tx, scope: &ClinicScope) -> Result<Vec<StaffRow>, StoreError> {
-    let rows: Vec<Row> = sqlx::query_as(AssertSqlSafe(format!(
+    let rows: Vec<Row> = on_tx!(tx, |c| sqlx::query_as(AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM staff WHERE clinic_id = $1 ORDER BY display_name, id"
     )))
     .bind(scope.clinic_id().as_uuid())
-    .fetch_all(tx.conn())
-    .await?;
+    .fetch_all(c)
+    .await)?;
     rows.into_iter().map(StaffRow::try_from).collect()
 }
 
@@ -146,13 +149,14 @@ async fn update(
     id: StaffId,
     now: Timestamp,
 ) -> Result<bool, StoreError> {
-    let done = sqlx::query(sql)
+    let done = on_tx!(tx, |c| sqlx::query(sql)
         .bind(scope.clinic_id().as_uuid())
         .bind(id.as_uuid())
         .bind(micros(now))
-        .execute(tx.conn())
-        .await?;
-    Ok(done.rows_affected() == 1)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(done == 1)
 }
 
 /// # Errors
@@ -164,14 +168,17 @@ pub async fn set_role(
     role: Role,
     now: Timestamp,
 ) -> Result<bool, StoreError> {
-    let done = sqlx::query("UPDATE staff SET role = $3, updated_at = $4 WHERE clinic_id = $1 AND id = $2")
-        .bind(scope.clinic_id().as_uuid())
-        .bind(id.as_uuid())
-        .bind(role.as_str())
-        .bind(micros(now))
-        .execute(tx.conn())
-        .await?;
-    Ok(done.rows_affected() == 1)
+    let done = on_tx!(tx, |c| sqlx::query(
+        "UPDATE staff SET role = $3, updated_at = $4 WHERE clinic_id = $1 AND id = $2"
+    )
+    .bind(scope.clinic_id().as_uuid())
+    .bind(id.as_uuid())
+    .bind(role.as_str())
+    .bind(micros(now))
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(done == 1)
 }
 
 /// # Errors
@@ -183,14 +190,17 @@ pub async fn set_disabled(
     disabled: bool,
     now: Timestamp,
 ) -> Result<bool, StoreError> {
-    let done = sqlx::query("UPDATE staff SET disabled = $3, updated_at = $4 WHERE clinic_id = $1 AND id = $2")
-        .bind(scope.clinic_id().as_uuid())
-        .bind(id.as_uuid())
-        .bind(disabled)
-        .bind(micros(now))
-        .execute(tx.conn())
-        .await?;
-    Ok(done.rows_affected() == 1)
+    let done = on_tx!(tx, |c| sqlx::query(
+        "UPDATE staff SET disabled = $3, updated_at = $4 WHERE clinic_id = $1 AND id = $2"
+    )
+    .bind(scope.clinic_id().as_uuid())
+    .bind(id.as_uuid())
+    .bind(disabled)
+    .bind(micros(now))
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(done == 1)
 }
 
 /// Set a new password hash and clear any lock.
@@ -204,7 +214,7 @@ pub async fn set_password(
     hash: &str,
     now: Timestamp,
 ) -> Result<bool, StoreError> {
-    let done = sqlx::query(
+    let done = on_tx!(tx, |c| sqlx::query(
         "UPDATE staff SET password_hash = $3, failed_attempts = 0, locked_until = NULL, updated_at = $4 \
          WHERE clinic_id = $1 AND id = $2",
     )
@@ -212,9 +222,10 @@ pub async fn set_password(
     .bind(id.as_uuid())
     .bind(hash)
     .bind(micros(now))
-    .execute(tx.conn())
-    .await?;
-    Ok(done.rows_affected() == 1)
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(done == 1)
 }
 
 /// Store a (sealed) TOTP secret; `confirmed` once the person has entered a
@@ -230,7 +241,7 @@ pub async fn set_totp(
     confirmed: bool,
     now: Timestamp,
 ) -> Result<bool, StoreError> {
-    let done = sqlx::query(
+    let done = on_tx!(tx, |c| sqlx::query(
         "UPDATE staff SET totp_sealed = $3, totp_confirmed = $4, updated_at = $5 WHERE clinic_id = $1 AND id = $2",
     )
     .bind(scope.clinic_id().as_uuid())
@@ -238,9 +249,10 @@ pub async fn set_totp(
     .bind(sealed)
     .bind(confirmed)
     .bind(micros(now))
-    .execute(tx.conn())
-    .await?;
-    Ok(done.rows_affected() == 1)
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(done == 1)
 }
 
 /// Accept a TOTP time step only if it is later than the last one used, in
@@ -250,14 +262,16 @@ pub async fn set_totp(
 /// # Errors
 /// Database errors.
 pub async fn accept_totp_step(tx: &mut Tx, scope: &ClinicScope, id: StaffId, step: i64) -> Result<bool, StoreError> {
-    let done =
-        sqlx::query("UPDATE staff SET totp_last_step = $3 WHERE clinic_id = $1 AND id = $2 AND totp_last_step < $3")
-            .bind(scope.clinic_id().as_uuid())
-            .bind(id.as_uuid())
-            .bind(step)
-            .execute(tx.conn())
-            .await?;
-    Ok(done.rows_affected() == 1)
+    let done = on_tx!(tx, |c| sqlx::query(
+        "UPDATE staff SET totp_last_step = $3 WHERE clinic_id = $1 AND id = $2 AND totp_last_step < $3"
+    )
+    .bind(scope.clinic_id().as_uuid())
+    .bind(id.as_uuid())
+    .bind(step)
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(done == 1)
 }
 
 /// Count a failed sign-in; lock the account until `lock_until` once the
@@ -272,7 +286,7 @@ pub async fn record_failure(
     lock_after: i64,
     lock_until: Timestamp,
 ) -> Result<i64, StoreError> {
-    let n: i64 = sqlx::query_scalar(
+    let n: i64 = on_tx!(tx, |c| sqlx::query_scalar(
         "UPDATE staff SET failed_attempts = failed_attempts + 1, \
            locked_until = CASE WHEN failed_attempts + 1 >= $3 THEN $4 ELSE locked_until END \
          WHERE clinic_id = $1 AND id = $2 RETURNING failed_attempts",
@@ -281,8 +295,8 @@ pub async fn record_failure(
     .bind(id.as_uuid())
     .bind(lock_after)
     .bind(micros(lock_until))
-    .fetch_one(tx.conn())
-    .await?;
+    .fetch_one(c)
+    .await)?;
     Ok(n)
 }
 
@@ -331,7 +345,7 @@ pub async fn insert_link(
     now: Timestamp,
     expires_at: Timestamp,
 ) -> Result<(), StoreError> {
-    sqlx::query(
+    on_tx!(tx, |c| sqlx::query(
         "INSERT INTO one_time_tokens (token_hash, clinic_id, staff_id, purpose, created_at, expires_at) \
          VALUES ($1, $2, $3, $4, $5, $6)",
     )
@@ -341,8 +355,9 @@ pub async fn insert_link(
     .bind(purpose.as_str())
     .bind(micros(now))
     .bind(micros(expires_at))
-    .execute(tx.conn())
-    .await?;
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
     Ok(())
 }
 
@@ -358,15 +373,15 @@ pub async fn peek_link(
     purpose: LinkPurpose,
     now: Timestamp,
 ) -> Result<Option<(ClinicId, StaffId)>, StoreError> {
-    let row: Option<(Uuid, Uuid)> = sqlx::query_as(
+    let row: Option<(Uuid, Uuid)> = on_tx!(tx, |c| sqlx::query_as(
         "SELECT clinic_id, staff_id FROM one_time_tokens \
          WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > $3",
     )
     .bind(token_hash.as_slice())
     .bind(purpose.as_str())
     .bind(micros(now))
-    .fetch_optional(tx.conn())
-    .await?;
+    .fetch_optional(c)
+    .await)?;
     Ok(row.map(|(c, s)| (ClinicId::from_uuid(c), StaffId::from_uuid(s))))
 }
 
@@ -380,7 +395,7 @@ pub async fn use_link(
     purpose: LinkPurpose,
     now: Timestamp,
 ) -> Result<Option<(ClinicId, StaffId)>, StoreError> {
-    let row: Option<(Uuid, Uuid)> = sqlx::query_as(
+    let row: Option<(Uuid, Uuid)> = on_tx!(tx, |c| sqlx::query_as(
         "UPDATE one_time_tokens SET used_at = $3 \
          WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > $3 \
          RETURNING clinic_id, staff_id",
@@ -388,8 +403,8 @@ pub async fn use_link(
     .bind(token_hash.as_slice())
     .bind(purpose.as_str())
     .bind(micros(now))
-    .fetch_optional(tx.conn())
-    .await?;
+    .fetch_optional(c)
+    .await)?;
     Ok(row.map(|(c, s)| (ClinicId::from_uuid(c), StaffId::from_uuid(s))))
 }
 
@@ -402,12 +417,15 @@ pub async fn set_display_name(
     name: &str,
     now: Timestamp,
 ) -> Result<bool, StoreError> {
-    let done = sqlx::query("UPDATE staff SET display_name = $3, updated_at = $4 WHERE clinic_id = $1 AND id = $2")
-        .bind(scope.clinic_id().as_uuid())
-        .bind(id.as_uuid())
-        .bind(name)
-        .bind(micros(now))
-        .execute(tx.conn())
-        .await?;
-    Ok(done.rows_affected() == 1)
+    let done = on_tx!(tx, |c| sqlx::query(
+        "UPDATE staff SET display_name = $3, updated_at = $4 WHERE clinic_id = $1 AND id = $2"
+    )
+    .bind(scope.clinic_id().as_uuid())
+    .bind(id.as_uuid())
+    .bind(name)
+    .bind(micros(now))
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(done == 1)
 }

@@ -12,7 +12,7 @@ use crate::{StoreError, Tx, micros};
 /// Database errors.
 pub async fn record_failure(tx: &mut Tx, source: &str, now: Timestamp, window_micros: i64) -> Result<i64, StoreError> {
     let now = micros(now);
-    let n: i64 = sqlx::query_scalar(
+    let n: i64 = on_tx!(tx, |c| sqlx::query_scalar(
         "INSERT INTO login_throttle (source, failures, window_start) VALUES ($1, 1, $2) \
          ON CONFLICT (source) DO UPDATE SET \
            failures = CASE WHEN login_throttle.window_start < $3 THEN 1 ELSE login_throttle.failures + 1 END, \
@@ -22,8 +22,8 @@ pub async fn record_failure(tx: &mut Tx, source: &str, now: Timestamp, window_mi
     .bind(source)
     .bind(now)
     .bind(now - window_micros)
-    .fetch_one(tx.conn())
-    .await?;
+    .fetch_one(c)
+    .await)?;
     Ok(n)
 }
 
@@ -32,11 +32,12 @@ pub async fn record_failure(tx: &mut Tx, source: &str, now: Timestamp, window_mi
 /// # Errors
 /// Database errors.
 pub async fn failures(tx: &mut Tx, source: &str, now: Timestamp, window_micros: i64) -> Result<i64, StoreError> {
-    let n: Option<i64> =
-        sqlx::query_scalar("SELECT failures FROM login_throttle WHERE source = $1 AND window_start >= $2")
-            .bind(source)
-            .bind(micros(now) - window_micros)
-            .fetch_optional(tx.conn())
-            .await?;
+    let n: Option<i64> = on_tx!(tx, |c| sqlx::query_scalar(
+        "SELECT failures FROM login_throttle WHERE source = $1 AND window_start >= $2"
+    )
+    .bind(source)
+    .bind(micros(now) - window_micros)
+    .fetch_optional(c)
+    .await)?;
     Ok(n.unwrap_or(0))
 }
