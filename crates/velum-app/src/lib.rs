@@ -141,6 +141,14 @@ impl App {
         Ok(self.store().verify_audit().await?)
     }
 
+    /// Every table and column of the schema (operators and the parity test).
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn schema_columns(&self) -> Result<Vec<(String, String)>, AppError> {
+        Ok(self.store().schema_columns().await?)
+    }
+
     /// Append an audit event in `tx`.
     pub(crate) async fn audit(&self, tx: &mut Tx, event: NewAuditEvent) -> Result<(), AppError> {
         velum_store::audit::append(tx, event, self.now()).await?;
@@ -217,9 +225,10 @@ pub(crate) fn platform_event(action: AuditAction, source: Option<String>, detail
 impl From<StoreError> for AppError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::WrongKey | StoreError::SchemaTooNew { .. } | StoreError::BadUrl(_) => {
-                AppError::Startup(e.to_string())
-            }
+            StoreError::WrongKey
+            | StoreError::SchemaTooNew { .. }
+            | StoreError::BadUrl(_)
+            | StoreError::Unreachable(_) => AppError::Startup(e.to_string()),
             other => AppError::Internal(other.to_string()),
         }
     }

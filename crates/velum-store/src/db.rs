@@ -27,6 +27,9 @@ pub enum StoreError {
     /// The database URL is not one Velum understands.
     #[error("{0}")]
     BadUrl(String),
+    /// The database server could not be reached.
+    #[error("cannot connect to PostgreSQL: {0}")]
+    Unreachable(String),
     /// A uniqueness rule was broken (constraint name given).
     #[error("unique constraint violated: {0}")]
     Conflict(String),
@@ -175,7 +178,8 @@ impl Store {
             .max_connections(16)
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(opts)
-            .await?;
+            .await
+            .map_err(|e| StoreError::Unreachable(e.to_string()))?;
         let store = Store { pool: Pool::Pg(pool) };
         store.migrate().await?;
         store.check_key(fingerprint).await?;
@@ -328,4 +332,32 @@ fn not_a_database(e: sqlx::Error) -> StoreError {
 /// Parse helper shared by the repositories.
 pub(crate) fn parse_enum<T: FromStr>(s: &str, what: &'static str) -> Result<T, StoreError> {
     s.parse().map_err(|_| StoreError::Corrupt(what))
+}
+
+#[cfg(test)]
+mod tests {
+    /// G10: both migration trees carry the same numbers (and so the same
+    /// steps); the contract suite compares the migrated schemas.
+    #[test]
+    fn both_backends_have_the_same_migration_numbers() {
+        let numbers = |dir: &str| {
+            let mut v: Vec<String> = std::fs::read_dir(format!("{}/migrations/{dir}", env!("CARGO_MANIFEST_DIR")))
+                .unwrap()
+                .map(|e| {
+                    e.unwrap()
+                        .file_name()
+                        .to_string_lossy()
+                        .split('_')
+                        .next()
+                        .unwrap_or_default()
+                        .to_owned()
+                })
+                .collect();
+            v.sort();
+            v
+        };
+        let sqlite = numbers("sqlite");
+        assert!(!sqlite.is_empty());
+        assert_eq!(sqlite, numbers("postgres"));
+    }
 }

@@ -86,9 +86,8 @@ struct Row {
 /// # Errors
 /// Database errors.
 pub async fn find(tx: &mut Tx, token_hash: &[u8; 32]) -> Result<Option<SessionRow>, StoreError> {
-    let row: Option<Row> =
-        on_tx!(tx, |c| {
-            sqlx::query_as(
+    let row: Option<Row> = on_tx!(tx, |c| {
+        sqlx::query_as(
         "SELECT s.clinic_id, s.staff_id, s.kind, s.stage, s.csrf_token, s.created_at, s.last_seen_at, s.expires_at, \
                 st.role, st.display_name, st.disabled, c.status AS clinic_status \
          FROM sessions s \
@@ -99,7 +98,7 @@ pub async fn find(tx: &mut Tx, token_hash: &[u8; 32]) -> Result<Option<SessionRo
     .bind(token_hash.as_slice())
     .fetch_optional(c)
     .await
-        })?;
+    })?;
     row.map(|r| {
         Ok(SessionRow {
             clinic_id: ClinicId::from_uuid(r.clinic_id),

@@ -82,9 +82,98 @@ pub fn test_master_key() -> MasterKey {
     MasterKey::from_bytes(&[7u8; 32]).expect("32 bytes")
 }
 
+/// Which database a test app runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    /// The backend the suite was asked to run on: `VELUM_TEST_BACKEND=postgres`
+    /// (with `VELUM_TEST_PG_URL`) or SQLite by default.
+    pub fn from_env() -> Backend {
+        match env("VELUM_TEST_BACKEND").as_deref() {
+            Some("postgres") => Backend::Postgres,
+            _ => Backend::Sqlite,
+        }
+    }
+}
+
+#[expect(clippy::disallowed_methods, reason = "the test kit reads its own settings")]
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+/// The PostgreSQL server tests may use (`VELUM_TEST_PG_URL`), if any.
+pub fn pg_url() -> Option<String> {
+    env("VELUM_TEST_PG_URL")
+}
+
+/// A fresh, empty PostgreSQL database on the test server; returns its URL.
+/// Panics if `VELUM_TEST_PG_URL` is not set.
+pub async fn fresh_pg_database() -> String {
+    use sqlx::Connection;
+    let admin = pg_url().expect("VELUM_TEST_PG_URL must be set for PostgreSQL tests");
+    let name = format!("velum_t_{}", uuid::Uuid::new_v4().simple());
+    let mut conn = sqlx::PgConnection::connect(&admin)
+        .await
+        .expect("connect to the test PostgreSQL");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut conn)
+        .await
+        .expect("create test database");
+    conn.close().await.expect("close");
+    let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
+    format!("{base}/{name}")
+}
+
+/// A fresh, empty place for data on `backend`; keep the returned directory
+/// alive as long as the data is used.
+pub async fn fresh_location(backend: Backend) -> (DataLocation, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let location = match backend {
+        Backend::Sqlite => DataLocation::SqliteFile(dir.path().join("velum.db")),
+        Backend::Postgres => DataLocation::Postgres(fresh_pg_database().await),
+    };
+    (location, dir)
+}
+
+/// Open an app on `location` with the test key and `clock` (no SMTP).
+pub async fn open_app(location: &DataLocation, clock: Arc<FixedClock>, smtp_port: Option<u16>) -> App {
+    let settings = AppSettings {
+        base_url: "http://127.0.0.1".into(),
+        smtp: smtp_port.map(|port| SmtpSettings {
+            host: "127.0.0.1".into(),
+            port,
+            from: "Velum <velum@test.example>".into(),
+        }),
+    };
+    App::open(location, test_master_key(), clock, settings)
+        .await
+        .expect("open app")
+}
+
+/// Print, loudly, that PostgreSQL tests were skipped. Returns true when they
+/// must be skipped (no server configured).
+pub fn skip_without_pg(test: &str) -> bool {
+    if pg_url().is_some() {
+        return false;
+    }
+    eprintln!("SKIPPED: PostgreSQL test {test}: VELUM_TEST_PG_URL is not set (.ci/run starts a server and sets it)");
+    true
+}
+
 impl TestApp {
-    /// Start the app on a fresh encrypted database.
+    /// Start the app on a fresh database of the backend chosen by the
+    /// environment (see [`Backend::from_env`]).
     pub async fn spawn() -> TestApp {
+        Self::spawn_on(Backend::from_env()).await
+    }
+
+    /// Start the app on a fresh database: an encrypted SQLite file in a
+    /// temporary directory, or a new PostgreSQL database.
+    pub async fn spawn_on(backend: Backend) -> TestApp {
         let data_dir = tempfile::tempdir().expect("temp dir");
         let smtp = SmtpSink::start().await;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
@@ -103,14 +192,13 @@ impl TestApp {
                 from: "Velum <velum@test.example>".into(),
             }),
         };
-        let app = App::open(
-            &DataLocation::SqliteFile(data_dir.path().join("velum.db")),
-            test_master_key(),
-            clock.clone(),
-            settings,
-        )
-        .await
-        .expect("open app");
+        let location = match backend {
+            Backend::Sqlite => DataLocation::SqliteFile(data_dir.path().join("velum.db")),
+            Backend::Postgres => DataLocation::Postgres(fresh_pg_database().await),
+        };
+        let app = App::open(&location, test_master_key(), clock.clone(), settings)
+            .await
+            .expect("open app");
         let router = velum_web::router(app.clone(), velum_web::WebConfig { secure_cookies: false });
         let (tx, rx) = oneshot::channel::<()>();
         let server = tokio::spawn(async move {

@@ -23,9 +23,13 @@ pub const KEY_FILE: &str = "master.key";
 /// Flags common to every command that opens the data.
 #[derive(Debug, Clone, clap::Args)]
 pub struct DataArgs {
-    /// Directory holding the encrypted database.
-    #[arg(long, env = "VELUM_DATA_DIR")]
-    pub data_dir: PathBuf,
+    /// Directory holding the encrypted database (and, unless
+    /// VELUM_MASTER_KEY_FILE says otherwise, master.key).
+    #[arg(long, env = "VELUM_DATA_DIR", required_unless_present = "database_url")]
+    pub data_dir: Option<PathBuf>,
+    /// Use PostgreSQL instead of the embedded database: postgres://user@host/db.
+    #[arg(long, env = "VELUM_DATABASE_URL")]
+    pub database_url: Option<String>,
 }
 
 /// Flags for commands that send mail or make links.
@@ -125,14 +129,39 @@ pub fn write_new_key(path: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Open the app on `DIR/velum.db` with the key found for `DIR`.
+/// Open the app: on PostgreSQL when a database URL is given, otherwise on
+/// `DIR/velum.db`; with the key from `VELUM_MASTER_KEY_FILE` or `DIR/master.key`.
 pub async fn open_app(data: &DataArgs, settings: AppSettings) -> anyhow::Result<App> {
-    if !data.data_dir.is_dir() {
-        bail!("--data-dir: {} is not a directory", data.data_dir.display());
+    if let Some(dir) = &data.data_dir
+        && !dir.is_dir()
+    {
+        bail!("--data-dir: {} is not a directory", dir.display());
     }
-    let key = load_key(&key_path(&data.data_dir))?;
-    let location = DataLocation::SqliteFile(data.data_dir.join(DB_FILE));
+    let key_file = match &data.data_dir {
+        Some(dir) => key_path(dir),
+        None => env(KEY_FILE_ENV)
+            .map(PathBuf::from)
+            .ok_or_else(|| anyhow::anyhow!("{KEY_FILE_ENV} must be set when there is no --data-dir"))?,
+    };
+    let key = load_key(&key_file)?;
+    let (location, setting) = match (&data.database_url, &data.data_dir) {
+        (Some(url), _) => (
+            DataLocation::Postgres(url.clone()),
+            "--database-url (VELUM_DATABASE_URL)".to_owned(),
+        ),
+        (None, Some(dir)) => (
+            DataLocation::SqliteFile(dir.join(DB_FILE)),
+            format!("--data-dir {}", dir.display()),
+        ),
+        (None, None) => bail!("give --data-dir DIR or --database-url postgres://…"),
+    };
     App::open(&location, key, Arc::new(SystemClock), settings)
         .await
-        .map_err(|e| anyhow::anyhow!("cannot open the data in {}: {e}", data.data_dir.display()))
+        .map_err(|e| match e {
+            velum_app::AppError::Startup(m) => anyhow::anyhow!("{setting}: {m}"),
+            other => anyhow::anyhow!(
+                "{setting}: cannot open the database: {}",
+                other.to_string().trim_start_matches("internal error: ")
+            ),
+        })
 }

@@ -20,6 +20,10 @@ pub struct Args {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
+    /// Seed and serve a PostgreSQL database instead of the embedded one
+    /// (the key and credentials still go in --data-dir).
+    #[arg(long, env = "VELUM_DATABASE_URL")]
+    database_url: Option<String>,
     /// Synthetic clients per clinic, on first start.
     #[arg(long, default_value_t = 250)]
     clients_per_clinic: usize,
@@ -50,7 +54,8 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         eprintln!();
     }
     let data = DataArgs {
-        data_dir: args.data_dir.clone(),
+        data_dir: Some(args.data_dir.clone()),
+        database_url: args.database_url.clone(),
     };
     let app = crate::config::open_app(&data, args.mail.settings(Some(args.listen))).await?;
     let creds_path = args.data_dir.join(CREDENTIALS_FILE);

@@ -6,6 +6,7 @@ mod audit;
 mod auth;
 mod browser;
 mod cli;
+mod contract;
 mod logs;
 mod openapi;
 mod staff;
