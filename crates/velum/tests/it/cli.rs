@@ -290,3 +290,89 @@ async fn clinic_create_prints_a_one_time_setup_link() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("--name") && err.contains("--owner-email"), "{err}");
 }
+
+/// Issue check: two `velum serve` processes on one PostgreSQL database are
+/// stateless: sign in on one, use the token on the other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_serve_processes_on_one_postgres_database_share_sessions() {
+    if velum_testkit::skip_without_pg("cli::two_serve_processes_on_one_postgres_database_share_sessions") {
+        return;
+    }
+    let url = velum_testkit::fresh_pg_database().await;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("demo");
+    let d = data.to_str().unwrap();
+    let out = velum(&[
+        "demo",
+        "--data-dir",
+        d,
+        "--database-url",
+        &url,
+        "--clients-per-clinic",
+        "5",
+        "--seed-only",
+    ])
+    .output()
+    .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let creds: Vec<Value> =
+        serde_json::from_str(&std::fs::read_to_string(data.join("demo-credentials.json")).unwrap()).unwrap();
+    let key = data.join("master.key");
+    let mut servers = Vec::new();
+    let mut bases = Vec::new();
+    for _ in 0..2 {
+        let port = free_port();
+        let base = format!("http://127.0.0.1:{port}");
+        let mut child = velum(&[
+            "serve",
+            "--database-url",
+            &url,
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .env("VELUM_MASTER_KEY_FILE", &key)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+        wait_healthy(&mut child, &base).await;
+        servers.push(child);
+        bases.push(base);
+    }
+    let http = reqwest::Client::new();
+    let owner = creds.iter().find(|c| c["role"] == "owner").unwrap();
+    let r = http
+        .post(format!("{}/api/v1/auth/login", bases[0]))
+        .json(&json!({"email": owner["email"], "password": owner["password"], "totp": totp_now(owner["totp_secret"].as_str().unwrap())}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let token = r.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_owned();
+    let on_second: Value = http
+        .get(format!("{}/api/v1/clients", bases[1]))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(on_second["items"].as_array().unwrap().len(), 5);
+    let on_first: Value = http
+        .get(format!("{}/api/v1/clients", bases[0]))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        on_first["items"], on_second["items"],
+        "the same answers from both servers"
+    );
+    for mut s in servers {
+        assert_eq!(terminate(&mut s), 0);
+    }
+}
