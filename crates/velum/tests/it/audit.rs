@@ -200,3 +200,48 @@ async fn verify_detects_edits_insertions_and_deletions() {
     restore();
     assert_eq!(verify(&dir).0, 0);
 }
+
+/// Issue rule: if the audit write fails, the action fails and changes
+/// nothing (the event is written in the action's own transaction).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn when_the_audit_write_fails_the_action_fails_and_changes_nothing() {
+    if velum_testkit::Backend::from_env() != velum_testkit::Backend::Sqlite {
+        return;
+    }
+    let t = TestApp::spawn().await;
+    let clinic = t.clinic("Alpha").await;
+    let owner = t.login(clinic.owner()).await;
+    let c: Value = owner
+        .post("/api/v1/clients", &client_json(1))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = c["id"].as_str().unwrap();
+    let db = t.data_dir.path().join("velum.db");
+    tamper(&db, "CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_events BEGIN SELECT RAISE(ABORT, 'audit store unavailable'); END;").await;
+
+    let r = owner.get(&format!("/api/v1/clients/{id}")).await;
+    assert_eq!(r.status(), 500, "no read without its audit event");
+    let body = r.text().await.unwrap();
+    assert!(!body.contains("Amelia"), "nothing of the record is returned");
+    let r = owner
+        .patch(
+            &format!("/api/v1/clients/{id}"),
+            &serde_json::json!({"given_name": "Changed"}),
+        )
+        .await;
+    assert_eq!(r.status(), 500);
+    let r = owner.post("/api/v1/clients", &client_json(2)).await;
+    assert_eq!(r.status(), 500);
+
+    tamper(&db, "DROP TRIGGER refuse_audit;").await;
+    let after: Value = owner.get(&format!("/api/v1/clients/{id}")).await.json().await.unwrap();
+    assert_eq!(after["given_name"], "Amelia", "the failed change was rolled back");
+    assert_eq!(
+        t.app.count_clients(&clinic.owner().actor()).await.unwrap(),
+        1,
+        "the failed create left nothing"
+    );
+    assert_eq!(t.app.verify_audit().await.unwrap().first_break, None);
+}
