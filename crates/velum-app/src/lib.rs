@@ -6,6 +6,7 @@
 //!
 //! Depends on core, crypto and store; never on the web layer.
 
+pub mod audit;
 pub mod auth;
 pub mod clients;
 pub mod clinics;

@@ -288,3 +288,80 @@ fn recompute(r: &EventRow) -> Option<[u8; 32]> {
     .encode();
     Some(chain::link(&prev, &bytes))
 }
+
+/// One event of a clinic's trail, for the audit page.
+#[derive(Clone, Debug)]
+pub struct TrailEntry {
+    pub seq: i64,
+    pub at: Timestamp,
+    pub actor_id: Option<StaffId>,
+    pub actor_name: Option<String>,
+    pub client_id: Option<ClientId>,
+    pub client_name: Option<String>,
+    pub action: AuditAction,
+    pub sections: Vec<velum_core::Section>,
+    pub purpose: String,
+    pub source: Option<String>,
+    pub detail: Option<String>,
+}
+
+#[derive(sqlx::FromRow)]
+struct TrailRow {
+    seq: i64,
+    at: i64,
+    actor_id: Option<Uuid>,
+    actor_name: Option<String>,
+    client_id: Option<Uuid>,
+    given_name: Option<String>,
+    family_name: Option<String>,
+    action: String,
+    sections: String,
+    purpose: String,
+    source: Option<String>,
+    detail: Option<String>,
+}
+
+/// The clinic's whole trail, newest first, `limit` at a time, before `before_seq`.
+///
+/// # Errors
+/// Database errors.
+pub async fn clinic_trail(
+    tx: &mut Tx,
+    scope: &ClinicScope,
+    before_seq: Option<i64>,
+    limit: i64,
+) -> Result<Vec<TrailEntry>, StoreError> {
+    let rows: Vec<TrailRow> = on_tx!(tx, |c| sqlx::query_as(
+        "SELECT e.seq, e.at, e.actor_id, s.display_name AS actor_name, e.client_id, \
+                cl.given_name, cl.family_name, e.action, e.sections, e.purpose, e.source, e.detail \
+         FROM audit_events e \
+         LEFT JOIN staff s ON s.clinic_id = e.clinic_id AND s.id = e.actor_id \
+         LEFT JOIN clients cl ON cl.clinic_id = e.clinic_id AND cl.id = e.client_id \
+         WHERE e.clinic_id = $1 AND e.seq < $2 ORDER BY e.seq DESC LIMIT $3",
+    )
+    .bind(scope.clinic_id().as_uuid())
+    .bind(before_seq.unwrap_or(i64::MAX))
+    .bind(limit)
+    .fetch_all(c)
+    .await)?;
+    rows.into_iter()
+        .map(|r| {
+            Ok(TrailEntry {
+                seq: r.seq,
+                at: from_micros(r.at)?,
+                actor_id: r.actor_id.map(StaffId::from_uuid),
+                actor_name: r.actor_name,
+                client_id: r.client_id.map(ClientId::from_uuid),
+                client_name: match (r.given_name, r.family_name) {
+                    (Some(g), Some(f)) => Some(format!("{g} {f}")),
+                    _ => None,
+                },
+                action: parse_enum(&r.action, "audit action")?,
+                sections: sections_from_text(&r.sections),
+                purpose: r.purpose,
+                source: r.source,
+                detail: r.detail,
+            })
+        })
+        .collect()
+}

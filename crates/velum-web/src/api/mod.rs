@@ -2,6 +2,7 @@
 //! the matching page; there is no second code path. Conventions (error
 //! envelope, pagination, versioning) are in docs/API.md.
 
+pub mod audit;
 pub mod auth;
 pub mod clients;
 pub mod openapi;
@@ -24,6 +25,7 @@ pub fn routes() -> Router<AppState> {
             get(clients::get_medical).put(clients::put_medical),
         )
         .route("/clients/{id}/access-log", get(clients::access_log))
+        .route("/audit", get(audit::trail))
         .route("/openapi.json", get(openapi::serve))
         .fallback(|| async { api_error(StatusCode::NOT_FOUND, None, "no such API endpoint") })
 }

@@ -5,7 +5,7 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{auth, clients};
+use super::{audit, auth, clients};
 use crate::error::{ErrorBody, ErrorItem};
 
 #[derive(OpenApi)]
@@ -19,11 +19,12 @@ use crate::error::{ErrorBody, ErrorItem};
     paths(
         auth::login, auth::logout,
         clients::list, clients::create, clients::get, clients::update,
-        clients::get_medical, clients::put_medical, clients::access_log
+        clients::get_medical, clients::put_medical, clients::access_log,
+        audit::trail
     ),
     components(schemas(ErrorBody, ErrorItem)),
     modifiers(&BearerAuth),
-    tags((name = "auth", description = "Signing in"), (name = "clients", description = "Client cards"))
+    tags((name = "auth", description = "Signing in"), (name = "clients", description = "Client cards"), (name = "audit", description = "The clinic's audit trail"))
 )]
 struct ApiDoc;
 

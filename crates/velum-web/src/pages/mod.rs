@@ -3,6 +3,7 @@
 //! and re-render with what was typed when something is wrong.
 
 pub mod assets;
+mod audit;
 mod auth;
 mod clients;
 mod staff;
@@ -48,6 +49,7 @@ pub fn routes() -> Router<AppState> {
         .route("/clients/{id}/history", get(clients::history))
         .route("/clients/{id}/access", get(clients::access))
         .route("/clients/{id}/archive", post(clients::archive))
+        .route("/audit", get(audit::trail))
         .route("/staff", get(staff::list))
         .route("/staff/invite", post(staff::invite))
         .route("/staff/{id}/role", post(staff::role))
@@ -62,6 +64,7 @@ pub struct Nav {
     pub role: &'static str,
     pub csrf: String,
     pub is_admin: bool,
+    pub can_audit: bool,
 }
 
 impl Nav {
@@ -71,6 +74,7 @@ impl Nav {
             role: s.actor.role.label(),
             csrf: s.info.csrf_token.clone(),
             is_admin: s.actor.role.may_manage_staff(),
+            can_audit: s.actor.role.may_read_audit(),
         }
     }
 }

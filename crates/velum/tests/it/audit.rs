@@ -245,3 +245,65 @@ async fn when_the_audit_write_fails_the_action_fails_and_changes_nothing() {
     );
     assert_eq!(t.app.verify_audit().await.unwrap().first_break, None);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_auditor_reads_the_clinic_trail_without_clinical_values() {
+    let t = TestApp::spawn().await;
+    let clinic = t.clinic("Alpha").await;
+    let prac = t.login(clinic.by_role(Role::Practitioner)).await;
+    let desk = t.login(clinic.by_role(Role::Receptionist)).await;
+    let c: Value = prac
+        .post("/api/v1/clients", &client_json(1))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = c["id"].as_str().unwrap();
+    prac.put(
+        &format!("/api/v1/clients/{id}/medical"),
+        &serde_json::json!({"allergies": ["Lidocaine"], "notes": "Keloid history"}),
+    )
+    .await;
+    desk.get(&format!("/api/v1/clients/{id}/medical")).await;
+    t.app
+        .change_role(
+            &clinic.owner().actor(),
+            clinic.by_role(Role::Marketing).id,
+            "receptionist",
+        )
+        .await
+        .unwrap();
+
+    let auditor = t.login(clinic.by_role(Role::Auditor)).await;
+    let r = auditor.get("/api/v1/audit").await;
+    assert_eq!(r.status(), 200);
+    let text = r.text().await.unwrap();
+    let trail: Value = serde_json::from_str(&text).unwrap();
+    let actions: Vec<&str> = trail["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    for expected in ["sign_in", "create", "update", "denied", "staff_role_changed", "read"] {
+        assert!(actions.contains(&expected), "{expected} in {actions:?}");
+    }
+    assert!(
+        !text.contains("Lidocaine") && !text.contains("Keloid"),
+        "no clinical values in the trail"
+    );
+    // The chain's sequence numbers run down without gaps on a page.
+    let seqs: Vec<i64> = trail["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["seq"].as_i64().unwrap())
+        .collect();
+    assert!(seqs.windows(2).all(|w| w[0] == w[1] + 1));
+    assert_eq!(desk.get("/api/v1/audit").await.status(), 403);
+    assert_eq!(prac.get("/api/v1/audit").await.status(), 403);
+    let web = t.web_login(clinic.by_role(Role::Auditor)).await;
+    let page = web.get("/audit").await;
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("Refused access"));
+}

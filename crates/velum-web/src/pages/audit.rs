@@ -1,0 +1,66 @@
+//! The clinic's audit trail page (owners, managers, auditors).
+
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::response::Response;
+use serde::Deserialize;
+use velum_app::audit::TrailEntry;
+
+use super::clients::when;
+use super::{Nav, ok};
+use crate::AppState;
+use crate::error::PageError;
+use crate::extract::StaffSession;
+
+struct Row {
+    at: String,
+    who: String,
+    action: &'static str,
+    client_id: String,
+    client: String,
+    sections: String,
+    purpose: String,
+    source: String,
+    detail: String,
+}
+
+#[derive(Template)]
+#[template(path = "audit.html")]
+struct AuditPage {
+    nav: Option<Nav>,
+    rows: Vec<Row>,
+    next: String,
+}
+
+#[derive(Deserialize)]
+pub struct AuditQuery {
+    #[serde(default)]
+    cursor: Option<String>,
+}
+
+fn row(e: &TrailEntry) -> Row {
+    Row {
+        at: when(e.at),
+        who: e.actor_name.clone().unwrap_or_else(|| "System".into()),
+        action: e.action.label(),
+        client_id: e.client_id.map(|c| c.to_string()).unwrap_or_default(),
+        client: e.client_name.clone().unwrap_or_default(),
+        sections: e.sections.iter().map(|s| s.label()).collect::<Vec<_>>().join(", "),
+        purpose: e.purpose.replace('_', " "),
+        source: e.source.clone().unwrap_or_default(),
+        detail: e.detail.clone().unwrap_or_default(),
+    }
+}
+
+pub async fn trail(
+    State(state): State<AppState>,
+    s: StaffSession,
+    Query(q): Query<AuditQuery>,
+) -> Result<Response, PageError> {
+    let page = state.app.audit_trail(&s.actor, q.cursor.as_deref()).await?;
+    Ok(ok(&AuditPage {
+        nav: Some(Nav::of(&s)),
+        rows: page.items.iter().map(row).collect(),
+        next: page.next.unwrap_or_default(),
+    }))
+}
