@@ -592,3 +592,59 @@ const fn purpose_name(p: LinkPurpose) -> &'static str {
         LinkPurpose::Reset => "reset",
     }
 }
+
+impl App {
+    /// Change one's own password: the current password is required (ASVS
+    /// 6.2.3), the new one must pass the password rules, and every session
+    /// of the account ends, this one included (ASVS 7.4.3).
+    ///
+    /// # Errors
+    /// A field error on `current_password` or `password`.
+    pub async fn change_own_password(&self, actor: &Actor, current: &str, new_password: &str) -> Result<(), AppError> {
+        let scope = ClinicScope::new(actor.clinic_id);
+        let mut tx = self.store().begin_read().await?;
+        let s = staff::get(&mut tx, &scope, actor.staff_id)
+            .await?
+            .ok_or(AppError::Unauthenticated)?;
+        drop(tx);
+        let hash = s
+            .password_hash
+            .clone()
+            .unwrap_or_else(|| password::dummy_hash().to_owned());
+        let cur = current.to_owned();
+        let matches = tokio::task::spawn_blocking(move || password::verify_password(&hash, &cur))
+            .await
+            .map_err(|e| AppError::Internal(e.to_string()))?;
+        let mut errors = FieldErrors::new();
+        if !matches {
+            errors.add("current_password", "is not your current password");
+        }
+        let pw = errors.take(
+            "password",
+            NewPassword::parse(new_password, &[s.email.as_str(), "velum"]),
+        );
+        let Some(pw) = pw.filter(|_| errors.is_empty()) else {
+            return Err(AppError::Validation(errors));
+        };
+        let pw = pw.expose().to_owned();
+        let new_hash = tokio::task::spawn_blocking(move || password::hash_password(&pw))
+            .await
+            .map_err(|e| AppError::Internal(e.to_string()))?;
+        let mut tx = self.begin().await?;
+        staff::set_password(&mut tx, &scope, actor.staff_id, &new_hash, self.now()).await?;
+        let ended = sessions::delete_all_for(&mut tx, &scope, actor.staff_id).await?;
+        self.audit(
+            &mut tx,
+            crate::event(
+                actor,
+                AuditAction::PasswordChanged,
+                None,
+                &[],
+                Some(format!("self sessions_ended:{ended}")),
+            ),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}

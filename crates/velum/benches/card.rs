@@ -106,7 +106,14 @@ async fn run() {
     }
     let mut rng = Synthetic::new(99);
     let names: Vec<String> = (0..200)
-        .map(|_| rng.client(app.today()).family_name[..3].to_lowercase())
+        .map(|_| {
+            rng.client(app.today())
+                .family_name
+                .chars()
+                .take(3)
+                .collect::<String>()
+                .to_lowercase()
+        })
         .collect();
 
     let mut card = Vec::new();

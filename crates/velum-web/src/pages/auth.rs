@@ -566,3 +566,63 @@ pub async fn first_run(
         Err(e) => Err(e.into()),
     }
 }
+
+#[derive(Template)]
+#[template(path = "account.html")]
+struct AccountPage {
+    nav: Option<Nav>,
+    errors: Errors,
+}
+
+pub async fn password_form(session: StaffSession) -> Response {
+    ok(&AccountPage {
+        nav: Some(Nav::of(&session)),
+        errors: Errors::default(),
+    })
+}
+
+#[derive(Deserialize)]
+pub struct ChangePasswordForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    current_password: String,
+    #[serde(default)]
+    password: String,
+}
+
+pub async fn change_password(
+    State(state): State<AppState>,
+    session: StaffSession,
+    jar: CookieJar,
+    Form(form): Form<ChangePasswordForm>,
+) -> Result<Response, PageError> {
+    if let Err(r) = session.check_csrf(&form.csrf) {
+        return Ok(r);
+    }
+    match state
+        .app
+        .change_own_password(&session.actor, &form.current_password, &form.password)
+        .await
+    {
+        Ok(()) => Ok((
+            jar.remove(removal(SESSION_COOKIE)),
+            ok(&MessagePage {
+                nav: None,
+                title: "Password changed".into(),
+                message: "Your password has been changed and you have been signed out everywhere. Sign in with the new password.".into(),
+                link: "/login".into(),
+                link_text: "Sign in".into(),
+            }),
+        )
+            .into_response()),
+        Err(AppError::Validation(errors)) => Ok(render(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &AccountPage {
+                nav: Some(Nav::of(&session)),
+                errors: Errors(errors),
+            },
+        )),
+        Err(e) => Err(e.into()),
+    }
+}

@@ -29,6 +29,10 @@ pub fn routes() -> Router<AppState> {
         .route("/login/code", get(auth::code_form).post(auth::code))
         .route("/login/two-step-setup", get(auth::enrol_form).post(auth::enrol))
         .route("/logout", post(auth::logout))
+        .route(
+            "/account/password",
+            get(auth::password_form).post(auth::change_password),
+        )
         .route("/forgot-password", get(auth::forgot_form).post(auth::forgot))
         .route("/reset/{token}", get(auth::reset_form).post(auth::reset))
         .route("/setup/{token}", get(auth::setup_form).post(auth::setup))
@@ -127,6 +131,7 @@ pub fn label(field: &str) -> &str {
         "town" => "Town",
         "postcode" => "Postcode",
         "password" => "Password",
+        "current_password" => "Current password",
         "display_name" => "Name",
         "role" => "Role",
         "code" => "Code",

@@ -250,3 +250,45 @@ async fn the_web_sign_in_needs_the_code_and_forms_need_their_csrf_token() {
         .unwrap();
     assert_eq!(r.status(), 403);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changing_ones_password_needs_the_current_one_and_ends_every_session() {
+    let t = TestApp::spawn().await;
+    let clinic = t.clinic("Alpha").await;
+    let s = clinic.by_role(Role::Receptionist);
+    let api = t.login(s).await;
+    let web = t.web_login(s).await;
+    let r = web
+        .submit(
+            "/account/password",
+            "/account/password",
+            &[
+                ("current_password", "not-my-password-9"),
+                ("password", "amber-walrus-cinnamon-kite"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 422);
+    assert!(r.text().await.unwrap().contains("is not your current password"));
+    let r = web
+        .submit(
+            "/account/password",
+            "/account/password",
+            &[
+                ("current_password", &s.password),
+                ("password", "amber-walrus-cinnamon-kite"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(api.get("/api/v1/clients").await.status(), 401, "other sessions ended");
+    assert_eq!(web.get("/clients").await.status(), 303, "this one too");
+    let code = t.fresh_code(s);
+    let r = t
+        .post_json(
+            "/api/v1/auth/login",
+            &json!({"email": s.email, "password": "amber-walrus-cinnamon-kite", "totp": code}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+}
