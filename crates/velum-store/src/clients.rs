@@ -9,7 +9,7 @@ use velum_core::text::{AddressLine, DateOfBirth, EmailAddress, PersonName, Postc
 use velum_core::{ClientId, StaffId};
 use velum_crypto::WrappedKey;
 
-use crate::{ClinicScope, StoreError, Tx, from_micros, micros};
+use crate::{Backend, ClinicScope, StoreError, Tx, from_micros, micros};
 
 /// A client card as stored (contact section and status).
 #[derive(Clone, Debug)]
@@ -347,8 +347,12 @@ pub async fn search(
     let (filter, a, b) = match term {
         SearchTerm::All => ("1 = 1", String::new(), String::new()),
         SearchTerm::Name(p) => (
-            "((family_key >= $2 AND family_key < $3) OR (given_key >= $2 AND given_key < $3) \
-              OR (full_key >= $2 AND full_key < $3))",
+            // One index range per kind of name, each with the clinic first
+            // so its index applies; a plain OR of the three ranges would
+            // make SQLite walk every card of the clinic.
+            "id IN (SELECT id FROM clients WHERE clinic_id = $1 AND family_key >= $2 AND family_key < $3 \
+              UNION SELECT id FROM clients WHERE clinic_id = $1 AND given_key >= $2 AND given_key < $3 \
+              UNION SELECT id FROM clients WHERE clinic_id = $1 AND full_key >= $2 AND full_key < $3)",
             p.clone(),
             prefix_end(p),
         ),
@@ -370,9 +374,24 @@ pub async fn search(
     } else {
         " AND $4 IS NULL"
     };
+    // Two steps in one statement: the inner query picks the page's ids in
+    // name order from indexes alone (clients_sort covers the sort keys and
+    // filters); the outer one reads just those cards. On SQLite the unary
+    // `+` stops the inner ORDER BY from walking the family-name index and
+    // testing every card of the clinic; it looks up the matches through the
+    // term's own index and sorts them instead. (PostgreSQL's planner makes
+    // that choice itself, and has no unary `+` on text.) Listing every card
+    // keeps the index walk, which is the fast plan for it.
+    let plus = if tx.backend() == Backend::Sqlite && *term != SearchTerm::All {
+        "+"
+    } else {
+        ""
+    };
     let sql = format!(
-        "SELECT {COLUMNS} FROM clients WHERE clinic_id = $1 AND {filter}{archived}{marketing}{after_sql} \
-         ORDER BY family_key, given_key, id LIMIT $5"
+        "SELECT {COLUMNS} FROM clients WHERE clinic_id = $1 AND id IN ( \
+           SELECT id FROM clients WHERE clinic_id = $1 AND {filter}{archived}{marketing}{after_sql} \
+           ORDER BY {plus}family_key, {plus}given_key, {plus}id LIMIT $5) \
+         ORDER BY family_key, given_key, id"
     );
     let rows: Vec<Row> = on_tx!(tx, |c| sqlx::query_as(AssertSqlSafe(sql))
         .bind(scope.clinic_id().as_uuid())

@@ -143,10 +143,18 @@ impl Store {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10))
+            // 64 MiB of decrypted pages: SQLCipher decrypts a page on every
+            // cache miss, so the working set should stay hot.
+            .pragma("cache_size", "-65536")
             // Statement logging would print the key pragma: never.
             .disable_statement_logging();
+        // One connection. Every use case writes (its audit event), and
+        // SQLite runs one writer at a time anyway, so more connections add no
+        // concurrency; they would only throw away each other's page caches
+        // (a connection discards its cache when another one has written),
+        // and with SQLCipher every cache miss is a page decryption.
         let pool = SqlitePoolOptions::new()
-            .max_connections(8)
+            .max_connections(1)
             .min_connections(1)
             .connect_with(opts)
             .await

@@ -116,6 +116,7 @@ async fn run() {
         })
         .collect();
 
+    eprintln!("sampled {} ids", ids.len());
     let mut card = Vec::new();
     for i in 0..2000 {
         let id = ids[i % ids.len()];
@@ -125,6 +126,7 @@ async fn run() {
             .unwrap();
         card.push(t.elapsed());
     }
+    eprintln!("card reads done");
     let mut search = Vec::new();
     for i in 0..2000 {
         let t = Instant::now();
@@ -133,6 +135,7 @@ async fn run() {
             .unwrap();
         search.push(t.elapsed());
     }
+    eprintln!("name searches done");
     let mut dob = Vec::new();
     for _ in 0..500 {
         let t = Instant::now();
