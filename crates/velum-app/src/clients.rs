@@ -192,7 +192,12 @@ fn search_term(q: &str, today: jiff::civil::Date) -> SearchTerm {
             .unwrap_or(digits);
         return SearchTerm::Mobile(format!("+44{national}"));
     }
-    let key = q
+    // "Barker, Joanne" (how lists show names) means "Joanne Barker".
+    let reordered = match q.split_once(',') {
+        Some((family, given)) => format!("{} {}", given.trim(), family.trim()),
+        None => q.to_owned(),
+    };
+    let key = reordered
         .to_lowercase()
         .chars()
         .filter(|c| !"'’-.".contains(*c))
@@ -696,6 +701,65 @@ fn duplicate(r: &ClientRecord, new: &ClientDetails) -> DuplicateMatch {
         family_name: r.details.family_name.as_str().to_owned(),
         date_of_birth: r.details.date_of_birth.to_iso(),
         reason,
+    }
+}
+
+/// How long a search link stays usable.
+const SEARCH_LINK_LIFETIME_SECS: i64 = 12 * 3600;
+
+fn search_aad(actor: &Actor) -> velum_crypto::Aad {
+    velum_crypto::Aad::record("search.link", &[actor.clinic_id.as_uuid(), actor.staff_id.as_uuid()])
+}
+
+impl App {
+    /// A search, sealed for one member of staff, to put in a URL: the web
+    /// app answers a search with a redirect to a results page (so the Back
+    /// button works) without the query appearing in the URL, history or
+    /// logs. Only the same staff member's session can open it, for 12 hours.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn seal_search(&self, actor: &Actor, q: &str, include_archived: bool) -> Result<String, AppError> {
+        let scope = ClinicScope::new(actor.clinic_id);
+        let mut tx = self.store().begin_read().await?;
+        let (_, key) = self.clinic_key(&mut tx, &scope).await?;
+        drop(tx);
+        let plain = format!("{}|{}|{q}", self.now().as_second(), u8::from(include_archived));
+        let sealed = key.seal(plain.as_bytes(), &search_aad(actor));
+        Ok(sealed.iter().map(|b| format!("{b:02x}")).collect())
+    }
+
+    /// Open a sealed search: `(query, include_archived)`.
+    ///
+    /// # Errors
+    /// `NotFound` for a link that is not this staff member's, or has expired.
+    pub async fn open_search(&self, actor: &Actor, token: &str) -> Result<(String, bool), AppError> {
+        let bytes: Option<Vec<u8>> = token
+            .len()
+            .is_multiple_of(2)
+            .then(|| {
+                (0..token.len())
+                    .step_by(2)
+                    .map(|i| u8::from_str_radix(token.get(i..i + 2)?, 16).ok())
+                    .collect()
+            })
+            .flatten();
+        let bytes = bytes.ok_or(AppError::NotFound)?;
+        let scope = ClinicScope::new(actor.clinic_id);
+        let mut tx = self.store().begin_read().await?;
+        let (_, key) = self.clinic_key(&mut tx, &scope).await?;
+        drop(tx);
+        let plain = key.open(&bytes, &search_aad(actor)).map_err(|_| AppError::NotFound)?;
+        let text = String::from_utf8(plain).map_err(|_| AppError::NotFound)?;
+        let mut parts = text.splitn(3, '|');
+        let (Some(at), Some(archived), Some(q)) = (parts.next(), parts.next(), parts.next()) else {
+            return Err(AppError::NotFound);
+        };
+        let at: i64 = at.parse().map_err(|_| AppError::NotFound)?;
+        if self.now().as_second() - at > SEARCH_LINK_LIFETIME_SECS {
+            return Err(AppError::NotFound);
+        }
+        Ok((q.to_owned(), archived == "1"))
     }
 }
 

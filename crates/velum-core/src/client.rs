@@ -124,7 +124,8 @@ impl ClientInput {
         Self {
             given_name: d.given_name.as_str().to_owned(),
             family_name: d.family_name.as_str().to_owned(),
-            date_of_birth: d.date_of_birth.to_iso(),
+            // As people type it in the UK (and as the form's hint shows).
+            date_of_birth: d.date_of_birth.as_date().strftime("%d/%m/%Y").to_string(),
             email: d.email.as_ref().map(|e| e.as_str().to_owned()).unwrap_or_default(),
             mobile: d.mobile.as_ref().map(UkMobile::national).unwrap_or_default(),
             line1,

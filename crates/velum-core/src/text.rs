@@ -372,7 +372,13 @@ fn parse_date(s: &str) -> Option<Date> {
             .then(|| p.parse().ok())
             .flatten()
     };
-    let (y, m, d) = if let [y, m, d] = s.split('-').collect::<Vec<_>>()[..] {
+    let dashed = s.split('-').collect::<Vec<_>>();
+    let (y, m, d) = if let [y, m, d] = dashed[..]
+        && y.len() == 4
+    {
+        (num(y)?, num(m)?, num(d)?)
+    } else if let [d, m, y] = dashed[..] {
+        // 23-04-1985, as some people type it.
         (y.len() == 4).then_some(())?;
         (num(y)?, num(m)?, num(d)?)
     } else if let [d, m, y] = s.split('/').collect::<Vec<_>>()[..] {
@@ -619,6 +625,7 @@ mod tests {
     #[case("1985-04-23", Ok("1985-04-23"))]
     #[case("23/04/1985", Ok("1985-04-23"))]
     #[case("3/4/1985", Ok("1985-04-03"))]
+    #[case("23-04-1985", Ok("1985-04-23"))]
     #[case("31/02/2000", Err(DateOfBirthError::Invalid))]
     #[case("2026-11-24", Err(DateOfBirthError::InFuture))]
     #[case("1899-12-31", Err(DateOfBirthError::TooEarly))]

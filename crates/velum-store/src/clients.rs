@@ -374,24 +374,20 @@ pub async fn search(
     } else {
         " AND $4 IS NULL"
     };
-    // Two steps in one statement: the inner query picks the page's ids in
-    // name order from indexes alone (clients_sort covers the sort keys and
-    // filters); the outer one reads just those cards. On SQLite the unary
-    // `+` stops the inner ORDER BY from walking the family-name index and
-    // testing every card of the clinic; it looks up the matches through the
-    // term's own index and sorts them instead. (PostgreSQL's planner makes
-    // that choice itself, and has no unary `+` on text.) Listing every card
-    // keeps the index walk, which is the fast plan for it.
+    // On SQLite the unary `+` stops the ORDER BY from walking the
+    // family-name index and testing every card of the clinic (170 ms for a
+    // date-of-birth search at 100,000 cards); the search then goes through
+    // its own term's index and sorts the matches. Listing every card keeps
+    // the index walk, which is the fast plan for it. PostgreSQL's planner
+    // chooses for itself (and has no unary `+` on text).
     let plus = if tx.backend() == Backend::Sqlite && *term != SearchTerm::All {
         "+"
     } else {
         ""
     };
     let sql = format!(
-        "SELECT {COLUMNS} FROM clients WHERE clinic_id = $1 AND id IN ( \
-           SELECT id FROM clients WHERE clinic_id = $1 AND {filter}{archived}{marketing}{after_sql} \
-           ORDER BY {plus}family_key, {plus}given_key, {plus}id LIMIT $5) \
-         ORDER BY family_key, given_key, id"
+        "SELECT {COLUMNS} FROM clients WHERE clinic_id = $1 AND {filter}{archived}{marketing}{after_sql} \
+         ORDER BY {plus}family_key, {plus}given_key, {plus}id LIMIT $5"
     );
     let rows: Vec<Row> = on_tx!(tx, |c| sqlx::query_as(AssertSqlSafe(sql))
         .bind(scope.clinic_id().as_uuid())

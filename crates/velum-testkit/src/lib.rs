@@ -199,7 +199,13 @@ impl TestApp {
         let app = App::open(&location, test_master_key(), clock.clone(), settings)
             .await
             .expect("open app");
-        let router = velum_web::router(app.clone(), velum_web::WebConfig { secure_cookies: false });
+        let router = velum_web::router(
+            app.clone(),
+            velum_web::WebConfig {
+                secure_cookies: false,
+                first_run_token: None,
+            },
+        );
         let (tx, rx) = oneshot::channel::<()>();
         let server = tokio::spawn(async move {
             let _ = velum_web::serve(listener, router, async {

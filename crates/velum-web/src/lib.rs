@@ -28,6 +28,11 @@ pub use api::openapi::openapi_json;
 pub struct WebConfig {
     /// Mark cookies `Secure` (serve over HTTPS). Off only for the loopback demo.
     pub secure_cookies: bool,
+    /// While no clinic exists, the first-run page asks for this token, which
+    /// the server prints on its console at start, so that whoever reaches a
+    /// new server first cannot make themselves its owner. `None` closes the
+    /// first-run page.
+    pub first_run_token: Option<String>,
 }
 
 /// Shared by every handler.

@@ -2,7 +2,7 @@
 
 use askama::Template;
 use axum::Form;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
@@ -120,7 +120,7 @@ pub async fn login(
                     nav: None,
                     csrf,
                     email: form.email,
-                    errors: Errors(FieldErrors::single("email", "Email, password or code not recognised")),
+                    errors: Errors(FieldErrors::single("credentials", "Email or password not recognised.")),
                     notice: String::new(),
                 },
             ))
@@ -184,7 +184,10 @@ pub async fn code(
             &CodePage {
                 nav: None,
                 csrf: form.csrf,
-                errors: Errors(FieldErrors::single("code", "Email, password or code not recognised")),
+                errors: Errors(FieldErrors::single(
+                    "code",
+                    "was not accepted. Codes change every 30 seconds and each works once: wait for the next code and try again.",
+                )),
             },
         )),
         Err(AppError::Unauthenticated) => {
@@ -493,15 +496,47 @@ pub async fn setup(
 struct FirstRunPage {
     nav: Option<Nav>,
     csrf: String,
+    token: String,
     name: String,
     owner_email: String,
     errors: Errors,
 }
 
-/// Shown only while no clinic exists: create the first clinic and its owner.
-pub async fn first_run_form(State(state): State<AppState>, jar: CookieJar) -> Result<Response, PageError> {
+#[derive(Deserialize)]
+pub struct FirstRunQuery {
+    #[serde(default)]
+    token: String,
+}
+
+/// Whether `given` is the first-run token the server printed.
+fn first_run_allowed(state: &AppState, given: &str) -> bool {
+    state
+        .config
+        .first_run_token
+        .as_deref()
+        .is_some_and(|t| constant_eq(t.as_bytes(), given.as_bytes()))
+}
+
+/// Shown only while no clinic exists, and only with the token the server
+/// printed at start: create the first clinic and its owner.
+pub async fn first_run_form(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    Query(q): Query<FirstRunQuery>,
+) -> Result<Response, PageError> {
     if !state.app.clinics().await?.is_empty() {
         return Ok(Redirect::to("/login").into_response());
+    }
+    if !first_run_allowed(&state, &q.token) {
+        return Ok(ok(&MessagePage {
+            nav: None,
+            title: "Welcome to Velum".into(),
+            message: "No clinic exists yet. Open the first-run link that `velum serve` printed on its console, \
+                      or create a clinic with `velum clinic create`."
+                .into(),
+            link: String::new(),
+            link_text: String::new(),
+        }));
     }
     let (jar, csrf) = anon_csrf(jar, state.config.secure_cookies);
     Ok((
@@ -509,6 +544,7 @@ pub async fn first_run_form(State(state): State<AppState>, jar: CookieJar) -> Re
         ok(&FirstRunPage {
             nav: None,
             csrf,
+            token: q.token,
             name: String::new(),
             owner_email: String::new(),
             errors: Errors::default(),
@@ -521,6 +557,8 @@ pub async fn first_run_form(State(state): State<AppState>, jar: CookieJar) -> Re
 pub struct FirstRunForm {
     #[serde(default)]
     csrf: String,
+    #[serde(default)]
+    token: String,
     #[serde(default)]
     name: String,
     #[serde(default)]
@@ -558,6 +596,7 @@ pub async fn first_run(
             &FirstRunPage {
                 nav: None,
                 csrf: form.csrf,
+                token: form.token,
                 name: form.name,
                 owner_email: form.owner_email,
                 errors: Errors(errors),

@@ -65,6 +65,7 @@ struct ListPage {
     can_create: bool,
     show_contact: bool,
     include_archived: bool,
+    sealed: String,
 }
 
 fn list_page(s: &StaffSession, q: String, searched: bool, include_archived: bool, page: &Page<Listed>) -> ListPage {
@@ -77,6 +78,7 @@ fn list_page(s: &StaffSession, q: String, searched: bool, include_archived: bool
         can_create: s.actor.may(Access::Write, Section::Contact),
         show_contact: s.actor.may(Access::Read, Section::Contact),
         include_archived,
+        sealed: String::new(),
     }
 }
 
@@ -84,20 +86,32 @@ fn list_page(s: &StaffSession, q: String, searched: bool, include_archived: bool
 pub struct ListQuery {
     #[serde(default)]
     cursor: Option<String>,
+    /// A sealed search (see `App::seal_search`): never the query itself.
+    #[serde(default)]
+    s: Option<String>,
 }
 
-/// Every card in name order, 50 a page. The cursor is a card id: no
-/// names in URLs.
+/// Every card in name order, 50 a page, or the results of a sealed search.
+/// Cursors are card ids and searches are sealed: no names in URLs.
 pub async fn list(
     State(state): State<AppState>,
     s: StaffSession,
     Query(q): Query<ListQuery>,
 ) -> Result<Response, PageError> {
+    let (query, archived, sealed) = match q.s.as_deref().filter(|t| !t.is_empty()) {
+        Some(token) => {
+            let (query, archived) = state.app.open_search(&s.actor, token).await?;
+            (query, archived, token.to_owned())
+        }
+        None => (String::new(), false, String::new()),
+    };
     let page = state
         .app
-        .search_clients(&s.actor, "", q.cursor.as_deref(), false)
+        .search_clients(&s.actor, &query, q.cursor.as_deref(), archived)
         .await?;
-    Ok(ok(&list_page(&s, String::new(), false, false, &page)))
+    let mut view = list_page(&s, query, !sealed.is_empty(), archived, &page);
+    view.sealed = sealed;
+    Ok(ok(&view))
 }
 
 #[derive(Deserialize)]
@@ -107,13 +121,11 @@ pub struct SearchForm {
     #[serde(default)]
     q: String,
     #[serde(default)]
-    cursor: Option<String>,
-    #[serde(default)]
     include_archived: Option<String>,
 }
 
-/// Search is a POST so that names, phone numbers and dates of birth never
-/// appear in URLs, browser history or server logs.
+/// The search box posts here; the answer is a redirect to the results, so
+/// Back and reload work, with the query sealed rather than in the URL.
 pub async fn search(
     State(state): State<AppState>,
     s: StaffSession,
@@ -122,12 +134,14 @@ pub async fn search(
     if let Err(r) = s.check_csrf(&f.csrf) {
         return Ok(r);
     }
-    let archived = f.include_archived.is_some();
-    let page = state
+    if f.q.trim().is_empty() {
+        return Ok(Redirect::to("/clients").into_response());
+    }
+    let token = state
         .app
-        .search_clients(&s.actor, &f.q, f.cursor.as_deref(), archived)
+        .seal_search(&s.actor, &f.q, f.include_archived.is_some())
         .await?;
-    Ok(ok(&list_page(&s, f.q, true, archived, &page)))
+    Ok(Redirect::to(&format!("/clients?s={token}")).into_response())
 }
 
 #[derive(Template)]
@@ -153,6 +167,9 @@ pub struct ClientForm {
 }
 
 pub async fn new_form(s: StaffSession) -> Response {
+    if !s.actor.may(Access::Write, Section::Contact) {
+        return PageError(AppError::Forbidden).into_response();
+    }
     ok(&FormPage {
         nav: Some(Nav::of(&s)),
         title: "New client".into(),
@@ -602,18 +619,19 @@ pub async fn history(
 }
 
 fn change_view(c: &Change) -> ChangeView {
-    let section = Section::ALL
-        .into_iter()
-        .find(|s| s.as_str() == c.section)
-        .map_or("Status", Section::label);
+    let what = match (c.section.as_str(), c.first) {
+        ("status", _) => "Archived or restored".to_owned(),
+        ("marketing", _) => "Marketing choices changed".to_owned(),
+        ("contact", true) => "Card created".to_owned(),
+        ("medical", true) => "Medical summary first recorded".to_owned(),
+        ("contact", false) => "Contact details changed (previous version kept, sealed)".to_owned(),
+        ("medical", false) => "Medical summary changed (previous version kept, sealed)".to_owned(),
+        (other, _) => format!("{other} changed"),
+    };
     ChangeView {
         at: when(c.at),
         who: c.by.clone().unwrap_or_else(|| "—".into()),
-        what: if c.first {
-            format!("{section}: first recorded")
-        } else {
-            format!("{section}: changed (previous version kept, sealed)")
-        },
+        what,
     }
 }
 

@@ -135,6 +135,7 @@ pub fn label(field: &str) -> &str {
         "display_name" => "Name",
         "role" => "Role",
         "code" => "Code",
+        "credentials" => "",
         "name" => "Clinic name",
         "notes" => "Notes",
         f if f.starts_with("allergies") => "Allergies",

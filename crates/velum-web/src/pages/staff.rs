@@ -21,6 +21,8 @@ struct StaffPage {
     nav: Option<Nav>,
     staff: Vec<StaffView>,
     me: StaffId,
+    /// Only owners may make or change owners.
+    is_owner: bool,
     roles: Vec<(&'static str, &'static str)>,
     v: InviteInput,
     errors: Errors,
@@ -42,7 +44,11 @@ async fn page(
             nav: Some(Nav::of(s)),
             staff,
             me: s.actor.staff_id,
-            roles: role_options(),
+            is_owner: s.actor.role == velum_core::Role::Owner,
+            roles: role_options()
+                .into_iter()
+                .filter(|(r, _)| *r != "owner" || s.actor.role == velum_core::Role::Owner)
+                .collect(),
             v,
             errors,
             invited,

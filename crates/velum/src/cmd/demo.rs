@@ -90,7 +90,15 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         app.close().await;
         return Ok(ExitCode::SUCCESS);
     }
-    crate::cmd::serve::serve(app, args.listen, WebConfig { secure_cookies: false }).await
+    crate::cmd::serve::serve(
+        app,
+        args.listen,
+        WebConfig {
+            secure_cookies: false,
+            first_run_token: None,
+        },
+    )
+    .await
 }
 
 fn write_credentials(path: &std::path::Path, accounts: &[DemoAccount]) -> anyhow::Result<()> {

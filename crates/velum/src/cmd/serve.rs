@@ -25,8 +25,27 @@ pub struct Args {
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let settings = args.mail.settings(Some(args.listen));
     let secure = settings.base_url.starts_with("https://");
+    let base_url = settings.base_url.clone();
     let app = crate::config::open_app(&args.data, settings).await?;
-    serve(app, args.listen, WebConfig { secure_cookies: secure }).await
+    // A new installation: the first-run page needs a token only the
+    // operator can see (this console), so nobody else can claim the server.
+    let first_run_token = if app.clinics().await?.is_empty() {
+        let token = uuid::Uuid::new_v4().simple().to_string();
+        println!("No clinic exists yet. Create the first one at {base_url}/first-run?token={token}");
+        println!("(or run `velum clinic create`). The token works until a clinic exists or the server restarts.");
+        Some(token)
+    } else {
+        None
+    };
+    serve(
+        app,
+        args.listen,
+        WebConfig {
+            secure_cookies: secure,
+            first_run_token,
+        },
+    )
+    .await
 }
 
 /// Serve until a shutdown signal.

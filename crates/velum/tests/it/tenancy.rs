@@ -115,3 +115,57 @@ async fn pages_answer_another_clinics_ids_as_not_found() {
     assert_eq!(still["given_name"], "Amelia");
     assert_eq!(still["archived"], false);
 }
+
+/// The search box answers with a redirect to a results page whose URL holds
+/// a sealed search, never the query (ASVS 14.2.1), so Back and reload work.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn web_search_results_have_no_personal_data_in_the_url() {
+    let t = TestApp::spawn().await;
+    let a = t.clinic("Alpha").await;
+    let b = t.clinic("Beta").await;
+    let owner_a = t.login(a.owner()).await;
+    owner_a.post("/api/v1/clients", &client_json(1)).await;
+    let web = t.web_login(a.owner()).await;
+    let r = web.submit("/clients", "/clients/search", &[("q", "Amelia")]).await;
+    assert_eq!(r.status(), 303);
+    let location = r.headers()["location"].to_str().unwrap().to_owned();
+    assert!(
+        location.starts_with("/clients?s=") && !location.to_lowercase().contains("amelia"),
+        "{location}"
+    );
+    let page = web.get(&location).await.text().await.unwrap();
+    assert!(page.contains("Testcase"), "the results page lists the match");
+    // Another member of staff cannot open this search link.
+    let other = t.web_login(b.owner()).await;
+    assert_eq!(other.get(&location).await.status(), 404);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_run_page_needs_the_token_the_server_printed() {
+    let t = TestApp::spawn().await;
+    let anon = reqwest::Client::builder().cookie_store(true).build().unwrap();
+    let page = anon
+        .get(t.url("/first-run"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("printed on its console"));
+    let csrf = velum_testkit::csrf_in(&page);
+    anon.post(t.url("/first-run"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("name", "Mine Now"),
+            ("owner_email", "attacker@example.org"),
+            ("token", "guess"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        t.app.clinics().await.unwrap().is_empty(),
+        "nobody can claim a new server without the token"
+    );
+}
