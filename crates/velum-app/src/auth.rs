@@ -157,7 +157,7 @@ impl App {
                 Some(s) => {
                     let scope = ClinicScope::new(s.clinic_id);
                     let lock_until = now.saturating_add(LOCK_FOR).unwrap_or(now);
-                    let n = staff::record_failure(&mut tx, &scope, s.id, LOCK_AFTER, lock_until).await?;
+                    let n = staff::record_failure(&mut tx, &scope, s.id, LOCK_AFTER, lock_until, now).await?;
                     self.audit(&mut tx, staff_event(s, AuditAction::SignInFailed, source, Some(reason)))
                         .await?;
                     if n == LOCK_AFTER {
@@ -205,9 +205,14 @@ impl App {
         let matches = tokio::task::spawn_blocking(move || password::verify_password(&hash, &pw))
             .await
             .map_err(|e| AppError::Internal(e.to_string()))?;
-        let tx = self.begin().await?;
+        let mut tx = self.begin().await?;
         let now = self.now();
         let Some(s) = account else {
+            return Err(self.fail(tx, None, source, "unknown_account").await);
+        };
+        // Decide on the account as it is now, inside the write transaction:
+        // guesses sent all at once each see the failures recorded before them.
+        let Some(s) = staff::get(&mut tx, &ClinicScope::new(s.clinic_id), s.id).await? else {
             return Err(self.fail(tx, None, source, "unknown_account").await);
         };
         if s.disabled {
@@ -299,7 +304,11 @@ impl App {
     ) -> Result<IssuedSession, AppError> {
         let s = self.check_password(email, password, source).await?;
         let mut tx = self.begin().await?;
-        if !s.totp_confirmed || !self.use_totp_code(&mut tx, &s, code).await? {
+        let s = staff::get(&mut tx, &ClinicScope::new(s.clinic_id), s.id)
+            .await?
+            .ok_or(AppError::BadCredentials)?;
+        let locked = s.locked_until.is_some_and(|t| t > self.now());
+        if locked || !s.totp_confirmed || !self.use_totp_code(&mut tx, &s, code).await? {
             return Err(self.fail(tx, Some(&s), source, "wrong_code").await);
         }
         self.signed_in(tx, &s, "api", source).await
@@ -338,6 +347,9 @@ impl App {
     ) -> Result<IssuedSession, AppError> {
         let (hash, s) = self.pending(pending, Stage::Totp).await?;
         let mut tx = self.begin().await?;
+        let s = staff::get(&mut tx, &ClinicScope::new(s.clinic_id), s.id)
+            .await?
+            .ok_or(AppError::Unauthenticated)?;
         if s.locked_until.is_some_and(|t| t > self.now()) || !self.use_totp_code(&mut tx, &s, code).await? {
             return Err(self.fail(tx, Some(&s), source, "wrong_code").await);
         }
@@ -617,6 +629,17 @@ impl App {
             .map_err(|e| AppError::Internal(e.to_string()))?;
         let mut errors = FieldErrors::new();
         if !matches {
+            // Counted like a failed sign-in, so a stolen session cannot guess
+            // the password without limit.
+            let tx = self.begin().await?;
+            let _ = self
+                .fail(
+                    tx,
+                    Some(&s),
+                    actor.source.map(|a| a.to_string()).as_deref(),
+                    "wrong_current_password",
+                )
+                .await;
             errors.add("current_password", "is not your current password");
         }
         let pw = errors.take(

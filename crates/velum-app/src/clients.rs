@@ -312,6 +312,14 @@ impl App {
         if !allow_duplicate {
             let dups = clients::find_duplicates(&mut tx, &scope, &details).await?;
             if !dups.is_empty() {
+                // The answer names existing clients: record it as a search.
+                let detail = Some(format!("duplicate_check results:{}", dups.len()));
+                self.audit(
+                    &mut tx,
+                    event(actor, AuditAction::Search, None, &[Section::Contact], detail),
+                )
+                .await?;
+                tx.commit().await?;
                 return Err(AppError::Duplicate(
                     dups.iter().map(|r| duplicate(r, &details)).collect(),
                 ));
@@ -384,6 +392,10 @@ impl App {
             .await?;
             clients::update_details(&mut tx, &scope, id, &details, now).await?;
             self.audit(&mut tx, event(actor, AuditAction::Update, Some(id), &sections, None))
+                .await?;
+        } else {
+            // Nothing changed, but the answer shows the card: a read.
+            self.audit(&mut tx, event(actor, AuditAction::Read, Some(id), &sections, None))
                 .await?;
         }
         let r = clients::get(&mut tx, &scope, id).await?.ok_or(AppError::NotFound)?;
@@ -557,6 +569,11 @@ impl App {
             ),
         };
         let term = search_term(q, self.today());
+        // Marketing staff may not see dates of birth, emails or phone numbers,
+        // so they may not search by them either (it would confirm them).
+        if marketing_only && !matches!(term, SearchTerm::All | SearchTerm::Name(_)) {
+            return Err(AppError::field("q", "can be a name only for your role"));
+        }
         let scope = ClinicScope::new(actor.clinic_id);
         let mut tx = self.begin().await?;
         let rows = clients::search(
@@ -652,6 +669,16 @@ impl App {
             return Err(self.not_found(tx, actor, id, &sections).await);
         };
         let rows = clients::history(&mut tx, &scope, id).await?;
+        // Only changes to sections this role may read (reception does not
+        // learn when the medical summary changed).
+        let rows: Vec<_> = rows
+            .into_iter()
+            .filter(|h| {
+                h.section
+                    .parse::<Section>()
+                    .map_or(true, |s| actor.may(Access::Read, s))
+            })
+            .collect();
         self.audit(
             &mut tx,
             event(

@@ -194,6 +194,17 @@ impl Store {
     /// Database errors (a broken chain is a report, not an error).
     pub async fn verify_audit(&self) -> Result<VerifyReport, StoreError> {
         let mut tx = self.begin_read().await?;
+        // One snapshot for the whole check, so events appended meanwhile by
+        // a live server do not look like a truncated chain (SQLite's read
+        // transaction is a snapshot already).
+        if tx.backend() == Backend::Postgres {
+            on_tx!(tx, |c| sqlx::query(
+                "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY"
+            )
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        }
         let clinics: Vec<Uuid> = on_tx!(tx, |c| sqlx::query_scalar(
             "SELECT clinic_id FROM audit_heads UNION SELECT DISTINCT clinic_id FROM audit_events"
         )

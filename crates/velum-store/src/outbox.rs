@@ -77,8 +77,9 @@ pub async fn claim_due(tx: &mut Tx, now: Timestamp, lease_micros: i64, limit: i6
 /// # Errors
 /// Database errors.
 pub async fn mark_sent(tx: &mut Tx, id: Uuid, now: Timestamp) -> Result<(), StoreError> {
+    // The body (it may hold a single-use link) is not kept once sent.
     on_tx!(tx, |c| sqlx::query(
-        "UPDATE outbox SET sent_at = $2, claimed_until = NULL, last_error = NULL WHERE id = $1"
+        "UPDATE outbox SET sent_at = $2, claimed_until = NULL, last_error = NULL, body = '' WHERE id = $1"
     )
     .bind(id)
     .bind(micros(now))

@@ -285,18 +285,27 @@ pub async fn record_failure(
     id: StaffId,
     lock_after: i64,
     lock_until: Timestamp,
+    now: Timestamp,
 ) -> Result<i64, StoreError> {
-    let n: i64 = on_tx!(tx, |c| sqlx::query_scalar(
-        "UPDATE staff SET failed_attempts = failed_attempts + 1, \
-           locked_until = CASE WHEN failed_attempts + 1 >= $3 THEN $4 ELSE locked_until END \
+    let n: i64 = on_tx!(tx, |c| {
+        sqlx::query_scalar(
+        // A lock that has run out starts a fresh count.
+        "UPDATE staff SET \
+           failed_attempts = CASE WHEN locked_until IS NOT NULL AND locked_until <= $5 THEN 1 ELSE failed_attempts + 1 END, \
+           locked_until = CASE \
+             WHEN locked_until IS NOT NULL AND locked_until > $5 THEN locked_until \
+             WHEN locked_until IS NOT NULL AND locked_until <= $5 THEN NULL \
+             WHEN failed_attempts + 1 >= $3 THEN $4 ELSE locked_until END \
          WHERE clinic_id = $1 AND id = $2 RETURNING failed_attempts",
     )
     .bind(scope.clinic_id().as_uuid())
     .bind(id.as_uuid())
     .bind(lock_after)
     .bind(micros(lock_until))
+    .bind(micros(now))
     .fetch_one(c)
-    .await)?;
+    .await
+    })?;
     Ok(n)
 }
 

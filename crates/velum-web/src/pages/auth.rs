@@ -574,7 +574,7 @@ pub async fn first_run(
     if !anon_csrf_ok(&jar, &form.csrf) {
         return Ok(expired_form());
     }
-    if !state.app.clinics().await?.is_empty() {
+    if !state.app.clinics().await?.is_empty() || !first_run_allowed(&state, &form.token) {
         return Ok(Redirect::to("/login").into_response());
     }
     match state

@@ -153,7 +153,10 @@ async fn the_first_run_page_needs_the_token_the_server_printed() {
         .await
         .unwrap();
     assert!(page.contains("printed on its console"));
-    let csrf = velum_testkit::csrf_in(&page);
+    // A valid CSRF pair (from the sign-in page) and a guessed token.
+    let login = anon.get(t.url("/login")).send().await.unwrap().text().await.unwrap();
+    let csrf = velum_testkit::csrf_in(&login);
+    assert!(!csrf.is_empty());
     anon.post(t.url("/first-run"))
         .form(&[
             ("csrf", csrf.as_str()),
