@@ -385,10 +385,14 @@ pub async fn search(
     } else {
         ""
     };
-    let sql = format!(
-        "SELECT {COLUMNS} FROM clients WHERE clinic_id = $1 AND {filter}{archived}{marketing}{after_sql} \
-         ORDER BY {plus}family_key, {plus}given_key, {plus}id LIMIT $5"
-    );
+    let sql = if tx.backend() == Backend::Sqlite && matches!(term, SearchTerm::Name(_)) {
+        sqlite_name_search(include_archived, only_marketing_consented, after.is_some())
+    } else {
+        format!(
+            "SELECT {COLUMNS} FROM clients WHERE clinic_id = $1 AND {filter}{archived}{marketing}{after_sql} \
+             ORDER BY {plus}family_key, {plus}given_key, {plus}id LIMIT $5"
+        )
+    };
     let rows: Vec<Row> = on_tx!(tx, |c| sqlx::query_as(AssertSqlSafe(sql))
         .bind(scope.clinic_id().as_uuid())
         .bind(a)
@@ -536,4 +540,43 @@ pub async fn history(tx: &mut Tx, scope: &ClinicScope, client: ClientId) -> Resu
             })
         })
         .collect()
+}
+
+/// A name-prefix search on SQLite, shaped so that it never reads more than
+/// the page it returns: the matching ids come from the three name indexes,
+/// each is looked up in `clients_sort` (which carries the sort keys and
+/// filters, so no table row is read), those are sorted and cut to the page,
+/// and only then are the page's cards read (the outer `+` keeps SQLite from
+/// walking the family-name index to test every card against the page's
+/// ids). `CROSS JOIN` and `INDEXED BY` pin that plan: left to itself SQLite walks the family-name index and
+/// tests every card, or reads every matching row to sort it (15 ms at p95
+/// with 100,000 cards).
+fn sqlite_name_search(include_archived: bool, only_marketing_consented: bool, after: bool) -> String {
+    let archived = if include_archived {
+        ""
+    } else {
+        " AND c.archived = FALSE"
+    };
+    let marketing = if only_marketing_consented {
+        " AND (c.marketing_email = TRUE OR c.marketing_sms = TRUE)"
+    } else {
+        ""
+    };
+    let after = if after {
+        " AND (c.family_key, c.given_key, c.id) > \
+           (SELECT k.family_key, k.given_key, k.id FROM clients k WHERE k.clinic_id = $1 AND k.id = $4)"
+    } else {
+        " AND $4 IS NULL"
+    };
+    format!(
+        "SELECT {COLUMNS} FROM clients WHERE clinic_id = $1 AND id IN ( \
+           SELECT c.id FROM ( \
+               SELECT id FROM clients WHERE clinic_id = $1 AND family_key >= $2 AND family_key < $3 \
+               UNION SELECT id FROM clients WHERE clinic_id = $1 AND given_key >= $2 AND given_key < $3 \
+               UNION SELECT id FROM clients WHERE clinic_id = $1 AND full_key >= $2 AND full_key < $3) AS m \
+           CROSS JOIN clients AS c INDEXED BY clients_sort \
+           WHERE c.clinic_id = $1 AND c.id = m.id{archived}{marketing}{after} \
+           ORDER BY c.family_key, c.given_key, c.id LIMIT $5) \
+         ORDER BY +family_key, +given_key, +id"
+    )
 }

@@ -149,6 +149,19 @@ async fn search_finds_by_name_date_phone_and_email_and_pages(backend: Backend) {
             .len(),
         28
     );
+    // A name search pages too: 50, then the other 5, none repeated.
+    let n1 = app.search_clients(&o, "amelia", None, false).await.unwrap();
+    assert_eq!(n1.items.len(), 50);
+    let n2 = app
+        .search_clients(&o, "amelia", n1.next.as_deref(), false)
+        .await
+        .unwrap();
+    assert_eq!(n2.items.len(), 5);
+    assert!(n2.next.is_none());
+    let mut ids: Vec<_> = n1.items.iter().chain(&n2.items).map(|l| l.header.id).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 55);
     assert_eq!(
         app.search_clients(&o, "07400 100007", None, false)
             .await
