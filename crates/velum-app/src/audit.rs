@@ -8,7 +8,7 @@ use velum_store::ClinicScope;
 
 pub use velum_store::audit::TrailEntry;
 
-use crate::clients::{PAGE_SIZE, Page};
+use crate::clients::{PAGE_SIZE, Page, parse_cursor};
 use crate::{App, AppError, event};
 
 impl App {
@@ -21,13 +21,7 @@ impl App {
         if !actor.role.may_read_audit() {
             return Err(self.deny(actor, None, &[], "read_audit").await);
         }
-        let before = match cursor.map(str::trim).filter(|c| !c.is_empty()) {
-            None => None,
-            Some(c) => Some(
-                c.parse::<i64>()
-                    .map_err(|_| AppError::field("cursor", "is not a cursor from a previous page"))?,
-            ),
-        };
+        let before = parse_cursor::<i64>(cursor)?;
         let scope = ClinicScope::new(actor.clinic_id);
         let mut tx = self.begin().await?;
         self.audit(
@@ -35,16 +29,8 @@ impl App {
             event(actor, AuditAction::Read, None, &[], Some("audit_trail".into())),
         )
         .await?;
-        let mut items = velum_store::audit::clinic_trail(&mut tx, &scope, before, PAGE_SIZE + 1).await?;
+        let items = velum_store::audit::clinic_trail(&mut tx, &scope, before, PAGE_SIZE + 1).await?;
         tx.commit().await?;
-        let limit = usize::try_from(PAGE_SIZE).unwrap_or(usize::MAX);
-        let more = items.len() > limit;
-        items.truncate(limit);
-        let next = if more {
-            items.last().map(|e| e.seq.to_string())
-        } else {
-            None
-        };
-        Ok(Page { items, next })
+        Ok(Page::cut(items, |e| e.seq.to_string()))
     }
 }

@@ -530,10 +530,7 @@ impl App {
         let scope = ClinicScope::new(s.clinic_id);
         let expires = now.saturating_add(lifetime).unwrap_or(now);
         staff::insert_link(tx, &scope, s.id, &hash, purpose, now, expires).await?;
-        let path = match purpose {
-            LinkPurpose::Setup => "setup",
-            LinkPurpose::Reset => "reset",
-        };
+        let path = purpose.as_str();
         Ok(format!("{}/{path}/{token}", self.settings().base_url))
     }
 
@@ -590,18 +587,11 @@ impl App {
         let s = staff::get(&mut tx, &scope, staff_id).await?.ok_or(AppError::NotFound)?;
         self.audit(
             &mut tx,
-            staff_event(&s, AuditAction::PasswordChanged, source, Some(purpose_name(purpose))),
+            staff_event(&s, AuditAction::PasswordChanged, source, Some(purpose.as_str())),
         )
         .await?;
         tx.commit().await?;
         Ok(())
-    }
-}
-
-const fn purpose_name(p: LinkPurpose) -> &'static str {
-    match p {
-        LinkPurpose::Setup => "setup",
-        LinkPurpose::Reset => "reset",
     }
 }
 

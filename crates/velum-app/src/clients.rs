@@ -126,6 +126,30 @@ pub struct Change {
 /// Page size for lists.
 pub const PAGE_SIZE: i64 = 50;
 
+/// The cursor a caller passed back from a previous page, if any.
+pub(crate) fn parse_cursor<T: std::str::FromStr>(cursor: Option<&str>) -> Result<Option<T>, AppError> {
+    cursor
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .map(|c| {
+            c.parse()
+                .map_err(|_| AppError::field("cursor", "is not a cursor from a previous page"))
+        })
+        .transpose()
+}
+
+impl<T> Page<T> {
+    /// Cut a fetch of `PAGE_SIZE + 1` items to one page; when more follow,
+    /// the cursor is the last item's key.
+    pub(crate) fn cut(mut items: Vec<T>, key: impl Fn(&T) -> String) -> Page<T> {
+        let limit = usize::try_from(PAGE_SIZE).unwrap_or(usize::MAX);
+        let more = items.len() > limit;
+        items.truncate(limit);
+        let next = if more { items.last().map(key) } else { None };
+        Page { items, next }
+    }
+}
+
 fn header(r: &ClientRecord) -> CardHeader {
     CardHeader {
         id: r.id,
@@ -561,13 +585,7 @@ impl App {
         if !with_contact && !marketing_only {
             return Err(self.deny(actor, None, &sections, "search").await);
         }
-        let after = match cursor.map(str::trim).filter(|c| !c.is_empty()) {
-            None => None,
-            Some(c) => Some(
-                c.parse::<ClientId>()
-                    .map_err(|_| AppError::field("cursor", "is not a cursor from a previous page"))?,
-            ),
-        };
+        let after = parse_cursor::<ClientId>(cursor)?;
         let term = search_term(q, self.today());
         // Marketing staff may not see dates of birth, emails or phone numbers,
         // so they may not search by them either (it would confirm them).
@@ -586,10 +604,10 @@ impl App {
             PAGE_SIZE + 1,
         )
         .await?;
-        let more = rows.len() > usize::try_from(PAGE_SIZE).unwrap_or(usize::MAX);
-        let items: Vec<Listed> = rows
+        let page = Page::cut(rows, |r| r.id.to_string());
+        let items: Vec<Listed> = page
+            .items
             .iter()
-            .take(usize::try_from(PAGE_SIZE).unwrap_or(usize::MAX))
             .map(|r| Listed {
                 header: header(r),
                 contact: with_contact.then(|| contact(r)),
@@ -607,11 +625,7 @@ impl App {
         )
         .await?;
         tx.commit().await?;
-        let next = if more {
-            items.last().map(|l| l.header.id.to_string())
-        } else {
-            None
-        };
+        let next = page.next;
         Ok(Page { items, next })
     }
 
@@ -628,13 +642,7 @@ impl App {
     ) -> Result<(CardHeader, Page<AccessEntry>), AppError> {
         let sections = [Section::AccessHistory];
         self.allow(actor, Access::Read, Some(id), &sections).await?;
-        let before = match cursor.map(str::trim).filter(|c| !c.is_empty()) {
-            None => None,
-            Some(c) => Some(
-                c.parse::<i64>()
-                    .map_err(|_| AppError::field("cursor", "is not a cursor from a previous page"))?,
-            ),
-        };
+        let before = parse_cursor::<i64>(cursor)?;
         let scope = ClinicScope::new(actor.clinic_id);
         let mut tx = self.begin().await?;
         let Some(r) = self.load(&mut tx, actor, id).await? else {
@@ -643,16 +651,9 @@ impl App {
         // Record this read first, so the page shows it at the top.
         self.audit(&mut tx, event(actor, AuditAction::Read, Some(id), &sections, None))
             .await?;
-        let mut events = velum_store::audit::client_access_log(&mut tx, &scope, id, before, PAGE_SIZE + 1).await?;
+        let events = velum_store::audit::client_access_log(&mut tx, &scope, id, before, PAGE_SIZE + 1).await?;
         tx.commit().await?;
-        let more = events.len() > usize::try_from(PAGE_SIZE).unwrap_or(usize::MAX);
-        events.truncate(usize::try_from(PAGE_SIZE).unwrap_or(usize::MAX));
-        let next = if more {
-            events.last().map(|e| e.seq.to_string())
-        } else {
-            None
-        };
-        Ok((header(&r), Page { items: events, next }))
+        Ok((header(&r), Page::cut(events, |e| e.seq.to_string())))
     }
 
     /// The card's change history: which section, who, when. Previous values

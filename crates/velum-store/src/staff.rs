@@ -335,7 +335,9 @@ pub enum LinkPurpose {
 }
 
 impl LinkPurpose {
-    const fn as_str(self) -> &'static str {
+    /// The name stored with the link, used in its URL path and its audit detail.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
         match self {
             LinkPurpose::Setup => "setup",
             LinkPurpose::Reset => "reset",
