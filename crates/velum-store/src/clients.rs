@@ -346,16 +346,9 @@ pub async fn search(
     // only ever bound.
     let (filter, a, b) = match term {
         SearchTerm::All => ("1 = 1", String::new(), String::new()),
-        SearchTerm::Name(p) => (
-            // One index range per kind of name, each with the clinic first
-            // so its index applies; a plain OR of the three ranges would
-            // make SQLite walk every card of the clinic.
-            "id IN (SELECT id FROM clients WHERE clinic_id = $1 AND family_key >= $2 AND family_key < $3 \
-              UNION SELECT id FROM clients WHERE clinic_id = $1 AND given_key >= $2 AND given_key < $3 \
-              UNION SELECT id FROM clients WHERE clinic_id = $1 AND full_key >= $2 AND full_key < $3)",
-            p.clone(),
-            prefix_end(p),
-        ),
+        SearchTerm::Name(p) => {
+            return name_search(tx, scope, p, include_archived, only_marketing_consented, after, limit).await;
+        }
         SearchTerm::DateOfBirth(d) => ("date_of_birth = $2 AND $3 = $3", d.clone(), String::new()),
         SearchTerm::Email(p) => ("(email >= $2 AND email < $3)", p.clone(), prefix_end(p)),
         SearchTerm::Mobile(p) => ("(mobile >= $2 AND mobile < $3)", p.clone(), prefix_end(p)),
@@ -385,14 +378,10 @@ pub async fn search(
     } else {
         ""
     };
-    let sql = if tx.backend() == Backend::Sqlite && matches!(term, SearchTerm::Name(_)) {
-        sqlite_name_search(include_archived, only_marketing_consented, after.is_some())
-    } else {
-        format!(
-            "SELECT {COLUMNS} FROM clients WHERE clinic_id = $1 AND {filter}{archived}{marketing}{after_sql} \
-             ORDER BY {plus}family_key, {plus}given_key, {plus}id LIMIT $5"
-        )
-    };
+    let sql = format!(
+        "SELECT {COLUMNS} FROM clients WHERE clinic_id = $1 AND {filter}{archived}{marketing}{after_sql} \
+         ORDER BY {plus}family_key, {plus}given_key, {plus}id LIMIT $5"
+    );
     let rows: Vec<Row> = on_tx!(tx, |c| sqlx::query_as(AssertSqlSafe(sql))
         .bind(scope.clinic_id().as_uuid())
         .bind(a)
@@ -542,43 +531,127 @@ pub async fn history(tx: &mut Tx, scope: &ClinicScope, client: ClientId) -> Resu
         .collect()
 }
 
-/// A name-prefix search on SQLite, shaped so that it reads no table row
-/// except the page it returns: each of the three name indexes carries the
-/// sort keys and filters (migration 0003), so the matching keys come from
-/// index ranges alone, are merged and sorted, cut to the page, and only then
-/// are the page's cards read (the outer `+` keeps SQLite from walking the
-/// family-name index to test every card against the page's ids). Left to
-/// itself SQLite walked that index and tested every card (15 ms at p95 with
-/// 100,000 cards).
-fn sqlite_name_search(include_archived: bool, only_marketing_consented: bool, after: bool) -> String {
-    let archived = if include_archived { "" } else { " AND archived = FALSE" };
-    let marketing = if only_marketing_consented {
-        " AND (marketing_email = TRUE OR marketing_sms = TRUE)"
-    } else {
-        ""
+/// Name search, in two tiers that each walk one index in order and stop at
+/// the page: first the cards whose family name starts with `p`, in name
+/// order; then the cards whose given name (or "given family") starts with
+/// it and whose family name does not, in given-name order. Neither tier
+/// sorts its matches, so a prefix shared by thousands of cards (`smi`,
+/// `joh`) costs one page of index entries, not thousands.
+///
+/// The cursor is the last card shown; its keys say which tier it was in
+/// and where that tier continues. A cursor naming no card of this clinic
+/// gives an empty page.
+async fn name_search(
+    tx: &mut Tx,
+    scope: &ClinicScope,
+    p: &str,
+    include_archived: bool,
+    only_marketing_consented: bool,
+    after: Option<ClientId>,
+    limit: i64,
+) -> Result<Vec<ClientRecord>, StoreError> {
+    let end = prefix_end(p);
+    let start = match after {
+        None => NamePosition::Family(p.to_owned(), String::new(), Uuid::nil()),
+        Some(id) => {
+            let keys: Option<(String, String, String)> = on_tx!(tx, |c| sqlx::query_as(
+                "SELECT family_key, given_key, full_key FROM clients WHERE clinic_id = $1 AND id = $2"
+            )
+            .bind(scope.clinic_id().as_uuid())
+            .bind(id.as_uuid())
+            .fetch_optional(c)
+            .await)?;
+            match keys {
+                None => return Ok(Vec::new()),
+                Some((family, given, _)) if family.as_str() >= p && family < end => {
+                    NamePosition::Family(family, given, id.as_uuid())
+                }
+                Some((_, _, full)) => NamePosition::Given(full, id.as_uuid()),
+            }
+        }
     };
-    let after = if after {
-        " WHERE (m.family_key, m.given_key, m.id) > \
-           (SELECT k.family_key, k.given_key, k.id FROM clients k WHERE k.clinic_id = $1 AND k.id = $4)"
-    } else {
-        " WHERE $4 IS NULL"
+    let filters = match (include_archived, only_marketing_consented) {
+        (true, false) => "",
+        (false, false) => " AND archived = FALSE",
+        (true, true) => " AND (marketing_email = TRUE OR marketing_sms = TRUE)",
+        (false, true) => " AND archived = FALSE AND (marketing_email = TRUE OR marketing_sms = TRUE)",
     };
-    let branch = |index: &str, key: &str| {
-        format!(
-            "SELECT family_key, given_key, id FROM clients INDEXED BY {index} \
-             WHERE clinic_id = $1 AND {key} >= $2 AND {key} < $3{archived}{marketing}"
-        )
+    // SQLite is told which index to walk; PostgreSQL's planner finds it.
+    let sqlite = tx.backend() == Backend::Sqlite;
+    // The outer sort must not walk an index over the whole clinic on SQLite
+    // (unary `+` stops that); it only orders the page's few rows.
+    let plus = if sqlite { "+" } else { "" };
+    let indexed_by = |index: &str| {
+        if sqlite {
+            format!(" INDEXED BY {index}")
+        } else {
+            String::new()
+        }
     };
-    let branches = [
-        branch("clients_family", "family_key"),
-        branch("clients_given", "given_key"),
-        branch("clients_full", "full_key"),
-    ]
-    .join(" UNION ");
-    format!(
+    let mut found = Vec::new();
+    let (full_from, full_id) = match start {
+        NamePosition::Family(family, given, id) => {
+            // The inner walk reads only the covering index; the outer query
+            // reads the page's rows.
+            let sql = format!(
+                "SELECT {COLUMNS} FROM clients WHERE clinic_id = $1 AND id IN ( \
+                   SELECT id FROM clients{} WHERE clinic_id = $1 \
+                   AND family_key >= $2 AND family_key < $3 \
+                   AND (family_key, given_key, id) > ($5, $6, $7){filters} \
+                   ORDER BY family_key, given_key, id LIMIT $4) \
+                 ORDER BY {plus}family_key, {plus}given_key, {plus}id",
+                indexed_by("clients_family")
+            );
+            let rows: Vec<Row> = on_tx!(tx, |c| sqlx::query_as(AssertSqlSafe(sql))
+                .bind(scope.clinic_id().as_uuid())
+                .bind(p)
+                .bind(&end)
+                .bind(limit)
+                .bind(&family)
+                .bind(&given)
+                .bind(id)
+                .fetch_all(c)
+                .await)?;
+            found = rows
+                .into_iter()
+                .map(ClientRecord::try_from)
+                .collect::<Result<Vec<_>, _>>()?;
+            (p.to_owned(), Uuid::nil())
+        }
+        NamePosition::Given(full, id) => (full, id),
+    };
+    let wanted = limit - i64::try_from(found.len()).unwrap_or(i64::MAX);
+    if wanted <= 0 {
+        return Ok(found);
+    }
+    let sql = format!(
         "SELECT {COLUMNS} FROM clients WHERE clinic_id = $1 AND id IN ( \
-           SELECT m.id FROM ({branches}) AS m{after} \
-           ORDER BY m.family_key, m.given_key, m.id LIMIT $5) \
-         ORDER BY +family_key, +given_key, +id"
-    )
+           SELECT id FROM clients{} WHERE clinic_id = $1 \
+           AND full_key >= $2 AND full_key < $3 AND NOT (family_key >= $2 AND family_key < $3) \
+           AND (full_key, id) > ($5, $6){filters} \
+           ORDER BY full_key, id LIMIT $4) \
+         ORDER BY {plus}full_key, {plus}id",
+        indexed_by("clients_full")
+    );
+    let rows: Vec<Row> = on_tx!(tx, |c| sqlx::query_as(AssertSqlSafe(sql))
+        .bind(scope.clinic_id().as_uuid())
+        .bind(p)
+        .bind(&end)
+        .bind(wanted)
+        .bind(&full_from)
+        .bind(full_id)
+        .fetch_all(c)
+        .await)?;
+    for r in rows {
+        found.push(ClientRecord::try_from(r)?);
+    }
+    Ok(found)
+}
+
+/// Where a name search continues.
+enum NamePosition {
+    /// In the family-name tier, after (family key, given key, id).
+    Family(String, String, Uuid),
+    /// In the given-name tier, after (full key, id).
+    Given(String, Uuid),
 }

@@ -104,17 +104,16 @@ async fn run() {
         ids.extend(page.items.iter().map(|l| l.header.id));
         cursor = page.next;
     }
+    // Search terms: the first three letters of family names and of given
+    // names, drawn as the seed draws them (so common names come up often).
     let mut rng = Synthetic::new(99);
-    let names: Vec<String> = (0..200)
+    let prefix = |name: &str| name.chars().take(3).collect::<String>().to_lowercase();
+    let (names, givens): (Vec<String>, Vec<String>) = (0..200)
         .map(|_| {
-            rng.client(app.today())
-                .family_name
-                .chars()
-                .take(3)
-                .collect::<String>()
-                .to_lowercase()
+            let c = rng.client(app.today());
+            (prefix(&c.family_name), prefix(&c.given_name))
         })
-        .collect();
+        .unzip();
 
     eprintln!("sampled {} ids", ids.len());
     let mut card = Vec::new();
@@ -135,6 +134,14 @@ async fn run() {
             .unwrap();
         search.push(t.elapsed());
     }
+    let mut given = Vec::new();
+    for i in 0..2000 {
+        let t = Instant::now();
+        app.search_clients(&owner, &givens[i % givens.len()], None, false)
+            .await
+            .unwrap();
+        given.push(t.elapsed());
+    }
     eprintln!("name searches done");
     let mut dob = Vec::new();
     for _ in 0..500 {
@@ -151,7 +158,8 @@ async fn run() {
         }
     );
     report("full card read (c+medical)", card);
-    report("search: name prefix", search);
+    report("search: family-name prefix", search);
+    report("search: given-name prefix", given);
     report("search: date of birth", dob);
 
     // Throughput: 8 concurrent readers over two app instances.

@@ -37,6 +37,7 @@ macro_rules! contract {
 contract!(
     tenancy_scopes_every_read_and_write,
     search_finds_by_name_date_phone_and_email_and_pages,
+    name_search_lists_family_names_first_and_pages_across_both,
     changes_keep_sealed_history_and_medical_round_trips,
     audit_chain_stays_one_valid_chain_under_concurrent_writers,
     two_servers_share_sessions_locks_and_the_outbox,
@@ -186,6 +187,71 @@ async fn search_finds_by_name_date_phone_and_email_and_pages(backend: Backend) {
         .unwrap();
     assert_eq!(p2.items.len(), 5);
     assert!(p2.next.is_none());
+    app.close().await;
+}
+
+async fn name_search_lists_family_names_first_and_pages_across_both(backend: Backend) {
+    let (loc, _dir) = fresh_location(backend).await;
+    let app = open_app(&loc, clock(), None).await;
+    let o = owner(&app, "Alpha").await;
+    // 30 family names starting "smi", 30 given names starting "smi" (with
+    // other family names), one card matching both ways, and others.
+    let make = |n: u32, given: &str, family: &str| {
+        let mut i = input(n, family);
+        i.given_name = given.into();
+        i
+    };
+    let mut inputs = Vec::new();
+    for n in 0..30 {
+        inputs.push(make(
+            n,
+            "Amelia",
+            &format!("Smith{}", char::from(b'a' + (n % 26) as u8)),
+        ));
+        inputs.push(make(
+            100 + n,
+            &format!("Smita{}", char::from(b'a' + (n % 26) as u8)),
+            "Patel",
+        ));
+    }
+    inputs.push(make(200, "Smith", "Smithers"));
+    inputs.push(make(201, "Olivia", "Jones"));
+    for i in &inputs {
+        app.create_client(&o, i, true).await.unwrap();
+    }
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let page = app.search_clients(&o, "smi", cursor.as_deref(), false).await.unwrap();
+        seen.extend(page.items.iter().map(|l| l.header.clone()));
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    // Every match once, none of the others.
+    assert_eq!(seen.len(), 61);
+    let mut ids: Vec<_> = seen.iter().map(|h| h.id).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 61);
+    // The 31 family-name matches first, in family-name order; then the 30
+    // given-name matches, in given-name order.
+    let families: Vec<_> = seen[..31].iter().map(|h| h.family_name.to_lowercase()).collect();
+    assert!(families.iter().all(|f| f.starts_with("smi")));
+    assert!(families.windows(2).all(|w| w[0] <= w[1]));
+    let givens: Vec<_> = seen[31..].iter().map(|h| h.given_name.to_lowercase()).collect();
+    assert!(givens.iter().all(|g| g.starts_with("smi")));
+    assert!(givens.windows(2).all(|w| w[0] <= w[1]), "{givens:?}");
+    // A full-name search still finds the card by "given family".
+    assert_eq!(
+        app.search_clients(&o, "smith smit", None, false)
+            .await
+            .unwrap()
+            .items
+            .len(),
+        1
+    );
     app.close().await;
 }
 
