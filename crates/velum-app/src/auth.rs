@@ -14,7 +14,7 @@ use velum_core::{Actor, ClinicId, Role, StaffId};
 use velum_crypto::{Aad, TotpSecret, password, token};
 pub use velum_store::staff::LinkPurpose;
 use velum_store::staff::StaffRow;
-use velum_store::{ClinicScope, Tx, outbox, sessions, staff, throttle};
+use velum_store::{ClinicScope, Tx, clinics, outbox, sessions, staff, throttle};
 
 use crate::{App, AppError, platform_event};
 
@@ -85,16 +85,23 @@ pub struct SessionInfo {
     pub display_name: String,
     pub csrf_token: String,
     pub expires_at: Timestamp,
+    /// An operator's live support visit inside a clinic.
+    pub support: Option<crate::platform::SupportVisit>,
 }
 
 impl SessionInfo {
-    /// The actor for a fully signed-in session.
+    /// The actor for a fully signed-in session: on a support visit, the
+    /// operator acts in the visited clinic with the `Support` role.
     #[must_use]
     pub fn actor(&self, source: Option<std::net::IpAddr>) -> Option<Actor> {
+        let (clinic_id, role) = match &self.support {
+            Some(v) => (v.clinic_id, Role::Support),
+            None => (self.clinic_id, self.role),
+        };
         (self.stage == Stage::Full).then_some(Actor {
             staff_id: self.staff_id,
-            clinic_id: self.clinic_id,
-            role: self.role,
+            clinic_id,
+            role,
             source,
         })
     }
@@ -223,6 +230,10 @@ impl App {
         }
         if s.password_hash.is_none() || !matches {
             return Err(self.fail(tx, Some(&s), source, "wrong_password").await);
+        }
+        let clinic = clinics::get(&mut tx, &ClinicScope::new(s.clinic_id)).await?;
+        if clinic.is_none_or(|c| c.status != "active") {
+            return Err(self.fail(tx, Some(&s), source, "clinic_suspended").await);
         }
         drop(tx);
         Ok(s)
@@ -453,7 +464,9 @@ impl App {
             sessions::touch(&mut tx, &hash, now).await?;
             tx.commit().await?;
         }
+        let support = self.live_visit(&row, &hash).await?;
         Ok(SessionInfo {
+            support,
             stage,
             clinic_id: row.clinic_id,
             staff_id: row.staff_id,

@@ -79,6 +79,19 @@ impl App {
             };
             self.fixture_clients(&owner, clients_per_clinic, &mut rng).await?;
         }
+        // A platform operator, for trying hosted mode: runs the clinics,
+        // reads nothing in them without an owner's grant.
+        let email = "operator@platform.example";
+        let password = secrets.password();
+        let (_, secret) = self.fixture_operator(email, "Oskar Operator", &password).await?;
+        accounts.push(DemoAccount {
+            clinic: "Platform".to_owned(),
+            otpauth_uri: velum_crypto::TotpSecret::from_base32(&secret)?.otpauth_uri("Velum", email),
+            email: email.to_owned(),
+            password,
+            role: Role::Operator,
+            totp_secret: secret,
+        });
         Ok(Some(accounts))
     }
 
@@ -110,6 +123,27 @@ impl App {
         let mut tx = self.begin().await?;
         let (id, secret) = self
             .create_ready_account(&mut tx, &scope, email, name, role, password)
+            .await?;
+        tx.commit().await?;
+        Ok((id, secret.to_base32()))
+    }
+
+    /// A ready platform operator account (the platform row is made if
+    /// missing); returns its id and the base32 TOTP secret.
+    ///
+    /// # Errors
+    /// `Conflict` if the email is taken.
+    pub async fn fixture_operator(
+        &self,
+        email: &str,
+        name: &str,
+        password: &str,
+    ) -> Result<(StaffId, String), AppError> {
+        let mut tx = self.begin().await?;
+        self.ensure_platform(&mut tx).await?;
+        let scope = ClinicScope::new(crate::platform::platform_id());
+        let (id, secret) = self
+            .create_ready_account(&mut tx, &scope, email, name, Role::Operator, password)
             .await?;
         tx.commit().await?;
         Ok((id, secret.to_base32()))
@@ -182,5 +216,6 @@ const fn demo_first_name(role: Role) -> &'static str {
         Role::Receptionist => "Rhys",
         Role::Marketing => "Megan",
         Role::Auditor => "Adaeze",
+        Role::Operator | Role::Support => "Oskar",
     }
 }

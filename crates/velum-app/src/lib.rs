@@ -15,6 +15,7 @@ pub mod demo;
 mod error;
 mod keys;
 pub mod mail;
+pub mod platform;
 pub mod staff;
 pub mod synthetic;
 

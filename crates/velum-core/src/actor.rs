@@ -20,6 +20,13 @@ pub enum Role {
     Receptionist,
     Marketing,
     Auditor,
+    /// A platform operator (hosted mode): runs clinics, never reads their
+    /// data. Belongs to the platform, not to any clinic; never assignable
+    /// to clinic staff.
+    Operator,
+    /// An operator inside one clinic under a break-glass grant its owner
+    /// gave: never stored, only derived from a live grant.
+    Support,
 }
 
 impl Role {
@@ -41,6 +48,8 @@ impl Role {
             Role::Receptionist => "receptionist",
             Role::Marketing => "marketing",
             Role::Auditor => "auditor",
+            Role::Operator => "operator",
+            Role::Support => "support",
         }
     }
 
@@ -53,6 +62,8 @@ impl Role {
             Role::Receptionist => "Receptionist",
             Role::Marketing => "Marketing",
             Role::Auditor => "Auditor",
+            Role::Operator => "Platform operator",
+            Role::Support => "Platform support",
         }
     }
 
@@ -77,6 +88,10 @@ impl Role {
             // Auditors: who looked at what. They can find the client by name
             // and contact details, never clinical values.
             (Role::Auditor, Read, Contact | AccessHistory) => true,
+            // Support under a break-glass grant: enough to find and look at a
+            // card a clinic reports a problem with, read-only, never clinical
+            // values. Platform operators see no client data at all.
+            (Role::Support, Read, Contact | Marketing | Payments | AccessHistory) => true,
             _ => false,
         }
     }
@@ -101,6 +116,7 @@ impl Role {
             Role::Owner | Role::Manager | Role::Receptionist => Purpose::Administration,
             Role::Marketing => Purpose::Marketing,
             Role::Auditor => Purpose::Audit,
+            Role::Operator | Role::Support => Purpose::Support,
         }
     }
 }
@@ -116,10 +132,26 @@ impl fmt::Display for Role {
 #[error("must be one of owner, manager, practitioner, receptionist, marketing, auditor")]
 pub struct UnknownRole;
 
+/// Parses the six clinic roles only: a platform role can never be typed
+/// into a staff form. The store reads stored roles with [`Role::from_stored`].
 impl FromStr for Role {
     type Err = UnknownRole;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Role::ALL.into_iter().find(|r| r.as_str() == s).ok_or(UnknownRole)
+    }
+}
+
+impl Role {
+    /// A role as stored: a clinic role, or `operator`.
+    ///
+    /// # Errors
+    /// `UnknownRole` for anything else (`support` is never stored).
+    pub fn from_stored(s: &str) -> Result<Role, UnknownRole> {
+        if s == Role::Operator.as_str() {
+            Ok(Role::Operator)
+        } else {
+            s.parse()
+        }
     }
 }
 
@@ -211,6 +243,8 @@ pub enum Purpose {
     Marketing,
     Audit,
     Security,
+    /// Platform support under a break-glass grant.
+    Support,
 }
 
 impl Purpose {
@@ -222,6 +256,7 @@ impl Purpose {
             Purpose::Marketing => "marketing",
             Purpose::Audit => "audit",
             Purpose::Security => "security",
+            Purpose::Support => "support",
         }
     }
 }
@@ -276,6 +311,22 @@ mod tests {
         }
         assert!(Role::Auditor.may(Access::Read, Section::AccessHistory));
         assert!(!Role::Practitioner.may(Access::Read, Section::AccessHistory));
+    }
+
+    #[test]
+    fn platform_roles_never_see_clinical_values_and_operators_see_no_client_data() {
+        for s in Section::ALL {
+            assert!(!Role::Operator.may(Access::Read, s), "{s:?}");
+            assert!(!Role::Support.may(Access::Write, s), "{s:?}");
+            if s.is_clinical() {
+                assert!(!Role::Support.may(Access::Read, s), "{s:?}");
+            }
+        }
+        assert!(Role::Support.may(Access::Read, Section::Contact));
+        assert!(!Role::Operator.may_manage_staff() && !Role::Support.may_manage_staff());
+        assert_eq!("operator".parse::<Role>(), Err(UnknownRole));
+        assert_eq!(Role::from_stored("operator"), Ok(Role::Operator));
+        assert_eq!(Role::from_stored("support"), Err(UnknownRole));
     }
 
     #[test]

@@ -37,10 +37,20 @@ pub enum AuditAction {
     StaffDisabled,
     StaffEnabled,
     ClinicCreated,
+    /// The platform operator suspended the clinic: nobody can sign in to it.
+    ClinicSuspended,
+    ClinicResumed,
+    /// Break-glass support access: asked for by an operator with a reason,
+    /// granted or refused by the clinic's owner, time-boxed.
+    SupportRequested,
+    SupportGranted,
+    SupportDenied,
+    SupportRevoked,
+    SupportEntered,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 19] = [
+    pub const ALL: [AuditAction; 26] = [
         AuditAction::Read,
         AuditAction::Search,
         AuditAction::Create,
@@ -60,6 +70,13 @@ impl AuditAction {
         AuditAction::StaffDisabled,
         AuditAction::StaffEnabled,
         AuditAction::ClinicCreated,
+        AuditAction::ClinicSuspended,
+        AuditAction::ClinicResumed,
+        AuditAction::SupportRequested,
+        AuditAction::SupportGranted,
+        AuditAction::SupportDenied,
+        AuditAction::SupportRevoked,
+        AuditAction::SupportEntered,
     ];
 
     #[must_use]
@@ -84,6 +101,13 @@ impl AuditAction {
             AuditAction::StaffDisabled => "staff_disabled",
             AuditAction::StaffEnabled => "staff_enabled",
             AuditAction::ClinicCreated => "clinic_created",
+            AuditAction::ClinicSuspended => "clinic_suspended",
+            AuditAction::ClinicResumed => "clinic_resumed",
+            AuditAction::SupportRequested => "support_requested",
+            AuditAction::SupportGranted => "support_granted",
+            AuditAction::SupportDenied => "support_denied",
+            AuditAction::SupportRevoked => "support_revoked",
+            AuditAction::SupportEntered => "support_entered",
         }
     }
 
@@ -110,6 +134,13 @@ impl AuditAction {
             AuditAction::StaffDisabled => "Disabled an account",
             AuditAction::StaffEnabled => "Re-enabled an account",
             AuditAction::ClinicCreated => "Created the clinic",
+            AuditAction::ClinicSuspended => "Suspended the clinic",
+            AuditAction::ClinicResumed => "Reactivated the clinic",
+            AuditAction::SupportRequested => "Asked for support access",
+            AuditAction::SupportGranted => "Granted support access",
+            AuditAction::SupportDenied => "Refused support access",
+            AuditAction::SupportRevoked => "Ended support access",
+            AuditAction::SupportEntered => "Began a support visit",
         }
     }
 }

@@ -84,7 +84,8 @@ fn to_row((id, name, status, created_at): (Uuid, String, String, i64)) -> Result
 }
 
 impl Store {
-    /// Every clinic, by name. For the CLI and start-up checks; not scoped
+    /// Every clinic (not the platform's own row), by name. For the CLI and
+    /// start-up checks; not scoped
     /// because it reads no clinic data beyond names.
     ///
     /// # Errors
@@ -92,7 +93,7 @@ impl Store {
     pub async fn list_clinics(&self) -> Result<Vec<ClinicRow>, StoreError> {
         let mut tx = self.begin_read().await?;
         let rows: Vec<(Uuid, String, String, i64)> = on_tx!(tx, |c| sqlx::query_as(
-            "SELECT id, name, status, created_at FROM clinics ORDER BY name"
+            "SELECT id, name, status, created_at FROM clinics WHERE kind = 'clinic' ORDER BY name"
         )
         .fetch_all(c)
         .await)?;

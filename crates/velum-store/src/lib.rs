@@ -17,6 +17,7 @@ pub mod audit;
 pub mod clients;
 pub mod clinics;
 pub mod outbox;
+pub mod platform;
 pub mod sessions;
 pub mod staff;
 pub mod throttle;

@@ -6,7 +6,6 @@ use jiff::Timestamp;
 use uuid::Uuid;
 use velum_core::{ClinicId, Role, StaffId};
 
-use crate::db::parse_enum;
 use crate::{ClinicScope, StoreError, Tx, from_micros, micros};
 
 #[derive(Clone, Debug)]
@@ -38,6 +37,8 @@ pub struct SessionRow {
     pub display_name: String,
     pub staff_disabled: bool,
     pub clinic_active: bool,
+    /// An operator's support visit: the clinic and the grant it rests on.
+    pub support: Option<(ClinicId, Uuid)>,
 }
 
 /// # Errors
@@ -77,6 +78,8 @@ struct Row {
     display_name: String,
     disabled: bool,
     clinic_status: String,
+    support_clinic_id: Option<Uuid>,
+    support_grant_id: Option<Uuid>,
 }
 
 /// Look a session up by its token hash.
@@ -89,7 +92,8 @@ pub async fn find(tx: &mut Tx, token_hash: &[u8; 32]) -> Result<Option<SessionRo
     let row: Option<Row> = on_tx!(tx, |c| {
         sqlx::query_as(
         "SELECT s.clinic_id, s.staff_id, s.kind, s.stage, s.csrf_token, s.created_at, s.last_seen_at, s.expires_at, \
-                st.role, st.display_name, st.disabled, c.status AS clinic_status \
+                st.role, st.display_name, st.disabled, c.status AS clinic_status, \
+                s.support_clinic_id, s.support_grant_id \
          FROM sessions s \
          JOIN staff st ON st.clinic_id = s.clinic_id AND st.id = s.staff_id \
          JOIN clinics c ON c.id = s.clinic_id \
@@ -109,10 +113,14 @@ pub async fn find(tx: &mut Tx, token_hash: &[u8; 32]) -> Result<Option<SessionRo
             created_at: from_micros(r.created_at)?,
             last_seen_at: from_micros(r.last_seen_at)?,
             expires_at: from_micros(r.expires_at)?,
-            role: parse_enum(&r.role, "staff role")?,
+            role: Role::from_stored(&r.role).map_err(|_| StoreError::Corrupt("staff role"))?,
             display_name: r.display_name,
             staff_disabled: r.disabled,
             clinic_active: r.clinic_status == "active",
+            support: r
+                .support_clinic_id
+                .zip(r.support_grant_id)
+                .map(|(c, g)| (ClinicId::from_uuid(c), g)),
         })
     })
     .transpose()

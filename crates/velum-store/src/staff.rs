@@ -5,7 +5,6 @@ use sqlx::AssertSqlSafe;
 use uuid::Uuid;
 use velum_core::{ClinicId, Role, StaffId};
 
-use crate::db::parse_enum;
 use crate::{ClinicScope, StoreError, Tx, from_micros, micros};
 
 #[derive(Clone, Debug)]
@@ -53,7 +52,7 @@ impl TryFrom<Row> for StaffRow {
             id: StaffId::from_uuid(r.id),
             email: r.email,
             display_name: r.display_name,
-            role: parse_enum(&r.role, "staff role")?,
+            role: Role::from_stored(&r.role).map_err(|_| StoreError::Corrupt("staff role"))?,
             password_hash: r.password_hash,
             totp_sealed: r.totp_sealed,
             totp_confirmed: r.totp_confirmed,

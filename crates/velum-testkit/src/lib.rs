@@ -275,6 +275,26 @@ impl TestApp {
         }
     }
 
+    /// A ready platform operator account (hosted mode).
+    pub async fn operator(&self) -> Staff {
+        let n = self.counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let email = format!("operator.{n}@platform.test.example");
+        let password = format!("quiet-harbour-lantern-{n}-velum");
+        let (id, secret) = self
+            .app
+            .fixture_operator(&email, &format!("Operator {n}"), &password)
+            .await
+            .expect("operator");
+        Staff {
+            id,
+            clinic: velum_app::platform::platform_id(),
+            role: Role::Operator,
+            email,
+            password,
+            totp_secret: secret,
+        }
+    }
+
     /// `n` synthetic clients created by `by`.
     pub async fn clients(&self, by: &Staff, n: usize, seed: u64) -> Vec<ClientId> {
         let mut rng = Synthetic::new(seed);
@@ -488,7 +508,7 @@ impl TestApp {
         let code = self.fresh_code(staff);
         let r = web.submit("/login/code", "/login/code", &[("code", &code)]).await;
         assert_eq!(r.status(), 303, "code step");
-        assert_eq!(r.headers()["location"], "/clients");
+        assert_eq!(r.headers()["location"], "/");
         web
     }
 }

@@ -31,6 +31,9 @@ enum Command {
     /// Create and list clinics.
     #[command(subcommand)]
     Clinic(cmd::clinic::Command),
+    /// Manage platform operators (hosted mode).
+    #[command(subcommand)]
+    Operator(cmd::clinic::OperatorCommand),
     /// Check the audit trail.
     #[command(subcommand)]
     Audit(cmd::audit::Command),
@@ -53,6 +56,7 @@ fn main() -> ExitCode {
             Command::Migrate(args) => cmd::migrate::run(args).await,
             Command::Keys(c) => cmd::keys::run(c),
             Command::Clinic(c) => cmd::clinic::run(c).await,
+            Command::Operator(c) => cmd::clinic::run_operator(c).await,
             Command::Audit(c) => cmd::audit::run(c).await,
         }
     });

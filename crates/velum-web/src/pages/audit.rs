@@ -41,7 +41,13 @@ pub struct AuditQuery {
 fn row(e: &TrailEntry) -> Row {
     Row {
         at: when(e.at),
-        who: e.actor_name.clone().unwrap_or_else(|| "System".into()),
+        who: e.actor_name.clone().unwrap_or_else(|| {
+            if e.purpose == "support" {
+                "Platform support".into()
+            } else {
+                "System".into()
+            }
+        }),
         action: e.action.label(),
         client_id: e.client_id.map(|c| c.to_string()).unwrap_or_default(),
         client: e.client_name.clone().unwrap_or_default(),

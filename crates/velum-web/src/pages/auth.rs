@@ -55,8 +55,13 @@ pub async fn home(
     State(state): State<AppState>,
     session: Result<StaffSession, Response>,
 ) -> Result<Response, PageError> {
-    if session.is_ok() {
-        return Ok(Redirect::to("/clients").into_response());
+    if let Ok(s) = session {
+        let to = if s.actor.role == velum_core::Role::Operator {
+            "/platform"
+        } else {
+            "/clients"
+        };
+        return Ok(Redirect::to(to).into_response());
     }
     if state.app.clinics().await?.is_empty() {
         return Ok(Redirect::to("/first-run").into_response());
@@ -201,7 +206,7 @@ fn signed_in(jar: CookieJar, token: String, secure: bool) -> Response {
     let jar = jar
         .remove(removal(PENDING_COOKIE))
         .add(cookie(SESSION_COOKIE, token, secure));
-    (jar, Redirect::to("/clients")).into_response()
+    (jar, Redirect::to("/")).into_response()
 }
 
 #[derive(Template)]

@@ -380,8 +380,11 @@ fn first_tab(s: &StaffSession, id: ClientId) -> Option<Response> {
     }
     let to = if s.actor.may(Access::Read, Section::Marketing) {
         format!("/clients/{id}/marketing")
-    } else {
+    } else if s.actor.may(Access::Read, Section::AccessHistory) {
         format!("/clients/{id}/access")
+    } else {
+        // No section at all: the use case refuses (and records it).
+        return None;
     };
     Some(Redirect::to(&to).into_response())
 }

@@ -6,6 +6,7 @@ pub mod assets;
 mod audit;
 mod auth;
 mod clients;
+mod platform;
 mod staff;
 
 use askama::Template;
@@ -58,6 +59,17 @@ pub fn routes() -> Router<AppState> {
         .route("/staff/invite", post(staff::invite))
         .route("/staff/{id}/role", post(staff::role))
         .route("/staff/{id}/status", post(staff::status))
+        .route("/platform", get(platform::home))
+        .route("/platform/clinics", post(platform::create_clinic))
+        .route("/platform/clinics/{id}/status", post(platform::clinic_status))
+        .route(
+            "/platform/clinics/{id}/support",
+            get(platform::request_form).post(platform::request),
+        )
+        .route("/platform/clinics/{id}/support/{grant}/enter", post(platform::enter))
+        .route("/platform/leave", post(platform::leave))
+        .route("/support", get(platform::grants))
+        .route("/support/{grant}", post(platform::decide))
         .layer(axum::middleware::from_fn(crate::middleware::same_origin))
 }
 
@@ -69,6 +81,10 @@ pub struct Nav {
     pub csrf: String,
     pub is_admin: bool,
     pub can_audit: bool,
+    pub is_owner: bool,
+    pub is_operator: bool,
+    /// On a support visit: the clinic's name and when the grant ends.
+    pub visit: Option<(String, String)>,
 }
 
 impl Nav {
@@ -79,6 +95,13 @@ impl Nav {
             csrf: s.info.csrf_token.clone(),
             is_admin: s.actor.role.may_manage_staff(),
             can_audit: s.actor.role.may_read_audit(),
+            is_owner: s.actor.role == Role::Owner,
+            is_operator: s.actor.role == Role::Operator,
+            visit: s
+                .info
+                .support
+                .as_ref()
+                .map(|v| (v.clinic_name.clone(), clients::when(v.until))),
         }
     }
 }
@@ -138,6 +161,8 @@ pub fn label(field: &str) -> &str {
         "credentials" => "",
         "name" => "Clinic name",
         "notes" => "Notes",
+        "reason" => "Reason",
+        "minutes" => "Minutes",
         f if f.starts_with("allergies") => "Allergies",
         f if f.starts_with("medications") => "Medications",
         f if f.starts_with("conditions") => "Conditions",

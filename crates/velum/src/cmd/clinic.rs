@@ -1,4 +1,4 @@
-//! `velum clinic create|list`.
+//! `velum clinic create|list|suspend|resume` and `velum operator create`.
 
 use std::process::ExitCode;
 
@@ -24,6 +24,89 @@ pub enum Command {
         #[command(flatten)]
         data: DataArgs,
     },
+    /// Suspend a clinic: nobody can sign in to it, live sessions end.
+    Suspend {
+        #[command(flatten)]
+        data: DataArgs,
+        /// The clinic's id (from `velum clinic list`).
+        #[arg(long)]
+        clinic: String,
+    },
+    /// Make a suspended clinic active again.
+    Resume {
+        #[command(flatten)]
+        data: DataArgs,
+        /// The clinic's id (from `velum clinic list`).
+        #[arg(long)]
+        clinic: String,
+    },
+}
+
+/// `velum operator ...`: platform operators (hosted mode).
+#[derive(Debug, clap::Subcommand)]
+pub enum OperatorCommand {
+    /// Create a platform operator account and print its one-time set-up link.
+    Create {
+        #[command(flatten)]
+        data: DataArgs,
+        #[command(flatten)]
+        mail: MailArgs,
+        /// The operator's email: they sign in with it.
+        #[arg(long)]
+        email: String,
+        /// The operator's name, as clinics see it on support requests.
+        #[arg(long)]
+        name: String,
+    },
+}
+
+pub async fn run_operator(c: OperatorCommand) -> anyhow::Result<ExitCode> {
+    let OperatorCommand::Create {
+        data,
+        mail,
+        email,
+        name,
+    } = c;
+    let app = crate::config::open_app(&data, mail.settings(None)).await?;
+    let result = app.create_operator(&email, &name).await;
+    app.close().await;
+    match result {
+        Ok(op) => {
+            println!("Operator created: {}", op.id);
+            println!("Set-up link (works once, for 72 hours; give it only to this operator):");
+            println!("{}", op.setup_link);
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(velum_app::AppError::Validation(errors) | velum_app::AppError::Conflict(errors)) => {
+            for e in errors.as_slice() {
+                let flag = if e.field == "email" { "--email" } else { "--name" };
+                eprintln!("error: {flag} {}", e.message);
+            }
+            Ok(ExitCode::from(2))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn set_suspended(data: &DataArgs, clinic: &str, suspended: bool) -> anyhow::Result<ExitCode> {
+    let Ok(id) = clinic.parse::<velum_core::ClinicId>() else {
+        eprintln!("error: --clinic must be a clinic id, as `velum clinic list` prints");
+        return Ok(ExitCode::from(2));
+    };
+    let app = crate::config::open_app(data, MailArgs::offline()).await?;
+    let result = app.set_clinic_suspended(None, id, suspended).await;
+    app.close().await;
+    match result {
+        Ok(()) => {
+            println!("Clinic {id} is now {}", if suspended { "suspended" } else { "active" });
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(velum_app::AppError::NotFound) => {
+            eprintln!("error: --clinic names no clinic here");
+            Ok(ExitCode::from(2))
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 pub async fn run(c: Command) -> anyhow::Result<ExitCode> {
@@ -63,5 +146,7 @@ pub async fn run(c: Command) -> anyhow::Result<ExitCode> {
             app.close().await;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Suspend { data, clinic } => set_suspended(&data, &clinic, true).await,
+        Command::Resume { data, clinic } => set_suspended(&data, &clinic, false).await,
     }
 }

@@ -90,7 +90,12 @@ async fn demo_seeds_once_serves_signs_everyone_in_and_stores_nothing_readable() 
 
     let creds: Vec<Value> =
         serde_json::from_str(&std::fs::read_to_string(data.join("demo-credentials.json")).unwrap()).unwrap();
-    assert_eq!(creds.len(), 12, "two clinics, one account per role");
+    assert_eq!(
+        creds.len(),
+        13,
+        "two clinics with one account per role, and a platform operator"
+    );
+    assert_eq!(creds.iter().filter(|c| c["role"] == "operator").count(), 1);
     let http = reqwest::Client::new();
     let mut owner_token = None;
     for c in &creds {

@@ -7,6 +7,7 @@ mod auth;
 mod browser;
 mod cli;
 mod contract;
+mod hosted;
 mod logs;
 mod openapi;
 mod staff;

@@ -1,0 +1,448 @@
+//! Hosted mode: platform operators run clinics (create, suspend, watch
+//! usage and health) and never read clinic data. When support needs to look
+//! inside a clinic, the operator asks with a reason; the clinic's owner
+//! grants or refuses; a grant is time-boxed, and everything done under it
+//! is recorded in the clinic's own audit chain, where the clinic sees it.
+
+use jiff::{SignedDuration, Timestamp};
+use uuid::Uuid;
+use velum_core::actor::Purpose;
+use velum_core::audit::{AuditAction, NewAuditEvent};
+use velum_core::client::FieldErrors;
+use velum_core::text::{EmailAddress, ShortText};
+use velum_core::{Actor, ClinicId, Role, StaffId};
+use velum_crypto::ClinicKey;
+use velum_store::platform::{self, ClinicUsage, GrantRow};
+use velum_store::staff::{self, LinkPurpose};
+use velum_store::{ClinicScope, sessions};
+
+use crate::auth::SETUP_LINK_LIFETIME;
+use crate::staff::create_account;
+use crate::{App, AppError, event};
+
+pub use velum_store::platform::platform_id;
+
+/// Default and longest support visit, in minutes.
+pub const DEFAULT_GRANT_MINUTES: i64 = 60;
+pub const MAX_GRANT_MINUTES: i64 = 8 * 60;
+
+/// A new operator account and its one-time set-up link.
+#[derive(Clone, Debug)]
+pub struct NewOperator {
+    pub id: StaffId,
+    pub setup_link: String,
+}
+
+/// An operator's visit inside a clinic, while its grant lives.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SupportVisit {
+    pub clinic_id: ClinicId,
+    pub clinic_name: String,
+    pub grant_id: Uuid,
+    pub until: Timestamp,
+}
+
+/// A support grant as the clinic's owner or the operator sees it.
+#[derive(Clone, Debug)]
+pub struct SupportGrant {
+    pub id: Uuid,
+    pub clinic_id: ClinicId,
+    pub clinic_name: String,
+    pub operator_name: String,
+    pub reason: String,
+    pub minutes: i64,
+    /// requested, granted (live), expired, denied or revoked.
+    pub state: &'static str,
+    pub requested_at: Timestamp,
+    pub decided_at: Option<Timestamp>,
+    pub expires_at: Option<Timestamp>,
+    /// Audit events the operator wrote in the clinic during the grant.
+    pub actions: Option<i64>,
+}
+
+/// What the clinic's owner decides.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Decision {
+    Grant,
+    Deny,
+    Revoke,
+}
+
+fn state_of(g: &GrantRow, now: Timestamp) -> &'static str {
+    match g.status.as_str() {
+        "requested" => "requested",
+        "granted" if g.expires_at.is_some_and(|t| t > now) => "granted",
+        "granted" => "expired",
+        "denied" => "denied",
+        _ => "revoked",
+    }
+}
+
+fn operator_event(actor: &Actor, clinic: ClinicId, action: AuditAction, detail: String) -> NewAuditEvent {
+    NewAuditEvent {
+        clinic_id: clinic,
+        actor_id: Some(actor.staff_id),
+        client_id: None,
+        sections: Vec::new(),
+        action,
+        purpose: Purpose::Support,
+        source: actor.source.map(|s| s.to_string()),
+        detail: Some(detail),
+    }
+}
+
+impl App {
+    fn require_operator(actor: &Actor) -> Result<(), AppError> {
+        if actor.role == Role::Operator && actor.clinic_id == platform_id() {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden)
+        }
+    }
+
+    /// The platform's own row (and key), made on first use.
+    pub(crate) async fn ensure_platform(&self, tx: &mut velum_store::Tx) -> Result<(), AppError> {
+        let wrapped = self.master().wrap_clinic_key(&ClinicKey::generate(), platform_id());
+        platform::ensure_platform(tx, &wrapped, self.now()).await?;
+        Ok(())
+    }
+
+    /// Create a platform operator account (CLI) and return its set-up link.
+    ///
+    /// # Errors
+    /// `Validation` on `email` or `display_name`; `Conflict` if the email
+    /// has an account.
+    pub async fn create_operator(&self, email: &str, name: &str) -> Result<NewOperator, AppError> {
+        let mut errors = FieldErrors::new();
+        let email = errors.take("email", EmailAddress::parse(email));
+        let name = errors.take("display_name", ShortText::parse(name));
+        let (Some(email), Some(name)) = (email, name) else {
+            return Err(AppError::Validation(errors));
+        };
+        let mut tx = self.begin().await?;
+        self.ensure_platform(&mut tx).await?;
+        let scope = ClinicScope::new(platform_id());
+        let id = StaffId::new();
+        create_account(
+            &mut tx,
+            &scope,
+            id,
+            email.as_str(),
+            name.as_str(),
+            Role::Operator,
+            None,
+            self.now(),
+        )
+        .await?;
+        self.audit(
+            &mut tx,
+            NewAuditEvent {
+                clinic_id: platform_id(),
+                actor_id: None,
+                client_id: None,
+                sections: Vec::new(),
+                action: AuditAction::StaffInvited,
+                purpose: Purpose::Administration,
+                source: None,
+                detail: Some(format!("staff:{id} role:operator")),
+            },
+        )
+        .await?;
+        let row = staff::get(&mut tx, &scope, id).await?.ok_or(AppError::NotFound)?;
+        let setup_link = self
+            .new_link(&mut tx, &row, LinkPurpose::Setup, SETUP_LINK_LIFETIME)
+            .await?;
+        tx.commit().await?;
+        Ok(NewOperator { id, setup_link })
+    }
+
+    /// Every clinic with its usage and activity (operators only). Counts,
+    /// never contents.
+    ///
+    /// # Errors
+    /// `Forbidden` for anyone but an operator.
+    pub async fn clinic_usage(&self, actor: &Actor) -> Result<Vec<ClinicUsage>, AppError> {
+        Self::require_operator(actor)?;
+        let mut tx = self.store().begin_read().await?;
+        Ok(platform::usage(&mut tx).await?)
+    }
+
+    /// Suspend a clinic (nobody can sign in; live sessions end at their next
+    /// request) or make it active again. `actor` is `None` from the CLI.
+    /// The change is recorded in the clinic's chain, where its owner sees it.
+    ///
+    /// # Errors
+    /// `Forbidden` for anyone but an operator; `NotFound` for an unknown clinic.
+    pub async fn set_clinic_suspended(
+        &self,
+        actor: Option<&Actor>,
+        clinic: ClinicId,
+        suspended: bool,
+    ) -> Result<(), AppError> {
+        if let Some(a) = actor {
+            Self::require_operator(a)?;
+        }
+        let scope = ClinicScope::new(clinic);
+        let mut tx = self.begin().await?;
+        let status = if suspended { "suspended" } else { "active" };
+        if !platform::set_status(&mut tx, &scope, status).await? {
+            return Err(AppError::NotFound);
+        }
+        let action = if suspended {
+            AuditAction::ClinicSuspended
+        } else {
+            AuditAction::ClinicResumed
+        };
+        let detail = actor.map_or_else(|| "by:cli".to_owned(), |a| format!("by:{}", a.staff_id));
+        for chain in [clinic, platform_id()] {
+            self.audit(
+                &mut tx,
+                NewAuditEvent {
+                    clinic_id: chain,
+                    actor_id: actor.map(|a| a.staff_id),
+                    client_id: None,
+                    sections: Vec::new(),
+                    action,
+                    purpose: Purpose::Administration,
+                    source: actor.and_then(|a| a.source).map(|s| s.to_string()),
+                    detail: Some(format!("{detail} clinic:{clinic}")),
+                },
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// An operator asks a clinic for support access, giving a reason.
+    ///
+    /// # Errors
+    /// `Forbidden` for anyone but an operator; `NotFound` for an unknown
+    /// clinic; `Validation` on `reason` or `minutes`.
+    pub async fn request_support(
+        &self,
+        actor: &Actor,
+        clinic: ClinicId,
+        reason: &str,
+        minutes: &str,
+    ) -> Result<Uuid, AppError> {
+        Self::require_operator(actor)?;
+        let mut errors = FieldErrors::new();
+        let reason = reason.trim();
+        if reason.chars().count() < 10 {
+            errors.add("reason", "say why support needs access (at least 10 characters)");
+        } else if reason.chars().count() > 500 {
+            errors.add("reason", "must be at most 500 characters");
+        }
+        let minutes = match minutes.trim() {
+            "" => Some(DEFAULT_GRANT_MINUTES),
+            m => match m.parse::<i64>() {
+                Ok(n) if (5..=MAX_GRANT_MINUTES).contains(&n) => Some(n),
+                _ => {
+                    errors.add("minutes", "must be a whole number of minutes from 5 to 480");
+                    None
+                }
+            },
+        };
+        let Some(minutes) = minutes.filter(|_| errors.is_empty()) else {
+            return Err(AppError::Validation(errors));
+        };
+        let scope = ClinicScope::new(clinic);
+        let mut tx = self.begin().await?;
+        let known = velum_store::clinics::get(&mut tx, &scope).await?;
+        if known.is_none() || clinic == platform_id() {
+            return Err(AppError::NotFound);
+        }
+        let id = Uuid::now_v7();
+        platform::insert_grant(&mut tx, &scope, id, actor.staff_id, reason, minutes, self.now()).await?;
+        self.audit(
+            &mut tx,
+            operator_event(
+                actor,
+                clinic,
+                AuditAction::SupportRequested,
+                format!("grant:{id} minutes:{minutes}"),
+            ),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    fn grant_view(&self, g: GrantRow, actions: Option<i64>) -> SupportGrant {
+        SupportGrant {
+            id: g.id,
+            clinic_id: g.clinic_id,
+            state: state_of(&g, self.now()),
+            clinic_name: g.clinic_name,
+            operator_name: g.operator_name.unwrap_or_else(|| "Platform support".into()),
+            reason: g.reason,
+            minutes: g.minutes,
+            requested_at: g.requested_at,
+            decided_at: g.decided_at,
+            expires_at: g.expires_at,
+            actions,
+        }
+    }
+
+    /// The clinic's support grants, with what was done under each (owners).
+    ///
+    /// # Errors
+    /// `Forbidden` for anyone but the clinic's owner.
+    pub async fn clinic_support_grants(&self, actor: &Actor) -> Result<Vec<SupportGrant>, AppError> {
+        if actor.role != Role::Owner {
+            return Err(self.deny(actor, None, &[], "support_grants").await);
+        }
+        let scope = ClinicScope::new(actor.clinic_id);
+        let mut tx = self.store().begin_read().await?;
+        let rows = platform::clinic_grants(&mut tx, &scope).await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for g in rows {
+            let actions = match (g.decided_at, g.expires_at) {
+                (Some(from), Some(until)) if g.status != "denied" => {
+                    let until = until.min(self.now());
+                    Some(platform::events_under_grant(&mut tx, &scope, g.operator_id, from, until).await?)
+                }
+                _ => None,
+            };
+            out.push(self.grant_view(g, actions));
+        }
+        Ok(out)
+    }
+
+    /// The operator's own requests, across clinics.
+    ///
+    /// # Errors
+    /// `Forbidden` for anyone but an operator.
+    pub async fn my_support_grants(&self, actor: &Actor) -> Result<Vec<SupportGrant>, AppError> {
+        Self::require_operator(actor)?;
+        let mut tx = self.store().begin_read().await?;
+        let rows = platform::operator_grants(&mut tx, actor.staff_id).await?;
+        Ok(rows.into_iter().map(|g| self.grant_view(g, None)).collect())
+    }
+
+    /// The clinic's owner grants, refuses or ends a support grant.
+    ///
+    /// # Errors
+    /// `Forbidden` for anyone but the owner; `NotFound` for a grant of
+    /// another clinic; `Conflict` when the grant is not in a state the
+    /// decision applies to.
+    pub async fn decide_support(&self, actor: &Actor, grant: Uuid, decision: Decision) -> Result<(), AppError> {
+        if actor.role != Role::Owner {
+            return Err(self.deny(actor, None, &[], "support_decision").await);
+        }
+        let scope = ClinicScope::new(actor.clinic_id);
+        let mut tx = self.begin().await?;
+        let g = platform::grant(&mut tx, &scope, grant)
+            .await?
+            .ok_or(AppError::NotFound)?;
+        let now = self.now();
+        let (from, to, expires, action) = match decision {
+            Decision::Grant => (
+                "requested",
+                "granted",
+                now.checked_add(SignedDuration::from_mins(g.minutes)).ok(),
+                AuditAction::SupportGranted,
+            ),
+            Decision::Deny => ("requested", "denied", None, AuditAction::SupportDenied),
+            Decision::Revoke => ("granted", "revoked", Some(now), AuditAction::SupportRevoked),
+        };
+        let live = decision != Decision::Revoke || state_of(&g, now) == "granted";
+        if !live || !platform::decide(&mut tx, &scope, grant, from, to, actor.staff_id, now, expires).await? {
+            return Err(AppError::Conflict(FieldErrors::single(
+                "grant",
+                "has already been decided or has ended",
+            )));
+        }
+        let detail = format!("grant:{grant} operator:{}", g.operator_id);
+        self.audit(&mut tx, event(actor, action, None, &[], Some(detail)))
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Begin a support visit: the operator's session acts inside the clinic
+    /// (role `Support`) until the grant ends or the operator leaves.
+    ///
+    /// # Errors
+    /// `Forbidden` for anyone but the operator the grant names, or when the
+    /// grant is not live; `NotFound` for an unknown grant.
+    pub async fn enter_support(
+        &self,
+        actor: &Actor,
+        token: &str,
+        clinic: ClinicId,
+        grant: Uuid,
+    ) -> Result<(), AppError> {
+        Self::require_operator(actor)?;
+        let scope = ClinicScope::new(clinic);
+        let mut tx = self.begin().await?;
+        let g = platform::grant(&mut tx, &scope, grant)
+            .await?
+            .ok_or(AppError::NotFound)?;
+        if g.operator_id != actor.staff_id {
+            return Err(AppError::NotFound);
+        }
+        if state_of(&g, self.now()) != "granted" {
+            return Err(AppError::Forbidden);
+        }
+        let hash = velum_crypto::token::hash_token(token);
+        platform::set_session_support(&mut tx, &hash, Some((clinic, grant))).await?;
+        self.audit(
+            &mut tx,
+            operator_event(actor, clinic, AuditAction::SupportEntered, format!("grant:{grant}")),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// End a support visit: the session is the operator's own again.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn leave_support(&self, token: &str) -> Result<(), AppError> {
+        let hash = velum_crypto::token::hash_token(token);
+        let mut tx = self.begin().await?;
+        platform::set_session_support(&mut tx, &hash, None).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The live visit a session rests on, if its grant still holds; a
+    /// session whose grant has ended is taken out of the clinic.
+    pub(crate) async fn live_visit(
+        &self,
+        row: &sessions::SessionRow,
+        token_hash: &[u8; 32],
+    ) -> Result<Option<SupportVisit>, AppError> {
+        let Some((clinic, grant)) = row.support else {
+            return Ok(None);
+        };
+        if row.role != Role::Operator {
+            return Ok(None);
+        }
+        let mut tx = self.store().begin_read().await?;
+        let g = platform::grant(&mut tx, &ClinicScope::new(clinic), grant).await?;
+        let clinic_active = velum_store::clinics::get(&mut tx, &ClinicScope::new(clinic))
+            .await?
+            .is_some_and(|c| c.status == "active");
+        drop(tx);
+        match g {
+            Some(g) if g.operator_id == row.staff_id && state_of(&g, self.now()) == "granted" && clinic_active => {
+                Ok(Some(SupportVisit {
+                    clinic_id: clinic,
+                    clinic_name: g.clinic_name,
+                    grant_id: grant,
+                    until: g.expires_at.unwrap_or_else(|| self.now()),
+                }))
+            }
+            _ => {
+                let mut tx = self.begin().await?;
+                platform::set_session_support(&mut tx, token_hash, None).await?;
+                tx.commit().await?;
+                Ok(None)
+            }
+        }
+    }
+}

@@ -1,0 +1,383 @@
+//! Hosted mode pages: the operator's clinic list (usage, suspend, new
+//! clinic, asking for support access, support visits) and the owner's
+//! "Support access" page (grant, refuse, end).
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use uuid::Uuid;
+use velum_app::AppError;
+use velum_app::platform::{DEFAULT_GRANT_MINUTES, Decision, SupportGrant};
+use velum_core::ClinicId;
+use velum_core::client::FieldErrors;
+
+use super::clients::when;
+use super::{Errors, Nav, ok, render};
+use crate::AppState;
+use crate::error::PageError;
+use crate::extract::StaffSession;
+
+/// A support grant, ready to show.
+struct GrantLine {
+    id: Uuid,
+    clinic_id: ClinicId,
+    clinic: String,
+    operator: String,
+    reason: String,
+    minutes: i64,
+    state: &'static str,
+    requested: String,
+    window: String,
+    actions: String,
+}
+
+impl From<SupportGrant> for GrantLine {
+    fn from(g: SupportGrant) -> Self {
+        let window = match (g.decided_at, g.expires_at, g.state) {
+            (_, _, "requested") => format!("asks for {} minutes", g.minutes),
+            (Some(from), Some(until), "granted" | "expired" | "revoked") => {
+                format!("{} to {}", when(from), when(until))
+            }
+            (Some(at), _, _) => format!("refused {}", when(at)),
+            _ => String::new(),
+        };
+        GrantLine {
+            id: g.id,
+            clinic_id: g.clinic_id,
+            clinic: g.clinic_name,
+            operator: g.operator_name,
+            reason: g.reason,
+            minutes: g.minutes,
+            state: g.state,
+            requested: when(g.requested_at),
+            window,
+            actions: g.actions.map(|n| n.to_string()).unwrap_or_default(),
+        }
+    }
+}
+
+struct ClinicLine {
+    id: ClinicId,
+    name: String,
+    active: bool,
+    created: String,
+    clients: i64,
+    staff: i64,
+    events: i64,
+    last: String,
+}
+
+#[derive(Default, Deserialize)]
+pub struct NewClinicForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    owner_email: String,
+}
+
+#[derive(Template)]
+#[template(path = "platform.html")]
+struct PlatformPage {
+    nav: Option<Nav>,
+    clinics: Vec<ClinicLine>,
+    grants: Vec<GrantLine>,
+    v: NewClinicForm,
+    errors: Errors,
+    /// The new clinic's owner set-up link, shown once.
+    created: Option<(String, String)>,
+}
+
+async fn platform_page(
+    state: &AppState,
+    s: &StaffSession,
+    v: NewClinicForm,
+    errors: Errors,
+    created: Option<(String, String)>,
+    status: StatusCode,
+) -> Result<Response, PageError> {
+    let clinics = state
+        .app
+        .clinic_usage(&s.actor)
+        .await?
+        .into_iter()
+        .map(|c| ClinicLine {
+            id: c.id,
+            name: c.name,
+            active: c.status == "active",
+            created: when(c.created_at),
+            clients: c.clients,
+            staff: c.active_staff,
+            events: c.audit_events,
+            last: c.last_activity.map(when).unwrap_or_default(),
+        })
+        .collect();
+    let grants = state
+        .app
+        .my_support_grants(&s.actor)
+        .await?
+        .into_iter()
+        .map(GrantLine::from)
+        .collect();
+    Ok(render(
+        status,
+        &PlatformPage {
+            nav: Some(Nav::of(s)),
+            clinics,
+            grants,
+            v,
+            errors,
+            created,
+        },
+    ))
+}
+
+pub async fn home(State(state): State<AppState>, s: StaffSession) -> Result<Response, PageError> {
+    platform_page(
+        &state,
+        &s,
+        NewClinicForm::default(),
+        Errors::default(),
+        None,
+        StatusCode::OK,
+    )
+    .await
+}
+
+pub async fn create_clinic(
+    State(state): State<AppState>,
+    s: StaffSession,
+    Form(f): Form<NewClinicForm>,
+) -> Result<Response, PageError> {
+    if let Err(r) = s.check_csrf(&f.csrf) {
+        return Ok(r);
+    }
+    if s.actor.role != velum_core::Role::Operator {
+        return Err(AppError::Forbidden.into());
+    }
+    match state
+        .app
+        .create_clinic(
+            &f.name,
+            &f.owner_email,
+            s.actor.source.map(|ip| ip.to_string()).as_deref(),
+        )
+        .await
+    {
+        Ok(c) => {
+            let created = Some((f.name.trim().to_owned(), c.setup_link));
+            platform_page(
+                &state,
+                &s,
+                NewClinicForm::default(),
+                Errors::default(),
+                created,
+                StatusCode::OK,
+            )
+            .await
+        }
+        Err(AppError::Validation(e) | AppError::Conflict(e)) => {
+            platform_page(&state, &s, f, Errors(e), None, StatusCode::UNPROCESSABLE_ENTITY).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct StatusForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    suspended: String,
+}
+
+pub async fn clinic_status(
+    State(state): State<AppState>,
+    s: StaffSession,
+    Path(id): Path<String>,
+    Form(f): Form<StatusForm>,
+) -> Result<Response, PageError> {
+    if let Err(r) = s.check_csrf(&f.csrf) {
+        return Ok(r);
+    }
+    let id: ClinicId = id.parse().map_err(|_| AppError::NotFound)?;
+    state
+        .app
+        .set_clinic_suspended(Some(&s.actor), id, f.suspended == "true")
+        .await?;
+    Ok(Redirect::to("/platform").into_response())
+}
+
+#[derive(Default, Deserialize)]
+pub struct RequestForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    reason: String,
+    #[serde(default)]
+    minutes: String,
+}
+
+#[derive(Template)]
+#[template(path = "support_request.html")]
+struct RequestPage {
+    nav: Option<Nav>,
+    clinic_id: ClinicId,
+    clinic: String,
+    v: RequestForm,
+    errors: Errors,
+}
+
+async fn request_page(
+    state: &AppState,
+    s: &StaffSession,
+    id: &str,
+    v: RequestForm,
+    errors: Errors,
+    status: StatusCode,
+) -> Result<Response, PageError> {
+    let id: ClinicId = id.parse().map_err(|_| AppError::NotFound)?;
+    let clinic = state
+        .app
+        .clinic_usage(&s.actor)
+        .await?
+        .into_iter()
+        .find(|c| c.id == id)
+        .ok_or(AppError::NotFound)?;
+    Ok(render(
+        status,
+        &RequestPage {
+            nav: Some(Nav::of(s)),
+            clinic_id: id,
+            clinic: clinic.name,
+            v,
+            errors,
+        },
+    ))
+}
+
+pub async fn request_form(
+    State(state): State<AppState>,
+    s: StaffSession,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    let v = RequestForm {
+        minutes: DEFAULT_GRANT_MINUTES.to_string(),
+        ..RequestForm::default()
+    };
+    request_page(&state, &s, &id, v, Errors::default(), StatusCode::OK).await
+}
+
+pub async fn request(
+    State(state): State<AppState>,
+    s: StaffSession,
+    Path(id): Path<String>,
+    Form(f): Form<RequestForm>,
+) -> Result<Response, PageError> {
+    if let Err(r) = s.check_csrf(&f.csrf) {
+        return Ok(r);
+    }
+    let clinic: ClinicId = id.parse().map_err(|_| AppError::NotFound)?;
+    match state.app.request_support(&s.actor, clinic, &f.reason, &f.minutes).await {
+        Ok(_) => Ok(Redirect::to("/platform").into_response()),
+        Err(AppError::Validation(e)) => {
+            request_page(&state, &s, &id, f, Errors(e), StatusCode::UNPROCESSABLE_ENTITY).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+pub async fn enter(
+    State(state): State<AppState>,
+    s: StaffSession,
+    Path((clinic, grant)): Path<(String, String)>,
+    Form(f): Form<CsrfForm>,
+) -> Result<Response, PageError> {
+    if let Err(r) = s.check_csrf(&f.csrf) {
+        return Ok(r);
+    }
+    let clinic: ClinicId = clinic.parse().map_err(|_| AppError::NotFound)?;
+    let grant: Uuid = grant.parse().map_err(|_| AppError::NotFound)?;
+    state.app.enter_support(&s.actor, &s.token, clinic, grant).await?;
+    Ok(Redirect::to("/clients").into_response())
+}
+
+pub async fn leave(
+    State(state): State<AppState>,
+    s: StaffSession,
+    Form(f): Form<CsrfForm>,
+) -> Result<Response, PageError> {
+    if let Err(r) = s.check_csrf(&f.csrf) {
+        return Ok(r);
+    }
+    state.app.leave_support(&s.token).await?;
+    Ok(Redirect::to("/").into_response())
+}
+
+#[derive(Template)]
+#[template(path = "support.html")]
+struct GrantsPage {
+    nav: Option<Nav>,
+    grants: Vec<GrantLine>,
+    errors: Errors,
+}
+
+pub async fn grants(State(state): State<AppState>, s: StaffSession) -> Result<Response, PageError> {
+    let grants = state.app.clinic_support_grants(&s.actor).await?;
+    Ok(ok(&GrantsPage {
+        nav: Some(Nav::of(&s)),
+        grants: grants.into_iter().map(GrantLine::from).collect(),
+        errors: Errors::default(),
+    }))
+}
+
+#[derive(Deserialize)]
+pub struct DecideForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    decision: String,
+}
+
+pub async fn decide(
+    State(state): State<AppState>,
+    s: StaffSession,
+    Path(grant): Path<String>,
+    Form(f): Form<DecideForm>,
+) -> Result<Response, PageError> {
+    if let Err(r) = s.check_csrf(&f.csrf) {
+        return Ok(r);
+    }
+    let grant: Uuid = grant.parse().map_err(|_| AppError::NotFound)?;
+    let decision = match f.decision.as_str() {
+        "grant" => Decision::Grant,
+        "deny" => Decision::Deny,
+        "revoke" => Decision::Revoke,
+        _ => return Err(AppError::Validation(FieldErrors::single("decision", "must be grant, deny or revoke")).into()),
+    };
+    match state.app.decide_support(&s.actor, grant, decision).await {
+        Ok(()) => Ok(Redirect::to("/support").into_response()),
+        Err(AppError::Conflict(e)) => {
+            let grants = state.app.clinic_support_grants(&s.actor).await?;
+            Ok(render(
+                StatusCode::CONFLICT,
+                &GrantsPage {
+                    nav: Some(Nav::of(&s)),
+                    grants: grants.into_iter().map(GrantLine::from).collect(),
+                    errors: Errors(e),
+                },
+            ))
+        }
+        Err(e) => Err(e.into()),
+    }
+}

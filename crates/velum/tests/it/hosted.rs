@@ -1,0 +1,254 @@
+//! Hosted mode: a platform operator runs clinics and never reads their
+//! data; support access to a clinic needs its owner's grant, ends on time,
+//! and everything done under it is in the clinic's own audit trail.
+
+use jiff::SignedDuration;
+use serde_json::Value;
+use velum_core::Role;
+use velum_testkit::{Staff, TestApp};
+
+async fn family_name(t: &TestApp, owner: &Staff, id: velum_core::ClientId) -> String {
+    let api = t.login(owner).await;
+    let card: Value = api.get(&format!("/api/v1/clients/{id}")).await.json().await.unwrap();
+    card["family_name"].as_str().unwrap().to_owned()
+}
+
+fn redirect(r: &reqwest::Response) -> &str {
+    r.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or("")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_sees_clinic_usage_but_no_client_data() {
+    let t = TestApp::spawn().await;
+    let alpha = t.clinic("Alpha Aesthetics").await;
+    let ids = t.clients(alpha.owner(), 3, 7).await;
+    let surname = family_name(&t, alpha.owner(), ids[0]).await;
+    let op = t.operator().await;
+
+    // The API: signed in, but every client route is refused.
+    let api = t.login(&op).await;
+    assert_eq!(api.get("/api/v1/clients").await.status(), 403);
+    let r = api.get(&format!("/api/v1/clients/{}", ids[0])).await;
+    assert_eq!(r.status(), 403);
+    assert!(!r.text().await.unwrap().contains(&surname));
+    assert_eq!(
+        api.get(&format!("/api/v1/clients/{}/medical", ids[0])).await.status(),
+        403
+    );
+
+    // The pages: the clinic list with counts, and nothing from inside.
+    let web = t.web_login(&op).await;
+    let r = web.get("/").await;
+    assert_eq!(redirect(&r), "/platform");
+    let html = web.get("/platform").await.text().await.unwrap();
+    assert!(html.contains("Alpha Aesthetics"));
+    assert!(html.contains("<td>3</td>"), "client count shown");
+    assert!(!html.contains(&surname));
+    let r = web.get("/clients").await;
+    assert_eq!(r.status(), 403, "{:?}", r.headers().get("location"));
+    assert_eq!(web.get(&format!("/clients/{}", ids[0])).await.status(), 403);
+
+    // Clinic staff cannot reach the platform pages.
+    let owner_web = t.web_login(alpha.owner()).await;
+    assert_eq!(owner_web.get("/platform").await.status(), 403);
+
+    // A new clinic from the platform page: bad input names the field and
+    // creates nothing; good input shows the owner's set-up link once.
+    let before = t.app.clinics().await.unwrap().len();
+    let r = web
+        .submit(
+            "/platform",
+            "/platform/clinics",
+            &[("name", "Beta Skin"), ("owner_email", "not-an-email")],
+        )
+        .await;
+    assert_eq!(r.status(), 422);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("Owner&#x27;s email") || html.contains("Email"), "{html}");
+    assert!(html.contains("Beta Skin"), "input kept");
+    assert_eq!(t.app.clinics().await.unwrap().len(), before);
+    let r = web
+        .submit(
+            "/platform",
+            "/platform/clinics",
+            &[("name", "Beta Skin"), ("owner_email", "owner@beta.example")],
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("/setup/"));
+    assert_eq!(t.app.clinics().await.unwrap().len(), before + 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn suspending_a_clinic_ends_its_sessions_until_it_is_reactivated() {
+    let t = TestApp::spawn().await;
+    let alpha = t.clinic("Alpha").await;
+    let owner_api = t.login(alpha.owner()).await;
+    let op = t.operator().await;
+    let web = t.web_login(&op).await;
+    let path = format!("/platform/clinics/{}/status", alpha.id);
+
+    let r = web.submit("/platform", &path, &[("suspended", "true")]).await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(owner_api.get("/api/v1/clients").await.status(), 401, "session ended");
+    let owner = alpha.owner();
+    let code = t.fresh_code(owner);
+    let r = t
+        .post_json(
+            "/api/v1/auth/login",
+            &serde_json::json!({"email": owner.email, "password": owner.password, "totp": code}),
+        )
+        .await;
+    assert_eq!(r.status(), 401, "no sign-in to a suspended clinic");
+
+    let r = web.submit("/platform", &path, &[("suspended", "false")]).await;
+    assert_eq!(r.status(), 303);
+    let api = t.login(owner).await;
+    let trail: Value = api.get("/api/v1/audit").await.json().await.unwrap();
+    let actions: Vec<&str> = trail["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["action"].as_str())
+        .collect();
+    assert!(actions.contains(&"clinic_suspended") && actions.contains(&"clinic_resumed"));
+    assert!(t.app.verify_audit().await.unwrap().first_break.is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn support_access_needs_the_owners_grant_ends_on_time_and_is_audited() {
+    let t = TestApp::spawn().await;
+    let alpha = t.clinic("Alpha").await;
+    let beta = t.clinic("Beta").await;
+    let ids = t.clients(alpha.owner(), 2, 11).await;
+    let surname = family_name(&t, alpha.owner(), ids[0]).await;
+    let op = t.operator().await;
+    let web = t.web_login(&op).await;
+    let ask = format!("/platform/clinics/{}/support", alpha.id);
+
+    // A request needs a reason and a sensible length; bad input changes nothing.
+    let r = web.submit(&ask, &ask, &[("reason", "help"), ("minutes", "600")]).await;
+    assert_eq!(r.status(), 422);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("Reason") && html.contains("Minutes"), "both fields named");
+    assert!(t.app.my_support_grants(&op.actor()).await.unwrap().is_empty());
+    let r = web
+        .submit(
+            &ask,
+            &ask,
+            &[("reason", "Booking page shows an error for one card"), ("minutes", "5")],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    let grant = t.app.my_support_grants(&op.actor()).await.unwrap()[0].id;
+    let enter = format!("/platform/clinics/{}/support/{grant}/enter", alpha.id);
+
+    // Not before the owner grants it.
+    assert_eq!(web.submit("/platform", &enter, &[]).await.status(), 403);
+    // Only this clinic's owner decides: another clinic's owner gets 404,
+    // a manager is refused.
+    let beta_owner = t.web_login(beta.owner()).await;
+    let decide = format!("/support/{grant}");
+    assert_eq!(
+        beta_owner
+            .submit("/support", &decide, &[("decision", "grant")])
+            .await
+            .status(),
+        404
+    );
+    let manager = t.web_login(alpha.by_role(Role::Manager)).await;
+    assert_eq!(manager.get("/support").await.status(), 403);
+    let owner = t.web_login(alpha.owner()).await;
+    let html = owner.get("/support").await.text().await.unwrap();
+    assert!(html.contains("Booking page shows an error"));
+    let r = owner.submit("/support", &decide, &[("decision", "grant")]).await;
+    assert_eq!(r.status(), 303);
+
+    // The visit: contact details yes, clinical sections no, a banner always.
+    let r = web.submit("/platform", &enter, &[]).await;
+    assert_eq!(redirect(&r), "/clients");
+    let r = web.get(&format!("/clients/{}", ids[0])).await;
+    assert_eq!(r.status(), 200);
+    let html = r.text().await.unwrap();
+    assert!(html.contains(&surname));
+    assert!(html.contains("Support visit to"));
+    assert_eq!(web.get(&format!("/clients/{}/medical", ids[0])).await.status(), 403);
+    assert_eq!(web.get("/staff").await.status(), 403);
+
+    // The clinic sees it: in its audit trail, under the operator, for support.
+    let api = t.login(alpha.owner()).await;
+    let trail: Value = api.get("/api/v1/audit").await.json().await.unwrap();
+    let op_id = op.id.to_string();
+    let by_op: Vec<&Value> = trail["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["actor_id"].as_str() == Some(op_id.as_str()))
+        .collect();
+    assert!(by_op.iter().any(|e| e["action"] == "read" && e["purpose"] == "support"));
+    assert!(by_op.iter().any(|e| e["action"] == "denied"));
+    assert!(by_op.iter().any(|e| e["action"] == "support_entered"));
+    // And in the card's own access history.
+    let log: Value = api
+        .get(&format!("/api/v1/clients/{}/access-log", ids[0]))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        log["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["actor_id"].as_str() == Some(op_id.as_str()))
+    );
+
+    // Five minutes later the grant has ended: the session is the
+    // operator's own again, with no way in.
+    t.clock.advance(SignedDuration::from_mins(6));
+    assert_eq!(web.get(&format!("/clients/{}", ids[0])).await.status(), 403);
+    assert_eq!(web.submit("/platform", &enter, &[]).await.status(), 403);
+    let html = owner.get("/support").await.text().await.unwrap();
+    assert!(html.contains("expired"));
+
+    // A second grant, ended early by the owner: access stops at once.
+    let r = web
+        .submit(
+            &ask,
+            &ask,
+            &[("reason", "Check the fix for the booking page"), ("minutes", "60")],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    let second = t.app.my_support_grants(&op.actor()).await.unwrap()[0].id;
+    assert_ne!(second, grant);
+    let decide = format!("/support/{second}");
+    assert_eq!(
+        owner
+            .submit("/support", &decide, &[("decision", "grant")])
+            .await
+            .status(),
+        303
+    );
+    let enter = format!("/platform/clinics/{}/support/{second}/enter", alpha.id);
+    assert_eq!(web.submit("/platform", &enter, &[]).await.status(), 303);
+    assert_eq!(web.get(&format!("/clients/{}", ids[0])).await.status(), 200);
+    assert_eq!(
+        owner
+            .submit("/support", &decide, &[("decision", "revoke")])
+            .await
+            .status(),
+        303
+    );
+    assert_eq!(web.get(&format!("/clients/{}", ids[0])).await.status(), 403);
+    // Deciding again is a conflict and changes nothing.
+    assert_eq!(
+        owner
+            .submit("/support", &decide, &[("decision", "grant")])
+            .await
+            .status(),
+        409
+    );
+
+    assert!(t.app.verify_audit().await.unwrap().first_break.is_none());
+}
