@@ -17,6 +17,7 @@ mod keys;
 pub mod mail;
 pub mod staff;
 pub mod synthetic;
+pub mod transfer;
 
 use std::sync::Arc;
 

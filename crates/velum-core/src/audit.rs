@@ -37,10 +37,16 @@ pub enum AuditAction {
     StaffDisabled,
     StaffEnabled,
     ClinicCreated,
+    /// The operator exported the whole clinic to a file (`velum export`).
+    /// A system event: no staff member acts.
+    ClinicExported,
+    /// The operator imported the whole clinic from an export file
+    /// (`velum import`). A system event: no staff member acts.
+    ClinicImported,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 19] = [
+    pub const ALL: [AuditAction; 21] = [
         AuditAction::Read,
         AuditAction::Search,
         AuditAction::Create,
@@ -60,6 +66,8 @@ impl AuditAction {
         AuditAction::StaffDisabled,
         AuditAction::StaffEnabled,
         AuditAction::ClinicCreated,
+        AuditAction::ClinicExported,
+        AuditAction::ClinicImported,
     ];
 
     #[must_use]
@@ -84,6 +92,8 @@ impl AuditAction {
             AuditAction::StaffDisabled => "staff_disabled",
             AuditAction::StaffEnabled => "staff_enabled",
             AuditAction::ClinicCreated => "clinic_created",
+            AuditAction::ClinicExported => "clinic_exported",
+            AuditAction::ClinicImported => "clinic_imported",
         }
     }
 
@@ -110,6 +120,8 @@ impl AuditAction {
             AuditAction::StaffDisabled => "Disabled an account",
             AuditAction::StaffEnabled => "Re-enabled an account",
             AuditAction::ClinicCreated => "Created the clinic",
+            AuditAction::ClinicExported => "Exported the clinic",
+            AuditAction::ClinicImported => "Imported the clinic",
         }
     }
 }

@@ -20,6 +20,7 @@ pub mod outbox;
 pub mod sessions;
 pub mod staff;
 pub mod throttle;
+pub mod transfer;
 
 pub use db::{Backend, Store, StoreError, Tx};
 

@@ -11,3 +11,4 @@ mod logs;
 mod openapi;
 mod staff;
 mod tenancy;
+mod transfer;
