@@ -18,6 +18,7 @@ pub mod mail;
 pub mod platform;
 pub mod staff;
 pub mod synthetic;
+pub mod transfer;
 
 use std::sync::Arc;
 

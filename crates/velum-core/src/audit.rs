@@ -47,10 +47,16 @@ pub enum AuditAction {
     SupportDenied,
     SupportRevoked,
     SupportEntered,
+    /// The operator exported the whole clinic to a file (`velum export`).
+    /// A system event: no staff member acts.
+    ClinicExported,
+    /// The operator imported the whole clinic from an export file
+    /// (`velum import`). A system event: no staff member acts.
+    ClinicImported,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 26] = [
+    pub const ALL: [AuditAction; 28] = [
         AuditAction::Read,
         AuditAction::Search,
         AuditAction::Create,
@@ -77,6 +83,8 @@ impl AuditAction {
         AuditAction::SupportDenied,
         AuditAction::SupportRevoked,
         AuditAction::SupportEntered,
+        AuditAction::ClinicExported,
+        AuditAction::ClinicImported,
     ];
 
     #[must_use]
@@ -108,6 +116,8 @@ impl AuditAction {
             AuditAction::SupportDenied => "support_denied",
             AuditAction::SupportRevoked => "support_revoked",
             AuditAction::SupportEntered => "support_entered",
+            AuditAction::ClinicExported => "clinic_exported",
+            AuditAction::ClinicImported => "clinic_imported",
         }
     }
 
@@ -141,6 +151,8 @@ impl AuditAction {
             AuditAction::SupportDenied => "Refused support access",
             AuditAction::SupportRevoked => "Ended support access",
             AuditAction::SupportEntered => "Began a support visit",
+            AuditAction::ClinicExported => "Exported the clinic",
+            AuditAction::ClinicImported => "Imported the clinic",
         }
     }
 }

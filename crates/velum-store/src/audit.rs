@@ -213,72 +213,86 @@ impl Store {
         let mut report = VerifyReport::default();
         for clinic in clinics {
             report.chains += 1;
-            let clinic_id = ClinicId::from_uuid(clinic);
-            let fail = |seq, event_id, reason| ChainBreak {
-                clinic_id,
-                seq,
-                event_id,
-                reason,
-            };
-            let mut expected_seq = 1_i64;
-            let mut prev = chain::GENESIS;
-            loop {
-                let rows: Vec<EventRow> = on_tx!(tx, |c| {
-                    sqlx::query_as(
-                    "SELECT clinic_id, seq, id, at, actor_id, client_id, sections, action, purpose, source, detail, prev_hash, hash \
-                     FROM audit_events WHERE clinic_id = $1 AND seq >= $2 ORDER BY seq LIMIT 1000",
-                )
-                .bind(clinic)
-                .bind(expected_seq)
-                .fetch_all(c)
-                .await
-                })?;
-                if rows.is_empty() {
-                    break;
-                }
-                for r in rows {
-                    report.events += 1;
-                    if r.seq != expected_seq {
-                        report.first_break = Some(fail(expected_seq, None, "event missing (gap in sequence)"));
-                        return Ok(report);
-                    }
-                    if r.prev_hash.as_slice() != prev.as_slice() {
-                        report.first_break = Some(fail(r.seq, Some(r.id), "does not link to the previous event"));
-                        return Ok(report);
-                    }
-                    let Some(recomputed) = recompute(&r) else {
-                        report.first_break = Some(fail(r.seq, Some(r.id), "unreadable event fields"));
-                        return Ok(report);
-                    };
-                    if recomputed.as_slice() != r.hash.as_slice() {
-                        report.first_break = Some(fail(r.seq, Some(r.id), "contents do not match its hash"));
-                        return Ok(report);
-                    }
-                    prev = recomputed;
-                    expected_seq += 1;
-                }
-            }
-            let head: Option<(i64, Vec<u8>)> = on_tx!(tx, |c| sqlx::query_as(
-                "SELECT seq, hash FROM audit_heads WHERE clinic_id = $1"
-            )
-            .bind(clinic)
-            .fetch_optional(c)
-            .await)?;
-            let last = expected_seq - 1;
-            match head {
-                Some((seq, hash)) if seq == last && hash.as_slice() == prev.as_slice() => {}
-                Some((seq, _)) if seq > last => {
-                    report.first_break = Some(fail(last + 1, None, "events missing at the end of the chain"));
-                    return Ok(report);
-                }
-                _ => {
-                    report.first_break = Some(fail(last, None, "chain head does not match the last event"));
-                    return Ok(report);
-                }
+            let (events, first_break) = verify_chain(&mut tx, ClinicId::from_uuid(clinic)).await?;
+            report.events += events;
+            if first_break.is_some() {
+                report.first_break = first_break;
+                return Ok(report);
             }
         }
         Ok(report)
     }
+}
+
+/// Recompute one clinic's chain inside `tx`: each event's hash, its link to
+/// the previous one, gap-free numbering, and the recorded head. Returns how
+/// many events were checked and the first break, if any. `velum import`
+/// runs it on the rows it has just inserted, before committing them.
+///
+/// # Errors
+/// Database errors (a broken chain is a result, not an error).
+pub async fn verify_chain(tx: &mut Tx, clinic_id: ClinicId) -> Result<(u64, Option<ChainBreak>), StoreError> {
+    let clinic = clinic_id.as_uuid();
+    let fail = |seq, event_id, reason| ChainBreak {
+        clinic_id,
+        seq,
+        event_id,
+        reason,
+    };
+    let mut events = 0_u64;
+    let mut expected_seq = 1_i64;
+    let mut prev = chain::GENESIS;
+    loop {
+        let rows: Vec<EventRow> = on_tx!(tx, |c| {
+            sqlx::query_as(
+                "SELECT clinic_id, seq, id, at, actor_id, client_id, sections, action, purpose, source, detail, prev_hash, hash \
+                 FROM audit_events WHERE clinic_id = $1 AND seq >= $2 ORDER BY seq LIMIT 1000",
+            )
+            .bind(clinic)
+            .bind(expected_seq)
+            .fetch_all(c)
+            .await
+        })?;
+        if rows.is_empty() {
+            break;
+        }
+        for r in rows {
+            events += 1;
+            if r.seq != expected_seq {
+                return Ok((
+                    events,
+                    Some(fail(expected_seq, None, "event missing (gap in sequence)")),
+                ));
+            }
+            if r.prev_hash.as_slice() != prev.as_slice() {
+                return Ok((
+                    events,
+                    Some(fail(r.seq, Some(r.id), "does not link to the previous event")),
+                ));
+            }
+            let Some(recomputed) = recompute(&r) else {
+                return Ok((events, Some(fail(r.seq, Some(r.id), "unreadable event fields"))));
+            };
+            if recomputed.as_slice() != r.hash.as_slice() {
+                return Ok((events, Some(fail(r.seq, Some(r.id), "contents do not match its hash"))));
+            }
+            prev = recomputed;
+            expected_seq += 1;
+        }
+    }
+    let head: Option<(i64, Vec<u8>)> = on_tx!(tx, |c| sqlx::query_as(
+        "SELECT seq, hash FROM audit_heads WHERE clinic_id = $1"
+    )
+    .bind(clinic)
+    .fetch_optional(c)
+    .await)?;
+    let last = expected_seq - 1;
+    let first_break = match head {
+        Some((seq, hash)) if seq == last && hash.as_slice() == prev.as_slice() => None,
+        Some((seq, _)) if seq > last => Some(fail(last + 1, None, "events missing at the end of the chain")),
+        _ => Some(fail(last, None, "chain head does not match the last event")),
+    };
+    Ok((events, first_break))
 }
 
 fn recompute(r: &EventRow) -> Option<[u8; 32]> {

@@ -40,6 +40,13 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// PostgreSQL refused a write that raced another transaction under
+    /// `REPEATABLE READ` (SQLSTATE 40001); running it again is safe.
+    #[must_use]
+    pub fn is_serialization_failure(&self) -> bool {
+        matches!(self, StoreError::Database(sqlx::Error::Database(db)) if db.code().as_deref() == Some("40001"))
+    }
+
     /// Map a unique-constraint violation to `Conflict`, leave others alone.
     pub(crate) fn from_sqlx(e: sqlx::Error) -> Self {
         if let sqlx::Error::Database(db) = &e
@@ -47,6 +54,7 @@ impl StoreError {
         {
             return StoreError::Conflict(db.constraint().unwrap_or("unique").to_owned());
         }
+
         StoreError::Database(e)
     }
 }
@@ -274,6 +282,26 @@ impl Store {
             Pool::Pg(p) => TxInner::Pg(p.begin().await?),
         };
         Ok(Tx { inner })
+    }
+
+    /// Begin a write transaction whose reads all see one instant: the
+    /// write lock on SQLite (`BEGIN IMMEDIATE`, so nobody writes meanwhile),
+    /// `REPEATABLE READ` on PostgreSQL (one snapshot; a write to a row
+    /// another transaction changed after the snapshot fails with a
+    /// serialization error instead of mixing two instants). For moving a
+    /// whole clinic, where the audit chain and its head must agree.
+    ///
+    /// # Errors
+    /// The database could not start a transaction.
+    pub async fn begin_snapshot(&self) -> Result<Tx, StoreError> {
+        let mut tx = self.begin().await?;
+        if tx.backend() == Backend::Postgres {
+            on_tx!(tx, |c| sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                .execute(c)
+                .await
+                .map(|r| r.rows_affected()))?;
+        }
+        Ok(tx)
     }
 
     /// Begin a read-only transaction (no write lock taken up front).

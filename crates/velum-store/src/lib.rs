@@ -21,6 +21,7 @@ pub mod platform;
 pub mod sessions;
 pub mod staff;
 pub mod throttle;
+pub mod transfer;
 
 pub use db::{Backend, Store, StoreError, Tx};
 

@@ -132,6 +132,13 @@ pub fn write_new_key(path: &Path) -> anyhow::Result<()> {
 /// Open the app: on PostgreSQL when a database URL is given, otherwise on
 /// `DIR/velum.db`; with the key from `VELUM_MASTER_KEY_FILE` or `DIR/master.key`.
 pub async fn open_app(data: &DataArgs, settings: AppSettings) -> anyhow::Result<App> {
+    let key = data_key(data)?;
+    open_app_with_key(data, key, settings).await
+}
+
+/// The master key for `data`: `VELUM_MASTER_KEY_FILE`, else `DIR/master.key`
+/// (checking that `--data-dir` is a directory first).
+pub fn data_key(data: &DataArgs) -> anyhow::Result<MasterKey> {
     if let Some(dir) = &data.data_dir
         && !dir.is_dir()
     {
@@ -143,7 +150,11 @@ pub async fn open_app(data: &DataArgs, settings: AppSettings) -> anyhow::Result<
             .map(PathBuf::from)
             .ok_or_else(|| anyhow::anyhow!("{KEY_FILE_ENV} must be set when there is no --data-dir"))?,
     };
-    let key = load_key(&key_file)?;
+    load_key(&key_file)
+}
+
+/// [`open_app`] with a key already loaded by [`data_key`].
+pub async fn open_app_with_key(data: &DataArgs, key: MasterKey, settings: AppSettings) -> anyhow::Result<App> {
     let (location, setting) = match (&data.database_url, &data.data_dir) {
         (Some(url), _) => (
             DataLocation::Postgres(url.clone()),

@@ -37,6 +37,10 @@ enum Command {
     /// Check the audit trail.
     #[command(subcommand)]
     Audit(cmd::audit::Command),
+    /// Write one clinic to an encrypted file, to move it to another backend.
+    Export(cmd::export::Args),
+    /// Load a clinic from a `velum export` file (same master key).
+    Import(cmd::import::Args),
 }
 
 fn main() -> ExitCode {
@@ -58,6 +62,8 @@ fn main() -> ExitCode {
             Command::Clinic(c) => cmd::clinic::run(c).await,
             Command::Operator(c) => cmd::clinic::run_operator(c).await,
             Command::Audit(c) => cmd::audit::run(c).await,
+            Command::Export(args) => cmd::export::run(args).await,
+            Command::Import(args) => cmd::import::run(args).await,
         }
     });
     match result {

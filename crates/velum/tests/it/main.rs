@@ -12,3 +12,4 @@ mod logs;
 mod openapi;
 mod staff;
 mod tenancy;
+mod transfer;

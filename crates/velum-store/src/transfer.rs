@@ -1,0 +1,527 @@
+//! Moving one clinic between installations (`velum export` / `velum import`):
+//! every row of the clinic in every clinic table, read and written as JSON
+//! objects so the same rows go from SQLite to PostgreSQL and back.
+//!
+//! [`CLINIC_TABLES`] is the one list of what moves, with every column and its
+//! type; [`NOT_MOVED`] is the one list of clinic tables that deliberately do
+//! not. A test compares both with the migrated schema, so a table or column
+//! added later fails it until someone decides whether it moves.
+//!
+//! Values in the JSON rows: ids as hyphenated UUID strings, byte strings as
+//! standard base64, instants and counters as integers (unix microseconds, as
+//! stored), flags as booleans, text as strings, and `null` for SQL NULL. The
+//! type differences between the backends (16-byte BLOB vs `uuid`, INTEGER vs
+//! BOOLEAN) stay in here: sqlx decodes and binds each column by its declared
+//! kind on either backend.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use serde_json::{Map, Value};
+use sqlx::AssertSqlSafe;
+use uuid::Uuid;
+
+use crate::{ClinicScope, StoreError, Tx};
+
+/// How a column is stored and carried in an export.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// A UUID: BLOB(16) on SQLite, `uuid` on PostgreSQL; a string in JSON.
+    Id,
+    /// INTEGER / BIGINT; a JSON integer.
+    Int,
+    /// INTEGER 0/1 / BOOLEAN; a JSON boolean.
+    Bool,
+    /// TEXT; a JSON string.
+    Text,
+    /// BLOB / BYTEA; base64 in JSON.
+    Bytes,
+}
+
+/// One column of a moved table.
+#[derive(Clone, Copy, Debug)]
+pub struct Column {
+    pub name: &'static str,
+    pub kind: Kind,
+    pub nullable: bool,
+}
+
+/// One moved table: its columns, the column naming the clinic, and the
+/// order rows are read in (the primary key, so exports are deterministic).
+#[derive(Clone, Copy, Debug)]
+pub struct Table {
+    pub name: &'static str,
+    pub clinic_column: &'static str,
+    pub order_by: &'static str,
+    pub columns: &'static [Column],
+}
+
+const fn col(name: &'static str, kind: Kind) -> Column {
+    Column {
+        name,
+        kind,
+        nullable: false,
+    }
+}
+
+const fn opt(name: &'static str, kind: Kind) -> Column {
+    Column {
+        name,
+        kind,
+        nullable: true,
+    }
+}
+
+use Kind::{Bool, Bytes, Id, Int, Text};
+
+/// Every table whose rows move with a clinic, in an order that satisfies
+/// the foreign keys on insert. THE one list: add a new clinic table here
+/// (or to [`NOT_MOVED`], with the reason), or the schema test fails.
+pub const CLINIC_TABLES: &[Table] = &[
+    Table {
+        name: "clinics",
+        clinic_column: "id",
+        order_by: "id",
+        columns: &[
+            col("id", Id),
+            col("name", Text),
+            col("status", Text),
+            col("created_at", Int),
+            col("kind", Text),
+        ],
+    },
+    Table {
+        name: "clinic_keys",
+        clinic_column: "clinic_id",
+        order_by: "key_id",
+        columns: &[
+            col("clinic_id", Id),
+            col("key_id", Int),
+            col("wrapped", Bytes),
+            col("created_at", Int),
+        ],
+    },
+    Table {
+        name: "staff",
+        clinic_column: "clinic_id",
+        order_by: "id",
+        columns: &[
+            col("clinic_id", Id),
+            col("id", Id),
+            col("email", Text),
+            col("display_name", Text),
+            col("role", Text),
+            opt("password_hash", Text),
+            opt("totp_sealed", Bytes),
+            col("totp_confirmed", Bool),
+            col("totp_last_step", Int),
+            col("failed_attempts", Int),
+            opt("locked_until", Int),
+            col("disabled", Bool),
+            col("created_at", Int),
+            col("updated_at", Int),
+        ],
+    },
+    Table {
+        name: "clients",
+        clinic_column: "clinic_id",
+        order_by: "id",
+        columns: &[
+            col("clinic_id", Id),
+            col("id", Id),
+            col("given_name", Text),
+            col("family_name", Text),
+            col("given_key", Text),
+            col("family_key", Text),
+            col("full_key", Text),
+            col("date_of_birth", Text),
+            opt("email", Text),
+            opt("mobile", Text),
+            opt("line1", Text),
+            opt("line2", Text),
+            opt("town", Text),
+            opt("postcode", Text),
+            col("marketing_email", Bool),
+            col("marketing_sms", Bool),
+            col("archived", Bool),
+            col("version", Int),
+            col("created_at", Int),
+            col("updated_at", Int),
+        ],
+    },
+    Table {
+        name: "client_keys",
+        clinic_column: "clinic_id",
+        order_by: "client_id",
+        columns: &[
+            col("clinic_id", Id),
+            col("client_id", Id),
+            col("key_id", Int),
+            col("wrapped", Bytes),
+            col("created_at", Int),
+        ],
+    },
+    Table {
+        name: "client_medical",
+        clinic_column: "clinic_id",
+        order_by: "client_id",
+        columns: &[
+            col("clinic_id", Id),
+            col("client_id", Id),
+            col("sealed", Bytes),
+            col("version", Int),
+            col("updated_at", Int),
+            col("updated_by", Id),
+        ],
+    },
+    Table {
+        name: "client_history",
+        clinic_column: "clinic_id",
+        order_by: "client_id, id",
+        columns: &[
+            col("clinic_id", Id),
+            col("client_id", Id),
+            col("id", Id),
+            col("section", Text),
+            col("changed_at", Int),
+            col("changed_by", Id),
+            opt("previous_sealed", Bytes),
+        ],
+    },
+    // The clinic's record of support access; the operators it names belong
+    // to the source installation's platform, like the ids in the chain.
+    Table {
+        name: "support_grants",
+        clinic_column: "clinic_id",
+        order_by: "id",
+        columns: &[
+            col("clinic_id", Id),
+            col("id", Id),
+            col("operator_id", Id),
+            col("reason", Text),
+            col("minutes", Int),
+            col("status", Text),
+            col("requested_at", Int),
+            opt("decided_by", Id),
+            opt("decided_at", Int),
+            opt("expires_at", Int),
+        ],
+    },
+    Table {
+        name: "audit_heads",
+        clinic_column: "clinic_id",
+        order_by: "clinic_id",
+        columns: &[col("clinic_id", Id), col("seq", Int), col("hash", Bytes)],
+    },
+    Table {
+        name: "audit_events",
+        clinic_column: "clinic_id",
+        order_by: "seq",
+        columns: &[
+            col("clinic_id", Id),
+            col("seq", Int),
+            col("id", Id),
+            col("at", Int),
+            opt("actor_id", Id),
+            opt("client_id", Id),
+            col("sections", Text),
+            col("action", Text),
+            col("purpose", Text),
+            opt("source", Text),
+            opt("detail", Text),
+            col("prev_hash", Bytes),
+            col("hash", Bytes),
+        ],
+    },
+];
+
+/// Tables with a `clinic_id` column that deliberately do not move, and why.
+/// Sign-in state is per installation: after a move everyone signs in again.
+pub const NOT_MOVED: &[(&str, &str)] = &[
+    (
+        "sessions",
+        "sign-in sessions are per installation; staff sign in again on the target",
+    ),
+    (
+        "one_time_tokens",
+        "set-up and reset links point at the old installation's URL; issue new ones",
+    ),
+    (
+        "outbox",
+        "mail is delivered by the installation that queued it; deliver it before moving",
+    ),
+];
+
+/// The moved table called `name`.
+#[must_use]
+pub fn table(name: &str) -> Option<&'static Table> {
+    CLINIC_TABLES.iter().find(|t| t.name == name)
+}
+
+/// A table's rows, each a JSON object keyed by column name.
+#[derive(Clone, Debug, Default)]
+pub struct TableRows {
+    pub table: &'static str,
+    pub rows: Vec<Map<String, Value>>,
+}
+
+/// Does a clinic with this id exist here?
+///
+/// # Errors
+/// Database errors.
+pub async fn clinic_exists(tx: &mut Tx, scope: &ClinicScope) -> Result<bool, StoreError> {
+    let n: i64 = on_tx!(tx, |c| sqlx::query_scalar("SELECT COUNT(*) FROM clinics WHERE id = $1")
+        .bind(scope.clinic_id().as_uuid())
+        .fetch_one(c)
+        .await)?;
+    Ok(n > 0)
+}
+
+/// Every row of the clinic in every table of [`CLINIC_TABLES`], in that
+/// order. Call it in a transaction from [`crate::Store::begin_snapshot`] so
+/// the tables are read at one instant.
+///
+/// Unscoped by actor on purpose: this is the operator moving the whole
+/// clinic (`velum export`), not a staff member's request; the caller records
+/// a "clinic exported" event in the same transaction.
+///
+/// # Errors
+/// Database errors; `Corrupt` for a value the declared kind cannot hold.
+pub async fn read_clinic(tx: &mut Tx, scope: &ClinicScope) -> Result<Vec<TableRows>, StoreError> {
+    let clinic = scope.clinic_id().as_uuid();
+    let mut out = Vec::with_capacity(CLINIC_TABLES.len());
+    for t in CLINIC_TABLES {
+        let names: Vec<&str> = t.columns.iter().map(|c| c.name).collect();
+        // Built from the constant table list above, never from input.
+        let sql = format!(
+            "SELECT {} FROM {} WHERE {} = $1 ORDER BY {}",
+            names.join(", "),
+            t.name,
+            t.clinic_column,
+            t.order_by
+        );
+        let rows: Vec<Map<String, Value>> = on_tx!(tx, |c| {
+            let rows = sqlx::query(AssertSqlSafe(sql)).bind(clinic).fetch_all(c).await?;
+            rows.iter()
+                .map(|r| decode_row(r, t))
+                .collect::<Result<Vec<_>, sqlx::Error>>()
+        })?;
+        out.push(TableRows { table: t.name, rows });
+    }
+    Ok(out)
+}
+
+/// Insert the rows of one clinic, table by table in [`CLINIC_TABLES`]
+/// order, as given: same ids, same history, the audit chain verbatim. Every
+/// row must carry exactly the table's columns with values of their kinds,
+/// and name `scope`'s clinic; anything else is refused before it is written.
+///
+/// # Errors
+/// `Corrupt` for a row that does not fit the schema or names another clinic;
+/// `Conflict` (constraint name) for a row that exists already (for example
+/// a staff email that has an account here); database errors.
+pub async fn write_clinic(tx: &mut Tx, scope: &ClinicScope, tables: &[TableRows]) -> Result<(), StoreError> {
+    let clinic = scope.clinic_id().as_uuid();
+    if tables.iter().any(|g| table(g.table).is_none()) {
+        return Err(StoreError::Corrupt("rows for a table that does not move"));
+    }
+    for t in CLINIC_TABLES {
+        let names: Vec<&str> = t.columns.iter().map(|c| c.name).collect();
+        let params: Vec<String> = (1..=t.columns.len()).map(|i| format!("${i}")).collect();
+        // Built from the constant table list above, never from input.
+        let sql = format!(
+            "INSERT INTO {} ({}) VALUES ({})",
+            t.name,
+            names.join(", "),
+            params.join(", ")
+        );
+        for given in tables.iter().filter(|g| g.table == t.name) {
+            for row in &given.rows {
+                let values = encode_row(row, t, clinic)?;
+                on_tx!(tx, |c| {
+                    let mut q = sqlx::query(AssertSqlSafe(sql.as_str()));
+                    for v in values {
+                        q = match v {
+                            Bound::Id(x) => q.bind(x),
+                            Bound::Int(x) => q.bind(x),
+                            Bound::Bool(x) => q.bind(x),
+                            Bound::Text(x) => q.bind(x),
+                            Bound::Bytes(x) => q.bind(x),
+                        };
+                    }
+                    q.execute(c).await.map(|r| r.rows_affected())
+                })
+                .map_err(StoreError::from_sqlx)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One bound value, typed by its column's kind (NULL as `None`, so each
+/// backend gets a typed NULL).
+enum Bound {
+    Id(Option<Uuid>),
+    Int(Option<i64>),
+    Bool(Option<bool>),
+    Text(Option<String>),
+    Bytes(Option<Vec<u8>>),
+}
+
+fn encode_row(row: &Map<String, Value>, t: &Table, clinic: Uuid) -> Result<Vec<Bound>, StoreError> {
+    if row.len() != t.columns.len() {
+        return Err(StoreError::Corrupt("row has the wrong number of columns"));
+    }
+    let mut out = Vec::with_capacity(t.columns.len());
+    for c in t.columns {
+        let v = row.get(c.name).ok_or(StoreError::Corrupt("row lacks a column"))?;
+        if v.is_null() && !c.nullable {
+            return Err(StoreError::Corrupt("NULL in a NOT NULL column"));
+        }
+        let bad = || StoreError::Corrupt("value does not fit its column");
+        let bound = match c.kind {
+            Kind::Id => Bound::Id(v.as_str().map(|s| Uuid::parse_str(s).map_err(|_| bad())).transpose()?),
+            Kind::Int => Bound::Int(if v.is_null() {
+                None
+            } else {
+                Some(v.as_i64().ok_or_else(bad)?)
+            }),
+            Kind::Bool => Bound::Bool(if v.is_null() {
+                None
+            } else {
+                Some(v.as_bool().ok_or_else(bad)?)
+            }),
+            Kind::Text => Bound::Text(if v.is_null() {
+                None
+            } else {
+                Some(v.as_str().ok_or_else(bad)?.to_owned())
+            }),
+            Kind::Bytes => Bound::Bytes(v.as_str().map(|s| B64.decode(s).map_err(|_| bad())).transpose()?),
+        };
+        // A string column given a non-string (or an id given a number)
+        // decoded to None above: refuse it rather than store NULL.
+        let wrong_null = !v.is_null() && matches!(bound, Bound::Id(None) | Bound::Bytes(None));
+        if wrong_null {
+            return Err(bad());
+        }
+        if c.name == t.clinic_column && !matches!(bound, Bound::Id(Some(id)) if id == clinic) {
+            return Err(StoreError::Corrupt("row belongs to another clinic"));
+        }
+        out.push(bound);
+    }
+    Ok(out)
+}
+
+fn decode_row<'r, R>(row: &'r R, t: &Table) -> Result<Map<String, Value>, sqlx::Error>
+where
+    R: sqlx::Row,
+    usize: sqlx::ColumnIndex<R>,
+    Option<Uuid>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    Option<i64>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    Option<bool>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    Option<Vec<u8>>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    let mut out = Map::with_capacity(t.columns.len());
+    for (i, c) in t.columns.iter().enumerate() {
+        let v = match c.kind {
+            Kind::Id => row
+                .try_get::<Option<Uuid>, _>(i)?
+                .map_or(Value::Null, |u| Value::String(u.to_string())),
+            Kind::Int => row.try_get::<Option<i64>, _>(i)?.map_or(Value::Null, Value::from),
+            Kind::Bool => row.try_get::<Option<bool>, _>(i)?.map_or(Value::Null, Value::Bool),
+            Kind::Text => row.try_get::<Option<String>, _>(i)?.map_or(Value::Null, Value::String),
+            Kind::Bytes => row
+                .try_get::<Option<Vec<u8>>, _>(i)?
+                .map_or(Value::Null, |b| Value::String(B64.encode(b))),
+        };
+        out.insert(c.name.to_owned(), v);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{BTreeMap, BTreeSet};
+
+    use super::*;
+    use crate::Store;
+
+    /// Every table of the migrated schema with a `clinic_id` column (and
+    /// `clinics` itself) is either moved or named in `NOT_MOVED`, and every
+    /// moved table lists exactly the schema's columns. Adding a table or a
+    /// column without deciding how it moves fails here.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_moved_tables_are_exactly_the_schemas_clinic_tables() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = velum_crypto::MasterKey::from_bytes(&[3; 32]).unwrap();
+        let store = Store::open_sqlite(&dir.path().join("t.db"), &key.sqlcipher_key(), &key.fingerprint())
+            .await
+            .unwrap();
+        let columns = store.schema_columns().await.unwrap();
+        store.close().await;
+        let mut schema: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for (t, c) in columns {
+            schema.entry(t).or_default().insert(c);
+        }
+        let with_clinic: BTreeSet<&str> = schema
+            .iter()
+            .filter(|(t, cols)| cols.contains("clinic_id") || t.as_str() == "clinics")
+            .map(|(t, _)| t.as_str())
+            .collect();
+        let moved: BTreeSet<&str> = CLINIC_TABLES.iter().map(|t| t.name).collect();
+        let excluded: BTreeSet<&str> = NOT_MOVED.iter().map(|(t, _)| *t).collect();
+        assert!(moved.is_disjoint(&excluded));
+        assert_eq!(
+            with_clinic,
+            moved.union(&excluded).copied().collect(),
+            "a table with clinic_id is neither in CLINIC_TABLES nor in NOT_MOVED (or one listed there is gone)"
+        );
+        for t in CLINIC_TABLES {
+            let listed: BTreeSet<String> = t.columns.iter().map(|c| c.name.to_owned()).collect();
+            assert_eq!(listed.len(), t.columns.len(), "{}: a column is listed twice", t.name);
+            assert_eq!(&listed, &schema[t.name], "{}: columns differ from the schema", t.name);
+            assert!(listed.contains(t.clinic_column), "{}", t.name);
+        }
+    }
+
+    #[test]
+    fn rows_of_another_clinic_or_the_wrong_shape_are_refused() {
+        let t = table("audit_heads").unwrap();
+        let clinic = Uuid::from_u128(1);
+        let row = |id: &str, seq: Value, hash: Value| {
+            let mut m = Map::new();
+            m.insert("clinic_id".into(), Value::String(id.into()));
+            m.insert("seq".into(), seq);
+            m.insert("hash".into(), hash);
+            m
+        };
+        let good = row(
+            &clinic.to_string(),
+            Value::from(3),
+            Value::String(B64.encode([1u8; 32])),
+        );
+        assert!(encode_row(&good, t, clinic).is_ok());
+        let other = row(
+            &Uuid::from_u128(2).to_string(),
+            Value::from(3),
+            Value::String(B64.encode([1u8; 32])),
+        );
+        assert!(matches!(
+            encode_row(&other, t, clinic),
+            Err(StoreError::Corrupt("row belongs to another clinic"))
+        ));
+        let text_seq = row(
+            &clinic.to_string(),
+            Value::from("3"),
+            Value::String(B64.encode([1u8; 32])),
+        );
+        assert!(encode_row(&text_seq, t, clinic).is_err());
+        let null_hash = row(&clinic.to_string(), Value::from(3), Value::Null);
+        assert!(encode_row(&null_hash, t, clinic).is_err());
+        let number_hash = row(&clinic.to_string(), Value::from(3), Value::from(7));
+        assert!(encode_row(&number_hash, t, clinic).is_err());
+        let mut extra = good.clone();
+        extra.insert("more".into(), Value::Null);
+        assert!(encode_row(&extra, t, clinic).is_err());
+    }
+}
