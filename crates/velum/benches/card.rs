@@ -127,12 +127,26 @@ async fn run() {
     }
     eprintln!("card reads done");
     let mut search = Vec::new();
+    let mut by_term: std::collections::BTreeMap<&str, Vec<Duration>> = std::collections::BTreeMap::new();
     for i in 0..2000 {
+        let term = &names[i % names.len()];
         let t = Instant::now();
-        app.search_clients(&owner, &names[i % names.len()], None, false)
-            .await
-            .unwrap();
+        app.search_clients(&owner, term, None, false).await.unwrap();
         search.push(t.elapsed());
+        by_term.entry(term).or_default().push(t.elapsed());
+    }
+    if setting("VELUM_BENCH_SLOWEST").is_some() {
+        let mut medians: Vec<(Duration, &str)> = by_term
+            .iter_mut()
+            .map(|(k, v)| {
+                v.sort();
+                (v[v.len() / 2], *k)
+            })
+            .collect();
+        medians.sort();
+        for (d, k) in medians.iter().rev().take(12) {
+            eprintln!("slow term {k:?}: median {:.3} ms", d.as_secs_f64() * 1e3);
+        }
     }
     let mut given = Vec::new();
     for i in 0..2000 {
