@@ -156,6 +156,22 @@ impl App {
         Ok(NewOperator { id, setup_link })
     }
 
+    /// An operator creates a clinic (the `/platform` page); the CLI and the
+    /// first-run page call [`App::create_clinic`] with no actor.
+    ///
+    /// # Errors
+    /// `Forbidden` for anyone but an operator; otherwise as `create_clinic`.
+    pub async fn operator_create_clinic(
+        &self,
+        actor: &Actor,
+        name: &str,
+        owner_email: &str,
+    ) -> Result<crate::clinics::NewClinic, AppError> {
+        Self::require_operator(actor)?;
+        let source = actor.source.map(|ip| ip.to_string());
+        self.create_clinic(name, owner_email, source.as_deref()).await
+    }
+
     /// Every clinic with its usage and activity (operators only). Counts,
     /// never contents.
     ///

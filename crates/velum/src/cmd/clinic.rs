@@ -70,17 +70,30 @@ pub async fn run_operator(c: OperatorCommand) -> anyhow::Result<ExitCode> {
     let app = crate::config::open_app(&data, mail.settings(None)).await?;
     let result = app.create_operator(&email, &name).await;
     app.close().await;
+    print_setup_link(
+        result.map(|op| (format!("Operator created: {}", op.id), op.setup_link)),
+        "this operator",
+        |field| if field == "email" { "--email" } else { "--name" },
+    )
+}
+
+/// Print a new account's one-time set-up link, or each field error against
+/// its flag (exit 2).
+fn print_setup_link(
+    result: Result<(String, String), velum_app::AppError>,
+    for_whom: &str,
+    flag: impl Fn(&str) -> &'static str,
+) -> anyhow::Result<ExitCode> {
     match result {
-        Ok(op) => {
-            println!("Operator created: {}", op.id);
-            println!("Set-up link (works once, for 72 hours; give it only to this operator):");
-            println!("{}", op.setup_link);
+        Ok((created, link)) => {
+            println!("{created}");
+            println!("Set-up link (works once, for 72 hours; give it only to {for_whom}):");
+            println!("{link}");
             Ok(ExitCode::SUCCESS)
         }
         Err(velum_app::AppError::Validation(errors) | velum_app::AppError::Conflict(errors)) => {
             for e in errors.as_slice() {
-                let flag = if e.field == "email" { "--email" } else { "--name" };
-                eprintln!("error: {flag} {}", e.message);
+                eprintln!("error: {} {}", flag(&e.field), e.message);
             }
             Ok(ExitCode::from(2))
         }
@@ -120,22 +133,11 @@ pub async fn run(c: Command) -> anyhow::Result<ExitCode> {
             let app = crate::config::open_app(&data, mail.settings(None)).await?;
             let result = app.create_clinic(&name, &owner_email, None).await;
             app.close().await;
-            match result {
-                Ok(created) => {
-                    println!("Clinic created: {}", created.clinic_id);
-                    println!("Owner set-up link (works once, for 72 hours; give it only to the owner):");
-                    println!("{}", created.setup_link);
-                    Ok(ExitCode::SUCCESS)
-                }
-                Err(velum_app::AppError::Validation(errors) | velum_app::AppError::Conflict(errors)) => {
-                    for e in errors.as_slice() {
-                        let flag = if e.field == "name" { "--name" } else { "--owner-email" };
-                        eprintln!("error: {flag} {}", e.message);
-                    }
-                    Ok(ExitCode::from(2))
-                }
-                Err(e) => Err(e.into()),
-            }
+            print_setup_link(
+                result.map(|c| (format!("Clinic created: {}", c.clinic_id), c.setup_link)),
+                "the owner",
+                |field| if field == "name" { "--name" } else { "--owner-email" },
+            )
         }
         Command::List { data } => {
             let settings = MailArgs::offline();
