@@ -18,6 +18,36 @@ use velum_store::{ClinicScope, Tx, clinics, outbox, sessions, staff, throttle};
 
 use crate::{App, AppError, platform_event};
 
+/// A session or link token as presented: the clinic it names and the hash
+/// that is stored. Tokens name their clinic so that their tables are keyed
+/// by clinic first, like every other table of clinic data.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct TokenRef {
+    pub(crate) clinic: ClinicId,
+    pub(crate) hash: [u8; 32],
+}
+
+impl TokenRef {
+    /// A new token for `clinic`: the text to hand out, and its reference.
+    fn issue(clinic: ClinicId) -> (String, TokenRef) {
+        let (text, hash) = token::new_owned_token(*clinic.as_uuid().as_bytes());
+        (text, TokenRef { clinic, hash })
+    }
+
+    /// `None` for text that is not a Velum token (so, no session or link).
+    pub(crate) fn parse(text: &str) -> Option<TokenRef> {
+        let (clinic, hash) = token::parse_owned_token(text)?;
+        Some(TokenRef {
+            clinic: ClinicId::from_uuid(uuid::Uuid::from_bytes(clinic)),
+            hash,
+        })
+    }
+
+    pub(crate) fn scope(&self) -> ClinicScope {
+        ClinicScope::new(self.clinic)
+    }
+}
+
 /// Sessions end after 30 minutes without use (ASVS 7.3.1)...
 pub const IDLE_TIMEOUT: SignedDuration = SignedDuration::from_mins(30);
 /// ...and 12 hours after sign-in whatever happens (ASVS 7.3.2).
@@ -255,7 +285,7 @@ impl App {
 
     async fn issue(&self, tx: &mut Tx, s: &StaffRow, kind: &str, stage: Stage) -> Result<IssuedSession, AppError> {
         let now = self.now();
-        let (token, hash) = token::new_token();
+        let (token, tref) = TokenRef::issue(s.clinic_id);
         let (csrf, _) = token::new_token();
         let lifetime = if stage == Stage::Full {
             ABSOLUTE_TIMEOUT
@@ -266,7 +296,7 @@ impl App {
         sessions::insert(
             tx,
             &sessions::NewSession {
-                token_hash: hash,
+                token_hash: tref.hash,
                 clinic_id: s.clinic_id,
                 staff_id: s.id,
                 kind,
@@ -356,7 +386,7 @@ impl App {
         code: &str,
         source: Option<&str>,
     ) -> Result<IssuedSession, AppError> {
-        let (hash, s) = self.pending(pending, Stage::Totp).await?;
+        let (tref, s) = self.pending(pending, Stage::Totp).await?;
         let mut tx = self.begin().await?;
         let s = staff::get(&mut tx, &ClinicScope::new(s.clinic_id), s.id)
             .await?
@@ -364,7 +394,7 @@ impl App {
         if s.locked_until.is_some_and(|t| t > self.now()) || !self.use_totp_code(&mut tx, &s, code).await? {
             return Err(self.fail(tx, Some(&s), source, "wrong_code").await);
         }
-        sessions::delete(&mut tx, &hash).await?;
+        sessions::delete(&mut tx, &tref.scope(), &tref.hash).await?;
         self.signed_in(tx, &s, "web", source).await
     }
 
@@ -408,7 +438,7 @@ impl App {
         code: &str,
         source: Option<&str>,
     ) -> Result<IssuedSession, AppError> {
-        let (hash, s) = self.pending(pending, Stage::Enrol).await?;
+        let (tref, s) = self.pending(pending, Stage::Enrol).await?;
         let scope = ClinicScope::new(s.clinic_id);
         let mut tx = self.begin().await?;
         if !self.use_totp_code(&mut tx, &s, code).await? {
@@ -421,14 +451,16 @@ impl App {
         staff::set_totp(&mut tx, &scope, s.id, &sealed, true, self.now()).await?;
         self.audit(&mut tx, staff_event(&s, AuditAction::TotpEnrolled, source, None))
             .await?;
-        sessions::delete(&mut tx, &hash).await?;
+        sessions::delete(&mut tx, &tref.scope(), &tref.hash).await?;
         self.signed_in(tx, &s, "web", source).await
     }
 
-    async fn pending(&self, token: &str, stage: Stage) -> Result<([u8; 32], StaffRow), AppError> {
-        let hash = token::hash_token(token);
+    async fn pending(&self, token: &str, stage: Stage) -> Result<(TokenRef, StaffRow), AppError> {
+        let tref = TokenRef::parse(token).ok_or(AppError::Unauthenticated)?;
         let mut tx = self.store().begin_read().await?;
-        let row = sessions::find(&mut tx, &hash).await?.ok_or(AppError::Unauthenticated)?;
+        let row = sessions::find(&mut tx, &tref.scope(), &tref.hash)
+            .await?
+            .ok_or(AppError::Unauthenticated)?;
         if Stage::parse(&row.stage) != Some(stage) || row.expires_at <= self.now() {
             return Err(AppError::Unauthenticated);
         }
@@ -436,7 +468,7 @@ impl App {
             .await?
             .filter(|s| !s.disabled)
             .ok_or(AppError::Unauthenticated)?;
-        Ok((hash, s))
+        Ok((tref, s))
     }
 
     /// Find a live session from its token. Ends it if it has been idle too
@@ -445,26 +477,28 @@ impl App {
     /// # Errors
     /// `Unauthenticated` when there is no live session.
     pub async fn session(&self, token: &str) -> Result<SessionInfo, AppError> {
-        let hash = token::hash_token(token);
+        let tref = TokenRef::parse(token).ok_or(AppError::Unauthenticated)?;
         let now = self.now();
         let mut tx = self.store().begin_read().await?;
-        let row = sessions::find(&mut tx, &hash).await?.ok_or(AppError::Unauthenticated)?;
+        let row = sessions::find(&mut tx, &tref.scope(), &tref.hash)
+            .await?
+            .ok_or(AppError::Unauthenticated)?;
         drop(tx);
         let stage = Stage::parse(&row.stage).ok_or(AppError::Unauthenticated)?;
         let idle_until = row.last_seen_at.saturating_add(IDLE_TIMEOUT).unwrap_or(now);
         let dead = row.expires_at <= now || idle_until <= now || row.staff_disabled || !row.clinic_active;
         if dead {
             let mut tx = self.begin().await?;
-            sessions::delete(&mut tx, &hash).await?;
+            sessions::delete(&mut tx, &tref.scope(), &tref.hash).await?;
             tx.commit().await?;
             return Err(AppError::Unauthenticated);
         }
         if row.last_seen_at.saturating_add(TOUCH_EVERY).unwrap_or(now) <= now {
             let mut tx = self.begin().await?;
-            sessions::touch(&mut tx, &hash, now).await?;
+            sessions::touch(&mut tx, &tref.scope(), &tref.hash, now).await?;
             tx.commit().await?;
         }
-        let support = self.live_visit(&row, &hash).await?;
+        let support = self.live_visit(&row, &tref).await?;
         Ok(SessionInfo {
             support,
             stage,
@@ -483,7 +517,9 @@ impl App {
     /// Database errors.
     pub async fn sign_out(&self, token: &str, actor: Option<&Actor>) -> Result<(), AppError> {
         let mut tx = self.begin().await?;
-        sessions::delete(&mut tx, &token::hash_token(token)).await?;
+        if let Some(tref) = TokenRef::parse(token) {
+            sessions::delete(&mut tx, &tref.scope(), &tref.hash).await?;
+        }
         if let Some(actor) = actor {
             self.audit(&mut tx, crate::event(actor, AuditAction::SignOut, None, &[], None))
                 .await?;
@@ -512,15 +548,7 @@ impl App {
              To choose a new password, open this link within the hour:\n{link}\n\n\
              If it was not you, ignore this email: your password has not changed.\n"
         );
-        outbox::enqueue(
-            &mut tx,
-            Some(s.clinic_id),
-            &s.email,
-            "Reset your Velum password",
-            &body,
-            now,
-        )
-        .await?;
+        outbox::enqueue(&mut tx, s.clinic_id, &s.email, "Reset your Velum password", &body, now).await?;
         self.audit(
             &mut tx,
             staff_event(&s, AuditAction::PasswordResetRequested, source, None),
@@ -539,10 +567,9 @@ impl App {
         lifetime: SignedDuration,
     ) -> Result<String, AppError> {
         let now = self.now();
-        let (token, hash) = token::new_token();
-        let scope = ClinicScope::new(s.clinic_id);
+        let (token, tref) = TokenRef::issue(s.clinic_id);
         let expires = now.saturating_add(lifetime).unwrap_or(now);
-        staff::insert_link(tx, &scope, s.id, &hash, purpose, now, expires).await?;
+        staff::insert_link(tx, &tref.scope(), s.id, &tref.hash, purpose, now, expires).await?;
         let path = purpose.as_str();
         Ok(format!("{}/{path}/{token}", self.settings().base_url))
     }
@@ -552,8 +579,9 @@ impl App {
     /// # Errors
     /// `NotFound` for a used, expired or unknown link.
     pub async fn link_account(&self, link_token: &str, purpose: LinkPurpose) -> Result<(String, String), AppError> {
+        let tref = TokenRef::parse(link_token).ok_or(AppError::NotFound)?;
         let mut tx = self.store().begin_read().await?;
-        let (clinic, staff_id) = staff::peek_link(&mut tx, &token::hash_token(link_token), purpose, self.now())
+        let (clinic, staff_id) = staff::peek_link(&mut tx, &tref.scope(), &tref.hash, purpose, self.now())
             .await?
             .ok_or(AppError::NotFound)?;
         let s = staff::get(&mut tx, &ClinicScope::new(clinic), staff_id)
@@ -587,8 +615,9 @@ impl App {
         let hash = tokio::task::spawn_blocking(move || password::hash_password(&pw))
             .await
             .map_err(|e| AppError::Internal(e.to_string()))?;
+        let tref = TokenRef::parse(link_token).ok_or(AppError::NotFound)?;
         let mut tx = self.begin().await?;
-        let (clinic, staff_id) = staff::use_link(&mut tx, &token::hash_token(link_token), purpose, self.now())
+        let (clinic, staff_id) = staff::use_link(&mut tx, &tref.scope(), &tref.hash, purpose, self.now())
             .await?
             .ok_or(AppError::NotFound)?;
         let scope = ClinicScope::new(clinic);

@@ -152,6 +152,15 @@ impl App {
         Ok(self.store().schema_columns().await?)
     }
 
+    /// Every primary key, foreign key and unique index of the schema (the
+    /// parity test, and the check that clinic_id leads every key).
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn schema_keys(&self) -> Result<Vec<velum_store::SchemaKey>, AppError> {
+        Ok(self.store().schema_keys().await?)
+    }
+
     /// Append an audit event in `tx`.
     pub(crate) async fn audit(&self, tx: &mut Tx, event: NewAuditEvent) -> Result<(), AppError> {
         velum_store::audit::append(tx, event, self.now()).await?;

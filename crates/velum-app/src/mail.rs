@@ -48,7 +48,7 @@ impl App {
             let mut tx = self.begin().await?;
             match result {
                 Ok(()) => {
-                    outbox::mark_sent(&mut tx, m.id, self.now()).await?;
+                    outbox::mark_sent(&mut tx, &m, self.now()).await?;
                     sent += 1;
                 }
                 Err(e) => {
@@ -59,7 +59,7 @@ impl App {
                         .saturating_add(SignedDuration::from_mins(mins))
                         .unwrap_or(self.now());
                     tracing::warn!(message_id = %m.id, attempts = m.attempts, "email delivery failed; will retry");
-                    outbox::mark_failed(&mut tx, m.id, &e, retry).await?;
+                    outbox::mark_failed(&mut tx, &m, &e, retry).await?;
                 }
             }
             tx.commit().await?;

@@ -16,7 +16,7 @@ use velum_store::platform::{self, ClinicUsage, GrantRow};
 use velum_store::staff::{self, LinkPurpose};
 use velum_store::{ClinicScope, sessions};
 
-use crate::auth::SETUP_LINK_LIFETIME;
+use crate::auth::{SETUP_LINK_LIFETIME, TokenRef};
 use crate::staff::create_account;
 use crate::{App, AppError, event};
 
@@ -402,8 +402,8 @@ impl App {
         if state_of(&g, self.now()) != "granted" {
             return Err(AppError::Forbidden);
         }
-        let hash = velum_crypto::token::hash_token(token);
-        platform::set_session_support(&mut tx, &hash, Some((clinic, grant))).await?;
+        let tref = TokenRef::parse(token).ok_or(AppError::Unauthenticated)?;
+        platform::set_session_support(&mut tx, &tref.scope(), &tref.hash, Some((clinic, grant))).await?;
         self.audit(
             &mut tx,
             operator_event(actor, clinic, AuditAction::SupportEntered, format!("grant:{grant}")),
@@ -418,9 +418,11 @@ impl App {
     /// # Errors
     /// Database errors.
     pub async fn leave_support(&self, token: &str) -> Result<(), AppError> {
-        let hash = velum_crypto::token::hash_token(token);
+        let Some(tref) = TokenRef::parse(token) else {
+            return Ok(());
+        };
         let mut tx = self.begin().await?;
-        platform::set_session_support(&mut tx, &hash, None).await?;
+        platform::set_session_support(&mut tx, &tref.scope(), &tref.hash, None).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -430,7 +432,7 @@ impl App {
     pub(crate) async fn live_visit(
         &self,
         row: &sessions::SessionRow,
-        token_hash: &[u8; 32],
+        token: &TokenRef,
     ) -> Result<Option<SupportVisit>, AppError> {
         let Some((clinic, grant)) = row.support else {
             return Ok(None);
@@ -455,7 +457,7 @@ impl App {
             }
             _ => {
                 let mut tx = self.begin().await?;
-                platform::set_session_support(&mut tx, token_hash, None).await?;
+                platform::set_session_support(&mut tx, &token.scope(), &token.hash, None).await?;
                 tx.commit().await?;
                 Ok(None)
             }

@@ -110,7 +110,7 @@ impl App {
         );
         outbox::enqueue(
             &mut tx,
-            Some(actor.clinic_id),
+            actor.clinic_id,
             &s.email,
             "Your Velum account",
             &body,

@@ -38,6 +38,29 @@ pub fn new_token() -> (String, [u8; 32]) {
     (token, hash)
 }
 
+/// A new token that names its owner, `<owner>.<secret>`: the owner's 16-byte
+/// id and a 256-bit secret, each URL-safe base64 (22 + 1 + 43 characters).
+/// Velum's owners are clinics, so a stored token can be keyed by clinic first
+/// and found without searching every clinic. The hash covers the whole text,
+/// so a secret cannot be moved to another owner.
+#[must_use]
+pub fn new_owned_token(owner: [u8; 16]) -> (String, [u8; 32]) {
+    let (secret, _) = new_token();
+    let token = format!("{}.{secret}", URL_SAFE_NO_PAD.encode(owner));
+    let hash = hash_token(&token);
+    (token, hash)
+}
+
+/// The owner and stored hash of a token made by [`new_owned_token`];
+/// `None` for anything of another shape.
+#[must_use]
+pub fn parse_owned_token(token: &str) -> Option<([u8; 16], [u8; 32])> {
+    let (owner, secret) = token.split_once('.')?;
+    let owner: [u8; 16] = URL_SAFE_NO_PAD.decode(owner).ok()?.try_into().ok()?;
+    let secret_len = URL_SAFE_NO_PAD.decode(secret).ok()?.len();
+    (secret_len == 32).then(|| (owner, hash_token(token)))
+}
+
 /// SHA-256 of a token as presented by the user, to look up its stored hash.
 #[must_use]
 pub fn hash_token(token: &str) -> [u8; 32] {
@@ -62,6 +85,36 @@ mod tests {
         let (other, other_hash) = new_token();
         assert_ne!(token, other);
         assert_ne!(hash, other_hash);
+    }
+
+    #[test]
+    fn owned_tokens_name_their_owner_and_reject_other_shapes() {
+        let owner = [7u8; 16];
+        let (token, hash) = new_owned_token(owner);
+        assert_eq!(token.len(), 22 + 1 + 43);
+        assert!(
+            token
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+        );
+        assert_eq!(parse_owned_token(&token), Some((owner, hash)));
+        assert_eq!(hash, hash_token(&token));
+        // Another owner with the same secret is another token.
+        let (_, secret) = token.split_once('.').unwrap();
+        let moved = format!("{}.{secret}", URL_SAFE_NO_PAD.encode([8u8; 16]));
+        assert_ne!(parse_owned_token(&moved).map(|p| p.1), Some(hash));
+        let (plain, _) = new_token();
+        for bad in [
+            plain.as_str(),
+            "",
+            ".",
+            "abc.def",
+            &token[1..],
+            &format!("{token}x"),
+            &token.replace('.', ""),
+        ] {
+            assert_eq!(parse_owned_token(bad), None, "{bad:?}");
+        }
     }
 
     #[test]

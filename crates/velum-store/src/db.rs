@@ -351,6 +351,84 @@ impl Store {
         };
         Ok(rows)
     }
+
+    /// Every primary key, foreign key and unique index, as (table, kind,
+    /// columns in key order), sorted. Kind is `primary key`, `unique`, or
+    /// `foreign key -> <referenced table>`. For the schema-parity test and
+    /// the check that clinic_id leads every key of clinic data.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn schema_keys(&self) -> Result<Vec<SchemaKey>, StoreError> {
+        let rows: Vec<(String, String, String, i64, String)> = match &self.pool {
+            Pool::Sqlite(p) => {
+                sqlx::query_as(
+                    "WITH t AS (SELECT name FROM sqlite_master WHERE type = 'table' \
+                                AND name NOT LIKE 'sqlite_%' AND name <> '_sqlx_migrations') \
+                     SELECT t.name, 'primary key', '', p.pk, p.name FROM t JOIN pragma_table_info(t.name) p \
+                       WHERE p.pk > 0 \
+                     UNION ALL \
+                     SELECT t.name, 'foreign key -> ' || f.\"table\", CAST(f.id AS TEXT), f.seq, f.\"from\" \
+                       FROM t JOIN pragma_foreign_key_list(t.name) f \
+                     UNION ALL \
+                     SELECT t.name, 'unique', il.name, ii.seqno, ii.name \
+                       FROM t JOIN pragma_index_list(t.name) il JOIN pragma_index_info(il.name) ii \
+                       WHERE il.\"unique\" = 1 AND il.origin <> 'pk'",
+                )
+                .fetch_all(p)
+                .await?
+            }
+            Pool::Pg(p) => {
+                sqlx::query_as(
+                    "SELECT t.relname::text, \
+                            CASE c.contype WHEN 'p' THEN 'primary key' \
+                                 ELSE 'foreign key -> ' || (SELECT r.relname::text FROM pg_class r WHERE r.oid = c.confrelid) END, \
+                            c.conname::text, k.ord, a.attname::text \
+                     FROM pg_constraint c JOIN pg_class t ON t.oid = c.conrelid \
+                     JOIN pg_namespace n ON n.oid = t.relnamespace \
+                     CROSS JOIN LATERAL unnest(c.conkey) WITH ORDINALITY AS k(attnum, ord) \
+                     JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum \
+                     WHERE n.nspname = current_schema() AND c.contype IN ('p', 'f') AND t.relname <> '_sqlx_migrations' \
+                     UNION ALL \
+                     SELECT t.relname::text, 'unique', ic.relname::text, k.ord, a.attname::text \
+                     FROM pg_index i JOIN pg_class t ON t.oid = i.indrelid JOIN pg_class ic ON ic.oid = i.indexrelid \
+                     JOIN pg_namespace n ON n.oid = t.relnamespace \
+                     CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord) \
+                     JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum \
+                     WHERE n.nspname = current_schema() AND i.indisunique AND NOT i.indisprimary \
+                       AND t.relname <> '_sqlx_migrations'",
+                )
+                .fetch_all(p)
+                .await?
+            }
+        };
+        let mut keys: std::collections::BTreeMap<(String, String, String), Vec<(i64, String)>> =
+            std::collections::BTreeMap::new();
+        for (table, kind, group, ord, column) in rows {
+            keys.entry((table, kind, group)).or_default().push((ord, column));
+        }
+        let mut out: Vec<SchemaKey> = keys
+            .into_iter()
+            .map(|((table, kind, _), mut columns)| {
+                columns.sort();
+                SchemaKey {
+                    table,
+                    kind,
+                    columns: columns.into_iter().map(|(_, c)| c).collect(),
+                }
+            })
+            .collect();
+        out.sort();
+        Ok(out)
+    }
+}
+
+/// One key of the migrated schema (see [`Store::schema_keys`]).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct SchemaKey {
+    pub table: String,
+    pub kind: String,
+    pub columns: Vec<String>,
 }
 
 /// SQLITE_NOTADB (26): what SQLCipher reports for a wrong key.
@@ -395,5 +473,165 @@ mod tests {
         let sqlite = numbers("sqlite");
         assert!(!sqlite.is_empty());
         assert_eq!(sqlite, numbers("postgres"));
+    }
+}
+
+/// Upgrades from the previous schema, with data in it, on both backends
+/// (the PostgreSQL half runs when `VELUM_TEST_PG_URL` is set).
+#[cfg(test)]
+mod upgrade_tests {
+    use sqlx::migrate::Migrator;
+    use uuid::Uuid;
+
+    use super::*;
+    use crate::{ClinicScope, outbox, sessions, staff};
+
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "the test server is named by the environment, as in the testkit"
+    )]
+    fn pg_url() -> Option<String> {
+        std::env::var("VELUM_TEST_PG_URL").ok()
+    }
+
+    async fn at_version(backend: Backend, version: i64) -> (Store, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let (all, pool) = match backend {
+            Backend::Sqlite => {
+                let opts = SqliteConnectOptions::new()
+                    .filename(dir.path().join("u.db"))
+                    .create_if_missing(true)
+                    .foreign_keys(true);
+                let pool = SqlitePoolOptions::new()
+                    .max_connections(1)
+                    .connect_with(opts)
+                    .await
+                    .unwrap();
+                (&SQLITE_MIGRATIONS, Pool::Sqlite(pool))
+            }
+            Backend::Postgres => {
+                use sqlx::Connection;
+                let admin = pg_url().unwrap();
+                let name = format!("velum_u_{}", Uuid::new_v4().simple());
+                let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
+                sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
+                let url = match admin.rsplit_once('/') {
+                    Some((base, _)) => format!("{base}/{name}"),
+                    None => unreachable!("a PostgreSQL URL has a path"),
+                };
+                (&PG_MIGRATIONS, Pool::Pg(PgPool::connect(&url).await.unwrap()))
+            }
+        };
+        let older = Migrator::with_migrations(all.iter().filter(|m| m.version <= version).cloned().collect());
+        match &pool {
+            Pool::Sqlite(p) => older.run(p).await.unwrap(),
+            Pool::Pg(p) => older.run(p).await.unwrap(),
+        }
+        (Store { pool }, dir)
+    }
+
+    /// Migration 0006 keys sessions, links and mail by clinic first and moves
+    /// the sign-in email rule into `staff_logins`: existing accounts still
+    /// sign in, queued mail is kept (mail of no clinic goes under the
+    /// platform's id), and sessions from before end.
+    async fn clinic_first_keys_keep_accounts_and_queued_mail(backend: Backend) {
+        let (store, _dir) = at_version(backend, 5).await;
+        let clinic = Uuid::from_u128(0x0a);
+        let person = Uuid::from_u128(0x0b);
+        let mut tx = store.begin().await.unwrap();
+        on_tx!(&mut tx, |c| sqlx::query(
+            "INSERT INTO clinics (id, name, created_at) VALUES ($1, 'Alpha', 1)"
+        )
+        .bind(clinic)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))
+        .unwrap();
+        on_tx!(&mut tx, |c| sqlx::query(
+            "INSERT INTO staff (clinic_id, id, email, display_name, role, created_at, updated_at) \
+             VALUES ($1, $2, 'p@alpha.example', 'P', 'practitioner', 1, 1)"
+        )
+        .bind(clinic)
+        .bind(person)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))
+        .unwrap();
+        on_tx!(&mut tx, |c| sqlx::query(
+            "INSERT INTO sessions (token_hash, clinic_id, staff_id, kind, stage, csrf_token, created_at, last_seen_at, expires_at) \
+             VALUES ($1, $2, $3, 'web', 'full', 'x', 1, 1, 9)"
+        )
+        .bind(vec![1u8; 32])
+        .bind(clinic)
+        .bind(person)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))
+        .unwrap();
+        for (id, owner) in [(Uuid::from_u128(1), Some(clinic)), (Uuid::from_u128(2), None)] {
+            on_tx!(&mut tx, |c| sqlx::query(
+                "INSERT INTO outbox (id, clinic_id, to_addr, subject, body, created_at, next_attempt_at) \
+                 VALUES ($1, $2, 'p@alpha.example', 's', 'b', 1, 1)"
+            )
+            .bind(id)
+            .bind(owner)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))
+            .unwrap();
+        }
+        tx.commit().await.unwrap();
+
+        store.migrate().await.unwrap();
+
+        let mut tx = store.begin().await.unwrap();
+        let s = staff::find_for_sign_in(&mut tx, "p@alpha.example")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!((s.clinic_id.as_uuid(), s.id.as_uuid()), (clinic, person));
+        let scope = ClinicScope::new(velum_core::ClinicId::from_uuid(clinic));
+        assert!(sessions::find(&mut tx, &scope, &[1u8; 32]).await.unwrap().is_none());
+        let now = jiff::Timestamp::from_second(1).unwrap();
+        let mut due: Vec<(Uuid, Uuid)> = outbox::claim_due(&mut tx, now, 1, 10)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|m| (m.clinic_id.as_uuid(), m.id))
+            .collect();
+        due.sort();
+        assert_eq!(due, [(Uuid::nil(), Uuid::from_u128(2)), (clinic, Uuid::from_u128(1))]);
+        // The same email cannot get a second account, in this clinic or another.
+        let again = staff::insert(
+            &mut tx,
+            &scope,
+            velum_core::StaffId::from_uuid(Uuid::from_u128(0x0c)),
+            "p@alpha.example",
+            "Q",
+            velum_core::Role::Receptionist,
+            None,
+            now,
+        )
+        .await;
+        assert!(matches!(again, Err(StoreError::Conflict(c)) if c == "staff_email"));
+        drop(tx);
+        store.close().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite_clinic_first_keys_keep_accounts_and_queued_mail() {
+        clinic_first_keys_keep_accounts_and_queued_mail(Backend::Sqlite).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres_clinic_first_keys_keep_accounts_and_queued_mail() {
+        if pg_url().is_none() {
+            eprintln!("SKIPPED: PostgreSQL upgrade test: VELUM_TEST_PG_URL is not set");
+            return;
+        }
+        clinic_first_keys_keep_accounts_and_queued_mail(Backend::Postgres).await;
     }
 }

@@ -23,7 +23,7 @@ pub mod staff;
 pub mod throttle;
 pub mod transfer;
 
-pub use db::{Backend, Store, StoreError, Tx};
+pub use db::{Backend, SchemaKey, Store, StoreError, Tx};
 
 use velum_core::ClinicId;
 

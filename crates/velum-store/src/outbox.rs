@@ -10,6 +10,7 @@ use crate::{StoreError, Tx, micros};
 
 #[derive(Clone, Debug)]
 pub struct Message {
+    pub clinic_id: ClinicId,
     pub id: Uuid,
     pub to_addr: String,
     pub subject: String,
@@ -17,11 +18,14 @@ pub struct Message {
     pub attempts: i64,
 }
 
+/// Queue a message for `clinic` (the platform's id for mail that belongs to
+/// no clinic).
+///
 /// # Errors
 /// Database errors.
 pub async fn enqueue(
     tx: &mut Tx,
-    clinic: Option<ClinicId>,
+    clinic: ClinicId,
     to_addr: &str,
     subject: &str,
     body: &str,
@@ -33,7 +37,7 @@ pub async fn enqueue(
          VALUES ($1, $2, $3, $4, $5, $6, $6)",
     )
     .bind(id)
-    .bind(clinic.map(|c| c.as_uuid()))
+    .bind(clinic.as_uuid())
     .bind(to_addr)
     .bind(subject)
     .bind(body)
@@ -50,12 +54,12 @@ pub async fn enqueue(
 /// Database errors.
 pub async fn claim_due(tx: &mut Tx, now: Timestamp, lease_micros: i64, limit: i64) -> Result<Vec<Message>, StoreError> {
     let now = micros(now);
-    let rows: Vec<(Uuid, String, String, String, i64)> = on_tx!(tx, |c| sqlx::query_as(
+    let rows: Vec<(Uuid, Uuid, String, String, String, i64)> = on_tx!(tx, |c| sqlx::query_as(
         "UPDATE outbox SET claimed_until = $2, attempts = attempts + 1 \
-         WHERE id IN (SELECT id FROM outbox WHERE sent_at IS NULL AND next_attempt_at <= $1 \
+         WHERE (clinic_id, id) IN (SELECT clinic_id, id FROM outbox WHERE sent_at IS NULL AND next_attempt_at <= $1 \
                       AND (claimed_until IS NULL OR claimed_until <= $1) ORDER BY next_attempt_at LIMIT $3) \
            AND sent_at IS NULL AND (claimed_until IS NULL OR claimed_until <= $1) \
-         RETURNING id, to_addr, subject, body, attempts",
+         RETURNING clinic_id, id, to_addr, subject, body, attempts",
     )
     .bind(now)
     .bind(now + lease_micros)
@@ -64,7 +68,8 @@ pub async fn claim_due(tx: &mut Tx, now: Timestamp, lease_micros: i64, limit: i6
     .await)?;
     Ok(rows
         .into_iter()
-        .map(|(id, to_addr, subject, body, attempts)| Message {
+        .map(|(clinic_id, id, to_addr, subject, body, attempts)| Message {
+            clinic_id: ClinicId::from_uuid(clinic_id),
             id,
             to_addr,
             subject,
@@ -76,13 +81,15 @@ pub async fn claim_due(tx: &mut Tx, now: Timestamp, lease_micros: i64, limit: i6
 
 /// # Errors
 /// Database errors.
-pub async fn mark_sent(tx: &mut Tx, id: Uuid, now: Timestamp) -> Result<(), StoreError> {
+pub async fn mark_sent(tx: &mut Tx, m: &Message, now: Timestamp) -> Result<(), StoreError> {
     // The body (it may hold a single-use link) is not kept once sent.
     on_tx!(tx, |c| sqlx::query(
-        "UPDATE outbox SET sent_at = $2, claimed_until = NULL, last_error = NULL, body = '' WHERE id = $1"
+        "UPDATE outbox SET sent_at = $2, claimed_until = NULL, last_error = NULL, body = '' \
+         WHERE clinic_id = $3 AND id = $1"
     )
-    .bind(id)
+    .bind(m.id)
     .bind(micros(now))
+    .bind(m.clinic_id.as_uuid())
     .execute(c)
     .await
     .map(|r| r.rows_affected()))?;
@@ -93,13 +100,15 @@ pub async fn mark_sent(tx: &mut Tx, id: Uuid, now: Timestamp) -> Result<(), Stor
 ///
 /// # Errors
 /// Database errors.
-pub async fn mark_failed(tx: &mut Tx, id: Uuid, error: &str, retry_at: Timestamp) -> Result<(), StoreError> {
+pub async fn mark_failed(tx: &mut Tx, m: &Message, error: &str, retry_at: Timestamp) -> Result<(), StoreError> {
     on_tx!(tx, |c| sqlx::query(
-        "UPDATE outbox SET claimed_until = NULL, last_error = $2, next_attempt_at = $3 WHERE id = $1"
+        "UPDATE outbox SET claimed_until = NULL, last_error = $2, next_attempt_at = $3 \
+         WHERE clinic_id = $4 AND id = $1"
     )
-    .bind(id)
+    .bind(m.id)
     .bind(error)
     .bind(micros(retry_at))
+    .bind(m.clinic_id.as_uuid())
     .execute(c)
     .await
     .map(|r| r.rows_affected()))?;

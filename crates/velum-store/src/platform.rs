@@ -269,15 +269,17 @@ pub async fn decide(
 /// Database errors.
 pub async fn set_session_support(
     tx: &mut Tx,
+    session_scope: &ClinicScope,
     token_hash: &[u8; 32],
     visit: Option<(ClinicId, Uuid)>,
 ) -> Result<(), StoreError> {
     on_tx!(tx, |c| sqlx::query(
-        "UPDATE sessions SET support_clinic_id = $2, support_grant_id = $3 WHERE token_hash = $1"
+        "UPDATE sessions SET support_clinic_id = $2, support_grant_id = $3 WHERE clinic_id = $4 AND token_hash = $1"
     )
     .bind(token_hash.as_slice())
     .bind(visit.map(|v| v.0.as_uuid()))
     .bind(visit.map(|v| v.1))
+    .bind(session_scope.clinic_id().as_uuid())
     .execute(c)
     .await
     .map(|r| r.rows_affected()))?;

@@ -82,13 +82,11 @@ struct Row {
     support_grant_id: Option<Uuid>,
 }
 
-/// Look a session up by its token hash.
-///
-/// Unscoped on purpose: the token is the credential and names the clinic.
+/// Look a session up by the clinic its token names and the token's hash.
 ///
 /// # Errors
 /// Database errors.
-pub async fn find(tx: &mut Tx, token_hash: &[u8; 32]) -> Result<Option<SessionRow>, StoreError> {
+pub async fn find(tx: &mut Tx, scope: &ClinicScope, token_hash: &[u8; 32]) -> Result<Option<SessionRow>, StoreError> {
     let row: Option<Row> = on_tx!(tx, |c| {
         sqlx::query_as(
         "SELECT s.clinic_id, s.staff_id, s.kind, s.stage, s.csrf_token, s.created_at, s.last_seen_at, s.expires_at, \
@@ -97,8 +95,9 @@ pub async fn find(tx: &mut Tx, token_hash: &[u8; 32]) -> Result<Option<SessionRo
          FROM sessions s \
          JOIN staff st ON st.clinic_id = s.clinic_id AND st.id = s.staff_id \
          JOIN clinics c ON c.id = s.clinic_id \
-         WHERE s.token_hash = $1",
+         WHERE s.clinic_id = $1 AND s.token_hash = $2",
     )
+    .bind(scope.clinic_id().as_uuid())
     .bind(token_hash.as_slice())
     .fetch_optional(c)
     .await
@@ -130,10 +129,11 @@ pub async fn find(tx: &mut Tx, token_hash: &[u8; 32]) -> Result<Option<SessionRo
 ///
 /// # Errors
 /// Database errors.
-pub async fn touch(tx: &mut Tx, token_hash: &[u8; 32], now: Timestamp) -> Result<(), StoreError> {
+pub async fn touch(tx: &mut Tx, scope: &ClinicScope, token_hash: &[u8; 32], now: Timestamp) -> Result<(), StoreError> {
     on_tx!(tx, |c| sqlx::query(
-        "UPDATE sessions SET last_seen_at = $2 WHERE token_hash = $1"
+        "UPDATE sessions SET last_seen_at = $3 WHERE clinic_id = $1 AND token_hash = $2"
     )
+    .bind(scope.clinic_id().as_uuid())
     .bind(token_hash.as_slice())
     .bind(micros(now))
     .execute(c)
@@ -144,12 +144,15 @@ pub async fn touch(tx: &mut Tx, token_hash: &[u8; 32], now: Timestamp) -> Result
 
 /// # Errors
 /// Database errors.
-pub async fn delete(tx: &mut Tx, token_hash: &[u8; 32]) -> Result<(), StoreError> {
-    on_tx!(tx, |c| sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
-        .bind(token_hash.as_slice())
-        .execute(c)
-        .await
-        .map(|r| r.rows_affected()))?;
+pub async fn delete(tx: &mut Tx, scope: &ClinicScope, token_hash: &[u8; 32]) -> Result<(), StoreError> {
+    on_tx!(tx, |c| sqlx::query(
+        "DELETE FROM sessions WHERE clinic_id = $1 AND token_hash = $2"
+    )
+    .bind(scope.clinic_id().as_uuid())
+    .bind(token_hash.as_slice())
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
     Ok(())
 }
 

@@ -81,6 +81,20 @@ pub async fn insert(
     password_hash: Option<&str>,
     now: Timestamp,
 ) -> Result<(), StoreError> {
+    // The directory first: it is what keeps an email to one account.
+    on_tx!(tx, |c| sqlx::query(
+        "INSERT INTO staff_logins (email, clinic_id, staff_id) VALUES ($1, $2, $3)"
+    )
+    .bind(email)
+    .bind(scope.clinic_id().as_uuid())
+    .bind(id.as_uuid())
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))
+    .map_err(|e| match StoreError::from_sqlx(e) {
+        StoreError::Conflict(_) => StoreError::Conflict("staff_email".into()),
+        other => other,
+    })?;
     on_tx!(tx, |c| sqlx::query(
         "INSERT INTO staff (clinic_id, id, email, display_name, role, password_hash, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
@@ -101,19 +115,26 @@ pub async fn insert(
 
 /// Find the account for a sign-in email, in whichever clinic it is.
 ///
-/// Unscoped on purpose: at sign-in there is no clinic yet; the email names
-/// the account and so the clinic. This is the only unscoped staff lookup.
+/// Unscoped on purpose: at sign-in there is no clinic yet. The email names
+/// the account in the `staff_logins` directory, and so the clinic; the
+/// account itself is then read within that clinic.
 ///
 /// # Errors
 /// Database errors.
 pub async fn find_for_sign_in(tx: &mut Tx, email: &str) -> Result<Option<StaffRow>, StoreError> {
-    let row: Option<Row> = on_tx!(tx, |c| sqlx::query_as(AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM staff WHERE email = $1"
-    )))
+    let login: Option<(Uuid, Uuid)> = on_tx!(tx, |c| sqlx::query_as(
+        "SELECT clinic_id, staff_id FROM staff_logins WHERE email = $1"
+    )
     .bind(email)
     .fetch_optional(c)
     .await)?;
-    row.map(StaffRow::try_from).transpose()
+    let Some((clinic, id)) = login else { return Ok(None) };
+    get(
+        tx,
+        &ClinicScope::new(ClinicId::from_uuid(clinic)),
+        StaffId::from_uuid(id),
+    )
+    .await
 }
 
 /// # Errors
@@ -373,23 +394,23 @@ pub async fn insert_link(
 
 /// The account a live, unused link belongs to, without using it up.
 ///
-/// Unscoped on purpose: the token is the credential and names the clinic.
-///
 /// # Errors
 /// Database errors.
 pub async fn peek_link(
     tx: &mut Tx,
+    scope: &ClinicScope,
     token_hash: &[u8; 32],
     purpose: LinkPurpose,
     now: Timestamp,
 ) -> Result<Option<(ClinicId, StaffId)>, StoreError> {
     let row: Option<(Uuid, Uuid)> = on_tx!(tx, |c| sqlx::query_as(
         "SELECT clinic_id, staff_id FROM one_time_tokens \
-         WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > $3",
+         WHERE clinic_id = $4 AND token_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > $3",
     )
     .bind(token_hash.as_slice())
     .bind(purpose.as_str())
     .bind(micros(now))
+    .bind(scope.clinic_id().as_uuid())
     .fetch_optional(c)
     .await)?;
     Ok(row.map(|(c, s)| (ClinicId::from_uuid(c), StaffId::from_uuid(s))))
@@ -401,18 +422,20 @@ pub async fn peek_link(
 /// Database errors.
 pub async fn use_link(
     tx: &mut Tx,
+    scope: &ClinicScope,
     token_hash: &[u8; 32],
     purpose: LinkPurpose,
     now: Timestamp,
 ) -> Result<Option<(ClinicId, StaffId)>, StoreError> {
     let row: Option<(Uuid, Uuid)> = on_tx!(tx, |c| sqlx::query_as(
         "UPDATE one_time_tokens SET used_at = $3 \
-         WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > $3 \
+         WHERE clinic_id = $4 AND token_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > $3 \
          RETURNING clinic_id, staff_id",
     )
     .bind(token_hash.as_slice())
     .bind(purpose.as_str())
     .bind(micros(now))
+    .bind(scope.clinic_id().as_uuid())
     .fetch_optional(c)
     .await)?;
     Ok(row.map(|(c, s)| (ClinicId::from_uuid(c), StaffId::from_uuid(s))))

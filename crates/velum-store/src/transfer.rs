@@ -122,6 +122,12 @@ pub const CLINIC_TABLES: &[Table] = &[
         ],
     },
     Table {
+        name: "staff_logins",
+        clinic_column: "clinic_id",
+        order_by: "email",
+        columns: &[col("email", Text), col("clinic_id", Id), col("staff_id", Id)],
+    },
+    Table {
         name: "clients",
         clinic_column: "clinic_id",
         order_by: "id",

@@ -79,7 +79,7 @@ async fn session(stream: tokio::net::TcpStream, store: Arc<Mutex<Vec<String>>>) 
             store
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .push(data);
+                .push(readable(&data));
             w.write_all(b"250 OK queued\r\n").await?;
         } else if cmd.starts_with("QUIT") {
             w.write_all(b"221 bye\r\n").await?;
@@ -88,4 +88,21 @@ async fn session(stream: tokio::net::TcpStream, store: Arc<Mutex<Vec<String>>>) 
             w.write_all(b"502 not implemented\r\n").await?;
         }
     }
+}
+
+/// The message as a mail client shows it: headers as sent, and a
+/// quoted-printable body decoded (long lines, such as links, arrive folded).
+fn readable(data: &str) -> String {
+    let Some((head, body)) = data.split_once("\r\n\r\n") else {
+        return data.to_owned();
+    };
+    if !head
+        .to_ascii_lowercase()
+        .contains("content-transfer-encoding: quoted-printable")
+    {
+        return data.to_owned();
+    }
+    let body = quoted_printable::decode(body, quoted_printable::ParseMode::Robust)
+        .map_or_else(|_| body.to_owned(), |b| String::from_utf8_lossy(&b).into_owned());
+    format!("{head}\r\n\r\n{body}")
 }

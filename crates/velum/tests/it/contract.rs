@@ -42,6 +42,7 @@ contract!(
     audit_chain_stays_one_valid_chain_under_concurrent_writers,
     two_servers_share_sessions_locks_and_the_outbox,
     schema_matches_the_other_backend,
+    clinic_id_leads_every_key_of_clinic_data,
 );
 
 fn clock() -> Arc<FixedClock> {
@@ -406,6 +407,60 @@ async fn schema_matches_the_other_backend(backend: Backend) {
     let sb = b.schema_columns().await.unwrap();
     assert!(!sa.is_empty());
     assert_eq!(sa, sb, "the migrated schemas expose the same tables and columns");
+    let ka = a.schema_keys().await.unwrap();
+    let kb = b.schema_keys().await.unwrap();
+    assert!(ka.iter().any(|k| k.kind.starts_with("foreign key")));
+    assert_eq!(
+        ka, kb,
+        "the migrated schemas have the same primary, foreign and unique keys"
+    );
     a.close().await;
     b.close().await;
+}
+
+/// Tables that hold no clinic's data: the tenants themselves, installation
+/// settings, the sign-in email directory and per-address throttles. Everything
+/// else is distributed by clinic (docs/deploy/postgres.md).
+const NOT_CLINIC_DATA: &[&str] = &["clinics", "meta", "staff_logins", "login_throttle"];
+
+async fn clinic_id_leads_every_key_of_clinic_data(backend: Backend) {
+    let (loc, _dir) = fresh_location(backend).await;
+    let app = open_app(&loc, clock(), None).await;
+    let keys = app.schema_keys().await.unwrap();
+    let tables: std::collections::BTreeSet<String> = app
+        .schema_columns()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(t, _)| t)
+        .collect();
+    for table in &tables {
+        if NOT_CLINIC_DATA.contains(&table.as_str()) {
+            continue;
+        }
+        assert!(
+            keys.iter().any(|k| &k.table == table && k.kind == "primary key"),
+            "{table} has no primary key"
+        );
+    }
+    let mut checked = 0;
+    for k in keys.iter().filter(|k| !NOT_CLINIC_DATA.contains(&k.table.as_str())) {
+        let first = k.columns.first().map(String::as_str);
+        assert_eq!(
+            first,
+            Some("clinic_id"),
+            "{} {} ({}) must start with clinic_id",
+            k.table,
+            k.kind,
+            k.columns.join(", ")
+        );
+        checked += 1;
+    }
+    assert!(checked >= 20, "only {checked} keys checked");
+    // The sign-in directory keeps emails unique installation-wide.
+    assert!(
+        keys.iter()
+            .any(|k| k.table == "staff_logins" && k.kind == "primary key" && k.columns == ["email"])
+    );
+    app.close().await;
 }
