@@ -3,7 +3,9 @@
 //!
 //! Every answer to a failed sign-in is the same `BadCredentials`, whatever
 //! was wrong (unknown email, wrong password, wrong code, locked, disabled);
-//! the audit trail records the real reason.
+//! the audit trail records the real reason. The one exception comes only
+//! after a correct password: a suspended clinic is answered
+//! `ClinicSuspended`, so its staff know to call their provider.
 
 use jiff::{SignedDuration, Timestamp};
 use velum_core::actor::Purpose;
@@ -225,7 +227,9 @@ impl App {
     }
 
     /// Check email and password. On success returns the account; every
-    /// failure is counted, audited and answered with `BadCredentials`.
+    /// failure is counted, audited and answered with `BadCredentials`. A
+    /// correct password for a suspended clinic is audited and answered
+    /// `ClinicSuspended`.
     async fn check_password(&self, email: &str, password: &str, source: Option<&str>) -> Result<StaffRow, AppError> {
         self.throttle(source).await?;
         let email = email.trim().to_lowercase();
@@ -263,7 +267,15 @@ impl App {
         }
         let clinic = clinics::get(&mut tx, &ClinicScope::new(s.clinic_id)).await?;
         if clinic.is_none_or(|c| c.status != "active") {
-            return Err(self.fail(tx, Some(&s), source, "clinic_suspended").await);
+            // The password was right, so this is no guess: it is audited
+            // but not counted towards a lock, and the answer says why.
+            self.audit(
+                &mut tx,
+                staff_event(&s, AuditAction::SignInFailed, source, Some("clinic_suspended")),
+            )
+            .await?;
+            tx.commit().await?;
+            return Err(AppError::ClinicSuspended);
         }
         drop(tx);
         Ok(s)
@@ -335,7 +347,8 @@ impl App {
     /// have set up TOTP (in the web app) first.
     ///
     /// # Errors
-    /// `BadCredentials` for any failure.
+    /// `BadCredentials` for any failure; `ClinicSuspended` after a correct
+    /// password when the clinic is suspended.
     pub async fn api_sign_in(
         &self,
         email: &str,
@@ -359,7 +372,8 @@ impl App {
     /// pending session whose next step is the code (or TOTP set-up).
     ///
     /// # Errors
-    /// `BadCredentials` for any failure.
+    /// `BadCredentials` for any failure; `ClinicSuspended` after a correct
+    /// password when the clinic is suspended.
     pub async fn web_sign_in(
         &self,
         email: &str,

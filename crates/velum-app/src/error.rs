@@ -23,6 +23,11 @@ pub enum AppError {
     /// Sign-in failed. Deliberately says nothing about which part was wrong.
     #[error("email, password or code not recognised")]
     BadCredentials,
+    /// The password was right, but the account's clinic is suspended by
+    /// its provider. Only ever answered after a correct password, so it
+    /// does not tell which emails have accounts.
+    #[error("the clinic is suspended")]
+    ClinicSuspended,
     /// No session, or it expired or was ended.
     #[error("not signed in")]
     Unauthenticated,

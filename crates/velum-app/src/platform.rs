@@ -12,7 +12,7 @@ use velum_core::client::FieldErrors;
 use velum_core::text::{EmailAddress, ShortText};
 use velum_core::{Actor, ClinicId, Role, StaffId};
 use velum_crypto::ClinicKey;
-use velum_store::platform::{self, ClinicUsage, GrantRow};
+use velum_store::platform::{self, GrantRow};
 use velum_store::staff::{self, LinkPurpose};
 use velum_store::{ClinicScope, sessions};
 
@@ -20,7 +20,8 @@ use crate::auth::{SETUP_LINK_LIFETIME, TokenRef};
 use crate::staff::create_account;
 use crate::{App, AppError, event};
 
-pub use velum_store::platform::platform_id;
+pub use velum_store::audit::{ChainBreak, ChainReport};
+pub use velum_store::platform::{ClinicUsage, platform_id};
 
 /// Default and longest support visit, in minutes.
 pub const DEFAULT_GRANT_MINUTES: i64 = 60;
@@ -91,12 +92,22 @@ fn operator_event(actor: &Actor, clinic: ClinicId, action: AuditAction, detail: 
     }
 }
 
+/// One clinic's health for the operator: its usage and whether its audit
+/// chain holds. Counts and hashes, never an event's contents.
+#[derive(Clone, Debug)]
+pub struct ClinicHealth {
+    pub usage: ClinicUsage,
+    pub chain: ChainReport,
+}
+
 impl App {
-    fn require_operator(actor: &Actor) -> Result<(), AppError> {
+    /// Operators only; anyone else is refused, and the refusal is audited
+    /// in their own clinic's chain.
+    async fn require_operator(&self, actor: &Actor) -> Result<(), AppError> {
         if actor.role == Role::Operator && actor.clinic_id == platform_id() {
             Ok(())
         } else {
-            Err(AppError::Forbidden)
+            Err(self.deny(actor, None, &[], "platform").await)
         }
     }
 
@@ -167,7 +178,7 @@ impl App {
         name: &str,
         owner_email: &str,
     ) -> Result<crate::clinics::NewClinic, AppError> {
-        Self::require_operator(actor)?;
+        self.require_operator(actor).await?;
         let source = actor.source.map(|ip| ip.to_string());
         self.create_clinic(name, owner_email, source.as_deref()).await
     }
@@ -178,9 +189,51 @@ impl App {
     /// # Errors
     /// `Forbidden` for anyone but an operator.
     pub async fn clinic_usage(&self, actor: &Actor) -> Result<Vec<ClinicUsage>, AppError> {
-        Self::require_operator(actor)?;
+        self.require_operator(actor).await?;
         let mut tx = self.store().begin_read().await?;
         Ok(platform::usage(&mut tx).await?)
+    }
+
+    /// Verify one clinic's audit chain and report it with the clinic's
+    /// usage (operators only). The check is recorded in the platform's own
+    /// chain with its result: counts and sequence numbers, no contents.
+    ///
+    /// # Errors
+    /// `Forbidden` for anyone but an operator; `NotFound` for an unknown
+    /// clinic (or the platform's own row).
+    pub async fn clinic_health(&self, actor: &Actor, clinic: ClinicId) -> Result<ClinicHealth, AppError> {
+        self.require_operator(actor).await?;
+        let scope = ClinicScope::new(clinic);
+        let mut tx = self.store().begin_read().await?;
+        let usage = platform::clinic_usage(&mut tx, &scope)
+            .await?
+            .ok_or(AppError::NotFound)?;
+        drop(tx);
+        let chain = self.store().verify_clinic_audit(&scope).await?;
+        let result = match &chain.first_break {
+            None => "intact".to_owned(),
+            Some(b) => format!("broken first_break:{}", b.seq),
+        };
+        let mut tx = self.begin().await?;
+        self.audit(
+            &mut tx,
+            NewAuditEvent {
+                clinic_id: platform_id(),
+                actor_id: Some(actor.staff_id),
+                client_id: None,
+                sections: Vec::new(),
+                action: AuditAction::ClinicChainVerified,
+                purpose: Purpose::Audit,
+                source: actor.source.map(|s| s.to_string()),
+                detail: Some(format!(
+                    "clinic:{clinic} events:{} head:{} result:{result}",
+                    chain.events, chain.head_seq
+                )),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(ClinicHealth { usage, chain })
     }
 
     /// Suspend a clinic (nobody can sign in; live sessions end at their next
@@ -196,7 +249,7 @@ impl App {
         suspended: bool,
     ) -> Result<(), AppError> {
         if let Some(a) = actor {
-            Self::require_operator(a)?;
+            self.require_operator(a).await?;
         }
         let scope = ClinicScope::new(clinic);
         let mut tx = self.begin().await?;
@@ -242,7 +295,7 @@ impl App {
         reason: &str,
         minutes: &str,
     ) -> Result<Uuid, AppError> {
-        Self::require_operator(actor)?;
+        self.require_operator(actor).await?;
         let mut errors = FieldErrors::new();
         let reason = reason.trim();
         if reason.chars().count() < 10 {
@@ -331,7 +384,7 @@ impl App {
     /// # Errors
     /// `Forbidden` for anyone but an operator.
     pub async fn my_support_grants(&self, actor: &Actor) -> Result<Vec<SupportGrant>, AppError> {
-        Self::require_operator(actor)?;
+        self.require_operator(actor).await?;
         let mut tx = self.store().begin_read().await?;
         let rows = platform::operator_grants(&mut tx, actor.staff_id).await?;
         Ok(rows.into_iter().map(|g| self.grant_view(g, None)).collect())
@@ -390,7 +443,7 @@ impl App {
         clinic: ClinicId,
         grant: Uuid,
     ) -> Result<(), AppError> {
-        Self::require_operator(actor)?;
+        self.require_operator(actor).await?;
         let scope = ClinicScope::new(clinic);
         let mut tx = self.begin().await?;
         let g = platform::grant(&mut tx, &scope, grant)

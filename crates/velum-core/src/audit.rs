@@ -53,10 +53,14 @@ pub enum AuditAction {
     /// The operator imported the whole clinic from an export file
     /// (`velum import`). A system event: no staff member acts.
     ClinicImported,
+    /// An operator verified one clinic's audit chain from `/platform`
+    /// (recorded in the platform's chain; the detail holds counts and the
+    /// result, never an event's contents).
+    ClinicChainVerified,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 28] = [
+    pub const ALL: [AuditAction; 29] = [
         AuditAction::Read,
         AuditAction::Search,
         AuditAction::Create,
@@ -85,6 +89,7 @@ impl AuditAction {
         AuditAction::SupportEntered,
         AuditAction::ClinicExported,
         AuditAction::ClinicImported,
+        AuditAction::ClinicChainVerified,
     ];
 
     #[must_use]
@@ -118,6 +123,7 @@ impl AuditAction {
             AuditAction::SupportEntered => "support_entered",
             AuditAction::ClinicExported => "clinic_exported",
             AuditAction::ClinicImported => "clinic_imported",
+            AuditAction::ClinicChainVerified => "clinic_chain_verified",
         }
     }
 
@@ -153,6 +159,7 @@ impl AuditAction {
             AuditAction::SupportEntered => "Began a support visit",
             AuditAction::ClinicExported => "Exported the clinic",
             AuditAction::ClinicImported => "Imported the clinic",
+            AuditAction::ClinicChainVerified => "Verified a clinic's audit chain",
         }
     }
 }
@@ -331,6 +338,47 @@ mod tests {
         for v in variants {
             assert_ne!(v, base);
         }
+    }
+
+    /// The strings are stored and hashed into every chain: a rename would
+    /// break verification of every event already written.
+    #[test]
+    fn stored_action_strings_never_change() {
+        let stored: Vec<&str> = AuditAction::ALL.iter().map(|a| a.as_str()).collect();
+        assert_eq!(
+            stored,
+            [
+                "read",
+                "search",
+                "create",
+                "update",
+                "archive",
+                "unarchive",
+                "sign_in",
+                "sign_in_failed",
+                "sign_out",
+                "account_locked",
+                "denied",
+                "totp_enrolled",
+                "password_changed",
+                "password_reset_requested",
+                "staff_invited",
+                "staff_role_changed",
+                "staff_disabled",
+                "staff_enabled",
+                "clinic_created",
+                "clinic_suspended",
+                "clinic_resumed",
+                "support_requested",
+                "support_granted",
+                "support_denied",
+                "support_revoked",
+                "support_entered",
+                "clinic_exported",
+                "clinic_imported",
+                "clinic_chain_verified",
+            ]
+        );
     }
 
     #[test]

@@ -193,18 +193,7 @@ impl Store {
     /// # Errors
     /// Database errors (a broken chain is a report, not an error).
     pub async fn verify_audit(&self) -> Result<VerifyReport, StoreError> {
-        let mut tx = self.begin_read().await?;
-        // One snapshot for the whole check, so events appended meanwhile by
-        // a live server do not look like a truncated chain (SQLite's read
-        // transaction is a snapshot already).
-        if tx.backend() == Backend::Postgres {
-            on_tx!(tx, |c| sqlx::query(
-                "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY"
-            )
-            .execute(c)
-            .await
-            .map(|r| r.rows_affected()))?;
-        }
+        let mut tx = self.begin_read_snapshot().await?;
         let clinics: Vec<Uuid> = on_tx!(tx, |c| sqlx::query_scalar(
             "SELECT clinic_id FROM audit_heads UNION SELECT DISTINCT clinic_id FROM audit_events"
         )
@@ -222,6 +211,61 @@ impl Store {
         }
         Ok(report)
     }
+
+    /// Verify one clinic's chain, as [`Store::verify_audit`] does for all of
+    /// them, and read its recorded head. Counts and hashes only: nothing of
+    /// an event's contents leaves this function.
+    ///
+    /// # Errors
+    /// Database errors (a broken chain is a report, not an error).
+    pub async fn verify_clinic_audit(&self, scope: &ClinicScope) -> Result<ChainReport, StoreError> {
+        let mut tx = self.begin_read_snapshot().await?;
+        let (events, first_break) = verify_chain(&mut tx, scope.clinic_id()).await?;
+        let head: Option<(i64, Vec<u8>)> = on_tx!(tx, |c| sqlx::query_as(
+            "SELECT seq, hash FROM audit_heads WHERE clinic_id = $1"
+        )
+        .bind(scope.clinic_id().as_uuid())
+        .fetch_optional(c)
+        .await)?;
+        let (head_seq, head_hash) = match head {
+            Some((seq, hash)) => (seq, Some(to_hash(&hash)?)),
+            None => (0, None),
+        };
+        Ok(ChainReport {
+            events,
+            head_seq,
+            head_hash,
+            first_break,
+        })
+    }
+
+    /// A read transaction that sees one snapshot throughout, so events
+    /// appended meanwhile by a live server do not look like a truncated
+    /// chain (SQLite's read transaction is a snapshot already).
+    async fn begin_read_snapshot(&self) -> Result<Tx, StoreError> {
+        let mut tx = self.begin_read().await?;
+        if tx.backend() == Backend::Postgres {
+            on_tx!(tx, |c| sqlx::query(
+                "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY"
+            )
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        }
+        Ok(tx)
+    }
+}
+
+/// What verifying one clinic's chain found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChainReport {
+    /// Events checked (up to the first break).
+    pub events: u64,
+    /// The recorded head: the last event's sequence number (0 for an empty chain)...
+    pub head_seq: i64,
+    /// ...and its hash.
+    pub head_hash: Option<[u8; 32]>,
+    pub first_break: Option<ChainBreak>,
 }
 
 /// Recompute one clinic's chain inside `tx`: each event's hash, its link to

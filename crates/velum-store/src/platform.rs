@@ -60,6 +60,8 @@ pub struct ClinicUsage {
     pub id: ClinicId,
     pub name: String,
     pub status: String,
+    /// `clinic` for every row listed here (the platform's own row is not).
+    pub kind: String,
     pub created_at: Timestamp,
     pub clients: i64,
     pub active_staff: i64,
@@ -67,36 +69,67 @@ pub struct ClinicUsage {
     pub last_activity: Option<Timestamp>,
 }
 
+#[derive(sqlx::FromRow)]
+struct UsageRow {
+    id: Uuid,
+    name: String,
+    status: String,
+    kind: String,
+    created_at: i64,
+    clients: i64,
+    active_staff: i64,
+    head_seq: Option<i64>,
+    last_at: Option<i64>,
+}
+
+impl TryFrom<UsageRow> for ClinicUsage {
+    type Error = StoreError;
+    fn try_from(r: UsageRow) -> Result<Self, StoreError> {
+        Ok(ClinicUsage {
+            id: ClinicId::from_uuid(r.id),
+            name: r.name,
+            status: r.status,
+            kind: r.kind,
+            created_at: from_micros(r.created_at)?,
+            clients: r.clients,
+            active_staff: r.active_staff,
+            audit_events: r.head_seq.unwrap_or(0),
+            last_activity: r.last_at.map(from_micros).transpose()?,
+        })
+    }
+}
+
+/// Counts per clinic: never a column of a client or an event's contents.
+const USAGE: &str = "SELECT k.id, k.name, k.status, k.kind, k.created_at, \
+       (SELECT COUNT(*) FROM clients WHERE clinic_id = k.id) AS clients, \
+       (SELECT COUNT(*) FROM staff WHERE clinic_id = k.id AND disabled = FALSE) AS active_staff, \
+       (SELECT h.seq FROM audit_heads h WHERE h.clinic_id = k.id) AS head_seq, \
+       (SELECT e.at FROM audit_events e WHERE e.clinic_id = k.id ORDER BY e.seq DESC LIMIT 1) AS last_at \
+     FROM clinics k WHERE k.kind = 'clinic'";
+
 /// Usage of every clinic, by name.
 ///
 /// # Errors
 /// Database errors.
 pub async fn usage(tx: &mut Tx) -> Result<Vec<ClinicUsage>, StoreError> {
-    #[expect(clippy::type_complexity, reason = "one row of counts")]
-    let rows: Vec<(Uuid, String, String, i64, i64, i64, Option<i64>, Option<i64>)> = on_tx!(tx, |c| sqlx::query_as(
-        "SELECT k.id, k.name, k.status, k.created_at, \
-           (SELECT COUNT(*) FROM clients WHERE clinic_id = k.id), \
-           (SELECT COUNT(*) FROM staff WHERE clinic_id = k.id AND disabled = FALSE), \
-           (SELECT h.seq FROM audit_heads h WHERE h.clinic_id = k.id), \
-           (SELECT e.at FROM audit_events e WHERE e.clinic_id = k.id ORDER BY e.seq DESC LIMIT 1) \
-         FROM clinics k WHERE k.kind = 'clinic' ORDER BY k.name"
-    )
-    .fetch_all(c)
-    .await)?;
-    rows.into_iter()
-        .map(|(id, name, status, created, clients, staff, seq, last)| {
-            Ok(ClinicUsage {
-                id: ClinicId::from_uuid(id),
-                name,
-                status,
-                created_at: from_micros(created)?,
-                clients,
-                active_staff: staff,
-                audit_events: seq.unwrap_or(0),
-                last_activity: last.map(from_micros).transpose()?,
-            })
-        })
-        .collect()
+    let sql = format!("{USAGE} ORDER BY k.name");
+    let rows: Vec<UsageRow> = on_tx!(tx, |c| sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
+        .fetch_all(c)
+        .await)?;
+    rows.into_iter().map(ClinicUsage::try_from).collect()
+}
+
+/// Usage of one clinic; `None` for an unknown id or the platform's row.
+///
+/// # Errors
+/// Database errors.
+pub async fn clinic_usage(tx: &mut Tx, scope: &ClinicScope) -> Result<Option<ClinicUsage>, StoreError> {
+    let sql = format!("{USAGE} AND k.id = $1");
+    let row: Option<UsageRow> = on_tx!(tx, |c| sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
+        .bind(scope.clinic_id().as_uuid())
+        .fetch_optional(c)
+        .await)?;
+    row.map(ClinicUsage::try_from).transpose()
 }
 
 /// A break-glass support grant.

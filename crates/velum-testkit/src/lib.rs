@@ -31,6 +31,9 @@ pub struct TestApp {
     pub smtp: SmtpSink,
     pub http: reqwest::Client,
     pub data_dir: tempfile::TempDir,
+    /// Where the data lives (the SQLite file in `data_dir`, or the test's
+    /// own PostgreSQL database), for tests that reach behind the app.
+    pub location: DataLocation,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<()>>,
     counter: std::sync::atomic::AtomicU32,
@@ -225,6 +228,7 @@ impl TestApp {
             smtp,
             http,
             data_dir,
+            location,
             shutdown: Some(tx),
             server: Some(server),
             counter: std::sync::atomic::AtomicU32::new(0),

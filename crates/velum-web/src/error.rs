@@ -28,7 +28,15 @@ pub struct ErrorBody {
     /// With a 409 on client creation: the existing cards that look alike.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub duplicates: Option<Vec<crate::api::clients::DuplicateJson>>,
+    /// A stable code for the few errors a program must tell apart:
+    /// `clinic_suspended` (sign-in with a correct password to a clinic its
+    /// provider has suspended).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
 }
+
+/// The message a suspended clinic's staff see after a correct password.
+pub const CLINIC_SUSPENDED: &str = "This clinic's account is suspended. Contact your provider.";
 
 /// An error answered as JSON.
 #[derive(Debug)]
@@ -50,6 +58,7 @@ pub fn api_error(status: StatusCode, field: Option<&str>, message: &str) -> Resp
                 message: message.to_owned(),
             }],
             duplicates: None,
+            code: None,
         }),
     )
         .into_response()
@@ -76,6 +85,7 @@ impl IntoResponse for ApiError {
                         })
                         .collect(),
                     duplicates: None,
+                    code: None,
                 }),
             )
                 .into_response(),
@@ -91,6 +101,7 @@ impl IntoResponse for ApiError {
                         })
                         .collect(),
                     duplicates: None,
+                    code: None,
                 }),
             )
                 .into_response(),
@@ -104,12 +115,25 @@ impl IntoResponse for ApiError {
                             .into(),
                     }],
                     duplicates: Some(matches.into_iter().map(Into::into).collect()),
+                    code: None,
                 }),
             )
                 .into_response(),
             AppError::BadCredentials => {
                 api_error(StatusCode::UNAUTHORIZED, None, "email, password or code not recognised")
             }
+            AppError::ClinicSuspended => (
+                StatusCode::FORBIDDEN,
+                Json(ErrorBody {
+                    errors: vec![ErrorItem {
+                        field: None,
+                        message: CLINIC_SUSPENDED.into(),
+                    }],
+                    duplicates: None,
+                    code: Some("clinic_suspended".into()),
+                }),
+            )
+                .into_response(),
             AppError::Unauthenticated => api_error(
                 StatusCode::UNAUTHORIZED,
                 None,
@@ -181,6 +205,7 @@ impl IntoResponse for PageError {
                 "Not signed in",
                 "Email, password or code not recognised.",
             ),
+            AppError::ClinicSuspended => error_page(StatusCode::FORBIDDEN, "Clinic suspended", CLINIC_SUSPENDED),
             AppError::Validation(_) | AppError::Conflict(_) | AppError::Duplicate(_) => error_page(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "Please check the form",

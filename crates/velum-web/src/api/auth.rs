@@ -28,9 +28,11 @@ pub struct LoginResponse {
     pub expires_at: String,
 }
 
-/// Sign in. Every failure is the same 401, whatever was wrong.
+/// Sign in. Every failure is the same 401, whatever was wrong, with one
+/// exception that only a correct password can reach: a clinic its provider
+/// has suspended is a 403 with `"code": "clinic_suspended"`.
 #[utoipa::path(post, path = "/api/v1/auth/login", request_body = LoginRequest, tag = "auth",
-    responses((status = 200, body = LoginResponse), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = LoginResponse), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn login(
     State(state): State<AppState>,
     ip: ClientIp,

@@ -6,6 +6,8 @@ pub mod audit;
 pub mod auth;
 pub mod clients;
 pub mod openapi;
+pub mod platform;
+pub mod support;
 
 use axum::Router;
 use axum::http::StatusCode;
@@ -26,6 +28,19 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/clients/{id}/access-log", get(clients::access_log))
         .route("/audit", get(audit::trail))
+        .route(
+            "/platform/clinics",
+            get(platform::clinics).post(platform::create_clinic),
+        )
+        .route("/platform/clinics/{id}/suspend", post(platform::suspend))
+        .route("/platform/clinics/{id}/resume", post(platform::resume))
+        .route("/platform/clinics/{id}/health", get(platform::health))
+        .route("/platform/clinics/{id}/support", post(platform::request_support))
+        .route("/platform/support", get(platform::my_grants))
+        .route("/support", get(support::grants))
+        .route("/support/{id}/grant", post(support::grant))
+        .route("/support/{id}/refuse", post(support::refuse))
+        .route("/support/{id}/revoke", post(support::revoke))
         .route("/openapi.json", get(openapi::serve))
         .fallback(|| async { api_error(StatusCode::NOT_FOUND, None, "no such API endpoint") })
 }

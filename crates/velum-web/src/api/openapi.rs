@@ -5,7 +5,7 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{audit, auth, clients};
+use super::{audit, auth, clients, platform, support};
 use crate::error::{ErrorBody, ErrorItem};
 
 #[derive(OpenApi)]
@@ -20,11 +20,16 @@ use crate::error::{ErrorBody, ErrorItem};
         auth::login, auth::logout,
         clients::list, clients::create, clients::get, clients::update,
         clients::get_medical, clients::put_medical, clients::access_log,
-        audit::trail
+        audit::trail,
+        platform::clinics, platform::create_clinic, platform::suspend, platform::resume,
+        platform::health, platform::request_support, platform::my_grants,
+        support::grants, support::grant, support::refuse, support::revoke
     ),
     components(schemas(ErrorBody, ErrorItem)),
     modifiers(&BearerAuth),
-    tags((name = "auth", description = "Signing in"), (name = "clients", description = "Client cards"), (name = "audit", description = "The clinic's audit trail"))
+    tags((name = "auth", description = "Signing in"), (name = "clients", description = "Client cards"), (name = "audit", description = "The clinic's audit trail"),
+        (name = "platform", description = "Hosted mode, for platform operators: clinics, usage, health, asking for support access"),
+        (name = "support", description = "Break-glass support access, decided by the clinic's owner"))
 )]
 struct ApiDoc;
 

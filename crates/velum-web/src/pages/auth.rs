@@ -130,6 +130,16 @@ pub async fn login(
                 },
             ))
         }
+        Err(AppError::ClinicSuspended) => Ok(render(
+            StatusCode::FORBIDDEN,
+            &LoginPage {
+                nav: None,
+                csrf: form.csrf,
+                email: form.email,
+                errors: Errors(FieldErrors::single("credentials", crate::error::CLINIC_SUSPENDED)),
+                notice: String::new(),
+            },
+        )),
         Err(e) => Err(e.into()),
     }
 }

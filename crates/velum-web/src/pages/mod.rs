@@ -62,6 +62,7 @@ pub fn routes() -> Router<AppState> {
         .route("/platform", get(platform::home))
         .route("/platform/clinics", post(platform::create_clinic))
         .route("/platform/clinics/{id}/status", post(platform::clinic_status))
+        .route("/platform/clinics/{id}/verify", post(platform::verify_chain))
         .route(
             "/platform/clinics/{id}/support",
             get(platform::request_form).post(platform::request),

@@ -156,16 +156,9 @@ pub async fn create_clinic(
     if let Err(r) = s.check_csrf(&f.csrf) {
         return Ok(r);
     }
-    if s.actor.role != velum_core::Role::Operator {
-        return Err(AppError::Forbidden.into());
-    }
     match state
         .app
-        .create_clinic(
-            &f.name,
-            &f.owner_email,
-            s.actor.source.map(|ip| ip.to_string()).as_deref(),
-        )
+        .operator_create_clinic(&s.actor, &f.name, &f.owner_email)
         .await
     {
         Ok(c) => {
@@ -380,4 +373,54 @@ pub async fn decide(
         }
         Err(e) => Err(e.into()),
     }
+}
+
+#[derive(Template)]
+#[template(path = "clinic_health.html")]
+struct HealthPage {
+    nav: Option<Nav>,
+    name: String,
+    active: bool,
+    clients: i64,
+    staff: i64,
+    audit_events: i64,
+    last: String,
+    events: u64,
+    head_seq: i64,
+    head_hash: String,
+    /// The first broken event's sequence number and what failed.
+    broken: Option<(i64, &'static str)>,
+}
+
+/// "Verify chain" on a clinic's row: check its audit chain now and show
+/// the result (counts and hashes only).
+pub async fn verify_chain(
+    State(state): State<AppState>,
+    s: StaffSession,
+    Path(id): Path<String>,
+    Form(f): Form<CsrfForm>,
+) -> Result<Response, PageError> {
+    if let Err(r) = s.check_csrf(&f.csrf) {
+        return Ok(r);
+    }
+    let id: ClinicId = id.parse().map_err(|_| AppError::NotFound)?;
+    let h = state.app.clinic_health(&s.actor, id).await?;
+    let head_hash = h
+        .chain
+        .head_hash
+        .map(|x| x.iter().map(|b| format!("{b:02x}")).collect())
+        .unwrap_or_default();
+    Ok(ok(&HealthPage {
+        nav: Some(Nav::of(&s)),
+        name: h.usage.name,
+        active: h.usage.status == "active",
+        clients: h.usage.clients,
+        staff: h.usage.active_staff,
+        audit_events: h.usage.audit_events,
+        last: h.usage.last_activity.map(when).unwrap_or_default(),
+        events: h.chain.events,
+        head_seq: h.chain.head_seq,
+        head_hash,
+        broken: h.chain.first_break.map(|b| (b.seq, b.reason)),
+    }))
 }

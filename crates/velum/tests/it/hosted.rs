@@ -99,7 +99,7 @@ async fn suspending_a_clinic_ends_its_sessions_until_it_is_reactivated() {
             &serde_json::json!({"email": owner.email, "password": owner.password, "totp": code}),
         )
         .await;
-    assert_eq!(r.status(), 401, "no sign-in to a suspended clinic");
+    assert_eq!(r.status(), 403, "no sign-in to a suspended clinic");
 
     let r = web.submit("/platform", &path, &[("suspended", "false")]).await;
     assert_eq!(r.status(), 303);

@@ -8,6 +8,7 @@ mod browser;
 mod cli;
 mod contract;
 mod hosted;
+mod hosted_api;
 mod logs;
 mod openapi;
 mod staff;
