@@ -92,7 +92,7 @@ fn operator_event(actor: &Actor, clinic: ClinicId, action: AuditAction, detail: 
 }
 
 impl App {
-    fn require_operator(actor: &Actor) -> Result<(), AppError> {
+    pub(crate) fn require_operator(actor: &Actor) -> Result<(), AppError> {
         if actor.role == Role::Operator && actor.clinic_id == platform_id() {
             Ok(())
         } else {
@@ -202,7 +202,7 @@ impl App {
         let mut tx = self.begin().await?;
         let status = if suspended { "suspended" } else { "active" };
         if !platform::set_status(&mut tx, &scope, status).await? {
-            return Err(AppError::NotFound);
+            return Err(Self::gone_or_unknown(&mut tx, &scope).await);
         }
         let action = if suspended {
             AuditAction::ClinicSuspended
@@ -228,6 +228,20 @@ impl App {
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    /// `Conflict` naming the clinic as offboarded (its data and keys are
+    /// gone, so there is nothing to suspend, reactivate or support), else
+    /// `NotFound`.
+    async fn gone_or_unknown(tx: &mut velum_store::Tx, scope: &ClinicScope) -> AppError {
+        match velum_store::clinics::get(tx, scope).await {
+            Ok(Some(c)) if c.status == "offboarded" => AppError::Conflict(FieldErrors::single(
+                "clinic",
+                "has been offboarded: its data and keys are gone",
+            )),
+            Ok(_) => AppError::NotFound,
+            Err(e) => e.into(),
+        }
     }
 
     /// An operator asks a clinic for support access, giving a reason.
@@ -268,6 +282,9 @@ impl App {
         let known = velum_store::clinics::get(&mut tx, &scope).await?;
         if known.is_none() || clinic == platform_id() {
             return Err(AppError::NotFound);
+        }
+        if known.is_some_and(|c| c.status == "offboarded") {
+            return Err(Self::gone_or_unknown(&mut tx, &scope).await);
         }
         let id = Uuid::now_v7();
         platform::insert_grant(&mut tx, &scope, id, actor.staff_id, reason, minutes, self.now()).await?;

@@ -53,10 +53,15 @@ pub enum AuditAction {
     /// The operator imported the whole clinic from an export file
     /// (`velum import`). A system event: no staff member acts.
     ClinicImported,
+    /// The operator offboarded the clinic: its readable archive was written,
+    /// then its keys and every row of its data were destroyed. Recorded in
+    /// the clinic's chain (the last event its archive holds) and in the
+    /// platform's chain (with the offboarding certificate's SHA-256).
+    ClinicOffboarded,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 28] = [
+    pub const ALL: [AuditAction; 29] = [
         AuditAction::Read,
         AuditAction::Search,
         AuditAction::Create,
@@ -85,6 +90,7 @@ impl AuditAction {
         AuditAction::SupportEntered,
         AuditAction::ClinicExported,
         AuditAction::ClinicImported,
+        AuditAction::ClinicOffboarded,
     ];
 
     #[must_use]
@@ -118,6 +124,7 @@ impl AuditAction {
             AuditAction::SupportEntered => "support_entered",
             AuditAction::ClinicExported => "clinic_exported",
             AuditAction::ClinicImported => "clinic_imported",
+            AuditAction::ClinicOffboarded => "clinic_offboarded",
         }
     }
 
@@ -153,6 +160,7 @@ impl AuditAction {
             AuditAction::SupportEntered => "Began a support visit",
             AuditAction::ClinicExported => "Exported the clinic",
             AuditAction::ClinicImported => "Imported the clinic",
+            AuditAction::ClinicOffboarded => "Offboarded the clinic",
         }
     }
 }
