@@ -903,6 +903,18 @@ impl App {
         Ok(offboard::get(&mut tx, &ClinicScope::new(clinic), self.now()).await?)
     }
 
+    /// Rows `clinic` still has in every table with a `clinic_id` column, as
+    /// the schema names them: after an offboarding, only
+    /// `clinic_offboardings` holds one (the certificate). For the command
+    /// line (`velum clinic certificate`) and tests.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn remaining_rows(&self, clinic: ClinicId) -> Result<Vec<(String, i64)>, AppError> {
+        let mut tx = self.store().begin_read().await?;
+        Ok(offboard::remaining_rows(&mut tx, &ClinicScope::new(clinic)).await?)
+    }
+
     /// Check a certificate against the platform's chain: its hash, and the
     /// `clinic_offboarded` event it names, which must hold that hash.
     /// (`velum audit verify` checks the chain itself.)

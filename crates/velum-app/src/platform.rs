@@ -12,7 +12,7 @@ use velum_core::client::FieldErrors;
 use velum_core::text::{EmailAddress, ShortText};
 use velum_core::{Actor, ClinicId, Role, StaffId};
 use velum_crypto::ClinicKey;
-use velum_store::platform::{self, ClinicUsage, GrantRow};
+use velum_store::platform::{self, GrantRow};
 use velum_store::staff::{self, LinkPurpose};
 use velum_store::{ClinicScope, sessions};
 
@@ -20,7 +20,7 @@ use crate::auth::SETUP_LINK_LIFETIME;
 use crate::staff::create_account;
 use crate::{App, AppError, event};
 
-pub use velum_store::platform::platform_id;
+pub use velum_store::platform::{ClinicUsage, platform_id};
 
 /// Default and longest support visit, in minutes.
 pub const DEFAULT_GRANT_MINUTES: i64 = 60;

@@ -293,21 +293,30 @@ async fn print_certificate(data: &DataArgs, clinic: &str) -> anyhow::Result<Exit
         let Some(row) = app.offboarding(None, id).await? else {
             anyhow::bail!("--clinic: clinic {id} has not been offboarded (or is not here)");
         };
-        let checked = app
-            .verify_certificate(&row.certificate)
-            .await
-            .map_err(|e| match e {
-                velum_app::AppError::Validation(f) => anyhow::anyhow!(
-                    "the stored certificate {}",
-                    f.as_slice().first().map_or("does not verify", |x| x.message.as_str())
-                ),
-                other => other.into(),
-            })?;
+        let checked = app.verify_certificate(&row.certificate).await.map_err(|e| match e {
+            velum_app::AppError::Validation(f) => anyhow::anyhow!(
+                "the stored certificate {}",
+                f.as_slice().first().map_or("does not verify", |x| x.message.as_str())
+            ),
+            other => other.into(),
+        })?;
         println!("{}", row.certificate);
         eprintln!(
             "Checked against the platform's audit chain (event #{}).",
             checked.recorded_in.seq
         );
+        let left: Vec<String> = app
+            .remaining_rows(id)
+            .await?
+            .into_iter()
+            .filter(|(t, n)| *n > 0 && t != "clinic_offboardings")
+            .map(|(t, n)| format!("{t} {n}"))
+            .collect();
+        if left.is_empty() {
+            eprintln!("No row of the clinic remains in any table (the tombstone and this certificate aside).");
+        } else {
+            anyhow::bail!("rows of the offboarded clinic remain: {}", left.join(", "));
+        }
         Ok(ExitCode::SUCCESS)
     }
     .await;
