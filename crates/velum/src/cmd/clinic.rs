@@ -152,6 +152,12 @@ async fn set_suspended(data: &DataArgs, clinic: &str, suspended: bool) -> anyhow
             eprintln!("error: --clinic names no clinic here");
             Ok(ExitCode::from(2))
         }
+        Err(velum_app::AppError::Conflict(errors)) => {
+            for e in errors.as_slice() {
+                eprintln!("error: --clinic: clinic {id} {}", e.message);
+            }
+            Ok(ExitCode::from(2))
+        }
         Err(e) => Err(e.into()),
     }
 }

@@ -9,6 +9,7 @@ mod cli;
 mod contract;
 mod hosted;
 mod logs;
+mod offboard;
 mod openapi;
 mod staff;
 mod tenancy;
