@@ -144,10 +144,7 @@ async fn export(args: Args, out: PathBuf) -> anyhow::Result<ExitCode> {
             });
         }
     };
-    target.link().map_err(|e| {
-        target.discard();
-        e
-    })?;
+    target.link().inspect_err(|_| target.discard())?;
     println!(
         "Exported clinic {} to {}: {} rows ({}).",
         summary.clinic_id,
