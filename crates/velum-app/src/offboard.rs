@@ -152,7 +152,10 @@ pub enum OffboardError {
     NameMismatch,
     #[error("cannot write the archive: {0}; nothing was deleted")]
     Save(std::io::Error),
-    #[error("the blob store failed while {doing} the clinic's blobs ({detail}); nothing was deleted from the database")]
+    #[error(
+        "the blob store failed while {doing} the clinic's blobs ({detail}); nothing was deleted from the database \
+         and the clinic stays suspended: run the offboarding again once the store answers"
+    )]
     Blobs { doing: &'static str, detail: String },
     #[error("the clinic changed while it was being offboarded; nothing was deleted, run it again")]
     Changed,
