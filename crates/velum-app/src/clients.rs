@@ -168,11 +168,11 @@ fn contact(r: &ClientRecord) -> Contact {
     }
 }
 
-fn medical_aad(scope: &ClinicScope, client: ClientId) -> Aad {
+pub(crate) fn medical_aad(scope: &ClinicScope, client: ClientId) -> Aad {
     Aad::record("client.medical", &[scope.clinic_id().as_uuid(), client.as_uuid()])
 }
 
-fn history_aad(scope: &ClinicScope, client: ClientId, id: uuid::Uuid) -> Aad {
+pub(crate) fn history_aad(scope: &ClinicScope, client: ClientId, id: uuid::Uuid) -> Aad {
     Aad::record("client.history", &[scope.clinic_id().as_uuid(), client.as_uuid(), id])
 }
 

@@ -128,6 +128,39 @@ impl App {
         Ok((id, secret.to_base32()))
     }
 
+    /// Store `bytes` as a blob of `client` (sealed with the client's key) in
+    /// the configured blob store, as the photo and document use cases will;
+    /// returns the blob's id. Until those exist, tests and the demo use this.
+    ///
+    /// # Errors
+    /// `NotFound` for a client not in `clinic`; `Internal` when no blob
+    /// store is configured or it fails.
+    pub async fn fixture_blob(
+        &self,
+        clinic: ClinicId,
+        client: crate::ClientId,
+        bytes: &[u8],
+    ) -> Result<velum_blobs::BlobId, AppError> {
+        let store = self
+            .settings()
+            .blobs
+            .clone()
+            .ok_or_else(|| AppError::Internal("no blob store configured".into()))?;
+        let scope = ClinicScope::new(clinic);
+        let mut tx = self.store().begin_read().await?;
+        if velum_store::clients::get(&mut tx, &scope, client).await?.is_none() {
+            return Err(AppError::NotFound);
+        }
+        let key = self.client_key(&mut tx, &scope, client).await?;
+        drop(tx);
+        let id = velum_blobs::BlobId::new();
+        store
+            .put(clinic, client, id, bytes, &key)
+            .await
+            .map_err(|e| AppError::Internal(e.to_string()))?;
+        Ok(id)
+    }
+
     /// A ready platform operator account (the platform row is made if
     /// missing); returns its id and the base32 TOTP secret.
     ///

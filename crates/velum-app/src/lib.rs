@@ -15,6 +15,7 @@ pub mod demo;
 mod error;
 mod keys;
 pub mod mail;
+pub mod offboard;
 pub mod platform;
 pub mod staff;
 pub mod synthetic;
@@ -24,6 +25,7 @@ use std::sync::Arc;
 
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use error::{AppError, DuplicateMatch};
+pub use velum_blobs::{BlobError, BlobStore};
 pub use velum_core::{Actor, ClientId, ClinicId, Role, Section, StaffId};
 pub use velum_crypto::MasterKey;
 
@@ -45,6 +47,10 @@ pub struct AppSettings {
     /// Public base URL, used in emailed links (no trailing slash).
     pub base_url: String,
     pub smtp: Option<SmtpSettings>,
+    /// Where photos, signed PDFs and attachments are kept
+    /// (`VELUM_BLOB_URL`), opened at start-up. `None`: no blob store is
+    /// configured (offboarding then has no blobs to archive or delete).
+    pub blobs: Option<velum_blobs::BlobStore>,
 }
 
 /// The application: the store, the master key and the clock. Cheap to

@@ -103,7 +103,7 @@ pub struct ClinicHealth {
 impl App {
     /// Operators only; anyone else is refused, and the refusal is audited
     /// in their own clinic's chain.
-    async fn require_operator(&self, actor: &Actor) -> Result<(), AppError> {
+    pub(crate) async fn require_operator(&self, actor: &Actor) -> Result<(), AppError> {
         if actor.role == Role::Operator && actor.clinic_id == platform_id() {
             Ok(())
         } else {
@@ -255,7 +255,7 @@ impl App {
         let mut tx = self.begin().await?;
         let status = if suspended { "suspended" } else { "active" };
         if !platform::set_status(&mut tx, &scope, status).await? {
-            return Err(AppError::NotFound);
+            return Err(Self::gone_or_unknown(&mut tx, &scope).await);
         }
         let action = if suspended {
             AuditAction::ClinicSuspended
@@ -281,6 +281,20 @@ impl App {
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    /// `Conflict` naming the clinic as offboarded (its data and keys are
+    /// gone, so there is nothing to suspend, reactivate or support), else
+    /// `NotFound`.
+    async fn gone_or_unknown(tx: &mut velum_store::Tx, scope: &ClinicScope) -> AppError {
+        match velum_store::clinics::get(tx, scope).await {
+            Ok(Some(c)) if c.status == "offboarded" => AppError::Conflict(FieldErrors::single(
+                "clinic",
+                "has been offboarded: its data and keys are gone",
+            )),
+            Ok(_) => AppError::NotFound,
+            Err(e) => e.into(),
+        }
     }
 
     /// An operator asks a clinic for support access, giving a reason.
@@ -321,6 +335,9 @@ impl App {
         let known = velum_store::clinics::get(&mut tx, &scope).await?;
         if known.is_none() || clinic == platform_id() {
             return Err(AppError::NotFound);
+        }
+        if known.is_some_and(|c| c.status == "offboarded") {
+            return Err(Self::gone_or_unknown(&mut tx, &scope).await);
         }
         let id = Uuid::now_v7();
         platform::insert_grant(&mut tx, &scope, id, actor.staff_id, reason, minutes, self.now()).await?;

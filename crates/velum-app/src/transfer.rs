@@ -80,6 +80,8 @@ pub enum TransferError {
     ChainBroken { seq: i64, reason: &'static str },
     #[error("there is no clinic {0} here")]
     NoSuchClinic(ClinicId),
+    #[error("clinic {0} has been offboarded: its data and keys are gone, there is nothing to export")]
+    Offboarded(ClinicId),
     #[error("the clinic changed while it was being exported; nothing was written, run the export again")]
     ChangedDuringExport,
     #[error("cannot write the export: {0}")]
@@ -346,8 +348,10 @@ impl App {
     ) -> Result<(TransferSummary, T), TransferError> {
         let scope = ClinicScope::new(clinic);
         let mut tx = self.store().begin_snapshot().await?;
-        if !transfer::clinic_exists(&mut tx, &scope).await? {
-            return Err(TransferError::NoSuchClinic(clinic));
+        match clinics::get(&mut tx, &scope).await? {
+            None => return Err(TransferError::NoSuchClinic(clinic)),
+            Some(c) if c.status == "offboarded" => return Err(TransferError::Offboarded(clinic)),
+            Some(_) => {}
         }
         let tables = transfer::read_clinic(&mut tx, &scope).await?;
         let (key_id, wrapped) = clinics::current_key(&mut tx, &scope).await?;

@@ -278,6 +278,43 @@ impl BlobStore {
         }
     }
 
+    /// Every blob `clinic` stores, as (client, blob) ids, sorted: for the
+    /// clinic's offboarding archive, which carries each blob opened. An
+    /// object under the clinic whose name this crate would not write (a
+    /// stray file in a local directory) is skipped and counted in the second
+    /// value, so it cannot stop an offboarding; `delete_clinic` removes it.
+    ///
+    /// # Errors
+    /// [`BlobError::Storage`] if listing fails.
+    pub async fn list_clinic(&self, clinic: ClinicId) -> Result<(Vec<(ClientId, BlobId)>, u64), BlobError> {
+        let prefix = clinic_prefix(clinic);
+        let paths: Vec<ObjectPath> = self
+            .inner
+            .list(Some(&prefix))
+            .map_ok(|meta| meta.location)
+            .try_collect()
+            .await?;
+        let mut ids = Vec::with_capacity(paths.len());
+        let mut stray = 0;
+        for path in paths {
+            let parts: Vec<String> = path.parts().map(|p| p.as_ref().to_owned()).collect();
+            let parsed = match parts.as_slice() {
+                [c, clinic_part, k, client, blob]
+                    if c == "clinics" && k == "clients" && *clinic_part == clinic.to_string() =>
+                {
+                    client.parse::<ClientId>().ok().zip(blob.parse::<BlobId>().ok())
+                }
+                _ => None,
+            };
+            match parsed {
+                Some(id) => ids.push(id),
+                None => stray += 1,
+            }
+        }
+        ids.sort();
+        Ok((ids, stray))
+    }
+
     /// How many blobs `clinic` stores and how many bytes they take as stored.
     /// Lists the clinic's objects, so it costs one request per thousand
     /// objects on S3: cache it for a busy page.

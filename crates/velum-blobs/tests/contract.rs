@@ -308,6 +308,29 @@ async fn delete_clinic_leaves_other_clinics(t: &Target) {
     }
 }
 
+async fn list_clinic_names_every_blob_of_the_clinic_only(t: &Target) {
+    let Ids {
+        clinic,
+        other_clinic,
+        client,
+        other_client,
+    } = ids();
+    let key = ClientKey::generate();
+    let mut expected = Vec::new();
+    for p in [client, other_client, client] {
+        let blob = BlobId::new();
+        t.store.put(clinic, p, blob, b"listed", &key).await.unwrap();
+        expected.push((p, blob));
+    }
+    t.store
+        .put(other_clinic, client, BlobId::new(), b"not listed", &key)
+        .await
+        .unwrap();
+    expected.sort();
+    assert_eq!(t.store.list_clinic(clinic).await.unwrap(), (expected, 0));
+    assert_eq!(t.store.list_clinic(ClinicId::new()).await.unwrap(), (Vec::new(), 0));
+}
+
 async fn usage_counts_objects_and_stored_bytes(t: &Target) {
     let Ids {
         clinic,
@@ -431,6 +454,7 @@ contract!(
     tampered_bytes_fail,
     delete_removes_one_blob,
     delete_clinic_leaves_other_clinics,
+    list_clinic_names_every_blob_of_the_clinic_only,
     usage_counts_objects_and_stored_bytes,
     stored_bytes_never_contain_the_plaintext,
 );

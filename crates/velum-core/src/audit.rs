@@ -57,10 +57,15 @@ pub enum AuditAction {
     /// (recorded in the platform's chain; the detail holds counts and the
     /// result, never an event's contents).
     ClinicChainVerified,
+    /// The operator offboarded the clinic: its readable archive was written,
+    /// then its keys and every row of its data were destroyed. Recorded in
+    /// the clinic's chain (the last event its archive holds) and in the
+    /// platform's chain (with the offboarding certificate's SHA-256).
+    ClinicOffboarded,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 29] = [
+    pub const ALL: [AuditAction; 30] = [
         AuditAction::Read,
         AuditAction::Search,
         AuditAction::Create,
@@ -90,6 +95,7 @@ impl AuditAction {
         AuditAction::ClinicExported,
         AuditAction::ClinicImported,
         AuditAction::ClinicChainVerified,
+        AuditAction::ClinicOffboarded,
     ];
 
     #[must_use]
@@ -124,6 +130,7 @@ impl AuditAction {
             AuditAction::ClinicExported => "clinic_exported",
             AuditAction::ClinicImported => "clinic_imported",
             AuditAction::ClinicChainVerified => "clinic_chain_verified",
+            AuditAction::ClinicOffboarded => "clinic_offboarded",
         }
     }
 
@@ -160,6 +167,7 @@ impl AuditAction {
             AuditAction::ClinicExported => "Exported the clinic",
             AuditAction::ClinicImported => "Imported the clinic",
             AuditAction::ClinicChainVerified => "Verified a clinic's audit chain",
+            AuditAction::ClinicOffboarded => "Offboarded the clinic",
         }
     }
 }
@@ -377,6 +385,7 @@ mod tests {
                 "clinic_exported",
                 "clinic_imported",
                 "clinic_chain_verified",
+                "clinic_offboarded",
             ]
         );
     }

@@ -259,6 +259,92 @@ impl ClientKey {
     }
 }
 
+/// A one-off key for one archive handed out of the installation: a clinic's
+/// offboarding archive. It is random, belongs to no key ring, is shown once
+/// (as [`ArchiveKey::to_text`]) to be given to the clinic, and is never
+/// stored, so once the installation's own keys for the clinic are destroyed
+/// only the holder of this text can read the archive.
+#[derive(Zeroize, ZeroizeOnDrop)]
+pub struct ArchiveKey([u8; KEY_LEN]);
+
+impl fmt::Debug for ArchiveKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ArchiveKey(<redacted>)")
+    }
+}
+
+impl ArchiveKey {
+    /// A new random archive key, from the operating system's CSPRNG.
+    #[must_use]
+    pub fn generate() -> ArchiveKey {
+        ArchiveKey(random_bytes())
+    }
+
+    /// The key as people pass it on: 64 lower-case hex digits in eight
+    /// groups of eight joined by `-` (71 characters). Show it once; never
+    /// log or store it.
+    #[must_use]
+    pub fn to_text(&self) -> SecretString {
+        let mut hex = Zeroizing::new(String::with_capacity(2 * KEY_LEN));
+        lower_hex(&self.0, &mut hex);
+        let mut text = String::with_capacity(2 * KEY_LEN + 7);
+        for (i, chunk) in hex.as_bytes().chunks(8).enumerate() {
+            if i > 0 {
+                text.push('-');
+            }
+            text.extend(chunk.iter().map(|&b| char::from(b)));
+        }
+        SecretString::from(text)
+    }
+
+    /// Read a key given as [`ArchiveKey::to_text`] prints it. Hyphens and
+    /// white space are ignored and either case is accepted, so a key copied
+    /// with line breaks or typed in upper case still reads.
+    ///
+    /// # Errors
+    /// [`CryptoError::KeyText`] unless exactly 64 hex digits remain.
+    pub fn from_text(text: &str) -> Result<ArchiveKey, CryptoError> {
+        let digits: Zeroizing<Vec<u8>> = Zeroizing::new(
+            text.bytes()
+                .filter(|b| *b != b'-' && !b.is_ascii_whitespace())
+                .collect(),
+        );
+        if digits.len() != 2 * KEY_LEN {
+            return Err(CryptoError::KeyText);
+        }
+        let nibble = |b: u8| char::from(b).to_digit(16).ok_or(CryptoError::KeyText);
+        let mut key = [0u8; KEY_LEN];
+        for (i, pair) in digits.chunks(2).enumerate() {
+            let hi = nibble(pair[0]);
+            let lo = nibble(pair[1]);
+            match (hi, lo) {
+                (Ok(hi), Ok(lo)) => key[i] = u8::try_from(hi * 16 + lo).map_err(|_| CryptoError::KeyText)?,
+                _ => {
+                    key.zeroize();
+                    return Err(CryptoError::KeyText);
+                }
+            }
+        }
+        Ok(ArchiveKey(key))
+    }
+
+    /// Seal `plaintext`, binding `aad`.
+    #[must_use]
+    pub fn seal(&self, plaintext: &[u8], aad: &Aad) -> Vec<u8> {
+        seal_with(&self.0, plaintext, aad.as_bytes())
+    }
+
+    /// Open a value sealed by [`ArchiveKey::seal`] with the same `aad`.
+    ///
+    /// # Errors
+    /// [`CryptoError::WrongKey`] for the wrong key, the wrong `aad` or altered
+    /// bytes; [`CryptoError::Malformed`] or [`CryptoError::UnsupportedVersion`]
+    /// if the bytes are not a sealed value.
+    pub fn open(&self, sealed: &[u8], aad: &Aad) -> Result<Vec<u8>, CryptoError> {
+        open_with(&self.0, sealed, aad.as_bytes())
+    }
+}
+
 /// A key encrypted under the key above it, as stored: format version byte,
 /// nonce, ciphertext and tag. Not secret.
 #[derive(Clone, PartialEq, Eq)]
@@ -304,6 +390,34 @@ mod tests {
 
     fn client(n: u128) -> ClientId {
         ClientId::from_uuid(Uuid::from_u128(n))
+    }
+
+    #[test]
+    fn archive_keys_read_back_from_their_text_in_any_spelling() {
+        use secrecy::ExposeSecret;
+        let key = ArchiveKey([0xa5; 32]);
+        let text = key.to_text();
+        let text = text.expose_secret();
+        assert_eq!(text.len(), 71);
+        assert_eq!(text.split('-').count(), 8);
+        assert!(text.starts_with("a5a5a5a5-"));
+        let aad = Aad::record("t", &[]);
+        let sealed = key.seal(b"archive", &aad);
+        for spelling in [
+            text.to_owned(),
+            text.to_uppercase(),
+            text.replace('-', ""),
+            text.replace('-', "\n "),
+        ] {
+            let back = ArchiveKey::from_text(&spelling).unwrap();
+            assert_eq!(back.open(&sealed, &aad).unwrap(), b"archive");
+        }
+        for bad in ["", "a5", &text[..70], &format!("{text}0"), &text.replace('a', "g")] {
+            assert_eq!(ArchiveKey::from_text(bad).unwrap_err(), CryptoError::KeyText, "{bad}");
+        }
+        let other = ArchiveKey::generate();
+        assert_eq!(other.open(&sealed, &aad), Err(CryptoError::WrongKey));
+        assert_eq!(format!("{other:?}"), "ArchiveKey(<redacted>)");
     }
 
     #[test]

@@ -32,7 +32,7 @@ pub mod seal;
 pub mod token;
 pub mod totp;
 
-pub use keys::{ClientKey, ClinicKey, MasterKey, WrappedKey};
+pub use keys::{ArchiveKey, ClientKey, ClinicKey, MasterKey, WrappedKey};
 pub use seal::{Aad, SealError};
 pub use totp::TotpSecret;
 
@@ -65,4 +65,7 @@ pub enum CryptoError {
     /// Text that should be an RFC 4648 base32 TOTP secret is not.
     #[error("TOTP secret is not valid base32")]
     Base32,
+    /// Text that should be an archive key is not 64 hexadecimal digits.
+    #[error("the key must be 64 hexadecimal digits (hyphens and spaces are ignored)")]
+    KeyText,
 }

@@ -38,13 +38,14 @@ pub async fn ensure_platform(tx: &mut Tx, wrapped_key: &WrappedKey, now: Timesta
 }
 
 /// Set a clinic's status (`active` or `suspended`). Returns false when no
-/// clinic (the platform's row excepted) has that id.
+/// clinic (the platform's row excepted) has that id, or it was offboarded
+/// (an offboarded clinic has no data or keys left to come back to).
 ///
 /// # Errors
 /// Database errors.
 pub async fn set_status(tx: &mut Tx, scope: &ClinicScope, status: &str) -> Result<bool, StoreError> {
     let n = on_tx!(tx, |c| sqlx::query(
-        "UPDATE clinics SET status = $2 WHERE id = $1 AND kind = 'clinic'"
+        "UPDATE clinics SET status = $2 WHERE id = $1 AND kind = 'clinic' AND status <> 'offboarded'"
     )
     .bind(scope.clinic_id().as_uuid())
     .bind(status)

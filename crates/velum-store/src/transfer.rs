@@ -255,6 +255,10 @@ pub const NOT_MOVED: &[(&str, &str)] = &[
         "outbox",
         "mail is delivered by the installation that queued it; deliver it before moving",
     ),
+    (
+        "clinic_offboardings",
+        "the platform's record of an offboarding; an offboarded clinic has no data left to move",
+    ),
 ];
 
 /// The moved table called `name`.

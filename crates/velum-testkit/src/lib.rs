@@ -15,8 +15,8 @@ use serde_json::Value;
 use tokio::sync::oneshot;
 use velum_app::synthetic::Synthetic;
 use velum_app::{
-    Actor, App, AppSettings, ClientId, ClinicId, Clock, DataLocation, FixedClock, MasterKey, Role, SmtpSettings,
-    StaffId,
+    Actor, App, AppSettings, BlobStore, ClientId, ClinicId, Clock, DataLocation, FixedClock, MasterKey, Role,
+    SmtpSettings, StaffId,
 };
 use velum_crypto::TotpSecret;
 
@@ -142,8 +142,19 @@ pub async fn fresh_location(backend: Backend) -> (DataLocation, tempfile::TempDi
     (location, dir)
 }
 
-/// Open an app on `location` with the test key and `clock` (no SMTP).
+/// Open an app on `location` with the test key and `clock` (no SMTP, no
+/// blob store).
 pub async fn open_app(location: &DataLocation, clock: Arc<FixedClock>, smtp_port: Option<u16>) -> App {
+    open_app_with_blobs(location, clock, smtp_port, None).await
+}
+
+/// [`open_app`] with a blob store.
+pub async fn open_app_with_blobs(
+    location: &DataLocation,
+    clock: Arc<FixedClock>,
+    smtp_port: Option<u16>,
+    blobs: Option<BlobStore>,
+) -> App {
     let settings = AppSettings {
         base_url: "http://127.0.0.1".into(),
         smtp: smtp_port.map(|port| SmtpSettings {
@@ -151,6 +162,7 @@ pub async fn open_app(location: &DataLocation, clock: Arc<FixedClock>, smtp_port
             port,
             from: "Velum <velum@test.example>".into(),
         }),
+        blobs,
     };
     App::open(location, test_master_key(), clock, settings)
         .await
@@ -194,6 +206,8 @@ impl TestApp {
                 port: smtp.port(),
                 from: "Velum <velum@test.example>".into(),
             }),
+            // As `velum serve` on the embedded database: blobs/ in the data dir.
+            blobs: Some(BlobStore::open(&data_dir.path().join("blobs").to_string_lossy()).expect("blob store")),
         };
         let location = match backend {
             Backend::Sqlite => DataLocation::SqliteFile(data_dir.path().join("velum.db")),

@@ -60,6 +60,7 @@ async fn run() {
     let settings = AppSettings {
         base_url: "http://127.0.0.1".into(),
         smtp: None,
+        blobs: None,
     };
     let pg = setting("VELUM_BENCH_DATABASE_URL");
     let location = match &pg {

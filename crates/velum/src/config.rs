@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
-use velum_app::{App, AppSettings, DataLocation, MasterKey, SmtpSettings, SystemClock};
+use velum_app::{App, AppSettings, BlobStore, DataLocation, MasterKey, SmtpSettings, SystemClock};
 
 /// Read an environment variable (the one place that does).
 #[expect(clippy::disallowed_methods, reason = "config is the one reader of the environment")]
@@ -75,6 +75,49 @@ impl MailArgs {
                 port: self.smtp_port,
                 from: self.smtp_from.clone(),
             }),
+            blobs: None,
+        }
+    }
+}
+
+/// The blob store setting, for commands that store or delete blobs.
+#[derive(Debug, Clone, clap::Args)]
+pub struct BlobArgs {
+    /// Where photos, signed PDFs and attachments are kept: a directory,
+    /// file:///dir, or s3://bucket[/prefix]?endpoint=…&region=… (default
+    /// with the embedded database: DIR/blobs; with PostgreSQL: none).
+    #[arg(long, env = "VELUM_BLOB_URL", value_name = "URL")]
+    pub blob_url: Option<String>,
+}
+
+/// How the blob setting is named in errors (the URL itself may hold a
+/// secret and is never printed).
+pub const BLOB_SETTING: &str = "VELUM_BLOB_URL (--blob-url)";
+
+impl BlobArgs {
+    /// Open the blob store: `--blob-url` / `VELUM_BLOB_URL`, else `DIR/blobs`
+    /// when the data is in the embedded database, else none. A bad value is
+    /// one error line naming the setting and the rule, never the value.
+    pub fn open(&self, data: &DataArgs) -> anyhow::Result<Option<BlobStore>> {
+        let location = match (&self.blob_url, &data.database_url, &data.data_dir) {
+            (Some(url), _, _) => url.clone(),
+            (None, None, Some(dir)) if !dir.is_dir() => bail!("--data-dir: {} is not a directory", dir.display()),
+            (None, None, Some(dir)) => std::path::absolute(dir.join("blobs"))
+                .map_err(|e| {
+                    anyhow::anyhow!(
+                        "{BLOB_SETTING}: the default DIR/blobs cannot be resolved ({})",
+                        e.kind()
+                    )
+                })?
+                .to_string_lossy()
+                .into_owned(),
+            (None, _, _) => return Ok(None),
+        };
+        match BlobStore::open(&location) {
+            Ok(store) => Ok(Some(store)),
+            // Its message starts with the setting's name already.
+            Err(e @ velum_app::BlobError::BadLocation(_)) => Err(anyhow::anyhow!("{e}")),
+            Err(e) => Err(anyhow::anyhow!("{BLOB_SETTING}: {e}")),
         }
     }
 }

@@ -68,6 +68,13 @@ pub fn routes() -> Router<AppState> {
             get(platform::request_form).post(platform::request),
         )
         .route("/platform/clinics/{id}/support/{grant}/enter", post(platform::enter))
+        .route(
+            "/platform/clinics/{id}/offboard",
+            get(platform::offboard_form).post(platform::offboard),
+        )
+        .route("/platform/clinics/{id}/certificate", get(platform::certificate))
+        .route("/platform/clinics/{id}/archive", get(platform::archive))
+        .route("/platform/clinics/{id}/archive/delete", post(platform::drop_archive))
         .route("/platform/leave", post(platform::leave))
         .route("/support", get(platform::grants))
         .route("/support/{grant}", post(platform::decide))
@@ -164,6 +171,8 @@ pub fn label(field: &str) -> &str {
         "notes" => "Notes",
         "reason" => "Reason",
         "minutes" => "Minutes",
+        "confirm_name" => "Clinic name, to confirm",
+        "clinic" => "Clinic",
         f if f.starts_with("allergies") => "Allergies",
         f if f.starts_with("medications") => "Medications",
         f if f.starts_with("conditions") => "Conditions",

@@ -1,15 +1,18 @@
 //! Hosted mode pages: the operator's clinic list (usage, suspend, new
-//! clinic, asking for support access, support visits) and the owner's
-//! "Support access" page (grant, refuse, end).
+//! clinic, asking for support access, support visits, offboarding and its
+//! certificate) and the owner's "Support access" page (grant, refuse, end).
 
 use askama::Template;
 use axum::Form;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
+use secrecy::ExposeSecret;
 use serde::Deserialize;
 use uuid::Uuid;
 use velum_app::AppError;
+use velum_app::offboard::{OffboardError, OffboardRequest};
 use velum_app::platform::{DEFAULT_GRANT_MINUTES, Decision, SupportGrant};
 use velum_core::ClinicId;
 use velum_core::client::FieldErrors;
@@ -62,6 +65,8 @@ impl From<SupportGrant> for GrantLine {
 struct ClinicLine {
     id: ClinicId,
     name: String,
+    /// active, suspended or offboarded.
+    status: String,
     active: bool,
     created: String,
     clients: i64,
@@ -109,6 +114,7 @@ async fn platform_page(
             id: c.id,
             name: c.name,
             active: c.status == "active",
+            status: c.status,
             created: when(c.created_at),
             clients: c.clients,
             staff: c.active_staff,
@@ -137,6 +143,8 @@ async fn platform_page(
 }
 
 pub async fn home(State(state): State<AppState>, s: StaffSession) -> Result<Response, PageError> {
+    // Offboarding archives left for download expire; clear those that have.
+    state.app.drop_offboarding_archive(&s.actor, None).await?;
     platform_page(
         &state,
         &s,
@@ -373,6 +381,222 @@ pub async fn decide(
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// The clinic as the operator's list shows it (an unknown id is not found).
+async fn clinic_line(
+    state: &AppState,
+    s: &StaffSession,
+    id: &str,
+) -> Result<velum_app::platform::ClinicUsage, PageError> {
+    let id: ClinicId = id.parse().map_err(|_| AppError::NotFound)?;
+    Ok(state
+        .app
+        .clinic_usage(&s.actor)
+        .await?
+        .into_iter()
+        .find(|c| c.id == id)
+        .ok_or(AppError::NotFound)?)
+}
+
+#[derive(Default, Deserialize)]
+pub struct OffboardForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    confirm_name: String,
+}
+
+#[derive(Template)]
+#[template(path = "offboard.html")]
+struct OffboardPage {
+    nav: Option<Nav>,
+    clinic_id: ClinicId,
+    clinic: String,
+    status: String,
+    v: OffboardForm,
+    errors: Errors,
+}
+
+async fn offboard_page(
+    state: &AppState,
+    s: &StaffSession,
+    id: &str,
+    v: OffboardForm,
+    errors: Errors,
+    status: StatusCode,
+) -> Result<Response, PageError> {
+    let c = clinic_line(state, s, id).await?;
+    Ok(render(
+        status,
+        &OffboardPage {
+            nav: Some(Nav::of(s)),
+            clinic_id: c.id,
+            clinic: c.name,
+            status: c.status,
+            v,
+            errors,
+        },
+    ))
+}
+
+pub async fn offboard_form(
+    State(state): State<AppState>,
+    s: StaffSession,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    offboard_page(
+        &state,
+        &s,
+        &id,
+        OffboardForm::default(),
+        Errors::default(),
+        StatusCode::OK,
+    )
+    .await
+}
+
+#[derive(Template)]
+#[template(path = "offboarded.html")]
+struct OffboardedPage {
+    nav: Option<Nav>,
+    clinic_id: ClinicId,
+    clinic: String,
+    archive_key: String,
+    archive_bytes: u64,
+    archive_sha256: String,
+    certificate_sha256: String,
+}
+
+/// Offboard a suspended clinic once the operator has typed its name. The
+/// answer shows the archive's key, once; the sealed archive waits in the
+/// database for download (see `velum_app::offboard::ARCHIVE_WAIT`).
+pub async fn offboard(
+    State(state): State<AppState>,
+    s: StaffSession,
+    Path(id): Path<String>,
+    Form(f): Form<OffboardForm>,
+) -> Result<Response, PageError> {
+    if let Err(r) = s.check_csrf(&f.csrf) {
+        return Ok(r);
+    }
+    let clinic: ClinicId = id.parse().map_err(|_| AppError::NotFound)?;
+    let request = OffboardRequest {
+        clinic,
+        confirm_name: Some(&f.confirm_name),
+        keep_for_download: true,
+    };
+    let refused = |field: &str, e: &OffboardError| Errors(FieldErrors::single(field, e.to_string()));
+    match state.app.offboard_clinic(Some(&s.actor), request, |_| Ok(())).await {
+        Ok(done) => {
+            let name = clinic_line(&state, &s, &id).await?.name;
+            Ok(render(
+                StatusCode::OK,
+                &OffboardedPage {
+                    nav: Some(Nav::of(&s)),
+                    clinic_id: clinic,
+                    clinic: name,
+                    archive_key: done.archive_key.expose_secret().to_owned(),
+                    archive_bytes: done.archive_bytes,
+                    archive_sha256: done.archive_sha256,
+                    certificate_sha256: done.certificate_sha256,
+                },
+            ))
+        }
+        Err(e @ OffboardError::NameMismatch) => {
+            let errors = refused("confirm_name", &e);
+            offboard_page(&state, &s, &id, f, errors, StatusCode::UNPROCESSABLE_ENTITY).await
+        }
+        Err(
+            e @ (OffboardError::NotSuspended { .. }
+            | OffboardError::AlreadyOffboarded(_)
+            | OffboardError::Changed
+            | OffboardError::Blobs { .. }),
+        ) => {
+            let errors = refused("clinic", &e);
+            offboard_page(&state, &s, &id, f, errors, StatusCode::CONFLICT).await
+        }
+        Err(OffboardError::NotAnOperator) => Err(AppError::Forbidden.into()),
+        Err(OffboardError::UnknownClinic(_) | OffboardError::PlatformRow) => Err(AppError::NotFound.into()),
+        Err(OffboardError::App(e)) => Err(e.into()),
+        Err(e @ OffboardError::Save(_)) => Err(AppError::Internal(e.to_string()).into()),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "certificate.html")]
+struct CertificatePage {
+    nav: Option<Nav>,
+    clinic_id: ClinicId,
+    clinic: String,
+    at: String,
+    certificate: String,
+    /// Checked against the platform's chain: the event number, or why not.
+    checked: Result<i64, String>,
+    archive_waiting: bool,
+}
+
+pub async fn certificate(
+    State(state): State<AppState>,
+    s: StaffSession,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    let c = clinic_line(&state, &s, &id).await?;
+    let row = state
+        .app
+        .offboarding(Some(&s.actor), c.id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let checked = match state.app.verify_certificate(&row.certificate).await {
+        Ok(file) => Ok(file.recorded_in.seq),
+        Err(AppError::Validation(e)) => Err(e.as_slice().first().map(|f| f.message.clone()).unwrap_or_default()),
+        Err(e) => return Err(e.into()),
+    };
+    Ok(ok(&CertificatePage {
+        nav: Some(Nav::of(&s)),
+        clinic_id: c.id,
+        clinic: c.name,
+        at: when(row.at),
+        certificate: row.certificate,
+        checked,
+        archive_waiting: row.archive_waiting,
+    }))
+}
+
+/// The sealed archive, as a download, while it waits. It is ciphertext
+/// under the key shown once; the file name carries the clinic id only.
+pub async fn archive(
+    State(state): State<AppState>,
+    s: StaffSession,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    let clinic: ClinicId = id.parse().map_err(|_| AppError::NotFound)?;
+    let bytes = state.app.offboarding_archive(&s.actor, clinic).await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/octet-stream".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"clinic-{clinic}.velum-archive\""),
+            ),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+pub async fn drop_archive(
+    State(state): State<AppState>,
+    s: StaffSession,
+    Path(id): Path<String>,
+    Form(f): Form<CsrfForm>,
+) -> Result<Response, PageError> {
+    if let Err(r) = s.check_csrf(&f.csrf) {
+        return Ok(r);
+    }
+    let clinic: ClinicId = id.parse().map_err(|_| AppError::NotFound)?;
+    state.app.drop_offboarding_archive(&s.actor, Some(clinic)).await?;
+    Ok(Redirect::to(&format!("/platform/clinics/{clinic}/certificate")).into_response())
 }
 
 #[derive(Template)]

@@ -1,8 +1,14 @@
-//! `velum clinic create|list|suspend|resume` and `velum operator create`.
+//! `velum clinic create|list|suspend|resume|offboard|certificate` and
+//! `velum operator create`.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::config::{DataArgs, MailArgs};
+use secrecy::ExposeSecret;
+use velum_app::offboard::{OffboardError, OffboardRequest};
+
+use crate::cmd::export::NewFile;
+use crate::config::{BlobArgs, DataArgs, MailArgs};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
@@ -34,6 +40,34 @@ pub enum Command {
     },
     /// Make a suspended clinic active again.
     Resume {
+        #[command(flatten)]
+        data: DataArgs,
+        /// The clinic's id (from `velum clinic list`).
+        #[arg(long)]
+        clinic: String,
+    },
+    /// Offboard a suspended clinic: write its readable archive, then destroy
+    /// its keys, rows and blobs, and write the certificate. Prints the
+    /// archive's key once.
+    Offboard {
+        #[command(flatten)]
+        data: DataArgs,
+        #[command(flatten)]
+        blobs: BlobArgs,
+        /// The clinic's id (from `velum clinic list`); it must be suspended.
+        #[arg(long)]
+        clinic: String,
+        /// Where to write the clinic's archive (a new file, mode 0600).
+        #[arg(long, value_name = "FILE")]
+        export: PathBuf,
+        /// Where to write the certificate (a new file; default: the archive's
+        /// name followed by .certificate.json).
+        #[arg(long, value_name = "FILE")]
+        certificate: Option<PathBuf>,
+    },
+    /// Print an offboarded clinic's certificate, checked against the
+    /// platform's audit chain.
+    Certificate {
         #[command(flatten)]
         data: DataArgs,
         /// The clinic's id (from `velum clinic list`).
@@ -118,6 +152,12 @@ async fn set_suspended(data: &DataArgs, clinic: &str, suspended: bool) -> anyhow
             eprintln!("error: --clinic names no clinic here");
             Ok(ExitCode::from(2))
         }
+        Err(velum_app::AppError::Conflict(errors)) => {
+            for e in errors.as_slice() {
+                eprintln!("error: --clinic: clinic {id} {}", e.message);
+            }
+            Ok(ExitCode::from(2))
+        }
         Err(e) => Err(e.into()),
     }
 }
@@ -150,5 +190,142 @@ pub async fn run(c: Command) -> anyhow::Result<ExitCode> {
         }
         Command::Suspend { data, clinic } => set_suspended(&data, &clinic, true).await,
         Command::Resume { data, clinic } => set_suspended(&data, &clinic, false).await,
+        Command::Offboard {
+            data,
+            blobs,
+            clinic,
+            export,
+            certificate,
+        } => offboard(&data, &blobs, &clinic, export, certificate).await,
+        Command::Certificate { data, clinic } => print_certificate(&data, &clinic).await,
     }
+}
+
+fn clinic_id(clinic: &str) -> anyhow::Result<velum_core::ClinicId> {
+    clinic
+        .parse()
+        .map_err(|_| anyhow::anyhow!("--clinic: must be a clinic id, as `velum clinic list` prints"))
+}
+
+async fn offboard(
+    data: &DataArgs,
+    blobs: &BlobArgs,
+    clinic: &str,
+    export: PathBuf,
+    certificate: Option<PathBuf>,
+) -> anyhow::Result<ExitCode> {
+    // Every flag is checked before the database is opened.
+    let id = clinic_id(clinic)?;
+    let certificate = certificate.unwrap_or_else(|| {
+        let mut name = export.clone().into_os_string();
+        name.push(".certificate.json");
+        PathBuf::from(name)
+    });
+    let archive = NewFile::prepare("--export", &export)?;
+    let cert_file = NewFile::prepare("--certificate", &certificate)?;
+    let mut settings = MailArgs::offline();
+    settings.blobs = blobs.open(data)?;
+    let app = crate::config::open_app(data, settings).await?;
+    let request = OffboardRequest {
+        clinic: id,
+        confirm_name: None,
+        keep_for_download: false,
+    };
+    let result = app
+        .offboard_clinic(None, request, |bytes| archive.write_partial(bytes))
+        .await;
+    app.close().await;
+    let done = match result {
+        Ok(done) => done,
+        Err(e) => {
+            archive.discard();
+            return Err(match e {
+                OffboardError::UnknownClinic(_)
+                | OffboardError::PlatformRow
+                | OffboardError::NotSuspended { .. }
+                | OffboardError::AlreadyOffboarded(_) => anyhow::anyhow!("--clinic: {e}"),
+                OffboardError::Save(_) => anyhow::anyhow!("--export: {e}"),
+                other => anyhow::anyhow!("{other}"),
+            });
+        }
+    };
+    // The clinic's data is gone now: never lose the archive. If it cannot
+    // take its name, it stays under the temporary one, and we say where.
+    let archive_at = match archive.link() {
+        Ok(()) => export.display().to_string(),
+        Err(e) => {
+            eprintln!("warning: {e:#}; the archive is at {}", archive.partial().display());
+            archive.partial().display().to_string()
+        }
+    };
+    let cert_at = match cert_file
+        .write_partial(done.certificate.as_bytes())
+        .map_err(anyhow::Error::from)
+        .and_then(|()| cert_file.link())
+    {
+        Ok(()) => certificate.display().to_string(),
+        Err(e) => {
+            cert_file.discard();
+            eprintln!(
+                "warning: --certificate: {e:#}; it is stored with the clinic's tombstone \
+                 (velum clinic certificate --clinic {id})"
+            );
+            "(not written; see the warning above)".to_owned()
+        }
+    };
+    println!("Clinic {id} has been offboarded: its keys, data and blobs are destroyed.");
+    println!(
+        "Archive: {archive_at} ({} bytes, SHA-256 {})",
+        done.archive_bytes, done.archive_sha256
+    );
+    println!();
+    println!("ARCHIVE KEY, shown this once and stored nowhere. Give it to the clinic, apart from the archive:");
+    println!();
+    println!("    {}", done.archive_key.expose_secret());
+    println!();
+    println!("Without this key nobody can open the archive, the platform included. The clinic opens it with");
+    println!("    velum export open --file ARCHIVE --key KEY");
+    println!(
+        "Certificate: {cert_at} (SHA-256 {}, recorded in the platform's audit chain)",
+        done.certificate_sha256
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn print_certificate(data: &DataArgs, clinic: &str) -> anyhow::Result<ExitCode> {
+    let id = clinic_id(clinic)?;
+    let app = crate::config::open_app(data, MailArgs::offline()).await?;
+    let result = async {
+        let Some(row) = app.offboarding(None, id).await? else {
+            anyhow::bail!("--clinic: clinic {id} has not been offboarded (or is not here)");
+        };
+        let checked = app.verify_certificate(&row.certificate).await.map_err(|e| match e {
+            velum_app::AppError::Validation(f) => anyhow::anyhow!(
+                "the stored certificate {}",
+                f.as_slice().first().map_or("does not verify", |x| x.message.as_str())
+            ),
+            other => other.into(),
+        })?;
+        println!("{}", row.certificate);
+        eprintln!(
+            "Checked against the platform's audit chain (event #{}).",
+            checked.recorded_in.seq
+        );
+        let left: Vec<String> = app
+            .remaining_rows(id)
+            .await?
+            .into_iter()
+            .filter(|(t, n)| *n > 0 && t != "clinic_offboardings")
+            .map(|(t, n)| format!("{t} {n}"))
+            .collect();
+        if left.is_empty() {
+            eprintln!("No row of the clinic remains in any table (the tombstone and this certificate aside).");
+        } else {
+            anyhow::bail!("rows of the offboarded clinic remain: {}", left.join(", "));
+        }
+        Ok(ExitCode::SUCCESS)
+    }
+    .await;
+    app.close().await;
+    result
 }

@@ -1,6 +1,11 @@
 //! `velum export`: write one clinic, every row of it, to an encrypted file
 //! that `velum import` reads (to move a clinic between the embedded file
 //! and PostgreSQL). The file opens only with this installation's master key.
+//!
+//! `velum export open`: open a clinic's offboarding archive (from `velum
+//! clinic offboard` or the platform page) with the key given with it, and
+//! write its JSON document. It needs no database and no master key, so a
+//! clinic that has left can read its data with this open-source binary.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -12,7 +17,10 @@ use velum_app::transfer::TransferError;
 use crate::config::{DataArgs, MailArgs};
 
 #[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct Args {
+    #[command(subcommand)]
+    open: Option<Sub>,
     #[command(flatten)]
     data: DataArgs,
     /// The clinic to export, by id (see `velum clinic list`). May be left
@@ -20,28 +28,98 @@ pub struct Args {
     #[arg(long, value_name = "CLINIC_ID")]
     clinic: Option<ClinicId>,
     /// The file to write. Must not exist yet; written with mode 0600.
+    #[arg(long, value_name = "FILE", required = true)]
+    out: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Sub {
+    /// Open a clinic's offboarding archive with the key given with it and
+    /// write its JSON document (no database or master key needed).
+    Open(OpenArgs),
+}
+
+#[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("the_key").required(true).args(["key", "key_file"])))]
+struct OpenArgs {
+    /// The archive file.
     #[arg(long, value_name = "FILE")]
-    out: PathBuf,
+    file: PathBuf,
+    /// The archive's key, as given with it (64 hex digits; hyphens and
+    /// spaces are ignored).
+    #[arg(long, value_name = "KEY")]
+    key: Option<String>,
+    /// Read the key from this file instead (keeps it out of the shell history).
+    #[arg(long, value_name = "FILE")]
+    key_file: Option<PathBuf>,
+    /// Write the document here (a new file, mode 0600) instead of to standard output.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
 }
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
+    if let Some(Sub::Open(open)) = args.open {
+        return run_open(&open);
+    }
+    let Some(out) = args.out.clone() else {
+        bail!("--out: give the file to write");
+    };
+    export(args, out).await
+}
+
+/// `velum export open`.
+fn run_open(args: &OpenArgs) -> anyhow::Result<ExitCode> {
+    use std::io::Write;
+    if let Some(out) = &args.out
+        && std::fs::symlink_metadata(out).is_ok()
+    {
+        bail!("--out: {} already exists; give a new name", out.display());
+    }
+    let file = std::fs::read(&args.file).with_context(|| format!("--file: cannot read {}", args.file.display()))?;
+    let key = match (&args.key, &args.key_file) {
+        (Some(k), _) => secrecy::SecretString::from(k.clone()),
+        (None, Some(path)) => secrecy::SecretString::from(
+            std::fs::read_to_string(path).with_context(|| format!("--key-file: cannot read {}", path.display()))?,
+        ),
+        (None, None) => bail!("--key: give the archive's key (or --key-file)"),
+    };
+    let (header, document) = velum_app::offboard::open_archive(&file, secrecy::ExposeSecret::expose_secret(&key))
+        .map_err(|e| match e {
+            velum_app::offboard::ArchiveError::BadKeyText(_) | velum_app::offboard::ArchiveError::WrongKey
+                if args.key.is_none() =>
+            {
+                anyhow::anyhow!("{}", e.to_string().replacen("--key:", "--key-file:", 1))
+            }
+            velum_app::offboard::ArchiveError::BadKeyText(_) | velum_app::offboard::ArchiveError::WrongKey => {
+                anyhow::anyhow!("{e}")
+            }
+            other => anyhow::anyhow!("--file: {other}"),
+        })?;
+    match &args.out {
+        Some(out) => {
+            write_new(out, &document).with_context(|| format!("--out: cannot write {}", out.display()))?;
+            eprintln!(
+                "Opened the archive of clinic {} (exported {}); wrote {}.",
+                header.clinic_id,
+                header.exported_at,
+                out.display()
+            );
+        }
+        None => {
+            let mut stdout = std::io::stdout().lock();
+            stdout
+                .write_all(&document)
+                .and_then(|()| stdout.write_all(b"\n"))
+                .and_then(|()| stdout.flush())
+                .context("cannot write to standard output")?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn export(args: Args, out: PathBuf) -> anyhow::Result<ExitCode> {
     // Everything about --out is checked before the database is opened.
-    if std::fs::symlink_metadata(&args.out).is_ok() {
-        bail!(
-            "--out: {} already exists; an export never overwrites a file, give a new name",
-            args.out.display()
-        );
-    }
-    let Some(name) = args.out.file_name() else {
-        bail!("--out: {} is not a file name", args.out.display());
-    };
-    let dir = match args.out.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    if !dir.is_dir() {
-        bail!("--out: the directory {} does not exist", dir.display());
-    }
+    let target = NewFile::prepare("--out", &out)?;
     let app = crate::config::open_app(&args.data, MailArgs::offline()).await?;
     let clinic = match args.clinic {
         Some(c) => c,
@@ -53,42 +131,100 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             }
         },
     };
-    // Written under a temporary name beside --out, then linked into place
-    // once the export's audit event has committed.
-    let partial = dir.join(format!(
-        ".{}.{}.partial",
-        name.to_string_lossy(),
-        uuid::Uuid::new_v4().simple()
-    ));
-    let result = app.export_clinic(clinic, |bytes| write_new(&partial, bytes)).await;
+    let result = app.export_clinic(clinic, |bytes| target.write_partial(bytes)).await;
     app.close().await;
     let summary = match result {
         Ok((summary, ())) => summary,
         Err(e) => {
-            let _ = std::fs::remove_file(&partial);
+            target.discard();
             return Err(match e {
-                TransferError::NoSuchClinic(_) => anyhow::anyhow!("--clinic: {e}"),
+                TransferError::NoSuchClinic(_) | TransferError::Offboarded(_) => anyhow::anyhow!("--clinic: {e}"),
                 TransferError::Save(_) => anyhow::anyhow!("--out: {e}"),
                 other => other.into(),
             });
         }
     };
-    // A hard link never replaces an existing file (unlike rename), so a file
-    // that appeared at --out meanwhile is kept and this export refused.
-    let linked = std::fs::hard_link(&partial, &args.out);
-    let _ = std::fs::remove_file(&partial);
-    linked.with_context(|| format!("--out: cannot create {}", args.out.display()))?;
-    if let Ok(d) = std::fs::File::open(&dir) {
-        let _ = d.sync_all();
-    }
+    target.link().inspect_err(|_| target.discard())?;
     println!(
         "Exported clinic {} to {}: {} rows ({}).",
         summary.clinic_id,
-        args.out.display(),
+        out.display(),
         summary.total(),
         summary.counts()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// A file a command creates, never over an existing one: written under a
+/// temporary name beside it (mode 0600, fsynced), then linked into place
+/// once what it records has committed.
+pub(crate) struct NewFile {
+    flag: &'static str,
+    path: PathBuf,
+    dir: PathBuf,
+    partial: PathBuf,
+}
+
+impl NewFile {
+    /// Check `path` (named by `flag` in errors) can be created: it does not
+    /// exist, and its directory does.
+    pub(crate) fn prepare(flag: &'static str, path: &Path) -> anyhow::Result<NewFile> {
+        if std::fs::symlink_metadata(path).is_ok() {
+            bail!(
+                "{flag}: {} already exists; Velum never overwrites a file, give a new name",
+                path.display()
+            );
+        }
+        let Some(name) = path.file_name() else {
+            bail!("{flag}: {} is not a file name", path.display());
+        };
+        let dir = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        if !dir.is_dir() {
+            bail!("{flag}: the directory {} does not exist", dir.display());
+        }
+        let partial = dir.join(format!(
+            ".{}.{}.partial",
+            name.to_string_lossy(),
+            uuid::Uuid::new_v4().simple()
+        ));
+        Ok(NewFile {
+            flag,
+            path: path.to_path_buf(),
+            dir,
+            partial,
+        })
+    }
+
+    /// Make `bytes` durable under the temporary name.
+    pub(crate) fn write_partial(&self, bytes: &[u8]) -> std::io::Result<()> {
+        write_new(&self.partial, bytes)
+    }
+
+    /// The temporary file's path (where the data stays if linking fails).
+    pub(crate) fn partial(&self) -> &Path {
+        &self.partial
+    }
+
+    /// Give the written file its name. A hard link never replaces an
+    /// existing file (unlike rename), so a file that appeared there
+    /// meanwhile is kept; the temporary file is then left for the caller.
+    pub(crate) fn link(&self) -> anyhow::Result<()> {
+        std::fs::hard_link(&self.partial, &self.path)
+            .with_context(|| format!("{}: cannot create {}", self.flag, self.path.display()))?;
+        let _ = std::fs::remove_file(&self.partial);
+        if let Ok(d) = std::fs::File::open(&self.dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    }
+
+    /// Remove the temporary file (nothing was recorded).
+    pub(crate) fn discard(&self) {
+        let _ = std::fs::remove_file(&self.partial);
+    }
 }
 
 /// The installation's one clinic; otherwise an error that says how many
@@ -107,7 +243,7 @@ async fn only_clinic(app: &velum_app::App) -> anyhow::Result<ClinicId> {
 
 /// Create `path` (mode 0600, never an existing file) and make `bytes`
 /// durable in it.
-fn write_new(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+pub(crate) fn write_new(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create_new(true);

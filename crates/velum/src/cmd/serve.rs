@@ -9,7 +9,7 @@ use anyhow::Context;
 use velum_app::App;
 use velum_web::WebConfig;
 
-use crate::config::{DataArgs, MailArgs};
+use crate::config::{BlobArgs, DataArgs, MailArgs};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -20,10 +20,15 @@ pub struct Args {
     listen: SocketAddr,
     #[command(flatten)]
     mail: MailArgs,
+    #[command(flatten)]
+    blobs: BlobArgs,
 }
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let settings = args.mail.settings(Some(args.listen));
+    let mut settings = args.mail.settings(Some(args.listen));
+    // Checked before the database is opened, so a bad value stops start-up
+    // with one line naming the setting.
+    settings.blobs = args.blobs.open(&args.data)?;
     let secure = settings.base_url.starts_with("https://");
     let base_url = settings.base_url.clone();
     let app = crate::config::open_app(&args.data, settings).await?;

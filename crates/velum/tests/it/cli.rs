@@ -381,3 +381,58 @@ async fn two_serve_processes_on_one_postgres_database_share_sessions() {
         assert_eq!(terminate(&mut s), 0);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_opens_the_blob_store_and_a_bad_blob_url_stops_it_with_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    assert!(
+        velum(&["keys", "init", "--data-dir", d])
+            .output()
+            .unwrap()
+            .status
+            .success()
+    );
+    // A bad value, by flag or environment: one line naming the setting and
+    // the rule, never the value (an S3 URL may carry a secret).
+    for (flag, env) in [
+        (Some("ftp://files.example/velum"), None),
+        (
+            None,
+            Some("s3://?endpoint=http://127.0.0.1:9&secret_access_key=hunter2-secret"),
+        ),
+        (Some("relative/blobs"), None),
+    ] {
+        let mut args = vec!["serve", "--data-dir", d, "--listen", "127.0.0.1:0"];
+        if let Some(f) = flag {
+            args.extend(["--blob-url", f]);
+        }
+        let mut cmd = velum(&args);
+        cmd.env_remove("VELUM_BLOB_URL");
+        if let Some(e) = env {
+            cmd.env("VELUM_BLOB_URL", e);
+        }
+        let out = cmd.output().unwrap();
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+        assert!(err.contains("VELUM_BLOB_URL (--blob-url)"), "{err}");
+        assert!(!err.contains("hunter2") && !err.contains("files.example"), "{err}");
+    }
+    assert!(
+        !dir.path().join("velum.db").exists(),
+        "refused before the database was opened"
+    );
+
+    // The default on the embedded database: DIR/blobs, made at start-up.
+    let port = free_port();
+    let mut child = velum(&["serve", "--data-dir", d, "--listen", &format!("127.0.0.1:{port}")])
+        .env_remove("VELUM_BLOB_URL")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_healthy(&mut child, &format!("http://127.0.0.1:{port}")).await;
+    assert!(dir.path().join("blobs").is_dir());
+    assert_eq!(terminate(&mut child), 0);
+}

@@ -43,6 +43,7 @@ contract!(
     two_servers_share_sessions_locks_and_the_outbox,
     schema_matches_the_other_backend,
     clinic_id_leads_every_key_of_clinic_data,
+    offboarding_deletes_every_row_of_the_clinic_and_keeps_its_tombstone,
 );
 
 fn clock() -> Arc<FixedClock> {
@@ -416,6 +417,103 @@ async fn schema_matches_the_other_backend(backend: Backend) {
     );
     a.close().await;
     b.close().await;
+}
+
+/// Offboarding on each backend: every table with a `clinic_id` (as the
+/// migrated schema names them, so a table added later is counted too) is
+/// empty of the clinic but for its certificate; the tombstone stays; the
+/// other clinic is untouched; every chain left verifies (DOMAIN F38) and the
+/// platform's holds the certificate's hash; the archive opens with its key.
+async fn offboarding_deletes_every_row_of_the_clinic_and_keeps_its_tombstone(backend: Backend) {
+    use velum_app::offboard::{OffboardRequest, open_archive};
+    let (loc, _dir) = fresh_location(backend).await;
+    let app = open_app(&loc, clock(), None).await;
+    let a = owner(&app, "Alpha").await;
+    let b = owner(&app, "Beta").await;
+    let mine = app
+        .create_client(&a, &input(1, "Brown"), false)
+        .await
+        .unwrap()
+        .header
+        .id;
+    app.update_client(
+        &a,
+        mine,
+        velum_app::clients::ClientPatch {
+            town: Some("York".into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let medical = MedicalInput {
+        allergies: vec!["Lidocaine".into()],
+        ..Default::default()
+    };
+    app.put_medical(&a, mine, &medical).await.unwrap();
+    let theirs = app
+        .create_client(&b, &input(2, "Green"), false)
+        .await
+        .unwrap()
+        .header
+        .id;
+    let beta_before = app.remaining_rows(b.clinic_id).await.unwrap();
+    app.set_clinic_suspended(None, a.clinic_id, true).await.unwrap();
+
+    let request = OffboardRequest {
+        clinic: a.clinic_id,
+        confirm_name: None,
+        keep_for_download: false,
+    };
+    let done = app
+        .offboard_clinic(None, request, |bytes| Ok(bytes.to_vec()))
+        .await
+        .unwrap();
+    for (table, n) in app.remaining_rows(a.clinic_id).await.unwrap() {
+        assert_eq!(n, i64::from(table == "clinic_offboardings"), "{table} ({backend:?})");
+    }
+    let tomb = app
+        .clinics()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|c| c.id == a.clinic_id)
+        .unwrap();
+    assert_eq!(tomb.status, "offboarded");
+    assert_eq!(app.remaining_rows(b.clinic_id).await.unwrap(), beta_before);
+    assert!(
+        app.open_card(&b, theirs, &[Section::Contact, Section::Medical])
+            .await
+            .is_ok()
+    );
+    let report = app.verify_audit().await.unwrap();
+    assert!(report.first_break.is_none(), "{report:?}");
+    let cert = app.verify_certificate(&done.certificate).await.unwrap();
+    assert_eq!(cert.certificate.keys_destroyed.clinic_key_rows, 1);
+    assert_eq!(cert.certificate.keys_destroyed.client_key_rows, 1);
+    let stored = app.offboarding(None, a.clinic_id).await.unwrap().unwrap();
+    assert_eq!(stored.certificate, done.certificate);
+    assert!(!stored.archive_waiting);
+    let (_, doc) = open_archive(&done.saved, secrecy::ExposeSecret::expose_secret(&done.archive_key)).unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&doc).unwrap();
+    let client = &doc["clients"][0];
+    assert_eq!(client["family_name"], "Brown");
+    assert_eq!(client["medical"]["summary"]["allergies"][0], "Lidocaine");
+    let earlier: Vec<&serde_json::Value> = client["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| &h["previous"])
+        .filter(|p| !p.is_null())
+        .collect();
+    assert!(earlier.iter().any(|p| p["address"]["town"] == "Leeds"), "{earlier:?}");
+    // Staff of the clinic cannot sign in: their accounts are gone.
+    assert!(matches!(
+        app.api_sign_in("owner@alpha.example", "granite-puffin-lagoon-velvet", "000000", None)
+            .await,
+        Err(AppError::BadCredentials)
+    ));
+    app.close().await;
 }
 
 /// Tables that hold no clinic's data: the tenants themselves, installation

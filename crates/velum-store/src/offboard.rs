@@ -1,0 +1,303 @@
+//! Offboarding a clinic: every row of it in every clinic table is deleted,
+//! its keys first among them (crypto-shredding whatever copies remain in
+//! backups), and its `clinics` row stays as a tombstone with status
+//! `offboarded`, beside the offboarding certificate in
+//! `clinic_offboardings`.
+//!
+//! What is deleted is not listed here: it is every table of
+//! [`CLINIC_TABLES`] (in reverse, so foreign keys hold) but `clinics`, and
+//! every table of [`NOT_MOVED`] but [`KEPT`], before them (they point at
+//! staff). The schema test in [`crate::transfer`] makes every table with a
+//! `clinic_id` appear in one of those lists, so a clinic table added later is
+//! deleted here too, or named in [`KEPT`] on purpose.
+
+use jiff::Timestamp;
+use sqlx::AssertSqlSafe;
+use uuid::Uuid;
+
+use crate::transfer::{CLINIC_TABLES, NOT_MOVED};
+use crate::{ClinicScope, StoreError, Tx, from_micros, micros};
+
+/// Tables with clinic rows that offboarding keeps, and why.
+pub const KEPT: &[(&str, &str)] = &[
+    (
+        "clinics",
+        "the tombstone: the id is never reused and sign-in to it is refused",
+    ),
+    (
+        "clinic_offboardings",
+        "the offboarding certificate (ids, counts and hashes; nothing personal beyond the clinic's name)",
+    ),
+];
+
+fn kept(table: &str) -> bool {
+    KEPT.iter().any(|(t, _)| *t == table)
+}
+
+/// The tables offboarding empties of a clinic's rows, in the order it
+/// deletes them, with the column naming the clinic.
+#[must_use]
+pub fn deletion_order() -> Vec<(&'static str, &'static str)> {
+    let not_moved = NOT_MOVED.iter().map(|(t, _)| (*t, "clinic_id"));
+    let moved = CLINIC_TABLES.iter().rev().map(|t| (t.name, t.clinic_column));
+    not_moved.chain(moved).filter(|(t, _)| !kept(t)).collect()
+}
+
+/// Delete every row of the clinic (see the module comment), mark its
+/// `clinics` row `offboarded`, and take any operator's support visit out
+/// of it. Returns the rows deleted per table, in [`deletion_order`].
+///
+/// Unscoped by actor on purpose: the app layer lets only an operator
+/// offboard a suspended clinic, and records it in the platform's chain in
+/// the same transaction.
+///
+/// # Errors
+/// `Corrupt` if `scope` names no clinic (or the platform's own row), with
+/// nothing deleted once the caller rolls back; database errors.
+pub async fn delete_clinic(tx: &mut Tx, scope: &ClinicScope) -> Result<Vec<(&'static str, u64)>, StoreError> {
+    let clinic = scope.clinic_id().as_uuid();
+    let tombstoned = on_tx!(tx, |c| sqlx::query(
+        "UPDATE clinics SET status = 'offboarded' WHERE id = $1 AND kind = 'clinic'"
+    )
+    .bind(clinic)
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    if tombstoned != 1 {
+        return Err(StoreError::Corrupt("offboarding names no clinic"));
+    }
+    // Operators' sessions (rows of the platform) visiting this clinic.
+    on_tx!(tx, |c| sqlx::query(
+        "UPDATE sessions SET support_clinic_id = NULL, support_grant_id = NULL WHERE support_clinic_id = $1"
+    )
+    .bind(clinic)
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    let mut counts = Vec::new();
+    for (table, column) in deletion_order() {
+        // Built from the constant table lists, never from input.
+        let sql = format!("DELETE FROM {table} WHERE {column} = $1");
+        let n = on_tx!(tx, |c| sqlx::query(AssertSqlSafe(sql.as_str()))
+            .bind(clinic)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        counts.push((table, n));
+    }
+    Ok(counts)
+}
+
+/// Rows the clinic still has in each table with a `clinic_id` column
+/// (`clinics` aside): the check after offboarding, for tests and
+/// operators. Table names come from the schema itself, so a table no list
+/// knows about is counted too.
+///
+/// # Errors
+/// Database errors.
+pub async fn remaining_rows(tx: &mut Tx, scope: &ClinicScope) -> Result<Vec<(String, i64)>, StoreError> {
+    let tables: Vec<String> = match tx.backend() {
+        crate::Backend::Sqlite => on_tx!(tx, |c| sqlx::query_scalar(
+            "SELECT m.name FROM sqlite_master m JOIN pragma_table_info(m.name) p \
+             WHERE m.type = 'table' AND p.name = 'clinic_id' ORDER BY m.name"
+        )
+        .fetch_all(c)
+        .await)?,
+        crate::Backend::Postgres => on_tx!(tx, |c| sqlx::query_scalar(
+            "SELECT table_name::text FROM information_schema.columns \
+             WHERE table_schema = current_schema() AND column_name = 'clinic_id' ORDER BY table_name"
+        )
+        .fetch_all(c)
+        .await)?,
+    };
+    let mut out = Vec::with_capacity(tables.len());
+    for table in tables {
+        // Names read from the schema catalogue, quoted as identifiers.
+        let sql = format!(
+            "SELECT COUNT(*) FROM \"{}\" WHERE clinic_id = $1",
+            table.replace('"', "")
+        );
+        let n: i64 = on_tx!(tx, |c| sqlx::query_scalar(AssertSqlSafe(sql.as_str()))
+            .bind(scope.clinic_id().as_uuid())
+            .fetch_one(c)
+            .await)?;
+        out.push((table, n));
+    }
+    Ok(out)
+}
+
+/// Record an offboarding: its certificate and, when the operator will
+/// download it from the web page, the sealed archive until `expires_at`.
+///
+/// # Errors
+/// `Conflict` if the clinic was offboarded already; database errors.
+pub async fn insert(
+    tx: &mut Tx,
+    scope: &ClinicScope,
+    at: Timestamp,
+    certificate: &str,
+    archive: Option<(&[u8], Timestamp)>,
+) -> Result<(), StoreError> {
+    on_tx!(tx, |c| sqlx::query(
+        "INSERT INTO clinic_offboardings (clinic_id, at, certificate, archive, archive_expires_at) \
+         VALUES ($1, $2, $3, $4, $5)"
+    )
+    .bind(scope.clinic_id().as_uuid())
+    .bind(micros(at))
+    .bind(certificate)
+    .bind(archive.map(|(a, _)| a))
+    .bind(archive.map(|(_, t)| micros(t)))
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))
+    .map_err(StoreError::from_sqlx)?;
+    Ok(())
+}
+
+/// An offboarding as recorded.
+#[derive(Clone, Debug)]
+pub struct OffboardingRow {
+    pub at: Timestamp,
+    pub certificate: String,
+    /// Whether a sealed archive still waits for download.
+    pub archive_waiting: bool,
+}
+
+/// The clinic's offboarding record, if it was offboarded. An archive past
+/// its expiry counts as gone.
+///
+/// # Errors
+/// Database errors.
+pub async fn get(tx: &mut Tx, scope: &ClinicScope, now: Timestamp) -> Result<Option<OffboardingRow>, StoreError> {
+    let row: Option<(i64, String, bool)> = on_tx!(tx, |c| sqlx::query_as(
+        "SELECT at, certificate, (archive IS NOT NULL AND archive_expires_at > $2) \
+         FROM clinic_offboardings WHERE clinic_id = $1"
+    )
+    .bind(scope.clinic_id().as_uuid())
+    .bind(micros(now))
+    .fetch_optional(c)
+    .await)?;
+    row.map(|(at, certificate, archive_waiting)| {
+        Ok(OffboardingRow {
+            at: from_micros(at)?,
+            certificate,
+            archive_waiting,
+        })
+    })
+    .transpose()
+}
+
+/// The sealed archive waiting for download, unless it has expired.
+///
+/// # Errors
+/// Database errors.
+pub async fn archive(tx: &mut Tx, scope: &ClinicScope, now: Timestamp) -> Result<Option<Vec<u8>>, StoreError> {
+    let row: Option<Option<Vec<u8>>> = on_tx!(tx, |c| sqlx::query_scalar(
+        "SELECT archive FROM clinic_offboardings WHERE clinic_id = $1 AND archive_expires_at > $2"
+    )
+    .bind(scope.clinic_id().as_uuid())
+    .bind(micros(now))
+    .fetch_optional(c)
+    .await)?;
+    Ok(row.flatten())
+}
+
+/// Drop the waiting archive of one clinic (`Some`) or every expired one
+/// (`None`). Returns how many were dropped.
+///
+/// # Errors
+/// Database errors.
+pub async fn drop_archives(tx: &mut Tx, clinic: Option<&ClinicScope>, now: Timestamp) -> Result<u64, StoreError> {
+    let n = match clinic {
+        Some(scope) => on_tx!(tx, |c| sqlx::query(
+            "UPDATE clinic_offboardings SET archive = NULL, archive_expires_at = NULL \
+             WHERE clinic_id = $1 AND archive IS NOT NULL"
+        )
+        .bind(scope.clinic_id().as_uuid())
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?,
+        None => on_tx!(tx, |c| sqlx::query(
+            "UPDATE clinic_offboardings SET archive = NULL, archive_expires_at = NULL \
+             WHERE archive IS NOT NULL AND archive_expires_at <= $1"
+        )
+        .bind(micros(now))
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?,
+    };
+    Ok(n)
+}
+
+/// The head (sequence number and hash) of a clinic's audit chain.
+///
+/// # Errors
+/// Database errors; `Corrupt` for a stored hash of the wrong length.
+pub async fn chain_head(tx: &mut Tx, clinic: Uuid) -> Result<Option<(i64, [u8; 32])>, StoreError> {
+    let row: Option<(i64, Vec<u8>)> = on_tx!(tx, |c| sqlx::query_as(
+        "SELECT seq, hash FROM audit_heads WHERE clinic_id = $1"
+    )
+    .bind(clinic)
+    .fetch_optional(c)
+    .await)?;
+    row.map(|(seq, hash)| {
+        let hash: [u8; 32] = hash
+            .as_slice()
+            .try_into()
+            .map_err(|_| StoreError::Corrupt("audit hash length"))?;
+        Ok((seq, hash))
+    })
+    .transpose()
+}
+
+/// One event of a chain, as stored: for checking a certificate against the
+/// platform's chain.
+///
+/// # Errors
+/// Database errors.
+pub async fn chain_event(
+    tx: &mut Tx,
+    clinic: Uuid,
+    seq: i64,
+) -> Result<Option<(String, Option<String>, Vec<u8>)>, StoreError> {
+    let row: Option<(String, Option<String>, Vec<u8>)> = on_tx!(tx, |c| sqlx::query_as(
+        "SELECT action, detail, hash FROM audit_events WHERE clinic_id = $1 AND seq = $2"
+    )
+    .bind(clinic)
+    .bind(seq)
+    .fetch_optional(c)
+    .await)?;
+    Ok(row)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+
+    /// Every clinic table is either emptied or kept on purpose, each once;
+    /// and tables that point at `staff` (sessions, links) go before it.
+    #[test]
+    fn every_clinic_table_is_deleted_or_kept_on_purpose() {
+        let order = deletion_order();
+        let deleted: BTreeSet<&str> = order.iter().map(|(t, _)| *t).collect();
+        assert_eq!(deleted.len(), order.len(), "a table is deleted twice");
+        let all: BTreeSet<&str> = CLINIC_TABLES
+            .iter()
+            .map(|t| t.name)
+            .chain(NOT_MOVED.iter().map(|(t, _)| *t))
+            .collect();
+        let kept_names: BTreeSet<&str> = KEPT.iter().map(|(t, _)| *t).collect();
+        assert!(kept_names.is_subset(&all), "KEPT names a table no list knows");
+        assert_eq!(deleted, all.difference(&kept_names).copied().collect());
+        let pos = |name: &str| order.iter().position(|(t, _)| *t == name).unwrap();
+        for child in ["sessions", "one_time_tokens"] {
+            assert!(pos(child) < pos("staff"), "{child} before staff");
+        }
+        for child in ["client_keys", "client_medical", "client_history"] {
+            assert!(pos(child) < pos("clients"), "{child} before clients");
+        }
+        assert!(order.iter().any(|(t, _)| *t == "clinic_keys"), "the keys are destroyed");
+    }
+}
