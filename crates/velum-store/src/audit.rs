@@ -188,14 +188,20 @@ struct EventRow {
 impl Store {
     /// Recompute every clinic's chain from its first event and compare it
     /// with what is stored: each event's hash, its link to the previous one,
-    /// gap-free numbering, and the recorded head. Stops at the first break.
+    /// gap-free numbering, and the recorded head; and every clinic that is
+    /// not offboarded must have a chain. Stops at the first break.
     ///
     /// # Errors
     /// Database errors (a broken chain is a report, not an error).
     pub async fn verify_audit(&self) -> Result<VerifyReport, StoreError> {
         let mut tx = self.begin_read_snapshot().await?;
+        // Every clinic that is not offboarded has a chain from its creation
+        // on, so listing clinics as well as chains notices a chain deleted
+        // whole. (An offboarded clinic's chain left with its archive; the
+        // platform's chain records the offboarding.)
         let clinics: Vec<Uuid> = on_tx!(tx, |c| sqlx::query_scalar(
-            "SELECT clinic_id FROM audit_heads UNION SELECT DISTINCT clinic_id FROM audit_events"
+            "SELECT id FROM clinics WHERE kind = 'clinic' AND status <> 'offboarded' \
+             UNION SELECT clinic_id FROM audit_heads UNION SELECT DISTINCT clinic_id FROM audit_events"
         )
         .fetch_all(c)
         .await)?;

@@ -189,6 +189,11 @@ async fn verify_detects_edits_insertions_and_deletions() {
                SELECT clinic_id, 4, randomblob(16), at, actor_id, client_id, sections, 'read', purpose, source, detail, prev_hash, hash \
                FROM audit_events WHERE clinic_id = {clinic_hex} AND seq = 3"
         ),
+        // The whole chain, head and all: the clinic itself says a chain is due.
+        format!(
+            "DELETE FROM audit_events WHERE clinic_id = {clinic_hex}; \
+             DELETE FROM audit_heads WHERE clinic_id = {clinic_hex}"
+        ),
     ];
     for sql in cases {
         restore();
