@@ -39,7 +39,7 @@ impl App {
     ///
     /// # Errors
     /// `Validation` on `name` or `owner_email`; `Conflict` if the email has
-    /// an account.
+    /// an account, or on `name` if another clinic has that name.
     pub async fn create_clinic(
         &self,
         name: &str,
@@ -52,6 +52,17 @@ impl App {
         let (Some(name), Some(email)) = (name, email) else {
             return Err(AppError::Validation(errors));
         };
+        // Two clinics of one name could not be told apart in lists, or when
+        // an operator types the name to confirm an offboarding.
+        let taken = self.store().list_clinics().await?.into_iter().any(|c| {
+            c.status != "offboarded" && c.name.trim().to_lowercase() == name.as_str().trim().to_lowercase()
+        });
+        if taken {
+            return Err(AppError::Conflict(FieldErrors::single(
+                "name",
+                "is already the name of another clinic; add the town or another detail to tell them apart",
+            )));
+        }
         let mut tx = self.begin().await?;
         let (clinic_id, owner_id) = self.insert_clinic(&mut tx, name.as_str(), source).await?;
         let scope = ClinicScope::new(clinic_id);

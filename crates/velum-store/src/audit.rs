@@ -124,8 +124,11 @@ pub async fn client_access_log(
     limit: i64,
 ) -> Result<Vec<AccessEntry>, StoreError> {
     let rows: Vec<AccessRow> = on_tx!(tx, |c| sqlx::query_as(
-        "SELECT e.seq, e.at, e.actor_id, s.display_name AS actor_name, e.action, e.sections, e.purpose \
+        "SELECT e.seq, e.at, e.actor_id, \
+                COALESCE(s.display_name, op.display_name || ' (platform support)') AS actor_name, \
+                e.action, e.sections, e.purpose \
          FROM audit_events e LEFT JOIN staff s ON s.clinic_id = e.clinic_id AND s.id = e.actor_id \
+         LEFT JOIN staff op ON op.clinic_id = $5 AND op.id = e.actor_id \
          WHERE e.clinic_id = $1 AND e.client_id = $2 AND e.seq < $3 \
          ORDER BY e.seq DESC LIMIT $4",
     )
@@ -133,6 +136,7 @@ pub async fn client_access_log(
     .bind(client.as_uuid())
     .bind(before_seq.unwrap_or(i64::MAX))
     .bind(limit)
+    .bind(Uuid::nil())
     .fetch_all(c)
     .await)?;
     rows.into_iter()
@@ -407,16 +411,19 @@ pub async fn clinic_trail(
     limit: i64,
 ) -> Result<Vec<TrailEntry>, StoreError> {
     let rows: Vec<TrailRow> = on_tx!(tx, |c| sqlx::query_as(
-        "SELECT e.seq, e.at, e.actor_id, s.display_name AS actor_name, e.client_id, \
+        "SELECT e.seq, e.at, e.actor_id, \
+                COALESCE(s.display_name, op.display_name || ' (platform support)') AS actor_name, e.client_id, \
                 cl.given_name, cl.family_name, e.action, e.sections, e.purpose, e.source, e.detail \
          FROM audit_events e \
          LEFT JOIN staff s ON s.clinic_id = e.clinic_id AND s.id = e.actor_id \
+         LEFT JOIN staff op ON op.clinic_id = $4 AND op.id = e.actor_id \
          LEFT JOIN clients cl ON cl.clinic_id = e.clinic_id AND cl.id = e.client_id \
          WHERE e.clinic_id = $1 AND e.seq < $2 ORDER BY e.seq DESC LIMIT $3",
     )
     .bind(scope.clinic_id().as_uuid())
     .bind(before_seq.unwrap_or(i64::MAX))
     .bind(limit)
+    .bind(Uuid::nil())
     .fetch_all(c)
     .await)?;
     rows.into_iter()

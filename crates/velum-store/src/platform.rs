@@ -266,6 +266,9 @@ pub async fn operator_grants(tx: &mut Tx, operator: StaffId) -> Result<Vec<Grant
 
 /// Move a grant from `from` to `to` (a decision). Returns false when the
 /// grant was not in state `from` (someone else decided first).
+/// `decided_at`/`decided_by` keep the first decision (the grant or the
+/// refusal), so an ended grant still shows the window it was open; ending
+/// it early sets `expires_at`, and the audit trail names who ended it.
 ///
 /// # Errors
 /// Database errors.
@@ -281,7 +284,8 @@ pub async fn decide(
     expires_at: Option<Timestamp>,
 ) -> Result<bool, StoreError> {
     let n = on_tx!(tx, |c| sqlx::query(
-        "UPDATE support_grants SET status = $4, decided_by = $5, decided_at = $6, expires_at = $7 \
+        "UPDATE support_grants SET status = $4, decided_by = COALESCE(decided_by, $5), \
+                decided_at = COALESCE(decided_at, $6), expires_at = $7 \
          WHERE clinic_id = $1 AND id = $2 AND status = $3"
     )
     .bind(scope.clinic_id().as_uuid())

@@ -486,7 +486,18 @@ pub async fn offboard(
         confirm_name: Some(&f.confirm_name),
         keep_for_download: true,
     };
-    let refused = |field: &str, e: &OffboardError| Errors(FieldErrors::single(field, e.to_string()));
+    // Page wording: each message follows its field's label in the summary.
+    let refused = |field: &str, e: &OffboardError| {
+        let message = match e {
+            OffboardError::NameMismatch => "does not match the clinic's name; nothing was changed".to_owned(),
+            OffboardError::NotSuspended { status, .. } => {
+                format!("is {status}, not suspended: suspend it first; nothing was changed")
+            }
+            OffboardError::AlreadyOffboarded(_) => "has been offboarded already".to_owned(),
+            other => format!("was not offboarded: {other}"),
+        };
+        Errors(FieldErrors::single(field, message))
+    };
     match state.app.offboard_clinic(Some(&s.actor), request, |_| Ok(())).await {
         Ok(done) => {
             let name = clinic_line(&state, &s, &id).await?.name;

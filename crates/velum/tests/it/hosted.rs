@@ -202,6 +202,14 @@ async fn support_access_needs_the_owners_grant_ends_on_time_and_is_audited() {
             .iter()
             .any(|e| e["actor_id"].as_str() == Some(op_id.as_str()))
     );
+    // The owner sees who it was, by name, on the card's access history page.
+    let page = owner
+        .get(&format!("/clients/{}/access", ids[0]))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("(platform support)"), "{page}");
 
     // Five minutes later the grant has ended: the session is the
     // operator's own again, with no way in.
@@ -233,6 +241,7 @@ async fn support_access_needs_the_owners_grant_ends_on_time_and_is_audited() {
     let enter = format!("/platform/clinics/{}/support/{second}/enter", alpha.id);
     assert_eq!(web.submit("/platform", &enter, &[]).await.status(), 303);
     assert_eq!(web.get(&format!("/clients/{}", ids[0])).await.status(), 200);
+    t.clock.advance(SignedDuration::from_mins(2));
     assert_eq!(
         owner
             .submit("/support", &decide, &[("decision", "revoke")])
@@ -241,6 +250,19 @@ async fn support_access_needs_the_owners_grant_ends_on_time_and_is_audited() {
         303
     );
     assert_eq!(web.get(&format!("/clients/{}", ids[0])).await.status(), 403);
+    // Ending it keeps its record: the window it was open and what was done in it.
+    let ended = t
+        .app
+        .clinic_support_grants(&alpha.owner().actor())
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|g| g.id == second)
+        .unwrap();
+    assert_eq!(ended.state, "revoked");
+    let (from, until) = (ended.decided_at.unwrap(), ended.expires_at.unwrap());
+    assert_eq!(until.duration_since(from), SignedDuration::from_mins(2));
+    assert!(ended.actions.unwrap() >= 1, "{ended:?}");
     // Deciding again is a conflict and changes nothing.
     assert_eq!(
         owner

@@ -221,6 +221,15 @@ async fn operators_list_create_suspend_and_resume_clinics() {
         .await;
     assert_eq!(r.status(), 409);
     assert_eq!(fields(&json_of(r).await), ["owner_email"]);
+    // Another clinic's name, in other letter case, is a conflict on the name.
+    let r = api
+        .post(
+            "/api/v1/platform/clinics",
+            &json!({"name": "beta skin ", "owner_email": "someone@new.example"}),
+        )
+        .await;
+    assert_eq!(r.status(), 409);
+    assert_eq!(fields(&json_of(r).await), ["name"]);
     assert_eq!(t.app.clinics().await.unwrap().len(), 2);
 
     // Suspend: the owner's session ends; the list says so; resume.
