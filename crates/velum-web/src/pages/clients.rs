@@ -408,6 +408,11 @@ pub async fn edit_form(
     s: StaffSession,
     PageId(id): PageId<ClientId>,
 ) -> Result<Response, PageError> {
+    // No form for a role that could not save it (a support visit, an
+    // auditor): the card itself, read-only.
+    if !s.actor.may(Access::Write, Section::Contact) {
+        return Ok(Redirect::to(&format!("/clients/{id}")).into_response());
+    }
     let card = state.app.open_card(&s.actor, id, &[Section::Contact]).await?;
     let v = card
         .contact

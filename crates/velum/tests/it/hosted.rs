@@ -202,6 +202,9 @@ async fn support_access_needs_the_owners_grant_ends_on_time_and_is_audited() {
             .iter()
             .any(|e| e["actor_id"].as_str() == Some(op_id.as_str()))
     );
+    // The edit form is not offered on a read-only visit: the card instead.
+    let r = web.get(&format!("/clients/{}/edit", ids[0])).await;
+    assert_eq!(r.status(), 303);
     // The owner sees who it was, by name, on the card's access history page.
     let page = owner
         .get(&format!("/clients/{}/access", ids[0]))
