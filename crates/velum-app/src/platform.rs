@@ -313,7 +313,7 @@ impl App {
         let mut errors = FieldErrors::new();
         let reason = reason.trim();
         if reason.chars().count() < 10 {
-            errors.add("reason", "say why support needs access (at least 10 characters)");
+            errors.add("reason", "must say why support needs access, in at least 10 characters");
         } else if reason.chars().count() > 500 {
             errors.add("reason", "must be at most 500 characters");
         }
