@@ -54,9 +54,10 @@ impl App {
         };
         // Two clinics of one name could not be told apart in lists, or when
         // an operator types the name to confirm an offboarding.
-        let taken = self.store().list_clinics().await?.into_iter().any(|c| {
-            c.status != "offboarded" && c.name.trim().to_lowercase() == name.as_str().trim().to_lowercase()
-        });
+        let taken =
+            self.store().list_clinics().await?.into_iter().any(|c| {
+                c.status != "offboarded" && c.name.trim().to_lowercase() == name.as_str().trim().to_lowercase()
+            });
         if taken {
             return Err(AppError::Conflict(FieldErrors::single(
                 "name",
