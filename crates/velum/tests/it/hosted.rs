@@ -42,7 +42,10 @@ async fn an_operator_sees_clinic_usage_but_no_client_data() {
     assert_eq!(redirect(&r), "/platform");
     let html = web.get("/platform").await.text().await.unwrap();
     assert!(html.contains("Alpha Aesthetics"));
-    assert!(html.contains("<td>3</td>"), "client count shown");
+    assert!(
+        html.contains(r#"<td data-label="Clients">3</td>"#),
+        "client count shown"
+    );
     assert!(!html.contains(&surname));
     let r = web.get("/clients").await;
     assert_eq!(r.status(), 403, "{:?}", r.headers().get("location"));
