@@ -962,21 +962,29 @@ impl App {
             .ok_or(AppError::NotFound)
     }
 
-    /// Delete the waiting archive of `clinic` (the operator has it), and
-    /// any other that has waited past [`ARCHIVE_WAIT`].
+    /// Delete the waiting archive of `clinic`: the operator has it.
     ///
     /// # Errors
     /// `Forbidden` for anyone but an operator.
-    pub async fn drop_offboarding_archive(&self, actor: &Actor, clinic: Option<ClinicId>) -> Result<(), AppError> {
+    pub async fn drop_offboarding_archive(&self, actor: &Actor, clinic: ClinicId) -> Result<(), AppError> {
         self.require_operator(actor).await?;
         let mut tx = self.begin().await?;
-        let now = self.now();
-        if let Some(c) = clinic {
-            offboard::drop_archives(&mut tx, Some(&ClinicScope::new(c)), now).await?;
-        }
-        offboard::drop_archives(&mut tx, None, now).await?;
+        offboard::drop_archives(&mut tx, Some(&ClinicScope::new(clinic)), self.now()).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Delete every waiting archive past [`ARCHIVE_WAIT`] (reads already
+    /// refuse them; this frees the space). Run by the server's background
+    /// worker. Returns how many were deleted.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn drop_expired_archives(&self) -> Result<u64, AppError> {
+        let mut tx = self.begin().await?;
+        let n = offboard::drop_archives(&mut tx, None, self.now()).await?;
+        tx.commit().await?;
+        Ok(n)
     }
 }
 

@@ -194,6 +194,19 @@ impl App {
         Ok(platform::usage(&mut tx).await?)
     }
 
+    /// One clinic's line of [`App::clinic_usage`] (operators only).
+    ///
+    /// # Errors
+    /// `Forbidden` for anyone but an operator; `NotFound` for an unknown
+    /// clinic (or the platform's own row).
+    pub async fn one_clinic_usage(&self, actor: &Actor, clinic: ClinicId) -> Result<ClinicUsage, AppError> {
+        self.require_operator(actor).await?;
+        let mut tx = self.store().begin_read().await?;
+        platform::clinic_usage(&mut tx, &ClinicScope::new(clinic))
+            .await?
+            .ok_or(AppError::NotFound)
+    }
+
     /// Verify one clinic's audit chain and report it with the clinic's
     /// usage (operators only). The check is recorded in the platform's own
     /// chain with its result: counts and sequence numbers, no contents.
@@ -202,13 +215,8 @@ impl App {
     /// `Forbidden` for anyone but an operator; `NotFound` for an unknown
     /// clinic (or the platform's own row).
     pub async fn clinic_health(&self, actor: &Actor, clinic: ClinicId) -> Result<ClinicHealth, AppError> {
-        self.require_operator(actor).await?;
+        let usage = self.one_clinic_usage(actor, clinic).await?;
         let scope = ClinicScope::new(clinic);
-        let mut tx = self.store().begin_read().await?;
-        let usage = platform::clinic_usage(&mut tx, &scope)
-            .await?
-            .ok_or(AppError::NotFound)?;
-        drop(tx);
         let chain = self.store().verify_clinic_audit(&scope).await?;
         let result = match &chain.first_break {
             None => "intact".to_owned(),

@@ -143,8 +143,6 @@ async fn platform_page(
 }
 
 pub async fn home(State(state): State<AppState>, s: StaffSession) -> Result<Response, PageError> {
-    // Offboarding archives left for download expire; clear those that have.
-    state.app.drop_offboarding_archive(&s.actor, None).await?;
     platform_page(
         &state,
         &s,
@@ -390,13 +388,7 @@ async fn clinic_line(
     id: &str,
 ) -> Result<velum_app::platform::ClinicUsage, PageError> {
     let id: ClinicId = id.parse().map_err(|_| AppError::NotFound)?;
-    Ok(state
-        .app
-        .clinic_usage(&s.actor)
-        .await?
-        .into_iter()
-        .find(|c| c.id == id)
-        .ok_or(AppError::NotFound)?)
+    Ok(state.app.one_clinic_usage(&s.actor, id).await?)
 }
 
 #[derive(Default, Deserialize)]
@@ -606,7 +598,7 @@ pub async fn drop_archive(
         return Ok(r);
     }
     let clinic: ClinicId = id.parse().map_err(|_| AppError::NotFound)?;
-    state.app.drop_offboarding_archive(&s.actor, Some(clinic)).await?;
+    state.app.drop_offboarding_archive(&s.actor, clinic).await?;
     Ok(Redirect::to(&format!("/platform/clinics/{clinic}/certificate")).into_response())
 }
 

@@ -59,7 +59,7 @@ pub async fn serve(app: App, listen: SocketAddr, config: WebConfig) -> anyhow::R
         .await
         .with_context(|| format!("--listen: cannot listen on {listen}"))?;
     let router = velum_web::router(app.clone(), config);
-    let worker = tokio::spawn(outbox_worker(app.clone()));
+    let worker = tokio::spawn(background_worker(app.clone()));
     tracing::info!(%listen, "velum is listening");
     velum_web::serve(listener, router, shutdown_signal())
         .await
@@ -70,11 +70,17 @@ pub async fn serve(app: App, listen: SocketAddr, config: WebConfig) -> anyhow::R
     Ok(ExitCode::SUCCESS)
 }
 
-/// Deliver queued email every few seconds.
-async fn outbox_worker(app: App) {
-    loop {
+/// Deliver queued email every few seconds; once a minute, delete
+/// offboarding archives that waited past their time.
+async fn background_worker(app: App) {
+    for round in 0_u64.. {
         if let Err(e) = app.deliver_outbox().await {
             tracing::warn!(error = %e, "outbox delivery failed");
+        }
+        if round % 12 == 0
+            && let Err(e) = app.drop_expired_archives().await
+        {
+            tracing::warn!(error = %e, "clearing expired offboarding archives failed");
         }
         tokio::time::sleep(Duration::from_secs(5)).await;
     }

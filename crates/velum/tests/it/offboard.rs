@@ -543,13 +543,24 @@ async fn refused_offboardings_change_nothing_and_name_the_problem() {
     let no_audit = |v: Vec<String>| -> Vec<String> { v.into_iter().filter(|l| !l.contains(" audit_")).collect() };
     assert_eq!(no_audit(state_of(&app, &blobs, &both).await), no_audit(before.clone()));
 
-    // Done once; a second time is refused.
-    let done = app
-        .offboard_clinic(op, request(seeded.alpha, Some("  Alpha Leaving ")), |b| Ok(b.to_vec()))
-        .await
-        .unwrap();
+    // Done once (the sealed archive left to download); a second time is refused.
+    let for_download = OffboardRequest {
+        keep_for_download: true,
+        ..request(seeded.alpha, Some("  Alpha Leaving "))
+    };
+    let done = app.offboard_clinic(op, for_download, |b| Ok(b.to_vec())).await.unwrap();
     let (_, doc) = open_archive(&done.saved, secrecy::ExposeSecret::expose_secret(&done.archive_key)).unwrap();
     assert!(String::from_utf8(doc).unwrap().contains("Ravensworth"));
+    // The waiting copy goes once its time is up: reads refuse it, the sweep deletes it.
+    let operator = &seeded.operator;
+    assert!(app.offboarding_archive(operator, seeded.alpha).await.is_ok());
+    assert_eq!(app.drop_expired_archives().await.unwrap(), 0);
+    clock.advance(SignedDuration::from_hours(25));
+    assert!(matches!(
+        app.offboarding_archive(operator, seeded.alpha).await,
+        Err(velum_app::AppError::NotFound)
+    ));
+    assert_eq!(app.drop_expired_archives().await.unwrap(), 1);
     let err = app
         .offboard_clinic(op, request(seeded.alpha, None), never_saved)
         .await
