@@ -189,6 +189,17 @@ impl TestApp {
     /// Start the app on a fresh database: an encrypted SQLite file in a
     /// temporary directory, or a new PostgreSQL database.
     pub async fn spawn_on(backend: Backend) -> TestApp {
+        Self::spawn_with(backend, false).await
+    }
+
+    /// Start the app as it runs behind a TLS proxy (an `https://` base URL):
+    /// `__Host-` cookies marked `Secure`, HSTS on every response. The test
+    /// still talks plain HTTP to the socket, as the proxy would.
+    pub async fn spawn_https() -> TestApp {
+        Self::spawn_with(Backend::from_env(), true).await
+    }
+
+    async fn spawn_with(backend: Backend, https: bool) -> TestApp {
         let data_dir = tempfile::tempdir().expect("temp dir");
         let smtp = SmtpSink::start().await;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
@@ -219,7 +230,7 @@ impl TestApp {
         let router = velum_web::router(
             app.clone(),
             velum_web::WebConfig {
-                secure_cookies: false,
+                secure_cookies: https,
                 first_run_token: None,
             },
         );

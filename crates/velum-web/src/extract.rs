@@ -9,8 +9,8 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Path, Request};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
-use axum::response::{IntoResponse, Redirect, Response};
-use axum_extra::extract::CookieJar;
+use axum::response::{IntoResponse, IntoResponseParts, Redirect, Response, ResponseParts};
+use axum_extra::extract::cookie::{Cookie, SameSite};
 use serde::de::DeserializeOwned;
 use velum_app::auth::SessionInfo;
 use velum_core::Actor;
@@ -18,9 +18,104 @@ use velum_core::Actor;
 use crate::AppState;
 use crate::error::{ApiError, api_error};
 
-pub const SESSION_COOKIE: &str = "velum_session";
-pub const PENDING_COOKIE: &str = "velum_pending";
-pub const CSRF_COOKIE: &str = "velum_csrf";
+/// A cookie's name. Over HTTPS it carries the `__Host-` prefix, so a
+/// browser only accepts it when it is `Secure`, has `Path=/` and no
+/// `Domain`: a neighbouring subdomain cannot plant or overwrite it. Browsers
+/// refuse that prefix on cookies without `Secure`, so over plain HTTP
+/// (`--insecure-http`, the loopback demo) the bare name is used instead.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CookieName(&'static str, &'static str);
+
+impl CookieName {
+    /// The name on the wire: `__Host-…` over HTTPS, bare over plain HTTP.
+    #[must_use]
+    pub fn name(self, secure: bool) -> &'static str {
+        if secure { self.0 } else { self.1 }
+    }
+}
+
+pub const SESSION_COOKIE: CookieName = CookieName("__Host-velum_session", "velum_session");
+pub const PENDING_COOKIE: CookieName = CookieName("__Host-velum_pending", "velum_pending");
+pub const CSRF_COOKIE: CookieName = CookieName("__Host-velum_csrf", "velum_csrf");
+
+/// A session cookie: HttpOnly, SameSite=Strict, `Path=/`, no `Domain`;
+/// `Secure` and `__Host-` prefixed over HTTPS.
+pub fn cookie(name: CookieName, value: String, secure: bool) -> Cookie<'static> {
+    Cookie::build((name.name(secure), value))
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .secure(secure)
+        .path("/")
+        .build()
+}
+
+/// The cookies of a page request, read and written under the names this
+/// server uses ([`CookieName`]): only the `__Host-` names over HTTPS, so a
+/// bare-named cookie planted by another site on the same domain is ignored.
+#[derive(Clone, Debug)]
+pub struct CookieJar {
+    jar: axum_extra::extract::CookieJar,
+    secure: bool,
+}
+
+/// A cookie to delete ([`CookieJar::remove`]).
+#[derive(Clone, Copy, Debug)]
+pub struct Removal(CookieName);
+
+/// Delete the cookie `name` (with the attributes it was set with, or the
+/// browser keeps a `__Host-` cookie).
+#[must_use]
+pub fn removal(name: CookieName) -> Removal {
+    Removal(name)
+}
+
+impl CookieJar {
+    #[must_use]
+    pub fn get(&self, name: CookieName) -> Option<&Cookie<'static>> {
+        self.jar.get(name.name(self.secure))
+    }
+
+    #[must_use]
+    pub fn add(self, cookie: Cookie<'static>) -> Self {
+        CookieJar {
+            jar: self.jar.add(cookie),
+            secure: self.secure,
+        }
+    }
+
+    #[must_use]
+    pub fn remove(self, Removal(name): Removal) -> Self {
+        let mut c = cookie(name, String::new(), self.secure);
+        c.make_removal();
+        CookieJar {
+            jar: self.jar.remove(c),
+            secure: self.secure,
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for CookieJar {
+    type Rejection = std::convert::Infallible;
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        Ok(CookieJar {
+            jar: axum_extra::extract::CookieJar::from_headers(&parts.headers),
+            secure: state.config.secure_cookies,
+        })
+    }
+}
+
+impl IntoResponseParts for CookieJar {
+    type Error = std::convert::Infallible;
+    fn into_response_parts(self, res: ResponseParts) -> Result<ResponseParts, Self::Error> {
+        self.jar.into_response_parts(res)
+    }
+}
+
+impl IntoResponse for CookieJar {
+    fn into_response(self) -> Response {
+        self.jar.into_response()
+    }
+}
 
 /// The caller's address, for the audit trail only.
 #[derive(Clone, Copy, Debug)]
@@ -109,9 +204,9 @@ impl FromRequestParts<AppState> for StaffSession {
         let ClientIp(ip) = ClientIp::from_request_parts(parts, state)
             .await
             .unwrap_or(ClientIp(None));
-        let jar = CookieJar::from_headers(&parts.headers);
+        let jar = axum_extra::extract::CookieJar::from_headers(&parts.headers);
         let token = jar
-            .get(SESSION_COOKIE)
+            .get(SESSION_COOKIE.name(state.config.secure_cookies))
             .map(|c| c.value().to_owned())
             .ok_or_else(|| Redirect::to("/login").into_response())?;
         let info = state

@@ -26,7 +26,9 @@ pub use api::openapi::openapi_json;
 /// Web settings.
 #[derive(Clone, Debug)]
 pub struct WebConfig {
-    /// Mark cookies `Secure` (serve over HTTPS). Off only for the loopback demo.
+    /// Served over HTTPS (the base URL is `https://`): cookies are `Secure`
+    /// with the `__Host-` prefix, and every response carries HSTS. Off only
+    /// with `--insecure-http` and in the loopback demo.
     pub secure_cookies: bool,
     /// While no clinic exists, the first-run page asks for this token, which
     /// the server prints on its console at start, so that whoever reaches a
@@ -48,6 +50,7 @@ pub const MAX_BODY: usize = 64 * 1024;
 
 /// The whole application router.
 pub fn router(app: App, config: WebConfig) -> Router {
+    let https = config.secure_cookies;
     let state = AppState { app, config };
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
@@ -57,7 +60,10 @@ pub fn router(app: App, config: WebConfig) -> Router {
         .fallback(pages::not_found)
         .with_state(state)
         .layer(DefaultBodyLimit::max(MAX_BODY))
-        .layer(axum::middleware::from_fn(middleware::security_headers))
+        .layer(axum::middleware::from_fn_with_state(
+            https,
+            middleware::security_headers,
+        ))
         .layer(middleware::trace_layer())
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,

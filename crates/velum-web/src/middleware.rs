@@ -1,7 +1,7 @@
 //! Middleware on every response.
 
 use axum::body::Body;
-use axum::extract::{MatchedPath, Request};
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderName, HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::Response;
@@ -17,11 +17,16 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
     font-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
+/// HSTS for an HTTPS installation: two years, subdomains included, so a
+/// browser that has been here once never tries plain HTTP again.
+pub const HSTS: &str = "max-age=63072000; includeSubDomains";
+
 /// Security headers on every response (ASVS 14.3.2, 3.4): strict CSP,
-/// no framing, no referrer, no sniffing, and `Cache-Control: no-store` on
+/// no framing, no referrer, no sniffing, `Cache-Control: no-store` on
 /// everything except the stylesheet, since nearly every page and answer
-/// carries personal data.
-pub async fn security_headers(req: Request, next: Next) -> Response {
+/// carries personal data, and HSTS when served over HTTPS (`https` is
+/// `WebConfig::secure_cookies`).
+pub async fn security_headers(State(https): State<bool>, req: Request, next: Next) -> Response {
     let is_static = req.uri().path().starts_with("/static/");
     let mut res = next.run(req).await;
     let h = res.headers_mut();
@@ -29,6 +34,9 @@ pub async fn security_headers(req: Request, next: Next) -> Response {
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    if https {
+        h.insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static(HSTS));
+    }
     h.insert(
         HeaderName::from_static("permissions-policy"),
         HeaderValue::from_static("camera=(), microphone=(), geolocation=(), interest-cohort=()"),

@@ -5,17 +5,18 @@ use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum_extra::extract::CookieJar;
 use serde::Deserialize;
 use velum_app::AppError;
 use velum_app::auth::LinkPurpose;
 use velum_app::auth::Stage;
 use velum_core::client::FieldErrors;
 
-use super::{Errors, Nav, cookie, ok, removal, render};
+use super::{Errors, Nav, ok, render};
 use crate::AppState;
 use crate::error::PageError;
-use crate::extract::{CSRF_COOKIE, ClientIp, PENDING_COOKIE, SESSION_COOKIE, StaffSession, constant_eq};
+use crate::extract::{
+    CSRF_COOKIE, ClientIp, CookieJar, PENDING_COOKIE, SESSION_COOKIE, StaffSession, constant_eq, cookie, removal,
+};
 
 /// Forms shown before sign-in carry a random token that must match a cookie
 /// (double submit), since there is no session yet.

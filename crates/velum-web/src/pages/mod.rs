@@ -14,7 +14,6 @@ use axum::Router;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
-use axum_extra::extract::cookie::{Cookie, SameSite};
 use velum_core::Role;
 use velum_core::client::FieldErrors;
 
@@ -178,22 +177,6 @@ pub fn label(field: &str) -> &str {
         f if f.starts_with("conditions") => "Conditions",
         other => other,
     }
-}
-
-/// A session cookie: HttpOnly, SameSite=Strict, whole site.
-pub fn cookie(name: &'static str, value: String, secure: bool) -> Cookie<'static> {
-    Cookie::build((name, value))
-        .http_only(true)
-        .same_site(SameSite::Strict)
-        .secure(secure)
-        .path("/")
-        .build()
-}
-
-pub fn removal(name: &'static str) -> Cookie<'static> {
-    let mut c = Cookie::build((name, "")).path("/").build();
-    c.make_removal();
-    c
 }
 
 pub async fn not_found() -> Response {

@@ -90,6 +90,8 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         app.close().await;
         return Ok(ExitCode::SUCCESS);
     }
+    // The demo serves plain http://127.0.0.1, as `serve --insecure-http`
+    // would: bare cookie names without `Secure`, no HSTS.
     crate::cmd::serve::serve(
         app,
         args.listen,

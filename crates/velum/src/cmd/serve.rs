@@ -22,14 +22,44 @@ pub struct Args {
     mail: MailArgs,
     #[command(flatten)]
     blobs: BlobArgs,
+    /// Allow an http:// base URL: cookies lose `Secure` and the `__Host-`
+    /// prefix, and no HSTS is sent. For trying Velum on loopback only;
+    /// otherwise serve behind a TLS proxy and give its https:// address.
+    #[arg(long, env = "VELUM_INSECURE_HTTP", action = clap::ArgAction::SetTrue,
+        value_parser = clap::builder::BoolishValueParser::new())]
+    insecure_http: bool,
+}
+
+/// How the HTTPS rule is named in errors.
+pub const INSECURE_SETTING: &str = "--insecure-http (VELUM_INSECURE_HTTP)";
+
+/// Whether the web app is served over HTTPS, from the base URL (the address
+/// people use, usually a TLS proxy's): `https://` is, `http://` is refused
+/// unless `insecure_http` allows it, anything else is refused.
+///
+/// # Errors
+/// One line naming the setting; the URL itself is not repeated.
+pub fn https_base_url(base_url: &str, insecure_http: bool) -> anyhow::Result<bool> {
+    let scheme = base_url.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
+    match scheme.as_deref() {
+        Some("https") => Ok(true),
+        Some("http") if insecure_http => Ok(false),
+        Some("http") => anyhow::bail!(
+            "--base-url (VELUM_BASE_URL): an http:// base URL (the default without one) is refused; give the https:// \
+             address of the TLS proxy in front of Velum, or pass {INSECURE_SETTING} to serve plain HTTP for a trial on loopback"
+        ),
+        _ => {
+            anyhow::bail!("--base-url (VELUM_BASE_URL): must start with https:// (or http:// with {INSECURE_SETTING})")
+        }
+    }
 }
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut settings = args.mail.settings(Some(args.listen));
     // Checked before the database is opened, so a bad value stops start-up
     // with one line naming the setting.
+    let secure = https_base_url(&settings.base_url, args.insecure_http)?;
     settings.blobs = args.blobs.open(&args.data)?;
-    let secure = settings.base_url.starts_with("https://");
     let base_url = settings.base_url.clone();
     let app = crate::config::open_app(&args.data, settings).await?;
     // A new installation: the first-run page needs a token only the
@@ -106,4 +136,24 @@ async fn shutdown_signal() {
         () = term => {},
     }
     tracing::info!("shutting down: finishing requests in flight");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::https_base_url;
+
+    #[test]
+    fn only_https_base_urls_are_served_unless_insecure_http_is_given() {
+        assert!(https_base_url("https://velum.example", false).unwrap());
+        assert!(https_base_url("HTTPS://velum.example", true).unwrap());
+        assert!(!https_base_url("http://127.0.0.1:8080", true).unwrap());
+        for url in ["http://127.0.0.1:8080", "velum.example", "ftp://velum.example"] {
+            let err = https_base_url(url, false).unwrap_err().to_string();
+            assert!(err.starts_with("--base-url (VELUM_BASE_URL): "), "{err}");
+            assert!(!err.contains('\n'), "{err}");
+        }
+        let err = https_base_url("http://velum.example", false).unwrap_err().to_string();
+        assert!(err.contains("--insecure-http (VELUM_INSECURE_HTTP)"), "{err}");
+        assert!(https_base_url("velum.example", true).is_err());
+    }
 }

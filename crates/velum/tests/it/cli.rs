@@ -19,7 +19,11 @@ fn free_port() -> u16 {
 
 fn velum(args: &[&str]) -> Command {
     let mut c = Command::new(BIN);
-    c.args(args).env_remove("VELUM_MASTER_KEY_FILE").env("RUST_LOG", "warn");
+    c.args(args)
+        .env_remove("VELUM_MASTER_KEY_FILE")
+        .env_remove("VELUM_INSECURE_HTTP")
+        .env_remove("VELUM_BASE_URL")
+        .env("RUST_LOG", "warn");
     c
 }
 
@@ -188,7 +192,7 @@ async fn demo_seeds_once_serves_signs_everyone_in_and_stores_nothing_readable() 
 fn serve_refuses_to_start_without_a_master_key_or_with_a_readable_one() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().to_str().unwrap();
-    let out = velum(&["serve", "--data-dir", d, "--listen", "127.0.0.1:0"])
+    let out = velum(&["serve", "--insecure-http", "--data-dir", d, "--listen", "127.0.0.1:0"])
         .output()
         .unwrap();
     assert!(!out.status.success());
@@ -209,7 +213,7 @@ fn serve_refuses_to_start_without_a_master_key_or_with_a_readable_one() {
         assert_eq!(mode & 0o777, 0o600);
         std::fs::set_permissions(dir.path().join("master.key"), std::fs::Permissions::from_mode(0o644)).unwrap();
     }
-    let out = velum(&["serve", "--data-dir", d, "--listen", "127.0.0.1:0"])
+    let out = velum(&["serve", "--insecure-http", "--data-dir", d, "--listen", "127.0.0.1:0"])
         .output()
         .unwrap();
     assert!(!out.status.success());
@@ -222,6 +226,74 @@ fn serve_refuses_to_start_without_a_master_key_or_with_a_readable_one() {
             .status
             .success()
     );
+}
+
+/// HTTPS by default: an http:// base URL (also the default without one)
+/// stops `serve` with one line naming the setting, before anything is
+/// opened; `--insecure-http` or `VELUM_INSECURE_HTTP` allows it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_refuses_an_http_base_url_unless_insecure_http_is_given() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    assert!(
+        velum(&["keys", "init", "--data-dir", d])
+            .output()
+            .unwrap()
+            .status
+            .success()
+    );
+    for extra in [&[][..], &["--base-url", "http://velum.example"][..]] {
+        let mut args = vec!["serve", "--data-dir", d, "--listen", "127.0.0.1:0"];
+        args.extend_from_slice(extra);
+        let out = velum(&args).output().unwrap();
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+        assert!(
+            err.contains("--base-url (VELUM_BASE_URL)") && err.contains("--insecure-http (VELUM_INSECURE_HTTP)"),
+            "{err}"
+        );
+    }
+    assert!(
+        !dir.path().join("velum.db").exists(),
+        "refused before the database was opened"
+    );
+    // The environment variable allows it as the flag does.
+    let port = free_port();
+    let mut child = velum(&["serve", "--data-dir", d, "--listen", &format!("127.0.0.1:{port}")])
+        .env("VELUM_INSECURE_HTTP", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    wait_healthy(&mut child, &base).await;
+    let r = reqwest::get(format!("{base}/healthz")).await.unwrap();
+    assert!(r.headers().get("strict-transport-security").is_none());
+    assert_eq!(terminate(&mut child), 0);
+    // With an https:// base URL no flag is needed, and answers carry HSTS.
+    let port = free_port();
+    let mut child = velum(&[
+        "serve",
+        "--data-dir",
+        d,
+        "--listen",
+        &format!("127.0.0.1:{port}"),
+        "--base-url",
+        "https://velum.example",
+    ])
+    .stdout(Stdio::null())
+    .stderr(Stdio::null())
+    .spawn()
+    .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    wait_healthy(&mut child, &base).await;
+    let r = reqwest::get(format!("{base}/healthz")).await.unwrap();
+    assert_eq!(
+        r.headers()["strict-transport-security"],
+        "max-age=63072000; includeSubDomains"
+    );
+    assert_eq!(terminate(&mut child), 0);
 }
 
 #[test]
@@ -330,6 +402,7 @@ async fn two_serve_processes_on_one_postgres_database_share_sessions() {
         let base = format!("http://127.0.0.1:{port}");
         let mut child = velum(&[
             "serve",
+            "--insecure-http",
             "--database-url",
             &url,
             "--listen",
@@ -403,7 +476,7 @@ async fn serve_opens_the_blob_store_and_a_bad_blob_url_stops_it_with_one_line() 
         ),
         (Some("relative/blobs"), None),
     ] {
-        let mut args = vec!["serve", "--data-dir", d, "--listen", "127.0.0.1:0"];
+        let mut args = vec!["serve", "--insecure-http", "--data-dir", d, "--listen", "127.0.0.1:0"];
         if let Some(f) = flag {
             args.extend(["--blob-url", f]);
         }
@@ -426,12 +499,19 @@ async fn serve_opens_the_blob_store_and_a_bad_blob_url_stops_it_with_one_line() 
 
     // The default on the embedded database: DIR/blobs, made at start-up.
     let port = free_port();
-    let mut child = velum(&["serve", "--data-dir", d, "--listen", &format!("127.0.0.1:{port}")])
-        .env_remove("VELUM_BLOB_URL")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = velum(&[
+        "serve",
+        "--insecure-http",
+        "--data-dir",
+        d,
+        "--listen",
+        &format!("127.0.0.1:{port}"),
+    ])
+    .env_remove("VELUM_BLOB_URL")
+    .stdout(Stdio::null())
+    .stderr(Stdio::null())
+    .spawn()
+    .unwrap();
     wait_healthy(&mut child, &format!("http://127.0.0.1:{port}")).await;
     assert!(dir.path().join("blobs").is_dir());
     assert_eq!(terminate(&mut child), 0);
