@@ -1,7 +1,7 @@
 //! `/api/v1/clients`: the client card as JSON.
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::{Query, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
@@ -26,6 +26,7 @@ pub struct AddressJson {
     /// UK postcode; normalised to upper case with one space ("SW1A 1AA").
     pub postcode: String,
 }
+
 
 /// A client card's contact section.
 #[derive(Debug, Serialize, ToSchema)]
@@ -93,6 +94,7 @@ pub struct NewClientJson {
     pub address: Option<AddressJson>,
 }
 
+
 impl From<NewClientJson> for ClientInput {
     fn from(j: NewClientJson) -> Self {
         let a = j.address;
@@ -123,6 +125,7 @@ pub struct ClientPatchJson {
     pub address: Option<AddressPatchJson>,
 }
 
+
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddressPatchJson {
@@ -131,6 +134,7 @@ pub struct AddressPatchJson {
     pub town: Option<String>,
     pub postcode: Option<String>,
 }
+
 
 impl From<ClientPatchJson> for ClientPatch {
     fn from(j: ClientPatchJson) -> Self {
@@ -207,9 +211,6 @@ fn listed_json(l: &Listed) -> ClientListItemJson {
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
-    /// Name (prefix of family, given or full name), date of birth, email or phone.
-    #[serde(default)]
-    pub q: String,
     /// `next_cursor` from the previous page.
     #[serde(default)]
     pub cursor: Option<String>,
@@ -218,24 +219,83 @@ pub struct ListQuery {
     pub include_archived: bool,
 }
 
-/// Search or list clients, 50 a page, in name order.
+/// The answer to `GET /api/v1/clients?q=…`: a search term in a URL ends up
+/// in proxy and server access logs and in browser history, so searching is
+/// `POST /api/v1/clients/search` only.
+pub const SEARCH_IN_URL: &str =
+    "a search does not go in the URL: POST /api/v1/clients/search with {\"q\", \"cursor\"} in the body";
+
+/// List clients, 50 a page, in name order. To search, use
+/// `POST /api/v1/clients/search`: a `q` parameter here is refused (400), so
+/// that no name, date of birth, email or phone number is put in a URL.
 #[utoipa::path(get, path = "/api/v1/clients", params(ListQuery), tag = "clients", security(("bearer" = [])),
-    responses((status = 200, body = ClientListJson), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+    responses((status = 200, body = ClientListJson), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn list(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
+    RawQuery(raw): RawQuery,
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<ClientListJson>, Response> {
+    let has_q = raw
+        .as_deref()
+        .is_some_and(|qs| qs.split('&').any(|p| p.split('=').next() == Some("q")));
+    if has_q {
+        return Err(crate::error::api_error(
+            StatusCode::BAD_REQUEST,
+            Some("q"),
+            SEARCH_IN_URL,
+        ));
+    }
     let Query(q) = query.map_err(|_| {
         crate::error::api_error(
             StatusCode::BAD_REQUEST,
             None,
-            "unknown or malformed query parameter (q, cursor, include_archived)",
+            "unknown or malformed query parameter (cursor, include_archived)",
         )
     })?;
+    client_page(&state, &actor, "", q.cursor.as_deref(), q.include_archived).await
+}
+
+/// A client search. The query travels in the body so that it never
+/// appears in a URL.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SearchJson {
+    /// Name (prefix of family, given or full name), date of birth, email or
+    /// phone; empty lists every client.
+    #[serde(default)]
+    pub q: String,
+    /// `next_cursor` from the previous page of the same search.
+    #[serde(default)]
+    pub cursor: Option<String>,
+    /// Include archived cards.
+    #[serde(default)]
+    pub include_archived: bool,
+}
+
+
+/// Search clients by name prefix, date of birth, email or mobile, 50 a
+/// page, in name order: the same page as `GET /api/v1/clients`.
+#[utoipa::path(post, path = "/api/v1/clients/search", request_body = SearchJson, tag = "clients", security(("bearer" = [])),
+    responses((status = 200, body = ClientListJson), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn search(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    ApiJson(body): ApiJson<SearchJson>,
+) -> Result<Json<ClientListJson>, Response> {
+    client_page(&state, &actor, &body.q, body.cursor.as_deref(), body.include_archived).await
+}
+
+async fn client_page(
+    state: &AppState,
+    actor: &velum_core::Actor,
+    q: &str,
+    cursor: Option<&str>,
+    include_archived: bool,
+) -> Result<Json<ClientListJson>, Response> {
     let page = state
         .app
-        .search_clients(&actor, &q.q, q.cursor.as_deref(), q.include_archived)
+        .search_clients(actor, q, cursor, include_archived)
         .await
         .map_err(|e| ApiError(e).into_response())?;
     Ok(Json(ClientListJson {
@@ -321,6 +381,7 @@ pub struct MedicalInputJson {
     #[serde(default)]
     pub notes: String,
 }
+
 
 fn medical_json(m: &Medical) -> MedicalJson {
     let list = |v: &[velum_core::text::ShortText]| v.iter().map(|s| s.as_str().to_owned()).collect();

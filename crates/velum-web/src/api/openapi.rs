@@ -18,7 +18,7 @@ use crate::error::{ErrorBody, ErrorItem};
     ),
     paths(
         auth::login, auth::logout,
-        clients::list, clients::create, clients::get, clients::update,
+        clients::list, clients::search, clients::create, clients::get, clients::update,
         clients::get_medical, clients::put_medical, clients::access_log,
         audit::trail,
         platform::clinics, platform::create_clinic, platform::suspend, platform::resume,
