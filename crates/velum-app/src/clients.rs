@@ -80,7 +80,7 @@ pub struct Page<T> {
 
 /// A change to the contact section; absent fields stay as they are, an
 /// empty string clears an optional field.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClientPatch {
     pub given_name: Option<String>,
@@ -93,6 +93,18 @@ pub struct ClientPatch {
     pub town: Option<String>,
     pub postcode: Option<String>,
 }
+
+velum_core::debug_redacted!(ClientPatch {
+    given_name,
+    family_name,
+    date_of_birth,
+    email,
+    mobile,
+    line1,
+    line2,
+    town,
+    postcode,
+});
 
 impl ClientPatch {
     fn apply(self, mut to: ClientInput) -> ClientInput {
@@ -310,8 +322,8 @@ impl App {
             Some((sealed, version)) => {
                 let key = self.client_key(tx, scope, id).await?;
                 let plain = key.open(&sealed, &medical_aad(scope, id))?;
-                let summary =
-                    serde_json::from_slice(&plain).map_err(|e| AppError::Internal(format!("medical json: {e}")))?;
+                let summary = serde_json::from_slice(&plain)
+                    .map_err(|_| AppError::Internal("medical json: not readable".into()))?;
                 Ok(Medical { summary, version })
             }
         }
@@ -401,7 +413,8 @@ impl App {
         if details != before.details {
             let key = self.client_key(&mut tx, &scope, id).await?;
             let hid = uuid::Uuid::now_v7();
-            let prev = serde_json::to_vec(&before.details).map_err(|e| AppError::Internal(e.to_string()))?;
+            let prev = serde_json::to_vec(&before.details)
+                .map_err(|_| AppError::Internal("contact json: cannot encode".into()))?;
             let sealed = key.seal(&prev, &history_aad(&scope, id, hid));
             clients::insert_history(
                 &mut tx,
@@ -495,7 +508,8 @@ impl App {
             }
             None => None,
         };
-        let json = serde_json::to_vec(&summary).map_err(|e| AppError::Internal(e.to_string()))?;
+        let json =
+            serde_json::to_vec(&summary).map_err(|_| AppError::Internal("medical json: cannot encode".into()))?;
         clients::put_medical(
             &mut tx,
             &scope,

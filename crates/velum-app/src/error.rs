@@ -5,7 +5,7 @@ use velum_core::ClientId;
 use velum_core::client::FieldErrors;
 
 /// A card that looks like the one being created.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct DuplicateMatch {
     pub id: ClientId,
     pub given_name: String,
@@ -14,6 +14,15 @@ pub struct DuplicateMatch {
     /// Which rule matched: "name_and_date_of_birth", "email" or "mobile".
     pub reason: &'static str,
 }
+
+// `AppError::Duplicate` carries these, and errors are logged.
+velum_core::debug_redacted!(DuplicateMatch {
+    given_name,
+    family_name,
+    date_of_birth;
+    shown: id,
+    reason
+});
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -60,5 +69,62 @@ impl AppError {
 impl From<velum_crypto::CryptoError> for AppError {
     fn from(e: velum_crypto::CryptoError) -> Self {
         AppError::Internal(format!("crypto: {e}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use velum_core::ClientId;
+
+    use super::{AppError, DuplicateMatch};
+    use crate::clients::ClientPatch;
+    use crate::staff::InviteInput;
+
+    const CANARY: &str = "Quarrington";
+
+    /// The inputs and errors that carry personal data print none of it
+    /// (docs/LOGGING.md): only type and field names, ids and fixed codes.
+    #[test]
+    fn personal_data_inputs_and_errors_debug_without_values() {
+        let some = || Some(CANARY.to_owned());
+        let patch = ClientPatch {
+            given_name: some(),
+            family_name: some(),
+            date_of_birth: some(),
+            email: some(),
+            mobile: some(),
+            line1: some(),
+            line2: some(),
+            town: some(),
+            postcode: some(),
+        };
+        let invite = InviteInput {
+            email: CANARY.into(),
+            display_name: CANARY.into(),
+            role: CANARY.into(),
+        };
+        let id = ClientId::new();
+        let duplicate = DuplicateMatch {
+            id,
+            given_name: CANARY.into(),
+            family_name: CANARY.into(),
+            date_of_birth: CANARY.into(),
+            reason: "email",
+        };
+        let error = AppError::Duplicate(vec![duplicate.clone()]);
+        for text in [
+            format!("{patch:?}"),
+            format!("{patch:#?}"),
+            format!("{invite:?}"),
+            format!("{duplicate:?}"),
+            format!("{error:?}"),
+            format!("{error:#?}"),
+        ] {
+            assert!(!text.contains(CANARY), "{text}");
+            assert!(text.contains("<redacted>"), "{text}");
+        }
+        let text = format!("{duplicate:?}");
+        assert!(text.contains(&id.to_string()) && text.contains("\"email\""), "{text}");
+        assert!(format!("{invite:?}").starts_with("InviteInput { email: <redacted>"));
     }
 }

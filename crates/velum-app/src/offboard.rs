@@ -420,7 +420,7 @@ pub fn open_archive(file: &[u8], key_text: &str) -> Result<(ArchiveHeader, Vec<u
 }
 
 fn seal_archive(header: &ArchiveHeader, document: &Value, key: &ArchiveKey) -> Result<Vec<u8>, AppError> {
-    let json = |e: serde_json::Error| AppError::Internal(format!("archive encoding: {e}"));
+    let json = |_: serde_json::Error| AppError::Internal("archive encoding: cannot encode".into());
     let header_bytes = serde_json::to_vec(header).map_err(json)?;
     let body = serde_json::to_vec_pretty(document).map_err(json)?;
     let sealed = key.seal(&body, &archive_aad(&header_bytes, header.clinic_id));

@@ -28,13 +28,20 @@ pub struct StaffView {
 }
 
 /// An invitation as typed.
-#[derive(Clone, Debug, Default, serde::Deserialize)]
+#[derive(Clone, Default, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct InviteInput {
     pub email: String,
     pub display_name: String,
     pub role: String,
 }
+
+// The role is typed too, so it may be anything: redacted as well.
+velum_core::debug_redacted!(InviteInput {
+    email,
+    display_name,
+    role
+});
 
 impl App {
     fn view(&self, s: &StaffRow) -> StaffView {

@@ -283,7 +283,7 @@ fn parse_body(body: &[u8]) -> Result<Vec<TableRows>, TransferError> {
 }
 
 fn encode_file(header: &Header, tables: &[TableRows], clinic_key: &ClinicKey) -> Result<Vec<u8>, AppError> {
-    let json = |e: serde_json::Error| AppError::Internal(format!("export encoding: {e}"));
+    let json = |_: serde_json::Error| AppError::Internal("export encoding: cannot encode".into());
     let header_bytes = serde_json::to_vec(header).map_err(json)?;
     let mut body = Vec::new();
     for t in tables {

@@ -92,7 +92,7 @@ pub struct ClientDetails {
 
 /// A client card's details as typed: every field a string, empty when left
 /// blank. Field names are the names used in forms, the API and errors.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Default, Deserialize)]
 #[serde(default)]
 pub struct ClientInput {
     pub given_name: String,
@@ -105,6 +105,18 @@ pub struct ClientInput {
     pub town: String,
     pub postcode: String,
 }
+
+crate::debug_redacted!(ClientInput {
+    given_name,
+    family_name,
+    date_of_birth,
+    email,
+    mobile,
+    line1,
+    line2,
+    town,
+    postcode,
+});
 
 impl ClientInput {
     /// The input a form shows when editing an existing card.
@@ -220,7 +232,7 @@ impl MedicalSummary {
 }
 
 /// The medical summary as typed: a list per kind, plus notes.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MedicalInput {
     #[serde(default)]
@@ -232,6 +244,13 @@ pub struct MedicalInput {
     #[serde(default)]
     pub notes: String,
 }
+
+crate::debug_redacted!(MedicalInput {
+    allergies,
+    medications,
+    conditions,
+    notes
+});
 
 /// At most this many entries per list; a medical summary is a summary.
 pub const MAX_MEDICAL_ENTRIES: usize = 50;
@@ -278,4 +297,40 @@ fn parse_list(errors: &mut FieldErrors, field: &str, items: &[String]) -> Vec<Sh
         .filter(|(_, s)| !s.trim().is_empty())
         .filter_map(|(i, s)| errors.take(&format!("{field}[{i}]"), ShortText::parse(s)))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{ClientInput, MedicalInput};
+
+    const CANARY: &str = "Quarrington";
+
+    /// Raw input never prints a value (docs/LOGGING.md): `{:?}` shows the
+    /// type and field names only.
+    #[test]
+    fn raw_input_debug_prints_no_value() {
+        let c = ClientInput {
+            given_name: CANARY.into(),
+            family_name: CANARY.into(),
+            date_of_birth: CANARY.into(),
+            email: CANARY.into(),
+            mobile: CANARY.into(),
+            line1: CANARY.into(),
+            line2: CANARY.into(),
+            town: CANARY.into(),
+            postcode: CANARY.into(),
+        };
+        let m = MedicalInput {
+            allergies: vec![CANARY.into()],
+            medications: vec![CANARY.into()],
+            conditions: vec![CANARY.into()],
+            notes: CANARY.into(),
+        };
+        for text in [format!("{c:?}"), format!("{c:#?}"), format!("{m:?}"), format!("{m:#?}")] {
+            assert!(!text.contains(CANARY), "{text}");
+            assert!(text.contains("<redacted>"), "{text}");
+        }
+        assert!(format!("{c:?}").starts_with("ClientInput { given_name: <redacted>, family_name: <redacted>"));
+        assert!(format!("{m:?}").contains("notes: <redacted>"));
+    }
 }

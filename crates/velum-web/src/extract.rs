@@ -257,6 +257,40 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     }
 }
 
+/// A page's form body, parsed into `T`. axum's own `Form` answers (and
+/// logs, at TRACE) serde's message, which can quote what was typed; this one
+/// answers a fixed error page and logs nothing: 413 for an oversized body,
+/// 415 for a body that is not a form, 400 otherwise.
+#[derive(Debug)]
+pub struct Form<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Form<T> {
+    type Rejection = Response;
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Form::<T>::from_request(req, state).await {
+            Ok(axum::Form(v)) => Ok(Form(v)),
+            Err(e) => Err(form_rejection(e.status())),
+        }
+    }
+}
+
+fn form_rejection(status: StatusCode) -> Response {
+    let (status, message) = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => (status, "What you sent is too large (at most 64 KiB)."),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => (status, "This address takes a form sent from its page."),
+        _ => (
+            StatusCode::BAD_REQUEST,
+            "This form could not be read. Please go back, reload the page and try again.",
+        ),
+    };
+    crate::error::error_page(status, "Form not accepted", message)
+}
+
+/// Parse a JSON body. Every message is fixed text: serde's own messages can
+/// quote the value (`invalid type: string "…"`), so none is passed on, and
+/// nothing here is logged. A field is named by its path (`address.postcode`,
+/// `allergies[2]`) only when the path looks like our field names (lower-case
+/// letters, digits, `_`), since an unknown key is whatever the caller typed.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Response> {
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     match serde_path_to_error::deserialize::<_, T>(de) {
@@ -264,18 +298,19 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Response> {
         Err(e) => {
             let path = e.path().to_string();
             let inner = e.into_inner();
+            let named = |p: &str| field_like(p).then(|| p.to_owned());
             match inner.classify() {
                 serde_json::error::Category::Data => {
                     let msg = inner.to_string();
-                    // serde names an unknown field in backticks; a key is not a value.
-                    // For an unknown field the path already ends with it.
+                    // serde names an unknown field in backticks; for an
+                    // unknown field the path already ends with it.
                     if let Some(field) = msg.strip_prefix("unknown field `").and_then(|r| r.split('`').next()) {
                         let full = if path == "." { field.to_owned() } else { path.clone() };
-                        return Err(api_error(
-                            StatusCode::UNPROCESSABLE_ENTITY,
-                            Some(&full),
-                            "is not a known field",
-                        ));
+                        let (field, message) = match named(&full) {
+                            Some(f) => (Some(f), "is not a known field"),
+                            None => (None, "the body has a field that is not known"),
+                        };
+                        return Err(api_error(StatusCode::UNPROCESSABLE_ENTITY, field.as_deref(), message));
                     }
                     if let Some(field) = msg.strip_prefix("missing field `").and_then(|r| r.split('`').next()) {
                         let full = if path == "." {
@@ -283,15 +318,33 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Response> {
                         } else {
                             format!("{path}.{field}")
                         };
-                        return Err(api_error(StatusCode::UNPROCESSABLE_ENTITY, Some(&full), "is required"));
+                        return Err(api_error(
+                            StatusCode::UNPROCESSABLE_ENTITY,
+                            named(&full).as_deref(),
+                            "is required",
+                        ));
                     }
-                    let field = if path == "." { None } else { Some(path.as_str()) };
-                    Err(api_error(StatusCode::UNPROCESSABLE_ENTITY, field, "has the wrong type"))
+                    let field = if path == "." { None } else { named(&path) };
+                    Err(api_error(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        field.as_deref(),
+                        "has the wrong type",
+                    ))
                 }
                 _ => Err(api_error(StatusCode::BAD_REQUEST, None, "the body is not valid JSON")),
             }
         }
     }
+}
+
+/// Whether a serde path could be one of ours: `given_name`,
+/// `address.postcode`, `allergies[2]`.
+fn field_like(path: &str) -> bool {
+    !path.is_empty()
+        && path.len() <= 64
+        && path
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_.[]".contains(&b))
 }
 
 /// An id from the path, parsed; anything that is not a UUID is a 400 that

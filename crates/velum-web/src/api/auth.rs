@@ -11,7 +11,7 @@ use crate::AppState;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, ClientIp};
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     pub email: String,
@@ -19,6 +19,8 @@ pub struct LoginRequest {
     /// The current 6-digit code from the authenticator app.
     pub totp: String,
 }
+
+velum_core::debug_redacted!(LoginRequest { email, password, totp });
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct LoginResponse {

@@ -16,7 +16,7 @@ use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiActor, ApiId, ApiJson};
 
 /// A postal address.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddressJson {
     pub line1: String,
@@ -27,6 +27,12 @@ pub struct AddressJson {
     pub postcode: String,
 }
 
+velum_core::debug_redacted!(AddressJson {
+    line1,
+    line2,
+    town,
+    postcode
+});
 
 /// A client card's contact section.
 #[derive(Debug, Serialize, ToSchema)]
@@ -78,7 +84,7 @@ fn card_json(card: &Card) -> Result<ClientJson, ApiError> {
 }
 
 /// A new client card.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewClientJson {
     pub given_name: String,
@@ -94,6 +100,14 @@ pub struct NewClientJson {
     pub address: Option<AddressJson>,
 }
 
+velum_core::debug_redacted!(NewClientJson {
+    given_name,
+    family_name,
+    date_of_birth,
+    email,
+    mobile,
+    address
+});
 
 impl From<NewClientJson> for ClientInput {
     fn from(j: NewClientJson) -> Self {
@@ -114,7 +128,7 @@ impl From<NewClientJson> for ClientInput {
 
 /// Changes to a card: fields left out stay as they are; `""` clears an
 /// optional field (email, mobile, address lines).
-#[derive(Debug, Default, Deserialize, ToSchema)]
+#[derive(Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClientPatchJson {
     pub given_name: Option<String>,
@@ -125,8 +139,16 @@ pub struct ClientPatchJson {
     pub address: Option<AddressPatchJson>,
 }
 
+velum_core::debug_redacted!(ClientPatchJson {
+    given_name,
+    family_name,
+    date_of_birth,
+    email,
+    mobile,
+    address
+});
 
-#[derive(Debug, Default, Deserialize, ToSchema)]
+#[derive(Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddressPatchJson {
     pub line1: Option<String>,
@@ -135,6 +157,12 @@ pub struct AddressPatchJson {
     pub postcode: Option<String>,
 }
 
+velum_core::debug_redacted!(AddressPatchJson {
+    line1,
+    line2,
+    town,
+    postcode
+});
 
 impl From<ClientPatchJson> for ClientPatch {
     fn from(j: ClientPatchJson) -> Self {
@@ -258,7 +286,7 @@ pub async fn list(
 
 /// A client search. The query travels in the body so that it never
 /// appears in a URL.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SearchJson {
     /// Name (prefix of family, given or full name), date of birth, email or
@@ -273,6 +301,7 @@ pub struct SearchJson {
     pub include_archived: bool,
 }
 
+velum_core::debug_redacted!(SearchJson { q; shown: cursor, include_archived });
 
 /// Search clients by name prefix, date of birth, email or mobile, 50 a
 /// page, in name order: the same page as `GET /api/v1/clients`.
@@ -369,7 +398,7 @@ pub struct MedicalJson {
 }
 
 /// A new medical summary (replaces the current one).
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MedicalInputJson {
     #[serde(default)]
@@ -382,6 +411,12 @@ pub struct MedicalInputJson {
     pub notes: String,
 }
 
+velum_core::debug_redacted!(MedicalInputJson {
+    allergies,
+    medications,
+    conditions,
+    notes
+});
 
 fn medical_json(m: &Medical) -> MedicalJson {
     let list = |v: &[velum_core::text::ShortText]| v.iter().map(|s| s.as_str().to_owned()).collect();

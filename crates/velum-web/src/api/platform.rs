@@ -86,7 +86,7 @@ pub async fn clinics(
 }
 
 /// A new clinic and its first owner.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewClinicJson {
     /// The clinic's name (1 to 200 characters).
@@ -96,6 +96,8 @@ pub struct NewClinicJson {
     #[serde(default)]
     pub owner_email: String,
 }
+
+velum_core::debug_redacted!(NewClinicJson { name, owner_email });
 
 /// The clinic just created.
 #[derive(Debug, Serialize, ToSchema)]
@@ -228,7 +230,7 @@ pub async fn health(
 }
 
 /// Asking a clinic's owner for support access.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SupportRequestJson {
     /// Why support needs access (10 to 500 characters); the owner reads it.
@@ -238,6 +240,8 @@ pub struct SupportRequestJson {
     #[serde(default)]
     pub minutes: Option<i64>,
 }
+
+velum_core::debug_redacted!(SupportRequestJson { reason; shown: minutes });
 
 /// A support request just made.
 #[derive(Debug, Serialize, ToSchema)]

@@ -1,7 +1,6 @@
 //! Sign-in, two-step verification, sign-out, set-up and reset pages.
 
 use askama::Template;
-use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -15,7 +14,7 @@ use super::{Errors, Nav, ok, render};
 use crate::AppState;
 use crate::error::PageError;
 use crate::extract::{
-    CSRF_COOKIE, ClientIp, CookieJar, PENDING_COOKIE, SESSION_COOKIE, StaffSession, constant_eq, cookie, removal,
+    CSRF_COOKIE, ClientIp, CookieJar, Form, PENDING_COOKIE, SESSION_COOKIE, StaffSession, constant_eq, cookie, removal,
 };
 
 /// Forms shown before sign-in carry a random token that must match a cookie

@@ -1,7 +1,7 @@
 //! Client list, search, the card with a tab per section, and its forms.
 
+use crate::extract::Form;
 use askama::Template;
-use axum::Form;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};

@@ -2,8 +2,8 @@
 //! clinic, asking for support access, support visits, offboarding and its
 //! certificate) and the owner's "Support access" page (grant, refuse, end).
 
+use crate::extract::Form;
 use askama::Template;
-use axum::Form;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::http::header;

@@ -1,7 +1,7 @@
 //! Staff administration (owners and managers).
 
+use crate::extract::Form;
 use askama::Template;
-use axum::Form;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};

@@ -111,6 +111,54 @@ async fn canary_personal_data_never_reaches_the_logs_or_error_answers() {
         assert!(r.status().is_client_error());
         answers.push(r.text().await.unwrap());
     }
+    // Malformed bodies carrying the canary: broken JSON, a wrong type, a
+    // canary as an unknown key. serde's own messages would quote these.
+    let raw_bodies = [
+        (
+            format!("/api/v1/clients/{id}"),
+            r#"{"family_name": "Quarrington"#.to_owned(),
+        ),
+        (
+            format!("/api/v1/clients/{id}"),
+            r#"{"given_name": "Zebedee",, }"#.to_owned(),
+        ),
+        (
+            "/api/v1/clients/search".to_owned(),
+            r#"{"q": "x", "include_archived": "Quarrington"}"#.to_owned(),
+        ),
+        (
+            "/api/v1/clients/search".to_owned(),
+            r#"{"Quarrington": "BT9 6AD"}"#.to_owned(),
+        ),
+        (
+            "/api/v1/clients".to_owned(),
+            r#"{"given_name": "Zebedee", "address": {"Thistledown": 1}}"#.to_owned(),
+        ),
+        (medical.clone(), r#"{"allergies": "Canaryseed"}"#.to_owned()),
+        (medical.clone(), r#"{"allergies": [{"Canaryseed": 1}]}"#.to_owned()),
+    ];
+    for (path, body) in raw_bodies {
+        let method = if path == medical {
+            reqwest::Method::PUT
+        } else if path.ends_with(&id) {
+            reqwest::Method::PATCH
+        } else {
+            reqwest::Method::POST
+        };
+        let r = owner
+            .http
+            .request(method, t.url(&path))
+            .bearer_auth(&owner.token)
+            .header("content-type", "application/json")
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_client_error(), "{path} {body}: {}", r.status());
+        let text = r.text().await.unwrap();
+        assert!(text.contains("\"errors\""), "{text}");
+        answers.push(text);
+    }
     let r = owner.post("/api/v1/clients", &canary).await;
     assert_eq!(r.status(), 409);
     let r = desk.get(&medical).await;
@@ -158,6 +206,18 @@ async fn canary_personal_data_never_reaches_the_logs_or_error_answers() {
         &[("allergies", "Canaryseed"), ("notes", &"Quarrington ".repeat(2000))],
     )
     .await;
+
+    // A page form that cannot be read gets a fixed page, never serde's text.
+    let r = web
+        .http
+        .post(t.url("/clients/search"))
+        .header("content-type", "application/json")
+        .body(r#"{"q": "Quarrington"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_client_error(), "{}", r.status());
+    answers.push(r.text().await.unwrap());
 
     drop(t);
     let text = String::from_utf8_lossy(&logs.0.lock().unwrap()).into_owned();
