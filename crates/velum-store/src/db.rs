@@ -3,7 +3,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgSslMode};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{ConnectOptions, PgPool, Postgres, Sqlite, SqlitePool, Transaction};
 
@@ -131,6 +131,59 @@ impl Tx {
     }
 }
 
+/// How strict TLS to PostgreSQL must be (docs/deploy/postgres.md): a
+/// server anywhere but on this machine is reached with
+/// `sslmode=verify-full` (encrypted, certificate chained to a trusted CA and
+/// naming the host), since the connection carries the clinics' sealed data
+/// and the credentials. A URL without `sslmode` gets `verify-full`; a URL
+/// that asks for anything weaker (`disable`, `allow`, `prefer`, `require`,
+/// `verify-ca`) is refused rather than quietly changed. A loopback host
+/// (127.0.0.0/8, `::1`, `localhost`) or a Unix socket (a host that is a path,
+/// in the authority or a `host=` parameter) keeps what the URL says. An
+/// explicit `sslrootcert` (or `PGSSLROOTCERT`) is honoured: the server's
+/// certificate may then chain to that CA as well as to a public one.
+///
+/// # Errors
+/// `BadUrl`, one line that never repeats the URL (it may hold a password).
+pub fn pg_options(url: &str) -> Result<PgConnectOptions, StoreError> {
+    let opts = PgConnectOptions::from_str(url)
+        .map_err(|_| StoreError::BadUrl("the database URL could not be parsed".into()))?;
+    let local = opts.get_socket().is_some() || is_loopback_host(opts.get_host());
+    if local {
+        return Ok(opts);
+    }
+    if matches!(opts.get_ssl_mode(), PgSslMode::VerifyFull) {
+        return Ok(opts);
+    }
+    // Anything weaker: refused when the URL asked for it, upgraded when it
+    // came from the default (`prefer`) or `PGSSLMODE`.
+    if url_sslmode(url).is_some() {
+        return Err(StoreError::BadUrl(
+            "a database server that is not on this machine must be reached with sslmode=verify-full \
+             (or no sslmode, which means verify-full); weaker modes are refused"
+                .into(),
+        ));
+    }
+    Ok(opts.ssl_mode(PgSslMode::VerifyFull))
+}
+
+/// The `sslmode` the URL itself names (the last one, as the driver reads them).
+fn url_sslmode(url: &str) -> Option<String> {
+    let query = url.split_once('?')?.1;
+    query
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .filter(|(k, _)| *k == "sslmode" || *k == "ssl-mode")
+        .map(|(_, v)| v.to_owned())
+        .next_back()
+}
+
+/// 127.0.0.0/8, `::1` (with or without brackets) and `localhost`.
+fn is_loopback_host(host: &str) -> bool {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    bare.eq_ignore_ascii_case("localhost") || bare.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
 impl Store {
     /// Open (creating if needed) the encrypted SQLite database at `path`,
     /// keyed with `key` (SQLCipher raw-key literal from the master key), and
@@ -187,9 +240,7 @@ impl Store {
                 "the database URL must start with postgres://".into(),
             ));
         }
-        let opts = PgConnectOptions::from_str(url)
-            .map_err(|_| StoreError::BadUrl("the database URL could not be parsed".into()))?
-            .disable_statement_logging();
+        let opts = pg_options(url)?.disable_statement_logging();
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(Duration::from_secs(10))
@@ -633,5 +684,86 @@ mod upgrade_tests {
             return;
         }
         clinic_first_keys_keep_accounts_and_queued_mail(Backend::Postgres).await;
+    }
+}
+
+/// TLS to PostgreSQL: verify-full unless the server is on this machine.
+#[cfg(test)]
+mod pg_tls_tests {
+    use sqlx::ConnectOptions;
+
+    use super::{StoreError, pg_options};
+
+    /// The mode the connection will use (`PgSslMode` has no `PartialEq`).
+    fn mode(url: &str) -> String {
+        format!(
+            "{:?}",
+            pg_options(url).unwrap_or_else(|e| panic!("{url}: {e}")).get_ssl_mode()
+        )
+    }
+
+    #[test]
+    fn a_remote_server_gets_verify_full_when_the_url_names_no_sslmode() {
+        assert_eq!(mode("postgres://velum@db.internal/velum"), "VerifyFull");
+        assert_eq!(mode("postgresql://velum@10.0.0.5:5433/velum"), "VerifyFull");
+        assert_eq!(
+            mode("postgres://velum@db.internal/velum?sslmode=verify-full"),
+            "VerifyFull"
+        );
+        assert_eq!(
+            mode("postgres://velum@db.internal/velum?sslmode=VERIFY-FULL"),
+            "VerifyFull"
+        );
+    }
+
+    #[test]
+    fn a_weaker_sslmode_for_a_remote_server_is_refused_without_repeating_the_url() {
+        for weak in ["disable", "allow", "prefer", "require", "verify-ca"] {
+            for url in [
+                format!("postgres://velum:hunter2@db.internal/velum?sslmode={weak}"),
+                format!("postgres://velum:hunter2@[2001:db8::1]/velum?sslmode={weak}"),
+                // `host=` names the server the driver actually reaches.
+                format!("postgres://velum:hunter2@127.0.0.1/velum?host=db.internal&sslmode={weak}"),
+                // A second, encoded key cannot undo the first.
+                format!("postgres://velum:hunter2@db.internal/velum?sslmode=verify-full&ssl%6Dode={weak}"),
+            ] {
+                let Err(StoreError::BadUrl(msg)) = pg_options(&url) else {
+                    panic!("{url} was accepted");
+                };
+                assert!(msg.contains("sslmode=verify-full"), "{msg}");
+                assert!(!msg.contains("hunter2") && !msg.contains("db.internal"), "{msg}");
+            }
+        }
+    }
+
+    #[test]
+    fn loopback_and_unix_sockets_keep_what_the_url_says() {
+        for url in [
+            "postgres://postgres@127.0.0.1:55432/postgres",
+            "postgres://postgres@127.8.9.10/postgres?sslmode=disable",
+            "postgres://postgres@[::1]/postgres?sslmode=disable",
+            "postgres://postgres@localhost/postgres?sslmode=disable",
+            "postgres://postgres@LocalHost/postgres?sslmode=disable",
+            "postgres:///velum?host=/var/run/postgresql&sslmode=disable",
+            "postgres://%2Fvar%2Frun%2Fpostgresql/velum?sslmode=disable",
+        ] {
+            assert_ne!(mode(url), "VerifyFull", "{url}");
+        }
+        assert_eq!(
+            mode("postgres://postgres@127.0.0.1/postgres?sslmode=require"),
+            "Require"
+        );
+    }
+
+    #[test]
+    fn an_explicit_sslrootcert_is_honoured() {
+        let opts = pg_options("postgres://velum@db.internal/velum?sslrootcert=/etc/velum/db-ca.pem").unwrap();
+        assert_eq!(format!("{:?}", opts.get_ssl_mode()), "VerifyFull");
+        let back = opts.to_url_lossy();
+        assert!(
+            back.query_pairs()
+                .any(|(k, v)| k == "sslrootcert" && v.ends_with("/etc/velum/db-ca.pem")),
+            "{back}"
+        );
     }
 }

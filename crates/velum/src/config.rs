@@ -28,6 +28,7 @@ pub struct DataArgs {
     #[arg(long, env = "VELUM_DATA_DIR", required_unless_present = "database_url")]
     pub data_dir: Option<PathBuf>,
     /// Use PostgreSQL instead of the embedded database: postgres://user@host/db.
+    /// A server not on this machine needs sslmode=verify-full (the default).
     #[arg(long, env = "VELUM_DATABASE_URL")]
     pub database_url: Option<String>,
 }

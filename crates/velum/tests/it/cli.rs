@@ -516,3 +516,38 @@ async fn serve_opens_the_blob_store_and_a_bad_blob_url_stops_it_with_one_line() 
     assert!(dir.path().join("blobs").is_dir());
     assert_eq!(terminate(&mut child), 0);
 }
+
+/// A remote PostgreSQL server is reached with sslmode=verify-full only: a
+/// weaker mode stops start-up with one line naming the setting, before any
+/// connection is tried, and without repeating the URL (it holds a password).
+#[test]
+fn a_weak_sslmode_for_a_remote_database_stops_start_up_with_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("master.key");
+    assert!(
+        velum(&["keys", "init", "--out", key.to_str().unwrap()])
+            .output()
+            .unwrap()
+            .status
+            .success()
+    );
+    for cmd in ["migrate", "serve"] {
+        let mut args = vec![
+            cmd,
+            "--database-url",
+            "postgres://velum:hunter2@db.example.invalid/velum?sslmode=require",
+        ];
+        if cmd == "serve" {
+            args.extend(["--insecure-http", "--listen", "127.0.0.1:0"]);
+        }
+        let out = velum(&args).env("VELUM_MASTER_KEY_FILE", &key).output().unwrap();
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+        assert!(
+            err.contains("--database-url (VELUM_DATABASE_URL)") && err.contains("sslmode=verify-full"),
+            "{err}"
+        );
+        assert!(!err.contains("hunter2"), "{err}");
+    }
+}
