@@ -527,3 +527,101 @@ pub async fn access_log(
         next_cursor: page.next,
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{AddressJson, AddressPatchJson, ClientPatchJson, MedicalInputJson, NewClientJson, SearchJson};
+    use crate::api::auth::LoginRequest;
+    use crate::api::platform::{NewClinicJson, SupportRequestJson};
+
+    const CANARY: &str = "Quarrington";
+
+    /// Every JSON request body that can carry personal data prints its type
+    /// and field names only (docs/LOGGING.md).
+    #[test]
+    fn request_bodies_debug_without_values() {
+        let c = || CANARY.to_owned();
+        let address = || AddressJson {
+            line1: c(),
+            line2: Some(c()),
+            town: c(),
+            postcode: c(),
+        };
+        let address_patch = || AddressPatchJson {
+            line1: Some(c()),
+            line2: Some(c()),
+            town: Some(c()),
+            postcode: Some(c()),
+        };
+        let texts = [
+            format!("{:?}", address()),
+            format!(
+                "{:?}",
+                NewClientJson {
+                    given_name: c(),
+                    family_name: c(),
+                    date_of_birth: c(),
+                    email: Some(c()),
+                    mobile: Some(c()),
+                    address: Some(address()),
+                }
+            ),
+            format!(
+                "{:#?}",
+                ClientPatchJson {
+                    given_name: Some(c()),
+                    family_name: Some(c()),
+                    date_of_birth: Some(c()),
+                    email: Some(c()),
+                    mobile: Some(c()),
+                    address: Some(address_patch()),
+                }
+            ),
+            format!("{:?}", address_patch()),
+            format!(
+                "{:?}",
+                MedicalInputJson {
+                    allergies: vec![c()],
+                    medications: vec![c()],
+                    conditions: vec![c()],
+                    notes: c(),
+                }
+            ),
+            format!(
+                "{:?}",
+                SearchJson {
+                    q: c(),
+                    cursor: None,
+                    include_archived: true,
+                }
+            ),
+            format!(
+                "{:?}",
+                LoginRequest {
+                    email: c(),
+                    password: c(),
+                    totp: c(),
+                }
+            ),
+            format!(
+                "{:?}",
+                NewClinicJson {
+                    name: c(),
+                    owner_email: c(),
+                }
+            ),
+            format!(
+                "{:?}",
+                SupportRequestJson {
+                    reason: c(),
+                    minutes: Some(30),
+                }
+            ),
+            format!("{:?}", crate::extract::ApiJson(address())),
+        ];
+        for text in texts {
+            assert!(!text.contains(CANARY), "{text}");
+            assert!(text.contains("<redacted>"), "{text}");
+        }
+    }
+}
