@@ -19,13 +19,15 @@ pub use velum_store::audit::AccessEntry;
 use crate::{App, AppError, DuplicateMatch, event};
 
 /// Who the card is about: shown on every tab.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct CardHeader {
     pub id: ClientId,
     pub given_name: String,
     pub family_name: String,
     pub archived: bool,
 }
+
+velum_core::debug_redacted!(CardHeader { given_name, family_name; shown: id, archived });
 
 /// The contact section.
 #[derive(Clone, Debug)]

@@ -112,7 +112,14 @@ mod tests {
             reason: "email",
         };
         let error = AppError::Duplicate(vec![duplicate.clone()]);
+        let header = crate::clients::CardHeader {
+            id,
+            given_name: CANARY.into(),
+            family_name: CANARY.into(),
+            archived: false,
+        };
         for text in [
+            format!("{header:?}"),
             format!("{patch:?}"),
             format!("{patch:#?}"),
             format!("{invite:?}"),
