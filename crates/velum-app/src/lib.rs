@@ -62,7 +62,7 @@ pub struct App {
 
 struct Inner {
     store: Store,
-    master: MasterKey,
+    master: Arc<MasterKey>,
     clock: Arc<dyn Clock>,
     settings: AppSettings,
 }
@@ -99,14 +99,19 @@ impl App {
             }
             DataLocation::Postgres(url) => Store::open_postgres(url, &master.fingerprint()).await?,
         };
-        Ok(App {
+        let master = Arc::new(master);
+        let app = App {
             inner: Arc::new(Inner {
-                store,
+                store: store.with_master_key(master.clone()),
                 master,
                 clock,
                 settings,
             }),
-        })
+        };
+        // Mail queued before the outbox was sealed (migration 0013) is
+        // sealed now, before anything is sent.
+        app.seal_plaintext_outbox().await?;
+        Ok(app)
     }
 
     pub(crate) fn store(&self) -> &Store {

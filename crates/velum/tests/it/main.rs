@@ -10,6 +10,7 @@ mod contract;
 mod hosted;
 mod hosted_api;
 mod logs;
+mod mail;
 mod offboard;
 mod openapi;
 mod staff;

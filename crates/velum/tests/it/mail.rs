@@ -1,0 +1,212 @@
+//! Mail and housekeeping, checked behind the app's back: the outbox holds
+//! set-up and reset links sealed and clears them once sent or given up.
+
+use secrecy::ExposeSecret;
+use sqlx::{ConnectOptions, Connection};
+use velum_app::DataLocation;
+use velum_testkit::{TestApp, test_master_key};
+
+/// One outbox row as stored.
+#[derive(Debug, sqlx::FromRow)]
+struct OutboxRow {
+    to_addr: String,
+    subject: String,
+    body: String,
+    sealed: Option<Vec<u8>>,
+    sent_at: Option<i64>,
+    failed_at: Option<i64>,
+    last_error: Option<String>,
+}
+
+impl OutboxRow {
+    /// Everything stored, as text (sealed bytes read as if they were text).
+    fn as_text(&self) -> String {
+        format!(
+            "{} {} {} {} {}",
+            self.to_addr,
+            self.subject,
+            self.body,
+            String::from_utf8_lossy(self.sealed.as_deref().unwrap_or_default()),
+            self.last_error.as_deref().unwrap_or_default()
+        )
+    }
+}
+
+/// A direct connection to the test app's database, as a DBA would have.
+enum Raw {
+    Sqlite(sqlx::SqliteConnection),
+    Pg(sqlx::PgConnection),
+}
+
+macro_rules! on_raw {
+    ($raw:expr, |$c:ident| $body:expr) => {
+        match $raw {
+            Raw::Sqlite($c) => $body,
+            Raw::Pg($c) => $body,
+        }
+    };
+}
+
+impl Raw {
+    async fn open(t: &TestApp) -> Raw {
+        match &t.location {
+            DataLocation::SqliteFile(path) => {
+                let key = test_master_key().sqlcipher_key();
+                Raw::Sqlite(
+                    sqlx::sqlite::SqliteConnectOptions::new()
+                        .filename(path)
+                        .pragma("key", format!("\"{}\"", key.expose_secret()))
+                        .busy_timeout(std::time::Duration::from_secs(10))
+                        .connect()
+                        .await
+                        .unwrap(),
+                )
+            }
+            DataLocation::Postgres(url) => Raw::Pg(sqlx::PgConnection::connect(url).await.unwrap()),
+        }
+    }
+
+    async fn outbox(&mut self) -> Vec<OutboxRow> {
+        const SQL: &str =
+            "SELECT to_addr, subject, body, sealed, sent_at, failed_at, last_error FROM outbox ORDER BY id";
+        on_raw!(self, |c| sqlx::query_as(SQL).fetch_all(c).await.unwrap())
+    }
+
+    async fn exec(&mut self, sql: &'static str) -> u64 {
+        on_raw!(self, |c| sqlx::query(sql).execute(c).await.unwrap().rows_affected())
+    }
+
+    async fn count(&mut self, sql: &'static str) -> i64 {
+        on_raw!(self, |c| sqlx::query_scalar(sql).fetch_one(c).await.unwrap())
+    }
+
+    async fn close(self) {
+        on_raw!(self, |c| c.close().await.unwrap());
+    }
+}
+
+/// Ask for a password reset through the page, as a person would.
+async fn forgot_password(t: &TestApp, email: &str) {
+    let web = reqwest::Client::builder().cookie_store(true).build().unwrap();
+    let page = web
+        .get(t.url("/forgot-password"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = velum_testkit::csrf_in(&page);
+    let r = web
+        .post(t.url("/forgot-password"))
+        .form(&[("csrf", csrf.as_str()), ("email", email)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+}
+
+/// Issue 16 item 18: a reset link is sealed while it waits in the outbox
+/// (neither the link's secret nor the recipient is readable in the row),
+/// and once sent nothing of it is left; delivery still works.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queued_mail_is_sealed_and_cleared_once_sent() {
+    let t = TestApp::spawn().await;
+    let clinic = t.clinic("Sealed Mail Clinic").await;
+    let owner = clinic.owner();
+    let mut raw = Raw::open(&t).await;
+    let before = raw.outbox().await.len();
+
+    forgot_password(&t, &owner.email).await;
+    let rows = raw.outbox().await;
+    assert_eq!(rows.len(), before + 1);
+    let queued = rows.last().unwrap();
+    assert!(queued.sealed.as_ref().is_some_and(|s| !s.is_empty()), "sealed");
+    assert_eq!(
+        (queued.to_addr.as_str(), queued.subject.as_str(), queued.body.as_str()),
+        ("", "", "")
+    );
+    let stored = queued.as_text();
+
+    assert!(t.deliver_mail().await >= 1);
+    let mail = t.smtp.messages().pop().expect("the reset email");
+    assert!(mail.contains(&owner.email), "sent to the owner");
+    let link = mail
+        .split_whitespace()
+        .find(|w| w.starts_with(&format!("{}/reset/", t.base_url)))
+        .expect("a reset link in the email")
+        .to_owned();
+    let secret = link.rsplit(['/', '.']).next().unwrap();
+    assert!(secret.len() >= 32, "{link}");
+    for needle in [link.as_str(), secret, owner.email.as_str(), "Reset your Velum password"] {
+        assert!(!stored.contains(needle), "the queued row shows {needle:?}");
+    }
+
+    // Sent: nothing of the message is left, and the link works.
+    let rows = raw.outbox().await;
+    let sent = rows.last().unwrap();
+    assert!(sent.sent_at.is_some());
+    assert_eq!(sent.sealed, None);
+    assert_eq!(
+        (sent.to_addr.as_str(), sent.subject.as_str(), sent.body.as_str()),
+        ("", "", "")
+    );
+    let path = link.trim_start_matches(&t.base_url).to_owned();
+    assert_eq!(t.http.get(t.url(&path)).send().await.unwrap().status(), 200);
+    raw.close().await;
+}
+
+/// Mail queued in plaintext before the outbox was sealed (migration 0013)
+/// is sealed when the app starts, and still delivered; a message that can
+/// no longer be opened is given up and cleared, and says why without any
+/// personal data.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plaintext_mail_from_before_is_sealed_and_unopenable_mail_is_given_up() {
+    let t = TestApp::spawn().await;
+    let _clinic = t.clinic("Legacy Mail Clinic").await;
+    let mut raw = Raw::open(&t).await;
+    t.deliver_mail().await;
+    let n = raw
+        .exec(
+            "INSERT INTO outbox (id, clinic_id, to_addr, subject, body, created_at, next_attempt_at) \
+             SELECT id, id, 'legacy.person@example.org', 'Old subject', 'Old body with a link', 1, 1 \
+             FROM clinics WHERE kind = 'clinic'",
+        )
+        .await;
+    assert_eq!(n, 1);
+    // The row's id is the clinic's id: unique, and any id will do.
+    assert_eq!(t.app.seal_plaintext_outbox().await.unwrap(), 1);
+    let rows = raw.outbox().await;
+    let legacy = rows.iter().find(|r| r.sent_at.is_none()).unwrap();
+    assert!(legacy.sealed.is_some());
+    assert!(!legacy.as_text().contains("legacy.person"), "{legacy:?}");
+    assert_eq!(t.app.seal_plaintext_outbox().await.unwrap(), 0, "only once");
+    assert_eq!(t.deliver_mail().await, 1);
+    let mail = t.smtp.messages().pop().unwrap();
+    assert!(mail.contains("legacy.person@example.org") && mail.contains("Old body with a link"));
+
+    // A message whose sealed bytes no longer open (altered, or its key
+    // destroyed) is given up at once, and cleared.
+    let clinic = t.clinic("Broken Mail Clinic").await;
+    forgot_password(&t, &clinic.owner().email).await;
+    assert_eq!(
+        raw.exec("UPDATE outbox SET sealed = substr(sealed, 2) WHERE sent_at IS NULL")
+            .await,
+        1
+    );
+    assert_eq!(t.deliver_mail().await, 0);
+    assert_eq!(t.app.outbox_pending().await.unwrap(), 0);
+    let rows = raw.outbox().await;
+    let given_up = rows.iter().find(|r| r.failed_at.is_some()).expect("given up");
+    assert_eq!(given_up.sealed, None);
+    assert_eq!(
+        given_up.last_error.as_deref(),
+        Some("the message cannot be opened (its key is gone)")
+    );
+    assert_eq!(
+        raw.count("SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL")
+            .await,
+        0
+    );
+    raw.close().await;
+}
