@@ -13,6 +13,7 @@ pub mod clinics;
 pub mod clock;
 pub mod demo;
 mod error;
+pub mod housekeeping;
 mod keys;
 pub mod mail;
 pub mod offboard;

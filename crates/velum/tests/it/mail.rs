@@ -210,3 +210,75 @@ async fn plaintext_mail_from_before_is_sealed_and_unopenable_mail_is_given_up() 
     );
     raw.close().await;
 }
+
+/// Issue 16 item 23 (housekeeping): expired sessions, spent links and stale
+/// throttle rows are deleted by the worker's housekeeping run; live ones
+/// stay.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn housekeeping_deletes_expired_sign_in_state_and_keeps_live_state() {
+    let t = TestApp::spawn().await;
+    let clinic = t.clinic("Housekeeping Clinic").await;
+    let owner = clinic.owner();
+    let mut raw = Raw::open(&t).await;
+    let old_session = t.login(owner).await;
+    let r = t
+        .post_json(
+            "/api/v1/auth/login",
+            &serde_json::json!({"email": owner.email, "password": "not-the-password-at-all", "totp": "000000"}),
+        )
+        .await;
+    assert_eq!(r.status(), 401);
+    forgot_password(&t, &owner.email).await;
+    const SESSIONS: &str = "SELECT COUNT(*) FROM sessions";
+    const RESETS: &str = "SELECT COUNT(*) FROM one_time_tokens WHERE purpose = 'reset'";
+    const THROTTLE: &str = "SELECT COUNT(*) FROM login_throttle";
+    let sessions = raw.count(SESSIONS).await;
+    assert!(sessions >= 1);
+    assert_eq!(raw.count(RESETS).await, 1);
+    assert_eq!(raw.count(THROTTLE).await, 1);
+
+    // Nothing is due yet: everything stays.
+    let purged = t.app.housekeeping().await.unwrap();
+    assert_eq!(purged, velum_app::housekeeping::Purged::default());
+    assert_eq!(raw.count(SESSIONS).await, sessions);
+    assert_eq!(raw.count(RESETS).await, 1);
+    assert_eq!(raw.count(THROTTLE).await, 1);
+    assert_eq!(old_session.get("/api/v1/audit").await.status(), 200);
+
+    // Two hours later: the session has been idle too long, the reset link
+    // (one hour) has expired, the failure count's window has passed. A new
+    // session and a new link are live.
+    t.clock.advance(jiff::SignedDuration::from_hours(2));
+    let new_session = t.login(owner).await;
+    forgot_password(&t, &owner.email).await;
+    let purged = t.app.housekeeping().await.unwrap();
+    assert_eq!((purged.links, purged.throttle), (1, 1), "{purged:?}");
+    assert!(purged.sessions >= 1, "{purged:?}");
+    assert_eq!(raw.count(SESSIONS).await, 1, "only the new session is left");
+    assert_eq!(raw.count(RESETS).await, 1, "only the new link is left");
+    assert_eq!(raw.count(THROTTLE).await, 0);
+    assert_eq!(new_session.get("/api/v1/audit").await.status(), 200);
+    assert_eq!(old_session.get("/api/v1/audit").await.status(), 401);
+
+    // A used link goes at the next run, though it has not expired.
+    assert_eq!(t.deliver_mail().await, 2);
+    let mail = t.smtp.messages().pop().unwrap();
+    let link = mail
+        .split_whitespace()
+        .find(|w| w.starts_with(&format!("{}/reset/", t.base_url)))
+        .unwrap()
+        .to_owned();
+    let web = reqwest::Client::builder().cookie_store(true).build().unwrap();
+    let page = web.get(&link).send().await.unwrap().text().await.unwrap();
+    let csrf = velum_testkit::csrf_in(&page);
+    let r = web
+        .post(&link)
+        .form(&[("csrf", csrf.as_str()), ("password", "tidal-copper-meadow-fox-19")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(t.app.housekeeping().await.unwrap().links, 1);
+    assert_eq!(raw.count(RESETS).await, 0);
+    raw.close().await;
+}
