@@ -7,10 +7,100 @@
 
 use jiff::SignedDuration;
 use lettre::message::Mailbox;
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+use secrecy::ExposeSecret;
 use velum_store::outbox;
 
-use crate::{App, AppError};
+use crate::{App, AppError, SmtpSettings};
+
+/// How the connection to the SMTP server is protected
+/// (`--smtp-tls` / `VELUM_SMTP_TLS`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SmtpTls {
+    /// STARTTLS (RFC 3207) on a plain connection, required: a server that
+    /// does not offer it, or whose certificate does not verify for the
+    /// host, is sent nothing and the mail waits.
+    #[default]
+    Required,
+    /// TLS from the first byte ("implicit TLS", usually port 465).
+    Wrapper,
+    /// No TLS: allowed only for a relay on this machine (loopback).
+    None,
+}
+
+impl std::str::FromStr for SmtpTls {
+    type Err = &'static str;
+
+    fn from_str(s: &str) -> Result<SmtpTls, &'static str> {
+        match s {
+            "required" => Ok(SmtpTls::Required),
+            "wrapper" => Ok(SmtpTls::Wrapper),
+            "none" => Ok(SmtpTls::None),
+            _ => Err("must be required, wrapper or none"),
+        }
+    }
+}
+
+/// What is wrong with SMTP settings, found before anything is sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SmtpSettingsError {
+    #[error("none is allowed only for a relay on loopback (127.0.0.1, ::1 or localhost)")]
+    PlainToRemoteHost,
+    #[error("the CA file is not a PEM certificate")]
+    BadCaFile,
+    #[error("username and password must be set together")]
+    HalfCredentials,
+    #[error("TLS cannot be set up for this host")]
+    Tls,
+}
+
+impl SmtpSettings {
+    /// Whether the server is on this machine: `localhost` or a loopback
+    /// address.
+    #[must_use]
+    pub fn host_is_loopback(&self) -> bool {
+        let host = self.host.trim_start_matches('[').trim_end_matches(']');
+        host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    }
+
+    /// The transport these settings describe. Start-up calls it too, so a
+    /// bad setting stops `serve` instead of failing each delivery.
+    ///
+    /// # Errors
+    /// See [`SmtpSettingsError`].
+    pub fn transport(&self) -> Result<AsyncSmtpTransport<Tokio1Executor>, SmtpSettingsError> {
+        if self.tls == SmtpTls::None && !self.host_is_loopback() {
+            return Err(SmtpSettingsError::PlainToRemoteHost);
+        }
+        let mut params = TlsParameters::builder(self.host.clone());
+        if let Some(pem) = &self.ca_pem {
+            // A file with no certificate in it parses as none at all.
+            if !pem.contains("-----BEGIN CERTIFICATE-----") {
+                return Err(SmtpSettingsError::BadCaFile);
+            }
+            let cert = Certificate::from_pem(pem.as_bytes()).map_err(|_| SmtpSettingsError::BadCaFile)?;
+            params = params.add_root_certificate(cert);
+        }
+        let tls = match self.tls {
+            SmtpTls::None => Tls::None,
+            SmtpTls::Required => Tls::Required(params.build_rustls().map_err(|_| SmtpSettingsError::Tls)?),
+            SmtpTls::Wrapper => Tls::Wrapper(params.build_rustls().map_err(|_| SmtpSettingsError::Tls)?),
+        };
+        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(self.host.as_str())
+            .port(self.port)
+            .tls(tls);
+        match (&self.username, &self.password) {
+            (Some(user), Some(password)) => {
+                builder = builder.credentials(Credentials::new(user.clone(), password.expose_secret().to_owned()));
+            }
+            (None, None) => {}
+            _ => return Err(SmtpSettingsError::HalfCredentials),
+        }
+        Ok(builder.build())
+    }
+}
 
 const LEASE: SignedDuration = SignedDuration::from_mins(2);
 
@@ -59,7 +149,7 @@ impl Failure {
         } else if e.is_tls() {
             Failure::retry("TLS with the SMTP server failed")
         } else if e.is_client() {
-            Failure::retry("the SMTP server does not offer what this setting requires")
+            Failure::retry("the SMTP server does not offer STARTTLS, or refused the session")
         } else {
             Failure::retry("the SMTP server could not be reached")
         }
@@ -83,15 +173,16 @@ impl App {
         if due.is_empty() {
             return Ok(0);
         }
-        let transport = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(smtp.host.as_str())
-            .port(smtp.port)
-            .build();
+        let transport = smtp.transport();
         let mut sent = 0;
         for m in due {
             let result = match &m.mail {
                 None => Err(Failure::give_up("the message cannot be opened (its key is gone)")),
                 Some(mail) => {
                     async {
+                        let transport = transport
+                            .as_ref()
+                            .map_err(|_| Failure::retry("the SMTP settings are not valid"))?;
                         let from: Mailbox = smtp
                             .from
                             .parse()
@@ -157,5 +248,58 @@ impl App {
         let n = outbox::seal_plaintext(&mut tx, self.now()).await?;
         tx.commit().await?;
         Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(host: &str, tls: SmtpTls) -> SmtpSettings {
+        SmtpSettings {
+            host: host.to_owned(),
+            port: 25,
+            from: "Velum <velum@test.example>".to_owned(),
+            tls,
+            ca_pem: None,
+            username: Some("relay-user@clinic.example".to_owned()),
+            password: Some(secrecy::SecretString::from("hunter2-smtp-secret")),
+        }
+    }
+
+    #[test]
+    fn debug_never_shows_the_credentials() {
+        let shown = format!("{:?}", settings("smtp.example.com", SmtpTls::Required));
+        assert!(!shown.contains("hunter2") && !shown.contains("relay-user"), "{shown}");
+        assert!(
+            shown.contains("smtp.example.com") && shown.contains("<redacted>"),
+            "{shown}"
+        );
+    }
+
+    // Building a pooled transport needs a runtime, as in `serve`.
+    #[tokio::test]
+    async fn plain_smtp_only_to_loopback() {
+        for host in ["127.0.0.1", "127.8.9.10", "::1", "[::1]", "localhost", "LOCALHOST"] {
+            assert!(settings(host, SmtpTls::None).transport().is_ok(), "{host}");
+        }
+        for host in ["smtp.example.com", "10.0.0.1", "0.0.0.0", "localhost.example.com"] {
+            assert_eq!(
+                settings(host, SmtpTls::None).transport().err(),
+                Some(SmtpSettingsError::PlainToRemoteHost),
+                "{host}"
+            );
+            assert!(settings(host, SmtpTls::Required).transport().is_ok(), "{host}");
+        }
+        let mut half = settings("127.0.0.1", SmtpTls::Required);
+        half.password = None;
+        assert_eq!(half.transport().err(), Some(SmtpSettingsError::HalfCredentials));
+        let mut bad_ca = settings("127.0.0.1", SmtpTls::Required);
+        bad_ca.ca_pem = Some("not a certificate".to_owned());
+        assert_eq!(bad_ca.transport().err(), Some(SmtpSettingsError::BadCaFile));
+        assert_eq!("required".parse(), Ok(SmtpTls::Required));
+        assert_eq!("wrapper".parse(), Ok(SmtpTls::Wrapper));
+        assert_eq!("none".parse(), Ok(SmtpTls::None));
+        assert!("starttls".parse::<SmtpTls>().is_err());
     }
 }

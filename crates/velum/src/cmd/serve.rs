@@ -25,7 +25,7 @@ pub struct Args {
 }
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let mut settings = args.mail.settings(Some(args.listen));
+    let mut settings = args.mail.checked_settings(Some(args.listen))?;
     // Checked before the database is opened, so a bad value stops start-up
     // with one line naming the setting.
     settings.blobs = args.blobs.open(&args.data)?;

@@ -282,3 +282,147 @@ async fn housekeeping_deletes_expired_sign_in_state_and_keeps_live_state() {
     assert_eq!(raw.count(RESETS).await, 0);
     raw.close().await;
 }
+
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Issue 16 item 17: with STARTTLS required (the default), a server that
+/// does not offer it is sent nothing: the mail stays queued and sealed, and
+/// the failure is logged and stored without personal data. Every other mail
+/// test goes through the test kit's sink, which refuses MAIL before
+/// STARTTLS, so they all prove delivery over TLS.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn required_starttls_sends_nothing_to_a_server_that_does_not_offer_it() {
+    let logs = Captured::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(
+            "trace,reqwest=off,hyper=off,hyper_util=off",
+        ))
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    // Global: the app's tasks run on the runtime's worker threads. Each test
+    // is its own process under nextest.
+    tracing::subscriber::set_global_default(subscriber).expect("no other subscriber");
+
+    let t = TestApp::spawn().await;
+    let clinic = t.clinic("Plain Relay Clinic").await;
+    let owner = clinic.owner();
+    t.deliver_mail().await;
+    forgot_password(&t, &owner.email).await;
+
+    let plain = velum_testkit::SmtpSink::start_without_tls().await;
+    let settings = velum_app::AppSettings {
+        base_url: t.base_url.clone(),
+        smtp: Some(velum_app::SmtpSettings {
+            tls: velum_app::mail::SmtpTls::Required,
+            ..velum_testkit::smtp_settings(&plain)
+        }),
+        blobs: None,
+    };
+    let relay = velum_app::App::open(&t.location, test_master_key(), t.clock.clone(), settings)
+        .await
+        .unwrap();
+    assert_eq!(relay.deliver_outbox().await.unwrap(), 0);
+    assert!(plain.messages().is_empty(), "nothing sent in the clear");
+    assert_eq!(relay.outbox_pending().await.unwrap(), 1, "still queued");
+    let mut raw = Raw::open(&t).await;
+    let row = raw.outbox().await.pop().unwrap();
+    assert!(row.sealed.is_some() && row.failed_at.is_none(), "{row:?}");
+    assert_eq!(
+        row.last_error.as_deref(),
+        Some("the SMTP server does not offer STARTTLS, or refused the session")
+    );
+    let logged = String::from_utf8_lossy(&logs.0.lock().unwrap()).into_owned();
+    assert!(logged.contains("email delivery failed; will retry"), "{logged}");
+    assert!(logged.contains("does not offer STARTTLS"), "{logged}");
+    assert!(!logged.contains(&owner.email), "the recipient was logged");
+    assert!(!logged.contains("/reset/"), "the link was logged");
+
+    // The server that offers STARTTLS gets it, once the back-off has passed.
+    t.clock.advance(jiff::SignedDuration::from_mins(5));
+    assert_eq!(t.deliver_mail().await, 1);
+    assert!(t.smtp.messages().pop().unwrap().contains(&owner.email));
+    relay.close().await;
+    raw.close().await;
+}
+
+/// Issue 16 item 17: `--smtp-tls none` is refused at start for a server
+/// that is not on loopback, and half a set of credentials is refused, each
+/// with one line naming the setting and never the password.
+#[test]
+fn serve_refuses_plain_smtp_to_a_remote_host_and_half_credentials() {
+    const BIN: &str = env!("CARGO_BIN_EXE_velum");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let velum = |args: &[&str]| {
+        let mut c = std::process::Command::new(BIN);
+        c.args(args)
+            .env_remove("VELUM_MASTER_KEY_FILE")
+            .env_remove("VELUM_SMTP_TLS")
+            .env_remove("VELUM_SMTP_USERNAME")
+            .env_remove("VELUM_SMTP_PASSWORD")
+            .env("RUST_LOG", "warn");
+        c
+    };
+    assert!(
+        velum(&["keys", "init", "--data-dir", d])
+            .output()
+            .unwrap()
+            .status
+            .success()
+    );
+    let serve = ["serve", "--data-dir", d, "--listen", "127.0.0.1:0", "--smtp-host"];
+
+    let mut args = serve.to_vec();
+    args.extend(["smtp.example.com", "--smtp-tls", "none"]);
+    let out = velum(&args).output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(
+        err.contains("VELUM_SMTP_TLS (--smtp-tls)") && err.contains("loopback"),
+        "{err}"
+    );
+
+    // By environment too.
+    let mut args = serve.to_vec();
+    args.push("10.1.2.3");
+    let out = velum(&args).env("VELUM_SMTP_TLS", "none").output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("VELUM_SMTP_TLS"));
+
+    let mut args = serve.to_vec();
+    args.push("smtp.example.com");
+    let out = velum(&args)
+        .env("VELUM_SMTP_PASSWORD", "hunter2-smtp-secret")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("VELUM_SMTP_USERNAME / VELUM_SMTP_PASSWORD"), "{err}");
+    assert!(!err.contains("hunter2"), "{err}");
+
+    let mut args = serve.to_vec();
+    args.extend(["smtp.example.com", "--smtp-tls", "sometimes"]);
+    let out = velum(&args).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--smtp-tls"));
+
+    assert!(
+        !dir.path().join("velum.db").exists(),
+        "refused before the database was opened"
+    );
+}
