@@ -6,8 +6,9 @@
 //! made when it starts (for `127.0.0.1` and `localhost`; the test trusts
 //! it through [`SmtpSink::ca_pem`]) and, as a server that requires TLS does,
 //! refuses `MAIL` until the client has switched to TLS: every mail test
-//! proves the mail went over TLS. [`SmtpSink::start_without_tls`] is a server
-//! that offers no STARTTLS at all.
+//! proves the mail went over TLS. [`SmtpSink::start_implicit_tls`] speaks
+//! TLS from the first byte; [`SmtpSink::start_without_tls`] is a server that
+//! offers no STARTTLS at all.
 
 use std::sync::{Arc, Mutex};
 
@@ -27,17 +28,15 @@ pub struct SmtpSink {
 impl SmtpSink {
     /// A sink that offers STARTTLS and requires it before `MAIL`.
     pub async fn start() -> SmtpSink {
-        let rcgen::CertifiedKey { cert, signing_key } =
-            rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
-                .expect("self-signed certificate");
-        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(signing_key.serialize_der()));
-        let config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()
-            .expect("TLS versions")
-            .with_no_client_auth()
-            .with_single_cert(vec![cert.der().clone()], key)
-            .expect("server certificate");
-        Self::listen(Some(TlsAcceptor::from(Arc::new(config))), Some(cert.pem())).await
+        let (acceptor, pem) = self_signed();
+        Self::listen(Some((acceptor, Mode::StartTls)), Some(pem)).await
+    }
+
+    /// A sink that speaks TLS from the first byte ("implicit TLS", as on
+    /// port 465).
+    pub async fn start_implicit_tls() -> SmtpSink {
+        let (acceptor, pem) = self_signed();
+        Self::listen(Some((acceptor, Mode::Implicit)), Some(pem)).await
     }
 
     /// A sink that does not offer STARTTLS (a relay without TLS).
@@ -45,7 +44,7 @@ impl SmtpSink {
         Self::listen(None, None).await
     }
 
-    async fn listen(tls: Option<TlsAcceptor>, ca_pem: Option<String>) -> SmtpSink {
+    async fn listen(tls: Option<(TlsAcceptor, Mode)>, ca_pem: Option<String>) -> SmtpSink {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind smtp");
         let port = listener.local_addr().expect("addr").port();
         let messages = Arc::new(Mutex::new(Vec::new()));
@@ -83,10 +82,39 @@ impl SmtpSink {
 
 type Store = Arc<Mutex<Vec<String>>>;
 
-async fn session(stream: tokio::net::TcpStream, tls: Option<TlsAcceptor>, store: Store) -> std::io::Result<()> {
+#[derive(Clone, Copy)]
+enum Mode {
+    StartTls,
+    Implicit,
+}
+
+/// A TLS acceptor with a certificate for `127.0.0.1` and `localhost` made
+/// now, and that certificate in PEM.
+fn self_signed() -> (TlsAcceptor, String) {
+    let rcgen::CertifiedKey { cert, signing_key } =
+        rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
+            .expect("self-signed certificate");
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(signing_key.serialize_der()));
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .expect("TLS versions")
+        .with_no_client_auth()
+        .with_single_cert(vec![cert.der().clone()], key)
+        .expect("server certificate");
+    (TlsAcceptor::from(Arc::new(config)), cert.pem())
+}
+
+async fn session(stream: tokio::net::TcpStream, tls: Option<(TlsAcceptor, Mode)>, store: Store) -> std::io::Result<()> {
+    if let Some((acceptor, Mode::Implicit)) = &tls {
+        let mut s = BufReader::new(acceptor.accept(stream).await?);
+        s.write_all(b"220 sink.test ESMTP\r\n").await?;
+        s.flush().await?;
+        dialogue(&mut s, Offer::Secured, &store).await?;
+        return Ok(());
+    }
     let mut s = BufReader::new(stream);
     s.write_all(b"220 sink.test ESMTP\r\n").await?;
-    let Some(acceptor) = tls else {
+    let Some((acceptor, _)) = tls else {
         dialogue(&mut s, Offer::Plain, &store).await?;
         return Ok(());
     };

@@ -426,3 +426,28 @@ fn serve_refuses_plain_smtp_to_a_remote_host_and_half_credentials() {
         "refused before the database was opened"
     );
 }
+
+/// `--smtp-tls wrapper`: TLS from the first byte, to a server that expects
+/// it (as on port 465).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrapper_tls_delivers_to_an_implicit_tls_server() {
+    let t = TestApp::spawn().await;
+    let clinic = t.clinic("Wrapper Clinic").await;
+    t.deliver_mail().await;
+    forgot_password(&t, &clinic.owner().email).await;
+    let sink = velum_testkit::SmtpSink::start_implicit_tls().await;
+    let settings = velum_app::AppSettings {
+        base_url: t.base_url.clone(),
+        smtp: Some(velum_app::SmtpSettings {
+            tls: velum_app::mail::SmtpTls::Wrapper,
+            ..velum_testkit::smtp_settings(&sink)
+        }),
+        blobs: None,
+    };
+    let relay = velum_app::App::open(&t.location, test_master_key(), t.clock.clone(), settings)
+        .await
+        .unwrap();
+    assert_eq!(relay.deliver_outbox().await.unwrap(), 1);
+    assert!(sink.messages().pop().unwrap().contains(&clinic.owner().email));
+    relay.close().await;
+}
