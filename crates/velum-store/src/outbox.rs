@@ -321,3 +321,55 @@ pub async fn pending_count(tx: &mut Tx) -> Result<i64, StoreError> {
     .await)?;
     Ok(n)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::Store;
+
+    /// Mail of a clinic with no key (none made, or destroyed at
+    /// offboarding) is sealed under the platform's key, whose row is made
+    /// if it does not exist yet; it opens again for delivery.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn mail_of_a_clinic_without_a_key_is_sealed_under_the_platform_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let master = MasterKey::generate();
+        let store = Store::open_sqlite(&dir.path().join("t.db"), &master.sqlcipher_key(), &master.fingerprint())
+            .await
+            .unwrap();
+        let now = Timestamp::from_second(1_000).unwrap();
+        let clinic = ClinicId::from_uuid(Uuid::from_u128(5));
+
+        let mut tx = store.begin().await.unwrap();
+        let refused = enqueue(&mut tx, clinic, "a@b.example", "S", "B", now).await;
+        assert!(matches!(refused, Err(StoreError::Corrupt(_))), "no master key, no mail");
+        drop(tx);
+
+        let store = store.with_master_key(Arc::new(master));
+        let mut tx = store.begin().await.unwrap();
+        for n in 0..2 {
+            enqueue(&mut tx, clinic, "a@b.example", "S", &format!("B{n}"), now)
+                .await
+                .unwrap();
+        }
+        let owners: Vec<(Option<Uuid>, Option<i64>)> = on_tx!(tx, |c| sqlx::query_as(
+            "SELECT key_clinic_id, key_id FROM outbox ORDER BY id"
+        )
+        .fetch_all(c)
+        .await)
+        .unwrap();
+        assert_eq!(owners, [(Some(Uuid::nil()), Some(1)), (Some(Uuid::nil()), Some(1))]);
+        let mut bodies: Vec<String> = claim_due(&mut tx, now, 1, 10)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|m| m.mail.expect("opens").body)
+            .collect();
+        bodies.sort();
+        assert_eq!(bodies, ["B0", "B1"]);
+        tx.commit().await.unwrap();
+        store.close().await;
+    }
+}
