@@ -13,6 +13,7 @@ pub mod clinics;
 pub mod clock;
 pub mod demo;
 mod error;
+pub mod housekeeping;
 mod keys;
 pub mod mail;
 pub mod offboard;
@@ -33,12 +34,37 @@ use velum_core::actor::Purpose;
 use velum_core::audit::{AuditAction, NewAuditEvent};
 use velum_store::{Store, StoreError, Tx};
 
-/// Outgoing mail settings. Without them, mail waits in the outbox.
-#[derive(Clone, Debug)]
+/// Outgoing mail settings. Without them, mail waits in the outbox. Its
+/// `Debug` shows neither the username nor the password.
+#[derive(Clone)]
 pub struct SmtpSettings {
     pub host: String,
     pub port: u16,
     pub from: String,
+    /// How the connection to the server is protected.
+    pub tls: mail::SmtpTls,
+    /// Root certificates (PEM) to trust besides the system's, e.g. a
+    /// private CA (`VELUM_SMTP_CA_FILE`).
+    pub ca_pem: Option<String>,
+    /// SMTP AUTH, when both are set (`VELUM_SMTP_USERNAME`,
+    /// `VELUM_SMTP_PASSWORD`).
+    pub username: Option<String>,
+    pub password: Option<secrecy::SecretString>,
+}
+
+impl std::fmt::Debug for SmtpSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let set = |v: bool| if v { "<redacted>" } else { "<none>" };
+        f.debug_struct("SmtpSettings")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("from", &self.from)
+            .field("tls", &self.tls)
+            .field("ca_pem", &self.ca_pem.as_ref().map(|_| "<pem>"))
+            .field("username", &set(self.username.is_some()))
+            .field("password", &set(self.password.is_some()))
+            .finish()
+    }
 }
 
 /// Settings the use cases need.
@@ -62,7 +88,7 @@ pub struct App {
 
 struct Inner {
     store: Store,
-    master: MasterKey,
+    master: Arc<MasterKey>,
     clock: Arc<dyn Clock>,
     settings: AppSettings,
 }
@@ -99,14 +125,19 @@ impl App {
             }
             DataLocation::Postgres(url) => Store::open_postgres(url, &master.fingerprint()).await?,
         };
-        Ok(App {
+        let master = Arc::new(master);
+        let app = App {
             inner: Arc::new(Inner {
-                store,
+                store: store.with_master_key(master.clone()),
                 master,
                 clock,
                 settings,
             }),
-        })
+        };
+        // Mail queued before the outbox was sealed (migration 0013) is
+        // sealed now, before anything is sent.
+        app.seal_plaintext_outbox().await?;
+        Ok(app)
     }
 
     pub(crate) fn store(&self) -> &Store {

@@ -1,11 +1,13 @@
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgSslMode};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{ConnectOptions, PgPool, Postgres, Sqlite, SqlitePool, Transaction};
+use velum_crypto::MasterKey;
 
 /// Embedded migrations, one tree per backend with the same numbers (a test
 /// checks the numbers and the resulting tables and columns match).
@@ -79,6 +81,11 @@ enum Pool {
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: Pool,
+    /// The master key, handed over by the app ([`Store::with_master_key`])
+    /// for one purpose: sealing outbox mail under its clinic's key inside
+    /// the transaction that queues it, and opening it to send
+    /// ([`crate::outbox`]). Nothing else in the store uses it.
+    keys: Option<Arc<MasterKey>>,
 }
 
 pub(crate) enum TxInner {
@@ -90,6 +97,8 @@ pub(crate) enum TxInner {
 /// action is appended in the same one.
 pub struct Tx {
     pub(crate) inner: TxInner,
+    /// The store's master key, for the outbox (see [`Store`]).
+    pub(crate) keys: Option<Arc<MasterKey>>,
 }
 
 /// Run one query on whichever backend `tx` is on. The body is written once
@@ -222,6 +231,7 @@ impl Store {
             .map_err(not_a_database)?;
         let store = Store {
             pool: Pool::Sqlite(pool),
+            keys: None,
         };
         store.migrate().await?;
         store.check_key(fingerprint).await?;
@@ -247,10 +257,22 @@ impl Store {
             .connect_with(opts)
             .await
             .map_err(|e| StoreError::Unreachable(e.to_string()))?;
-        let store = Store { pool: Pool::Pg(pool) };
+        let store = Store {
+            pool: Pool::Pg(pool),
+            keys: None,
+        };
         store.migrate().await?;
         store.check_key(fingerprint).await?;
         Ok(store)
+    }
+
+    /// Give the store the master key, so the outbox can seal mail under
+    /// its clinic's key as it is queued (see [`crate::outbox`]). Without
+    /// it, queueing mail fails.
+    #[must_use]
+    pub fn with_master_key(mut self, master: Arc<MasterKey>) -> Store {
+        self.keys = Some(master);
+        self
     }
 
     #[must_use]
@@ -332,7 +354,10 @@ impl Store {
             Pool::Sqlite(p) => TxInner::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
             Pool::Pg(p) => TxInner::Pg(p.begin().await?),
         };
-        Ok(Tx { inner })
+        Ok(Tx {
+            inner,
+            keys: self.keys.clone(),
+        })
     }
 
     /// Begin a write transaction whose reads all see one instant: the
@@ -364,7 +389,10 @@ impl Store {
             Pool::Sqlite(p) => TxInner::Sqlite(p.begin().await?),
             Pool::Pg(p) => TxInner::Pg(p.begin().await?),
         };
-        Ok(Tx { inner })
+        Ok(Tx {
+            inner,
+            keys: self.keys.clone(),
+        })
     }
 
     /// Close the pool (on SQLite this checkpoints the WAL).
@@ -581,7 +609,7 @@ mod upgrade_tests {
             Pool::Sqlite(p) => older.run(p).await.unwrap(),
             Pool::Pg(p) => older.run(p).await.unwrap(),
         }
-        (Store { pool }, dir)
+        (Store { pool, keys: None }, dir)
     }
 
     /// Migration 0006 keys sessions, links and mail by clinic first and moves
@@ -670,6 +698,61 @@ mod upgrade_tests {
         assert!(matches!(again, Err(StoreError::Conflict(c)) if c == "staff_email"));
         drop(tx);
         store.close().await;
+    }
+
+    /// Migration 0013 seals the outbox: mail already sent loses its
+    /// recipient and subject at once; mail still queued stays deliverable
+    /// (the app seals it when it starts, see `outbox::seal_plaintext`).
+    async fn sealed_outbox_clears_sent_mail_and_keeps_queued_mail(backend: Backend) {
+        let (store, _dir) = at_version(backend, 12).await;
+        let clinic = Uuid::from_u128(0x0a);
+        let mut tx = store.begin().await.unwrap();
+        for (id, sent_at) in [(Uuid::from_u128(1), None), (Uuid::from_u128(2), Some(5_i64))] {
+            on_tx!(&mut tx, |c| sqlx::query(
+                "INSERT INTO outbox (id, clinic_id, to_addr, subject, body, created_at, next_attempt_at, sent_at) \
+                 VALUES ($1, $2, 'p@alpha.example', 's', 'b', 1, 1, $3)"
+            )
+            .bind(id)
+            .bind(clinic)
+            .bind(sent_at)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))
+            .unwrap();
+        }
+        tx.commit().await.unwrap();
+
+        store.migrate().await.unwrap();
+
+        let mut tx = store.begin().await.unwrap();
+        let left: Vec<(Uuid, String, String)> = on_tx!(&mut tx, |c| sqlx::query_as(
+            "SELECT id, to_addr, subject FROM outbox WHERE sent_at IS NOT NULL"
+        )
+        .fetch_all(c)
+        .await)
+        .unwrap();
+        assert_eq!(left, [(Uuid::from_u128(2), String::new(), String::new())]);
+        let now = jiff::Timestamp::from_second(1).unwrap();
+        let due = outbox::claim_due(&mut tx, now, 1, 10).await.unwrap();
+        assert_eq!(due.len(), 1);
+        let mail = due[0].mail.as_ref().expect("still readable until sealed");
+        assert_eq!((mail.to_addr.as_str(), mail.body.as_str()), ("p@alpha.example", "b"));
+        drop(tx);
+        store.close().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite_sealed_outbox_clears_sent_mail_and_keeps_queued_mail() {
+        sealed_outbox_clears_sent_mail_and_keeps_queued_mail(Backend::Sqlite).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres_sealed_outbox_clears_sent_mail_and_keeps_queued_mail() {
+        if pg_url().is_none() {
+            eprintln!("SKIPPED: PostgreSQL upgrade test: VELUM_TEST_PG_URL is not set");
+            return;
+        }
+        sealed_outbox_clears_sent_mail_and_keeps_queued_mail(Backend::Postgres).await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

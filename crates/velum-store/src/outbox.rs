@@ -1,28 +1,99 @@
 //! Outgoing email, written in the same transaction as the action that sends
 //! it (the outbox pattern), then delivered by a worker with a lease so two
 //! app servers never send the same message twice at once.
+//!
+//! A queued message is sealed: recipient, subject and body are one
+//! AES-256-GCM value under the key of the clinic it belongs to (the
+//! platform's key when that clinic has no key left, e.g. after offboarding),
+//! bound to the message's clinic and id, so set-up and reset links never sit
+//! readable in the database. Once the message is sent or given up, the sealed
+//! value is cleared as well.
+
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::fmt;
 
 use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 use velum_core::ClinicId;
+use velum_crypto::{Aad, ClinicKey, MasterKey, WrappedKey};
+use zeroize::Zeroizing;
 
-use crate::{StoreError, Tx, micros};
+use crate::platform::platform_id;
+use crate::{StoreError, Tx, from_micros, micros};
 
-#[derive(Clone, Debug)]
+/// A message claimed for delivery.
+#[derive(Debug)]
 pub struct Message {
     pub clinic_id: ClinicId,
     pub id: Uuid,
+    /// Attempts so far, this one included.
+    pub attempts: i64,
+    pub created_at: Timestamp,
+    /// What to send; `None` when it cannot be opened any more (the key that
+    /// sealed it is gone, or the bytes were altered): give it up.
+    pub mail: Option<Mail>,
+}
+
+/// An opened message. Its `Debug` shows no address and no text.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct Mail {
     pub to_addr: String,
     pub subject: String,
     pub body: String,
-    pub attempts: i64,
+}
+
+impl fmt::Debug for Mail {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Mail(<redacted>)")
+    }
+}
+
+/// Associated data of a sealed message: the message's own clinic and id.
+///
+/// **NEVER CHANGE THIS.** Queued messages were sealed with it.
+fn aad(clinic: ClinicId, id: Uuid) -> Aad {
+    Aad::record("outbox.mail", &[clinic.as_uuid(), id])
+}
+
+fn master(tx: &Tx) -> Result<std::sync::Arc<MasterKey>, StoreError> {
+    tx.keys.clone().ok_or(StoreError::Corrupt(
+        "the outbox needs the master key (Store::with_master_key)",
+    ))
+}
+
+/// The key that seals new mail of `clinic`: its current key, or the
+/// platform's when it has none (the platform's row and key are made if they
+/// do not exist yet). Returns the key's owner, id and the key.
+async fn sealing_key(tx: &mut Tx, clinic: ClinicId, now: Timestamp) -> Result<(ClinicId, i64, ClinicKey), StoreError> {
+    let master = master(tx)?;
+    for owner in [clinic, platform_id()] {
+        let row: Option<(i64, Vec<u8>)> = on_tx!(tx, |c| sqlx::query_as(
+            "SELECT key_id, wrapped FROM clinic_keys WHERE clinic_id = $1 ORDER BY key_id DESC LIMIT 1"
+        )
+        .bind(owner.as_uuid())
+        .fetch_optional(c)
+        .await)?;
+        if let Some((key_id, wrapped)) = row {
+            let key = master.unwrap_clinic_key(&WrappedKey::from_bytes(wrapped), owner)?;
+            return Ok((owner, key_id, key));
+        }
+    }
+    let key = ClinicKey::generate();
+    let wrapped = master.wrap_clinic_key(&key, platform_id());
+    if !crate::platform::ensure_platform(tx, &wrapped, now).await? {
+        return Err(StoreError::Corrupt("the platform's row has no key"));
+    }
+    Ok((platform_id(), 1, key))
 }
 
 /// Queue a message for `clinic` (the platform's id for mail that belongs to
-/// no clinic).
+/// no clinic), sealed under that clinic's key.
 ///
 /// # Errors
-/// Database errors.
+/// Database errors; `Crypto` if the clinic key does not unwrap; `Corrupt`
+/// if the store was opened without the master key.
 pub async fn enqueue(
     tx: &mut Tx,
     clinic: ClinicId,
@@ -32,15 +103,22 @@ pub async fn enqueue(
     now: Timestamp,
 ) -> Result<Uuid, StoreError> {
     let id = Uuid::now_v7();
+    let mail = Mail {
+        to_addr: to_addr.to_owned(),
+        subject: subject.to_owned(),
+        body: body.to_owned(),
+    };
+    let (key_clinic, key_id, sealed) = seal(tx, clinic, id, &mail, now).await?;
     on_tx!(tx, |c| sqlx::query(
-        "INSERT INTO outbox (id, clinic_id, to_addr, subject, body, created_at, next_attempt_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $6)",
+        "INSERT INTO outbox (id, clinic_id, to_addr, subject, body, sealed, key_clinic_id, key_id, \
+                             created_at, next_attempt_at) \
+         VALUES ($1, $2, '', '', '', $3, $4, $5, $6, $6)",
     )
     .bind(id)
     .bind(clinic.as_uuid())
-    .bind(to_addr)
-    .bind(subject)
-    .bind(body)
+    .bind(sealed)
+    .bind(key_clinic.as_uuid())
+    .bind(key_id)
     .bind(micros(now))
     .execute(c)
     .await
@@ -48,43 +126,136 @@ pub async fn enqueue(
     Ok(id)
 }
 
-/// Claim up to `limit` due messages for `lease_micros`.
+async fn seal(
+    tx: &mut Tx,
+    clinic: ClinicId,
+    id: Uuid,
+    mail: &Mail,
+    now: Timestamp,
+) -> Result<(ClinicId, i64, Vec<u8>), StoreError> {
+    let (key_clinic, key_id, key) = sealing_key(tx, clinic, now).await?;
+    let plain = Zeroizing::new(serde_json::to_vec(mail).map_err(|_| StoreError::Corrupt("mail does not encode"))?);
+    Ok((key_clinic, key_id, key.seal(&plain, &aad(clinic, id))))
+}
+
+/// Seal every queued message still held in plaintext (queued before
+/// migration 0013). Returns how many were sealed.
 ///
 /// # Errors
-/// Database errors.
+/// As [`enqueue`].
+pub async fn seal_plaintext(tx: &mut Tx, now: Timestamp) -> Result<u64, StoreError> {
+    let rows: Vec<(Uuid, Uuid, String, String, String)> = on_tx!(tx, |c| sqlx::query_as(
+        "SELECT clinic_id, id, to_addr, subject, body FROM outbox \
+         WHERE sealed IS NULL AND sent_at IS NULL AND failed_at IS NULL"
+    )
+    .fetch_all(c)
+    .await)?;
+    let mut done = 0;
+    for (clinic, id, to_addr, subject, body) in rows {
+        let clinic = ClinicId::from_uuid(clinic);
+        let mail = Mail { to_addr, subject, body };
+        let (key_clinic, key_id, sealed) = seal(tx, clinic, id, &mail, now).await?;
+        done += on_tx!(tx, |c| sqlx::query(
+            "UPDATE outbox SET sealed = $3, key_clinic_id = $4, key_id = $5, to_addr = '', subject = '', body = '' \
+             WHERE clinic_id = $1 AND id = $2 AND sealed IS NULL"
+        )
+        .bind(clinic.as_uuid())
+        .bind(id)
+        .bind(sealed)
+        .bind(key_clinic.as_uuid())
+        .bind(key_id)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
+    }
+    Ok(done)
+}
+
+type DueRow = (
+    Uuid,
+    Uuid,
+    i64,
+    i64,
+    Option<Vec<u8>>,
+    Option<Uuid>,
+    Option<i64>,
+    String,
+    String,
+    String,
+);
+
+/// Claim up to `limit` due messages for `lease_micros`, and open them.
+///
+/// # Errors
+/// Database errors; `Corrupt` if the store was opened without the master
+/// key and a sealed message is due.
 pub async fn claim_due(tx: &mut Tx, now: Timestamp, lease_micros: i64, limit: i64) -> Result<Vec<Message>, StoreError> {
     let now = micros(now);
-    let rows: Vec<(Uuid, Uuid, String, String, String, i64)> = on_tx!(tx, |c| sqlx::query_as(
+    let rows: Vec<DueRow> = on_tx!(tx, |c| sqlx::query_as(
         "UPDATE outbox SET claimed_until = $2, attempts = attempts + 1 \
-         WHERE (clinic_id, id) IN (SELECT clinic_id, id FROM outbox WHERE sent_at IS NULL AND next_attempt_at <= $1 \
+         WHERE (clinic_id, id) IN (SELECT clinic_id, id FROM outbox \
+                      WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= $1 \
                       AND (claimed_until IS NULL OR claimed_until <= $1) ORDER BY next_attempt_at LIMIT $3) \
-           AND sent_at IS NULL AND (claimed_until IS NULL OR claimed_until <= $1) \
-         RETURNING clinic_id, id, to_addr, subject, body, attempts",
+           AND sent_at IS NULL AND failed_at IS NULL AND (claimed_until IS NULL OR claimed_until <= $1) \
+         RETURNING clinic_id, id, attempts, created_at, sealed, key_clinic_id, key_id, to_addr, subject, body",
     )
     .bind(now)
     .bind(now + lease_micros)
     .bind(limit)
     .fetch_all(c)
     .await)?;
-    Ok(rows
-        .into_iter()
-        .map(|(clinic_id, id, to_addr, subject, body, attempts)| Message {
-            clinic_id: ClinicId::from_uuid(clinic_id),
+    let mut keys: HashMap<(Uuid, i64), Option<ClinicKey>> = HashMap::new();
+    let mut out = Vec::with_capacity(rows.len());
+    for (clinic, id, attempts, created_at, sealed, key_clinic, key_id, to_addr, subject, body) in rows {
+        let clinic_id = ClinicId::from_uuid(clinic);
+        let mail = match (sealed, key_clinic, key_id) {
+            (Some(sealed), Some(key_clinic), Some(key_id)) => {
+                let key = match keys.entry((key_clinic, key_id)) {
+                    Entry::Occupied(e) => e.into_mut(),
+                    Entry::Vacant(e) => e.insert(opening_key(tx, ClinicId::from_uuid(key_clinic), key_id).await?),
+                };
+                key.as_ref()
+                    .and_then(|key| key.open(&sealed, &aad(clinic_id, id)).ok())
+                    .and_then(|plain| serde_json::from_slice::<Mail>(&Zeroizing::new(plain)).ok())
+            }
+            // Queued before mail was sealed and not sealed since (the app
+            // seals such rows when it starts).
+            (None, _, _) if !to_addr.is_empty() => Some(Mail { to_addr, subject, body }),
+            _ => None,
+        };
+        out.push(Message {
+            clinic_id,
             id,
-            to_addr,
-            subject,
-            body,
             attempts,
-        })
-        .collect())
+            created_at: from_micros(created_at)?,
+            mail,
+        });
+    }
+    Ok(out)
+}
+
+/// The clinic key row `key_id` of `clinic`, unwrapped; `None` if it is gone
+/// or does not unwrap.
+async fn opening_key(tx: &mut Tx, clinic: ClinicId, key_id: i64) -> Result<Option<ClinicKey>, StoreError> {
+    let master = master(tx)?;
+    let wrapped: Option<Vec<u8>> = on_tx!(tx, |c| sqlx::query_scalar(
+        "SELECT wrapped FROM clinic_keys WHERE clinic_id = $1 AND key_id = $2"
+    )
+    .bind(clinic.as_uuid())
+    .bind(key_id)
+    .fetch_optional(c)
+    .await)?;
+    Ok(wrapped.and_then(|w| master.unwrap_clinic_key(&WrappedKey::from_bytes(w), clinic).ok()))
 }
 
 /// # Errors
 /// Database errors.
 pub async fn mark_sent(tx: &mut Tx, m: &Message, now: Timestamp) -> Result<(), StoreError> {
-    // The body (it may hold a single-use link) is not kept once sent.
+    // Nothing of the message is kept once sent: the body may hold a
+    // single-use link, the recipient is personal data.
     on_tx!(tx, |c| sqlx::query(
-        "UPDATE outbox SET sent_at = $2, claimed_until = NULL, last_error = NULL, body = '' \
+        "UPDATE outbox SET sent_at = $2, claimed_until = NULL, last_error = NULL, sealed = NULL, \
+                to_addr = '', subject = '', body = '' \
          WHERE clinic_id = $3 AND id = $1"
     )
     .bind(m.id)
@@ -96,7 +267,8 @@ pub async fn mark_sent(tx: &mut Tx, m: &Message, now: Timestamp) -> Result<(), S
     Ok(())
 }
 
-/// Record a failed attempt and when to try again.
+/// Record a failed attempt and when to try again. `error` must hold no
+/// personal data (no address, no server reply text).
 ///
 /// # Errors
 /// Database errors.
@@ -115,15 +287,89 @@ pub async fn mark_failed(tx: &mut Tx, m: &Message, error: &str, retry_at: Timest
     Ok(())
 }
 
-/// Messages not yet sent.
+/// Give a message up for good: it is never tried again, and nothing of it
+/// is kept but its ids, times and `error` (which must hold no personal
+/// data).
+///
+/// # Errors
+/// Database errors.
+pub async fn mark_given_up(tx: &mut Tx, m: &Message, error: &str, now: Timestamp) -> Result<(), StoreError> {
+    on_tx!(tx, |c| sqlx::query(
+        "UPDATE outbox SET failed_at = $2, claimed_until = NULL, last_error = $3, sealed = NULL, \
+                to_addr = '', subject = '', body = '' \
+         WHERE clinic_id = $4 AND id = $1"
+    )
+    .bind(m.id)
+    .bind(micros(now))
+    .bind(error)
+    .bind(m.clinic_id.as_uuid())
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// Messages waiting to be sent (neither sent nor given up).
 ///
 /// # Errors
 /// Database errors.
 pub async fn pending_count(tx: &mut Tx) -> Result<i64, StoreError> {
     let n: i64 = on_tx!(tx, |c| sqlx::query_scalar(
-        "SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL"
+        "SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL"
     )
     .fetch_one(c)
     .await)?;
     Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::Store;
+
+    /// Mail of a clinic with no key (none made, or destroyed at
+    /// offboarding) is sealed under the platform's key, whose row is made
+    /// if it does not exist yet; it opens again for delivery.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn mail_of_a_clinic_without_a_key_is_sealed_under_the_platform_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let master = MasterKey::generate();
+        let store = Store::open_sqlite(&dir.path().join("t.db"), &master.sqlcipher_key(), &master.fingerprint())
+            .await
+            .unwrap();
+        let now = Timestamp::from_second(1_000).unwrap();
+        let clinic = ClinicId::from_uuid(Uuid::from_u128(5));
+
+        let mut tx = store.begin().await.unwrap();
+        let refused = enqueue(&mut tx, clinic, "a@b.example", "S", "B", now).await;
+        assert!(matches!(refused, Err(StoreError::Corrupt(_))), "no master key, no mail");
+        drop(tx);
+
+        let store = store.with_master_key(Arc::new(master));
+        let mut tx = store.begin().await.unwrap();
+        for n in 0..2 {
+            enqueue(&mut tx, clinic, "a@b.example", "S", &format!("B{n}"), now)
+                .await
+                .unwrap();
+        }
+        let owners: Vec<(Option<Uuid>, Option<i64>)> = on_tx!(tx, |c| sqlx::query_as(
+            "SELECT key_clinic_id, key_id FROM outbox ORDER BY id"
+        )
+        .fetch_all(c)
+        .await)
+        .unwrap();
+        assert_eq!(owners, [(Some(Uuid::nil()), Some(1)), (Some(Uuid::nil()), Some(1))]);
+        let mut bodies: Vec<String> = claim_due(&mut tx, now, 1, 10)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|m| m.mail.expect("opens").body)
+            .collect();
+        bodies.sort();
+        assert_eq!(bodies, ["B0", "B1"]);
+        tx.commit().await.unwrap();
+        store.close().await;
+    }
 }

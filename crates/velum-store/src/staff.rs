@@ -462,3 +462,19 @@ pub async fn set_display_name(
     .map(|r| r.rows_affected()))?;
     Ok(done == 1)
 }
+
+/// Housekeeping: delete set-up and reset links that are used or past
+/// their expiry (they can never be used again). Returns how many.
+///
+/// # Errors
+/// Database errors.
+pub async fn delete_spent_links(tx: &mut Tx, now: Timestamp) -> Result<u64, StoreError> {
+    let done = on_tx!(tx, |c| sqlx::query(
+        "DELETE FROM one_time_tokens WHERE used_at IS NOT NULL OR expires_at <= $1"
+    )
+    .bind(micros(now))
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(done)
+}

@@ -41,3 +41,19 @@ pub async fn failures(tx: &mut Tx, source: &str, now: Timestamp, window_micros: 
     .await)?;
     Ok(n.unwrap_or(0))
 }
+
+/// Housekeeping: delete sources whose window started before `before` (their
+/// count no longer applies). Returns how many.
+///
+/// # Errors
+/// Database errors.
+pub async fn delete_stale(tx: &mut Tx, before: Timestamp) -> Result<u64, StoreError> {
+    let done = on_tx!(tx, |c| sqlx::query(
+        "DELETE FROM login_throttle WHERE window_start < $1"
+    )
+    .bind(micros(before))
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(done)
+}

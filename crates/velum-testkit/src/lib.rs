@@ -13,6 +13,7 @@ use jiff::{SignedDuration, Timestamp};
 use reqwest::{Method, Response};
 use serde_json::Value;
 use tokio::sync::oneshot;
+use velum_app::mail::SmtpTls;
 use velum_app::synthetic::Synthetic;
 use velum_app::{
     Actor, App, AppSettings, BlobStore, ClientId, ClinicId, Clock, DataLocation, FixedClock, MasterKey, Role,
@@ -142,26 +143,41 @@ pub async fn fresh_location(backend: Backend) -> (DataLocation, tempfile::TempDi
     (location, dir)
 }
 
-/// Open an app on `location` with the test key and `clock` (no SMTP, no
-/// blob store).
-pub async fn open_app(location: &DataLocation, clock: Arc<FixedClock>, smtp_port: Option<u16>) -> App {
-    open_app_with_blobs(location, clock, smtp_port, None).await
+/// Settings that send mail to `sink` over STARTTLS (required, as
+/// `velum serve` does by default), trusting the sink's certificate; plain
+/// SMTP to a sink without TLS.
+pub fn smtp_settings(sink: &SmtpSink) -> SmtpSettings {
+    SmtpSettings {
+        host: "127.0.0.1".into(),
+        port: sink.port(),
+        from: "Velum <velum@test.example>".into(),
+        tls: if sink.ca_pem().is_some() {
+            SmtpTls::Required
+        } else {
+            SmtpTls::None
+        },
+        ca_pem: sink.ca_pem().map(str::to_owned),
+        username: None,
+        password: None,
+    }
+}
+
+/// Open an app on `location` with the test key and `clock`, sending mail to
+/// `smtp` if given (no blob store).
+pub async fn open_app(location: &DataLocation, clock: Arc<FixedClock>, smtp: Option<&SmtpSink>) -> App {
+    open_app_with_blobs(location, clock, smtp, None).await
 }
 
 /// [`open_app`] with a blob store.
 pub async fn open_app_with_blobs(
     location: &DataLocation,
     clock: Arc<FixedClock>,
-    smtp_port: Option<u16>,
+    smtp: Option<&SmtpSink>,
     blobs: Option<BlobStore>,
 ) -> App {
     let settings = AppSettings {
         base_url: "http://127.0.0.1".into(),
-        smtp: smtp_port.map(|port| SmtpSettings {
-            host: "127.0.0.1".into(),
-            port,
-            from: "Velum <velum@test.example>".into(),
-        }),
+        smtp: smtp.map(smtp_settings),
         blobs,
     };
     App::open(location, test_master_key(), clock, settings)
@@ -212,11 +228,7 @@ impl TestApp {
         let clock = Arc::new(FixedClock::new(Timestamp::now()));
         let settings = AppSettings {
             base_url: base_url.clone(),
-            smtp: Some(SmtpSettings {
-                host: "127.0.0.1".into(),
-                port: smtp.port(),
-                from: "Velum <velum@test.example>".into(),
-            }),
+            smtp: Some(smtp_settings(&smtp)),
             // As `velum serve` on the embedded database: blobs/ in the data dir.
             blobs: Some(BlobStore::open(&data_dir.path().join("blobs").to_string_lossy()).expect("blob store")),
         };

@@ -1,20 +1,50 @@
 //! A minimal SMTP listener on loopback that accepts every message and keeps
 //! it, so tests can read what Velum sent (RFC 5321 commands only as far as
 //! a client like lettre uses them).
+//!
+//! By default it offers STARTTLS (RFC 3207) with a self-signed certificate
+//! made when it starts (for `127.0.0.1` and `localhost`; the test trusts
+//! it through [`SmtpSink::ca_pem`]) and, as a server that requires TLS does,
+//! refuses `MAIL` until the client has switched to TLS: every mail test
+//! proves the mail went over TLS. [`SmtpSink::start_implicit_tls`] speaks
+//! TLS from the first byte; [`SmtpSink::start_without_tls`] is a server that
+//! offers no STARTTLS at all.
 
 use std::sync::{Arc, Mutex};
 
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::rustls;
+use tokio_rustls::rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 
 #[derive(Clone, Debug)]
 pub struct SmtpSink {
     port: u16,
+    ca_pem: Option<String>,
     messages: Arc<Mutex<Vec<String>>>,
 }
 
 impl SmtpSink {
+    /// A sink that offers STARTTLS and requires it before `MAIL`.
     pub async fn start() -> SmtpSink {
+        let (acceptor, pem) = self_signed();
+        Self::listen(Some((acceptor, Mode::StartTls)), Some(pem)).await
+    }
+
+    /// A sink that speaks TLS from the first byte ("implicit TLS", as on
+    /// port 465).
+    pub async fn start_implicit_tls() -> SmtpSink {
+        let (acceptor, pem) = self_signed();
+        Self::listen(Some((acceptor, Mode::Implicit)), Some(pem)).await
+    }
+
+    /// A sink that does not offer STARTTLS (a relay without TLS).
+    pub async fn start_without_tls() -> SmtpSink {
+        Self::listen(None, None).await
+    }
+
+    async fn listen(tls: Option<(TlsAcceptor, Mode)>, ca_pem: Option<String>) -> SmtpSink {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind smtp");
         let port = listener.local_addr().expect("addr").port();
         let messages = Arc::new(Mutex::new(Vec::new()));
@@ -22,16 +52,23 @@ impl SmtpSink {
         tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
                 let store = store.clone();
+                let tls = tls.clone();
                 tokio::spawn(async move {
-                    let _ = session(stream, store).await;
+                    let _ = session(stream, tls, store).await;
                 });
             }
         });
-        SmtpSink { port, messages }
+        SmtpSink { port, ca_pem, messages }
     }
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The certificate the sink presents, in PEM, for the client to trust
+    /// (`None` for a sink without TLS).
+    pub fn ca_pem(&self) -> Option<&str> {
+        self.ca_pem.as_deref()
     }
 
     /// Every message received so far (headers and body, as sent).
@@ -43,33 +80,107 @@ impl SmtpSink {
     }
 }
 
-async fn session(stream: tokio::net::TcpStream, store: Arc<Mutex<Vec<String>>>) -> std::io::Result<()> {
-    let (r, mut w) = stream.into_split();
-    let mut r = BufReader::new(r);
-    w.write_all(b"220 sink.test ESMTP\r\n").await?;
+type Store = Arc<Mutex<Vec<String>>>;
+
+#[derive(Clone, Copy)]
+enum Mode {
+    StartTls,
+    Implicit,
+}
+
+/// A TLS acceptor with a certificate for `127.0.0.1` and `localhost` made
+/// now, and that certificate in PEM.
+fn self_signed() -> (TlsAcceptor, String) {
+    let rcgen::CertifiedKey { cert, signing_key } =
+        rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
+            .expect("self-signed certificate");
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(signing_key.serialize_der()));
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .expect("TLS versions")
+        .with_no_client_auth()
+        .with_single_cert(vec![cert.der().clone()], key)
+        .expect("server certificate");
+    (TlsAcceptor::from(Arc::new(config)), cert.pem())
+}
+
+async fn session(stream: tokio::net::TcpStream, tls: Option<(TlsAcceptor, Mode)>, store: Store) -> std::io::Result<()> {
+    if let Some((acceptor, Mode::Implicit)) = &tls {
+        let mut s = BufReader::new(acceptor.accept(stream).await?);
+        s.write_all(b"220 sink.test ESMTP\r\n").await?;
+        s.flush().await?;
+        dialogue(&mut s, Offer::Secured, &store).await?;
+        return Ok(());
+    }
+    let mut s = BufReader::new(stream);
+    s.write_all(b"220 sink.test ESMTP\r\n").await?;
+    let Some((acceptor, _)) = tls else {
+        dialogue(&mut s, Offer::Plain, &store).await?;
+        return Ok(());
+    };
+    if dialogue(&mut s, Offer::StartTls, &store).await? {
+        // The client waits for our 220 before its handshake, so nothing is
+        // left in the read buffer.
+        let stream = acceptor.accept(s.into_inner()).await?;
+        let mut s = BufReader::new(stream);
+        dialogue(&mut s, Offer::Secured, &store).await?;
+    }
+    Ok(())
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Offer {
+    /// No TLS at all.
+    Plain,
+    /// STARTTLS offered, and required before `MAIL`.
+    StartTls,
+    /// Already inside TLS.
+    Secured,
+}
+
+/// Talk SMTP until the client quits or leaves (false) or asks to start
+/// TLS (true).
+async fn dialogue<S: AsyncBufRead + AsyncWrite + Unpin>(
+    s: &mut S,
+    offer: Offer,
+    store: &Store,
+) -> std::io::Result<bool> {
     let mut line = String::new();
     loop {
         line.clear();
-        if r.read_line(&mut line).await? == 0 {
-            return Ok(());
+        if s.read_line(&mut line).await? == 0 {
+            return Ok(false);
         }
         let cmd = line.trim_end().to_ascii_uppercase();
         if cmd.starts_with("EHLO") {
-            w.write_all(b"250-sink.test\r\n250 8BITMIME\r\n").await?;
+            if offer == Offer::StartTls {
+                s.write_all(b"250-sink.test\r\n250-STARTTLS\r\n250 8BITMIME\r\n")
+                    .await?;
+            } else {
+                s.write_all(b"250-sink.test\r\n250 8BITMIME\r\n").await?;
+            }
+        } else if cmd == "STARTTLS" && offer == Offer::StartTls {
+            s.write_all(b"220 2.0.0 ready to start TLS\r\n").await?;
+            s.flush().await?;
+            return Ok(true);
+        } else if cmd.starts_with("MAIL") && offer == Offer::StartTls {
+            s.write_all(b"530 5.7.0 Must issue a STARTTLS command first\r\n")
+                .await?;
         } else if cmd.starts_with("HELO")
             || cmd.starts_with("MAIL")
             || cmd.starts_with("RCPT")
             || cmd.starts_with("RSET")
             || cmd.starts_with("NOOP")
         {
-            w.write_all(b"250 OK\r\n").await?;
+            s.write_all(b"250 OK\r\n").await?;
         } else if cmd.starts_with("DATA") {
-            w.write_all(b"354 go ahead\r\n").await?;
+            s.write_all(b"354 go ahead\r\n").await?;
+            s.flush().await?;
             let mut data = String::new();
             loop {
                 line.clear();
-                if r.read_line(&mut line).await? == 0 {
-                    return Ok(());
+                if s.read_line(&mut line).await? == 0 {
+                    return Ok(false);
                 }
                 if line == ".\r\n" || line == ".\n" {
                     break;
@@ -80,13 +191,15 @@ async fn session(stream: tokio::net::TcpStream, store: Arc<Mutex<Vec<String>>>) 
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .push(readable(&data));
-            w.write_all(b"250 OK queued\r\n").await?;
+            s.write_all(b"250 OK queued\r\n").await?;
         } else if cmd.starts_with("QUIT") {
-            w.write_all(b"221 bye\r\n").await?;
-            return Ok(());
+            s.write_all(b"221 bye\r\n").await?;
+            s.flush().await?;
+            return Ok(false);
         } else {
-            w.write_all(b"502 not implemented\r\n").await?;
+            s.write_all(b"502 not implemented\r\n").await?;
         }
+        s.flush().await?;
     }
 }
 

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
+use velum_app::mail::{SmtpSettingsError, SmtpTls};
 use velum_app::{App, AppSettings, BlobStore, DataLocation, MasterKey, SmtpSettings, SystemClock};
 
 /// Read an environment variable (the one place that does).
@@ -48,6 +49,16 @@ pub struct MailArgs {
     /// Sender address for outgoing mail.
     #[arg(long, env = "VELUM_SMTP_FROM", default_value = "Velum <velum@localhost>")]
     pub smtp_from: String,
+    /// How mail reaches the SMTP server: required (STARTTLS, refused if the
+    /// server does not offer it), wrapper (TLS from the start, port 465), or
+    /// none (only for a relay on loopback). SMTP AUTH credentials come from
+    /// VELUM_SMTP_USERNAME and VELUM_SMTP_PASSWORD (environment only).
+    #[arg(long, env = "VELUM_SMTP_TLS", default_value = "required", value_name = "MODE")]
+    pub smtp_tls: SmtpTls,
+    /// PEM file of root certificates to trust for the SMTP server besides
+    /// the system's (a private CA).
+    #[arg(long, env = "VELUM_SMTP_CA_FILE", value_name = "FILE")]
+    pub smtp_ca_file: Option<PathBuf>,
 }
 
 impl MailArgs {
@@ -58,8 +69,40 @@ impl MailArgs {
             smtp_host: None,
             smtp_port: 25,
             smtp_from: String::new(),
+            smtp_tls: SmtpTls::Required,
+            smtp_ca_file: None,
         }
         .settings(None)
+    }
+
+    /// [`MailArgs::settings`] for commands that send mail: reads the CA file
+    /// and checks the SMTP settings, so a bad one stops start-up with one
+    /// line naming it (never a credential).
+    pub fn checked_settings(&self, listen: Option<SocketAddr>) -> anyhow::Result<AppSettings> {
+        let mut settings = self.settings(listen);
+        let Some(smtp) = &mut settings.smtp else {
+            return Ok(settings);
+        };
+        if let Some(path) = &self.smtp_ca_file {
+            let pem = std::fs::read_to_string(path).map_err(|e| {
+                anyhow::anyhow!(
+                    "VELUM_SMTP_CA_FILE (--smtp-ca-file): cannot read {} ({})",
+                    path.display(),
+                    e.kind()
+                )
+            })?;
+            smtp.ca_pem = Some(pem);
+        }
+        smtp.transport().map_err(|e| {
+            let setting = match e {
+                SmtpSettingsError::PlainToRemoteHost => "VELUM_SMTP_TLS (--smtp-tls)",
+                SmtpSettingsError::BadCaFile => "VELUM_SMTP_CA_FILE (--smtp-ca-file)",
+                SmtpSettingsError::HalfCredentials => "VELUM_SMTP_USERNAME / VELUM_SMTP_PASSWORD",
+                SmtpSettingsError::Tls => "VELUM_SMTP_HOST (--smtp-host)",
+            };
+            anyhow::anyhow!("{setting}: {e}")
+        })?;
+        Ok(settings)
     }
 
     pub fn settings(&self, listen: Option<SocketAddr>) -> AppSettings {
@@ -75,6 +118,10 @@ impl MailArgs {
                 host,
                 port: self.smtp_port,
                 from: self.smtp_from.clone(),
+                tls: self.smtp_tls,
+                ca_pem: None,
+                username: env("VELUM_SMTP_USERNAME"),
+                password: env("VELUM_SMTP_PASSWORD").map(secrecy::SecretString::from),
             }),
             blobs: None,
         }

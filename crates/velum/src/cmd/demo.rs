@@ -57,7 +57,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         data_dir: Some(args.data_dir.clone()),
         database_url: args.database_url.clone(),
     };
-    let app = crate::config::open_app(&data, args.mail.settings(Some(args.listen))).await?;
+    let app = crate::config::open_app(&data, args.mail.checked_settings(Some(args.listen))?).await?;
     let creds_path = args.data_dir.join(CREDENTIALS_FILE);
     let accounts: Vec<serde_json::Value> = match app.seed_demo(args.clients_per_clinic, 0x7e1u64).await? {
         Some(accounts) => {

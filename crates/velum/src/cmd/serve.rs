@@ -55,7 +55,7 @@ pub fn https_base_url(base_url: &str, insecure_http: bool) -> anyhow::Result<boo
 }
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let mut settings = args.mail.settings(Some(args.listen));
+    let mut settings = args.mail.checked_settings(Some(args.listen))?;
     // Checked before the database is opened, so a bad value stops start-up
     // with one line naming the setting.
     let secure = https_base_url(&settings.base_url, args.insecure_http)?;
@@ -101,7 +101,8 @@ pub async fn serve(app: App, listen: SocketAddr, config: WebConfig) -> anyhow::R
 }
 
 /// Deliver queued email every few seconds; once a minute, delete
-/// offboarding archives that waited past their time.
+/// offboarding archives that waited past their time, and (half a minute
+/// later) expired sessions, spent links and stale throttle rows.
 async fn background_worker(app: App) {
     for round in 0_u64.. {
         if let Err(e) = app.deliver_outbox().await {
@@ -111,6 +112,11 @@ async fn background_worker(app: App) {
             && let Err(e) = app.drop_expired_archives().await
         {
             tracing::warn!(error = %e, "clearing expired offboarding archives failed");
+        }
+        if round % 12 == 6
+            && let Err(e) = app.housekeeping().await
+        {
+            tracing::warn!(error = %e, "housekeeping (expired sessions, links, throttle rows) failed");
         }
         tokio::time::sleep(Duration::from_secs(5)).await;
     }

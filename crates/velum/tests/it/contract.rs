@@ -339,8 +339,8 @@ async fn two_servers_share_sessions_locks_and_the_outbox(backend: Backend) {
     let (loc, _dir) = fresh_location(backend).await;
     let c = clock();
     let smtp = SmtpSink::start().await;
-    let one = open_app(&loc, c.clone(), Some(smtp.port())).await;
-    let two = open_app(&loc, c.clone(), Some(smtp.port())).await;
+    let one = open_app(&loc, c.clone(), Some(&smtp)).await;
+    let two = open_app(&loc, c.clone(), Some(&smtp)).await;
     let clinic = one.fixture_clinic("Alpha").await.unwrap();
     let pw = "granite-puffin-lagoon-velvet";
     let (_, secret) = one

@@ -11,6 +11,7 @@ mod hosted;
 mod hosted_api;
 mod https;
 mod logs;
+mod mail;
 mod offboard;
 mod openapi;
 mod staff;

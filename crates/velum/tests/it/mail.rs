@@ -1,0 +1,453 @@
+//! Mail and housekeeping, checked behind the app's back: the outbox holds
+//! set-up and reset links sealed and clears them once sent or given up.
+
+use secrecy::ExposeSecret;
+use sqlx::{ConnectOptions, Connection};
+use velum_app::DataLocation;
+use velum_testkit::{TestApp, test_master_key};
+
+/// One outbox row as stored.
+#[derive(Debug, sqlx::FromRow)]
+struct OutboxRow {
+    to_addr: String,
+    subject: String,
+    body: String,
+    sealed: Option<Vec<u8>>,
+    sent_at: Option<i64>,
+    failed_at: Option<i64>,
+    last_error: Option<String>,
+}
+
+impl OutboxRow {
+    /// Everything stored, as text (sealed bytes read as if they were text).
+    fn as_text(&self) -> String {
+        format!(
+            "{} {} {} {} {}",
+            self.to_addr,
+            self.subject,
+            self.body,
+            String::from_utf8_lossy(self.sealed.as_deref().unwrap_or_default()),
+            self.last_error.as_deref().unwrap_or_default()
+        )
+    }
+}
+
+/// A direct connection to the test app's database, as a DBA would have.
+enum Raw {
+    Sqlite(sqlx::SqliteConnection),
+    Pg(sqlx::PgConnection),
+}
+
+macro_rules! on_raw {
+    ($raw:expr, |$c:ident| $body:expr) => {
+        match $raw {
+            Raw::Sqlite($c) => $body,
+            Raw::Pg($c) => $body,
+        }
+    };
+}
+
+impl Raw {
+    async fn open(t: &TestApp) -> Raw {
+        match &t.location {
+            DataLocation::SqliteFile(path) => {
+                let key = test_master_key().sqlcipher_key();
+                Raw::Sqlite(
+                    sqlx::sqlite::SqliteConnectOptions::new()
+                        .filename(path)
+                        .pragma("key", format!("\"{}\"", key.expose_secret()))
+                        .busy_timeout(std::time::Duration::from_secs(10))
+                        .connect()
+                        .await
+                        .unwrap(),
+                )
+            }
+            DataLocation::Postgres(url) => Raw::Pg(sqlx::PgConnection::connect(url).await.unwrap()),
+        }
+    }
+
+    async fn outbox(&mut self) -> Vec<OutboxRow> {
+        const SQL: &str =
+            "SELECT to_addr, subject, body, sealed, sent_at, failed_at, last_error FROM outbox ORDER BY id";
+        on_raw!(self, |c| sqlx::query_as(SQL).fetch_all(c).await.unwrap())
+    }
+
+    async fn exec(&mut self, sql: &'static str) -> u64 {
+        on_raw!(self, |c| sqlx::query(sql).execute(c).await.unwrap().rows_affected())
+    }
+
+    async fn count(&mut self, sql: &'static str) -> i64 {
+        on_raw!(self, |c| sqlx::query_scalar(sql).fetch_one(c).await.unwrap())
+    }
+
+    async fn close(self) {
+        on_raw!(self, |c| c.close().await.unwrap());
+    }
+}
+
+/// Ask for a password reset through the page, as a person would.
+async fn forgot_password(t: &TestApp, email: &str) {
+    let web = reqwest::Client::builder().cookie_store(true).build().unwrap();
+    let page = web
+        .get(t.url("/forgot-password"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = velum_testkit::csrf_in(&page);
+    let r = web
+        .post(t.url("/forgot-password"))
+        .form(&[("csrf", csrf.as_str()), ("email", email)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+}
+
+/// Issue 16 item 18: a reset link is sealed while it waits in the outbox
+/// (neither the link's secret nor the recipient is readable in the row),
+/// and once sent nothing of it is left; delivery still works.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queued_mail_is_sealed_and_cleared_once_sent() {
+    let t = TestApp::spawn().await;
+    let clinic = t.clinic("Sealed Mail Clinic").await;
+    let owner = clinic.owner();
+    let mut raw = Raw::open(&t).await;
+    let before = raw.outbox().await.len();
+
+    forgot_password(&t, &owner.email).await;
+    let rows = raw.outbox().await;
+    assert_eq!(rows.len(), before + 1);
+    let queued = rows.last().unwrap();
+    assert!(queued.sealed.as_ref().is_some_and(|s| !s.is_empty()), "sealed");
+    assert_eq!(
+        (queued.to_addr.as_str(), queued.subject.as_str(), queued.body.as_str()),
+        ("", "", "")
+    );
+    let stored = queued.as_text();
+
+    assert!(t.deliver_mail().await >= 1);
+    let mail = t.smtp.messages().pop().expect("the reset email");
+    assert!(mail.contains(&owner.email), "sent to the owner");
+    let link = mail
+        .split_whitespace()
+        .find(|w| w.starts_with(&format!("{}/reset/", t.base_url)))
+        .expect("a reset link in the email")
+        .to_owned();
+    let secret = link.rsplit(['/', '.']).next().unwrap();
+    assert!(secret.len() >= 32, "{link}");
+    for needle in [link.as_str(), secret, owner.email.as_str(), "Reset your Velum password"] {
+        assert!(!stored.contains(needle), "the queued row shows {needle:?}");
+    }
+
+    // Sent: nothing of the message is left, and the link works.
+    let rows = raw.outbox().await;
+    let sent = rows.last().unwrap();
+    assert!(sent.sent_at.is_some());
+    assert_eq!(sent.sealed, None);
+    assert_eq!(
+        (sent.to_addr.as_str(), sent.subject.as_str(), sent.body.as_str()),
+        ("", "", "")
+    );
+    let path = link.trim_start_matches(&t.base_url).to_owned();
+    assert_eq!(t.http.get(t.url(&path)).send().await.unwrap().status(), 200);
+    raw.close().await;
+}
+
+/// Mail queued in plaintext before the outbox was sealed (migration 0013)
+/// is sealed when the app starts, and still delivered; a message that can
+/// no longer be opened is given up and cleared, and says why without any
+/// personal data.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plaintext_mail_from_before_is_sealed_and_unopenable_mail_is_given_up() {
+    let t = TestApp::spawn().await;
+    let _clinic = t.clinic("Legacy Mail Clinic").await;
+    let mut raw = Raw::open(&t).await;
+    t.deliver_mail().await;
+    let n = raw
+        .exec(
+            "INSERT INTO outbox (id, clinic_id, to_addr, subject, body, created_at, next_attempt_at) \
+             SELECT id, id, 'legacy.person@example.org', 'Old subject', 'Old body with a link', 1, 1 \
+             FROM clinics WHERE kind = 'clinic'",
+        )
+        .await;
+    assert_eq!(n, 1);
+    // The row's id is the clinic's id: unique, and any id will do.
+    assert_eq!(t.app.seal_plaintext_outbox().await.unwrap(), 1);
+    let rows = raw.outbox().await;
+    let legacy = rows.iter().find(|r| r.sent_at.is_none()).unwrap();
+    assert!(legacy.sealed.is_some());
+    assert!(!legacy.as_text().contains("legacy.person"), "{legacy:?}");
+    assert_eq!(t.app.seal_plaintext_outbox().await.unwrap(), 0, "only once");
+    assert_eq!(t.deliver_mail().await, 1);
+    let mail = t.smtp.messages().pop().unwrap();
+    assert!(mail.contains("legacy.person@example.org") && mail.contains("Old body with a link"));
+
+    // A message whose sealed bytes no longer open (altered, or its key
+    // destroyed) is given up at once, and cleared.
+    let clinic = t.clinic("Broken Mail Clinic").await;
+    forgot_password(&t, &clinic.owner().email).await;
+    assert_eq!(
+        raw.exec("UPDATE outbox SET sealed = substr(sealed, 2) WHERE sent_at IS NULL")
+            .await,
+        1
+    );
+    assert_eq!(t.deliver_mail().await, 0);
+    assert_eq!(t.app.outbox_pending().await.unwrap(), 0);
+    let rows = raw.outbox().await;
+    let given_up = rows.iter().find(|r| r.failed_at.is_some()).expect("given up");
+    assert_eq!(given_up.sealed, None);
+    assert_eq!(
+        given_up.last_error.as_deref(),
+        Some("the message cannot be opened (its key is gone)")
+    );
+    assert_eq!(
+        raw.count("SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL")
+            .await,
+        0
+    );
+    raw.close().await;
+}
+
+/// Issue 16 item 23 (housekeeping): expired sessions, spent links and stale
+/// throttle rows are deleted by the worker's housekeeping run; live ones
+/// stay.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn housekeeping_deletes_expired_sign_in_state_and_keeps_live_state() {
+    let t = TestApp::spawn().await;
+    let clinic = t.clinic("Housekeeping Clinic").await;
+    let owner = clinic.owner();
+    let mut raw = Raw::open(&t).await;
+    let old_session = t.login(owner).await;
+    let r = t
+        .post_json(
+            "/api/v1/auth/login",
+            &serde_json::json!({"email": owner.email, "password": "not-the-password-at-all", "totp": "000000"}),
+        )
+        .await;
+    assert_eq!(r.status(), 401);
+    forgot_password(&t, &owner.email).await;
+    const SESSIONS: &str = "SELECT COUNT(*) FROM sessions";
+    const RESETS: &str = "SELECT COUNT(*) FROM one_time_tokens WHERE purpose = 'reset'";
+    const THROTTLE: &str = "SELECT COUNT(*) FROM login_throttle";
+    let sessions = raw.count(SESSIONS).await;
+    assert!(sessions >= 1);
+    assert_eq!(raw.count(RESETS).await, 1);
+    assert_eq!(raw.count(THROTTLE).await, 1);
+
+    // Nothing is due yet: everything stays.
+    let purged = t.app.housekeeping().await.unwrap();
+    assert_eq!(purged, velum_app::housekeeping::Purged::default());
+    assert_eq!(raw.count(SESSIONS).await, sessions);
+    assert_eq!(raw.count(RESETS).await, 1);
+    assert_eq!(raw.count(THROTTLE).await, 1);
+    assert_eq!(old_session.get("/api/v1/audit").await.status(), 200);
+
+    // Two hours later: the session has been idle too long, the reset link
+    // (one hour) has expired, the failure count's window has passed. A new
+    // session and a new link are live.
+    t.clock.advance(jiff::SignedDuration::from_hours(2));
+    let new_session = t.login(owner).await;
+    forgot_password(&t, &owner.email).await;
+    let purged = t.app.housekeeping().await.unwrap();
+    assert_eq!((purged.links, purged.throttle), (1, 1), "{purged:?}");
+    assert!(purged.sessions >= 1, "{purged:?}");
+    assert_eq!(raw.count(SESSIONS).await, 1, "only the new session is left");
+    assert_eq!(raw.count(RESETS).await, 1, "only the new link is left");
+    assert_eq!(raw.count(THROTTLE).await, 0);
+    assert_eq!(new_session.get("/api/v1/audit").await.status(), 200);
+    assert_eq!(old_session.get("/api/v1/audit").await.status(), 401);
+
+    // A used link goes at the next run, though it has not expired.
+    assert_eq!(t.deliver_mail().await, 2);
+    let mail = t.smtp.messages().pop().unwrap();
+    let link = mail
+        .split_whitespace()
+        .find(|w| w.starts_with(&format!("{}/reset/", t.base_url)))
+        .unwrap()
+        .to_owned();
+    let web = reqwest::Client::builder().cookie_store(true).build().unwrap();
+    let page = web.get(&link).send().await.unwrap().text().await.unwrap();
+    let csrf = velum_testkit::csrf_in(&page);
+    let r = web
+        .post(&link)
+        .form(&[("csrf", csrf.as_str()), ("password", "tidal-copper-meadow-fox-19")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(t.app.housekeeping().await.unwrap().links, 1);
+    assert_eq!(raw.count(RESETS).await, 0);
+    raw.close().await;
+}
+
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Issue 16 item 17: with STARTTLS required (the default), a server that
+/// does not offer it is sent nothing: the mail stays queued and sealed, and
+/// the failure is logged and stored without personal data. Every other mail
+/// test goes through the test kit's sink, which refuses MAIL before
+/// STARTTLS, so they all prove delivery over TLS.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn required_starttls_sends_nothing_to_a_server_that_does_not_offer_it() {
+    let logs = Captured::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(
+            "trace,reqwest=off,hyper=off,hyper_util=off",
+        ))
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    // Global: the app's tasks run on the runtime's worker threads. Each test
+    // is its own process under nextest.
+    tracing::subscriber::set_global_default(subscriber).expect("no other subscriber");
+
+    let t = TestApp::spawn().await;
+    let clinic = t.clinic("Plain Relay Clinic").await;
+    let owner = clinic.owner();
+    t.deliver_mail().await;
+    forgot_password(&t, &owner.email).await;
+
+    let plain = velum_testkit::SmtpSink::start_without_tls().await;
+    let settings = velum_app::AppSettings {
+        base_url: t.base_url.clone(),
+        smtp: Some(velum_app::SmtpSettings {
+            tls: velum_app::mail::SmtpTls::Required,
+            ..velum_testkit::smtp_settings(&plain)
+        }),
+        blobs: None,
+    };
+    let relay = velum_app::App::open(&t.location, test_master_key(), t.clock.clone(), settings)
+        .await
+        .unwrap();
+    assert_eq!(relay.deliver_outbox().await.unwrap(), 0);
+    assert!(plain.messages().is_empty(), "nothing sent in the clear");
+    assert_eq!(relay.outbox_pending().await.unwrap(), 1, "still queued");
+    let mut raw = Raw::open(&t).await;
+    let row = raw.outbox().await.pop().unwrap();
+    assert!(row.sealed.is_some() && row.failed_at.is_none(), "{row:?}");
+    assert_eq!(
+        row.last_error.as_deref(),
+        Some("the SMTP server does not offer STARTTLS, or refused the session")
+    );
+    let logged = String::from_utf8_lossy(&logs.0.lock().unwrap()).into_owned();
+    assert!(logged.contains("email delivery failed; will retry"), "{logged}");
+    assert!(logged.contains("does not offer STARTTLS"), "{logged}");
+    assert!(!logged.contains(&owner.email), "the recipient was logged");
+    assert!(!logged.contains("/reset/"), "the link was logged");
+
+    // The server that offers STARTTLS gets it, once the back-off has passed.
+    t.clock.advance(jiff::SignedDuration::from_mins(5));
+    assert_eq!(t.deliver_mail().await, 1);
+    assert!(t.smtp.messages().pop().unwrap().contains(&owner.email));
+    relay.close().await;
+    raw.close().await;
+}
+
+/// Issue 16 item 17: `--smtp-tls none` is refused at start for a server
+/// that is not on loopback, and half a set of credentials is refused, each
+/// with one line naming the setting and never the password.
+#[test]
+fn serve_refuses_plain_smtp_to_a_remote_host_and_half_credentials() {
+    const BIN: &str = env!("CARGO_BIN_EXE_velum");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let velum = |args: &[&str]| {
+        let mut c = std::process::Command::new(BIN);
+        c.args(args)
+            .env_remove("VELUM_MASTER_KEY_FILE")
+            .env_remove("VELUM_SMTP_TLS")
+            .env_remove("VELUM_SMTP_USERNAME")
+            .env_remove("VELUM_SMTP_PASSWORD")
+            .env("RUST_LOG", "warn");
+        c
+    };
+    assert!(
+        velum(&["keys", "init", "--data-dir", d])
+            .output()
+            .unwrap()
+            .status
+            .success()
+    );
+    let serve = ["serve", "--data-dir", d, "--listen", "127.0.0.1:0", "--smtp-host"];
+
+    let mut args = serve.to_vec();
+    args.extend(["smtp.example.com", "--smtp-tls", "none"]);
+    let out = velum(&args).output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(
+        err.contains("VELUM_SMTP_TLS (--smtp-tls)") && err.contains("loopback"),
+        "{err}"
+    );
+
+    // By environment too.
+    let mut args = serve.to_vec();
+    args.push("10.1.2.3");
+    let out = velum(&args).env("VELUM_SMTP_TLS", "none").output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("VELUM_SMTP_TLS"));
+
+    let mut args = serve.to_vec();
+    args.push("smtp.example.com");
+    let out = velum(&args)
+        .env("VELUM_SMTP_PASSWORD", "hunter2-smtp-secret")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("VELUM_SMTP_USERNAME / VELUM_SMTP_PASSWORD"), "{err}");
+    assert!(!err.contains("hunter2"), "{err}");
+
+    let mut args = serve.to_vec();
+    args.extend(["smtp.example.com", "--smtp-tls", "sometimes"]);
+    let out = velum(&args).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--smtp-tls"));
+
+    assert!(
+        !dir.path().join("velum.db").exists(),
+        "refused before the database was opened"
+    );
+}
+
+/// `--smtp-tls wrapper`: TLS from the first byte, to a server that expects
+/// it (as on port 465).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrapper_tls_delivers_to_an_implicit_tls_server() {
+    let t = TestApp::spawn().await;
+    let clinic = t.clinic("Wrapper Clinic").await;
+    t.deliver_mail().await;
+    forgot_password(&t, &clinic.owner().email).await;
+    let sink = velum_testkit::SmtpSink::start_implicit_tls().await;
+    let settings = velum_app::AppSettings {
+        base_url: t.base_url.clone(),
+        smtp: Some(velum_app::SmtpSettings {
+            tls: velum_app::mail::SmtpTls::Wrapper,
+            ..velum_testkit::smtp_settings(&sink)
+        }),
+        blobs: None,
+    };
+    let relay = velum_app::App::open(&t.location, test_master_key(), t.clock.clone(), settings)
+        .await
+        .unwrap();
+    assert_eq!(relay.deliver_outbox().await.unwrap(), 1);
+    assert!(sink.messages().pop().unwrap().contains(&clinic.owner().email));
+    relay.close().await;
+}
