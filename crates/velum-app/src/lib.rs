@@ -13,7 +13,7 @@ pub mod clinics;
 pub mod clock;
 pub mod demo;
 mod error;
-mod keys;
+pub mod keys;
 pub mod mail;
 pub mod offboard;
 pub mod platform;

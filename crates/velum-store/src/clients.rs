@@ -182,6 +182,75 @@ pub async fn key(tx: &mut Tx, scope: &ClinicScope, id: ClientId) -> Result<Optio
     Ok(row.map(|(k, w)| (k, WrappedKey::from_bytes(w))))
 }
 
+/// Up to `limit` client keys wrapped under another clinic key than
+/// `current`: `(client, key id, wrapped)`, in client order (the work left
+/// in a clinic-key rotation).
+///
+/// # Errors
+/// Database errors.
+pub async fn keys_not_under(
+    tx: &mut Tx,
+    scope: &ClinicScope,
+    current: i64,
+    limit: i64,
+) -> Result<Vec<(ClientId, i64, WrappedKey)>, StoreError> {
+    let rows: Vec<(Uuid, i64, Vec<u8>)> = on_tx!(tx, |c| sqlx::query_as(
+        "SELECT client_id, key_id, wrapped FROM client_keys WHERE clinic_id = $1 AND key_id <> $2 \
+         ORDER BY client_id LIMIT $3"
+    )
+    .bind(scope.clinic_id().as_uuid())
+    .bind(current)
+    .bind(limit)
+    .fetch_all(c)
+    .await)?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, k, w)| (ClientId::from_uuid(id), k, WrappedKey::from_bytes(w)))
+        .collect())
+}
+
+/// How many client keys are wrapped under another clinic key than `current`.
+///
+/// # Errors
+/// Database errors.
+pub async fn count_keys_not_under(tx: &mut Tx, scope: &ClinicScope, current: i64) -> Result<i64, StoreError> {
+    let n: i64 = on_tx!(tx, |c| sqlx::query_scalar(
+        "SELECT COUNT(*) FROM client_keys WHERE clinic_id = $1 AND key_id <> $2"
+    )
+    .bind(scope.clinic_id().as_uuid())
+    .bind(current)
+    .fetch_one(c)
+    .await)?;
+    Ok(n)
+}
+
+/// Replace a client's wrapped key with one wrapped under clinic key `to`,
+/// only if it is still wrapped under `from` (so a concurrent rotation
+/// cannot overwrite newer work). Returns whether it changed.
+///
+/// # Errors
+/// Database errors.
+pub async fn rewrap_key(
+    tx: &mut Tx,
+    scope: &ClinicScope,
+    id: ClientId,
+    from: i64,
+    to: (i64, &WrappedKey),
+) -> Result<bool, StoreError> {
+    let n = on_tx!(tx, |c| sqlx::query(
+        "UPDATE client_keys SET key_id = $4, wrapped = $5 WHERE clinic_id = $1 AND client_id = $2 AND key_id = $3"
+    )
+    .bind(scope.clinic_id().as_uuid())
+    .bind(id.as_uuid())
+    .bind(from)
+    .bind(to.0)
+    .bind(to.1.as_bytes())
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(n == 1)
+}
+
 /// # Errors
 /// Database errors.
 pub async fn get(tx: &mut Tx, scope: &ClinicScope, id: ClientId) -> Result<Option<ClientRecord>, StoreError> {
