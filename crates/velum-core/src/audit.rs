@@ -401,6 +401,8 @@ mod tests {
                 "clinic_imported",
                 "clinic_chain_verified",
                 "clinic_offboarded",
+                "clinic_key_rotated",
+                "integrity_failure",
             ]
         );
     }
