@@ -237,6 +237,81 @@ impl App {
     }
 }
 
+/// Medical rows re-sealed per transaction by the start-up upgrade.
+const UPGRADE_BATCH: i64 = 100;
+
+impl App {
+    /// The data migration that goes with schema migration 0010: re-seal
+    /// every medical summary sealed under scheme 1 (clinic and client as
+    /// associated data) under scheme 2 (clinic, client and version). Run on
+    /// every start (`App::open`, so `velum migrate` and `serve` too), it is
+    /// idempotent and resumable: each batch commits, and a re-sealed row is
+    /// marked in `client_medical.aad_scheme`. When none are left it records
+    /// so in `meta`, and from then on does nothing: a scheme-1 row that
+    /// appears later (an old ciphertext put back with its scheme) is refused
+    /// as an integrity failure, never re-sealed. A row that does not open
+    /// is left as it is (and will be refused), logged by id only.
+    ///
+    /// Returns how many rows it re-sealed.
+    ///
+    /// # Errors
+    /// Store errors.
+    pub async fn upgrade_medical_aad(&self) -> Result<u64, AppError> {
+        let clinics = {
+            let mut tx = self.begin().await?;
+            if clients::medical_aad_upgraded(&mut tx).await? {
+                return Ok(0);
+            }
+            clients::clinics_with_old_medical(&mut tx).await?
+        };
+        let mut total = 0;
+        for clinic in clinics {
+            let scope = ClinicScope::new(clinic);
+            let mut after = None;
+            let (mut resealed, mut refused) = (0u64, 0u64);
+            loop {
+                let mut tx = self.begin().await?;
+                let rows = clients::medical_old_scheme(&mut tx, &scope, after, UPGRADE_BATCH).await?;
+                let Some((last, _)) = rows.last() else { break };
+                after = Some(*last);
+                for (client, row) in &rows {
+                    let opened = match self.client_key(&mut tx, &scope, *client).await {
+                        Ok(key) => key
+                            .open(&row.sealed, &crate::clients::medical_aad_v1(&scope, *client))
+                            .map(|plain| (key, plain))
+                            .map_err(AppError::from),
+                        Err(e) => Err(e),
+                    };
+                    match opened {
+                        Ok((key, plain)) => {
+                            let sealed = key.seal(&plain, &crate::clients::medical_aad(&scope, *client, row.version));
+                            if clients::reseal_medical(&mut tx, &scope, *client, row.version, &sealed).await? {
+                                resealed += 1;
+                            }
+                        }
+                        Err(AppError::Internal(_)) => {
+                            tracing::warn!(
+                                clinic = %clinic,
+                                client = %client,
+                                "a medical record sealed before the version binding does not open; left as it is"
+                            );
+                            refused += 1;
+                        }
+                        Err(e) => return Err(e),
+                    }
+                }
+                tx.commit().await?;
+            }
+            tracing::info!(clinic = %clinic, resealed, refused, "medical records bound to their version");
+            total += resealed;
+        }
+        let mut tx = self.begin().await?;
+        clients::mark_medical_aad_upgraded(&mut tx, self.now()).await?;
+        tx.commit().await?;
+        Ok(total)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;

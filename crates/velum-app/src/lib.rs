@@ -99,14 +99,17 @@ impl App {
             }
             DataLocation::Postgres(url) => Store::open_postgres(url, &master.fingerprint()).await?,
         };
-        Ok(App {
+        let app = App {
             inner: Arc::new(Inner {
                 store,
                 master,
                 clock,
                 settings,
             }),
-        })
+        };
+        // Data migrations that need the master key run after the schema's.
+        app.upgrade_medical_aad().await?;
+        Ok(app)
     }
 
     pub(crate) fn store(&self) -> &Store {

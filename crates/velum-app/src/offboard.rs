@@ -92,7 +92,7 @@ use velum_crypto::{Aad, ArchiveKey, ClientKey, ClinicKey, WrappedKey};
 use velum_store::transfer::{self, TableRows};
 use velum_store::{ClinicScope, StoreError, audit, clinics, offboard};
 
-use crate::clients::{history_aad, medical_aad};
+use crate::clients::{history_aad, open_medical};
 use crate::platform::platform_id;
 use crate::{App, AppError};
 
@@ -575,7 +575,16 @@ fn archive_document(
         let client = uuid_of(r, "client_id")?;
         let summary = match (keys.get(&client), bytes_of(r, "sealed")?) {
             (Some(key), Some(sealed)) => {
-                parse_json(&key.open(&sealed, &medical_aad(&scope, ClientId::from_uuid(client)))?)?
+                let row = velum_store::clients::MedicalRow {
+                    sealed,
+                    version: field(r, "version")
+                        .as_i64()
+                        .ok_or(corrupt("a medical row has no version"))?,
+                    aad_scheme: field(r, "aad_scheme")
+                        .as_i64()
+                        .ok_or(corrupt("a medical row has no scheme"))?,
+                };
+                parse_json(&open_medical(key, &scope, ClientId::from_uuid(client), &row)?)?
             }
             _ => Value::Null,
         };

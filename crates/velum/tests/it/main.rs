@@ -11,6 +11,7 @@ mod hosted;
 mod hosted_api;
 mod keys;
 mod logs;
+mod medical_integrity;
 mod offboard;
 mod openapi;
 mod staff;
