@@ -326,3 +326,53 @@ async fn rotate_clinic_rewraps_every_client_resumes_and_keeps_transfer_and_offbo
     allergies.sort();
     assert_eq!(allergies, ["Hyaluronidase", "Latex", "Lidocaine"]);
 }
+
+/// The same command on PostgreSQL (`--database-url`): an interrupted
+/// rotation leaves every client readable and the next run finishes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rotate_clinic_on_postgres_resumes_and_keeps_clients_readable() {
+    if velum_testkit::skip_without_pg("rotate_clinic_on_postgres") {
+        return;
+    }
+    let url = velum_testkit::fresh_pg_database().await;
+    let location = DataLocation::Postgres(url.clone());
+    let keys = data_dir();
+    let key_file = keys.path().join("master.key");
+    let clock = clock();
+    let app = open_app(&location, clock.clone(), None).await;
+    let seeded = seed(&app).await;
+    app.close().await;
+    let clinic = seeded.clinic.to_string();
+    let rotate = |extra: &[&str]| {
+        let mut args = vec!["keys", "rotate-clinic", "--database-url", &url, "--clinic", &clinic];
+        args.extend_from_slice(extra);
+        let o = Command::new(BIN)
+            .args(&args)
+            .env("VELUM_MASTER_KEY_FILE", &key_file)
+            .env_remove("VELUM_DATABASE_URL")
+            .env_remove("VELUM_DATA_DIR")
+            .env("RUST_LOG", "warn")
+            .output()
+            .unwrap();
+        ok(&o)
+    };
+    let out = rotate(&["--max-clients", "1"]);
+    assert!(
+        out.contains("New clinic key 2") && out.contains("1 client keys re-wrapped, 2 left"),
+        "{out}"
+    );
+    let app = open_app(&location, clock.clone(), None).await;
+    all_readable(&app, &seeded).await;
+    app.close().await;
+    let out = rotate(&[]);
+    assert!(out.contains("Resumed rotation to clinic key 2"), "{out}");
+    assert!(
+        out.contains("2 client keys re-wrapped; 1 old clinic key(s) deleted"),
+        "{out}"
+    );
+    let app = open_app(&location, clock, None).await;
+    all_readable(&app, &seeded).await;
+    let events = rotation_events(&app, &seeded.owner).await;
+    assert_eq!(events.len(), 3, "{events:?}");
+    app.close().await;
+}
