@@ -11,7 +11,7 @@ use velum_core::client::{ClientDetails, ClientInput, MedicalInput, MedicalSummar
 use velum_core::text::{DateOfBirth, UkMobile};
 use velum_core::{Actor, ClientId, Role, Section};
 use velum_crypto::{Aad, ClientKey};
-use velum_store::clients::{self, ClientRecord, SearchTerm};
+use velum_store::clients::{self, ClientRecord, MEDICAL_AAD_SCHEME, MedicalRow, SearchTerm};
 use velum_store::{ClinicScope, Tx};
 
 pub use velum_store::audit::AccessEntry;
@@ -182,8 +182,40 @@ fn contact(r: &ClientRecord) -> Contact {
     }
 }
 
-pub(crate) fn medical_aad(scope: &ClinicScope, client: ClientId) -> Aad {
+/// The medical record's associated data: clinic, client and version
+/// (scheme 2), so an older ciphertext of the record copied over the current
+/// row does not open. A removed allergy must not come back unnoticed.
+pub(crate) fn medical_aad(scope: &ClinicScope, client: ClientId, version: i64) -> Aad {
+    Aad::record_version(
+        "client.medical/v2",
+        &[scope.clinic_id().as_uuid(), client.as_uuid()],
+        u64::try_from(version).unwrap_or(0),
+    )
+}
+
+/// Scheme 1, before migration 0010: clinic and client only. Only the
+/// start-up upgrade ([`App::upgrade_medical_aad`]) opens with it.
+pub(crate) fn medical_aad_v1(scope: &ClinicScope, client: ClientId) -> Aad {
     Aad::record("client.medical", &[scope.clinic_id().as_uuid(), client.as_uuid()])
+}
+
+/// Open a stored medical row. A row that is not under the current scheme,
+/// or does not open as this client's record at its stored version, is an
+/// integrity failure (a rolled-back or swapped ciphertext), never shown.
+pub(crate) fn open_medical(
+    key: &ClientKey,
+    scope: &ClinicScope,
+    client: ClientId,
+    row: &MedicalRow,
+) -> Result<Vec<u8>, AppError> {
+    if row.aad_scheme != MEDICAL_AAD_SCHEME {
+        return Err(AppError::Integrity);
+    }
+    key.open(&row.sealed, &medical_aad(scope, client, row.version))
+        .map_err(|e| match e {
+            velum_crypto::CryptoError::WrongKey => AppError::Integrity,
+            other => other.into(),
+        })
 }
 
 pub(crate) fn history_aad(scope: &ClinicScope, client: ClientId, id: uuid::Uuid) -> Aad {
@@ -283,6 +315,38 @@ impl App {
         done.err().unwrap_or(AppError::NotFound)
     }
 
+    /// Answer `Integrity` for a medical record that failed its integrity
+    /// check, after recording the failure in the clinic's chain (in a
+    /// transaction of its own: the read's is rolled back) and the log, with
+    /// ids only, never a value.
+    async fn integrity_failure(&self, tx: Tx, actor: &Actor, id: ClientId) -> AppError {
+        drop(tx);
+        tracing::error!(
+            clinic = %actor.clinic_id,
+            client = %id,
+            "a medical record failed its integrity check and was not shown"
+        );
+        let detail = Some("medical record does not open at its stored version".to_owned());
+        let done = async {
+            let mut tx = self.begin().await?;
+            self.audit(
+                &mut tx,
+                event(
+                    actor,
+                    AuditAction::IntegrityFailure,
+                    Some(id),
+                    &[Section::Medical],
+                    detail,
+                ),
+            )
+            .await?;
+            tx.commit().await?;
+            Ok::<(), AppError>(())
+        }
+        .await;
+        done.err().unwrap_or(AppError::Integrity)
+    }
+
     /// Open the given sections of a card: one read, one audit event naming
     /// every section opened.
     ///
@@ -296,7 +360,11 @@ impl App {
             return Err(self.not_found(tx, actor, id, sections).await);
         };
         let medical = if sections.contains(&Section::Medical) {
-            Some(self.read_medical(&mut tx, &scope, id).await?)
+            match self.read_medical(&mut tx, &scope, id).await {
+                Ok(m) => Some(m),
+                Err(AppError::Integrity) => return Err(self.integrity_failure(tx, actor, id).await),
+                Err(e) => return Err(e),
+            }
         } else {
             None
         };
@@ -321,12 +389,15 @@ impl App {
                 summary: MedicalSummary::default(),
                 version: 0,
             }),
-            Some((sealed, version)) => {
+            Some(row) => {
                 let key = self.client_key(tx, scope, id).await?;
-                let plain = key.open(&sealed, &medical_aad(scope, id))?;
+                let plain = open_medical(&key, scope, id, &row)?;
                 let summary = serde_json::from_slice(&plain)
                     .map_err(|_| AppError::Internal("medical json: not readable".into()))?;
-                Ok(Medical { summary, version })
+                Ok(Medical {
+                    summary,
+                    version: row.version,
+                })
             }
         }
     }
@@ -504,23 +575,32 @@ impl App {
         let previous = clients::medical(&mut tx, &scope, id).await?;
         let hid = uuid::Uuid::now_v7();
         let prev_sealed = match &previous {
-            Some((sealed, _)) => {
-                let plain = key.open(sealed, &medical_aad(&scope, id))?;
-                Some(key.seal(&plain, &history_aad(&scope, id, hid)))
-            }
+            Some(row) => match open_medical(&key, &scope, id, row) {
+                Ok(plain) => Some(key.seal(&plain, &history_aad(&scope, id, hid))),
+                Err(AppError::Integrity) => return Err(self.integrity_failure(tx, actor, id).await),
+                Err(e) => return Err(e),
+            },
             None => None,
         };
+        let version = previous.as_ref().map_or(1, |row| row.version + 1);
         let json =
             serde_json::to_vec(&summary).map_err(|_| AppError::Internal("medical json: cannot encode".into()))?;
-        clients::put_medical(
+        let stored = clients::put_medical(
             &mut tx,
             &scope,
             id,
-            &key.seal(&json, &medical_aad(&scope, id)),
+            &key.seal(&json, &medical_aad(&scope, id, version)),
+            version,
             actor.staff_id,
             now,
         )
         .await?;
+        if !stored {
+            return Err(AppError::Conflict(velum_core::client::FieldErrors::single(
+                "medical",
+                "was changed by someone else meanwhile; reload it and try again",
+            )));
+        }
         clients::insert_history(
             &mut tx,
             &scope,
@@ -535,10 +615,7 @@ impl App {
         self.audit(&mut tx, event(actor, AuditAction::Update, Some(id), &sections, None))
             .await?;
         tx.commit().await?;
-        Ok(Medical {
-            summary,
-            version: previous.map_or(1, |(_, v)| v + 1),
-        })
+        Ok(Medical { summary, version })
     }
 
     /// Record the client's marketing choices.

@@ -52,6 +52,11 @@ pub enum AppError {
     /// A uniqueness rule on one field.
     #[error("conflict")]
     Conflict(FieldErrors),
+    /// A sealed record did not open as the record it is stored as (for
+    /// example an older version of a medical record copied over the current
+    /// one). Nothing of it is shown; the event has been audited.
+    #[error("a stored record failed its integrity check")]
+    Integrity,
     /// The store could not be opened: wrong key, newer schema.
     #[error("{0}")]
     Startup(String),

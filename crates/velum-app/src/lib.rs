@@ -14,7 +14,7 @@ pub mod clock;
 pub mod demo;
 mod error;
 pub mod housekeeping;
-mod keys;
+pub mod keys;
 pub mod mail;
 pub mod offboard;
 pub mod platform;
@@ -134,9 +134,11 @@ impl App {
                 settings,
             }),
         };
+        // Data migrations that need the master key run after the schema's.
         // Mail queued before the outbox was sealed (migration 0013) is
         // sealed now, before anything is sent.
         app.seal_plaintext_outbox().await?;
+        app.upgrade_medical_aad().await?;
         Ok(app)
     }
 

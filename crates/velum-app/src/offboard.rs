@@ -92,7 +92,7 @@ use velum_crypto::{Aad, ArchiveKey, ClientKey, ClinicKey, WrappedKey};
 use velum_store::transfer::{self, TableRows};
 use velum_store::{ClinicScope, StoreError, audit, clinics, offboard};
 
-use crate::clients::{history_aad, medical_aad};
+use crate::clients::{history_aad, open_medical};
 use crate::platform::platform_id;
 use crate::{App, AppError};
 
@@ -491,11 +491,42 @@ fn parse_json(plain: &[u8]) -> Result<Value, AppError> {
     serde_json::from_slice(plain).map_err(|_| corrupt("an opened value is not JSON"))
 }
 
+/// Every clinic key row of the clinic (as read for the archive), opened, by
+/// `key_id`: a client key is opened with the clinic key its row names, so a
+/// clinic whose key rotation has not finished still archives whole.
+fn clinic_keys_of(app: &App, clinic: ClinicId, tables: &[TableRows]) -> Result<HashMap<i64, ClinicKey>, AppError> {
+    rows(tables, "clinic_keys")
+        .iter()
+        .map(|r| {
+            let id = field(r, "key_id").as_i64().ok_or(corrupt("a clinic key has no id"))?;
+            let wrapped = bytes_of(r, "wrapped")?.ok_or(corrupt("a clinic key is empty"))?;
+            Ok((
+                id,
+                app.master()
+                    .unwrap_clinic_key(&WrappedKey::from_bytes(wrapped), clinic)?,
+            ))
+        })
+        .collect()
+}
+
+/// Open a client key row with the clinic key it names.
+fn client_key_of(clinic_keys: &HashMap<i64, ClinicKey>, clinic: ClinicId, r: &Row) -> Result<ClientKey, AppError> {
+    let client = uuid_of(r, "client_id")?;
+    let key_id = field(r, "key_id")
+        .as_i64()
+        .ok_or(corrupt("a client key names no clinic key"))?;
+    let clinic_key = clinic_keys
+        .get(&key_id)
+        .ok_or(corrupt("a client key names a missing clinic key"))?;
+    let wrapped = bytes_of(r, "wrapped")?.ok_or(corrupt("a client key is empty"))?;
+    Ok(clinic_key.unwrap_client_key(&WrappedKey::from_bytes(wrapped), clinic, ClientId::from_uuid(client))?)
+}
+
 /// The readable document, from the clinic's rows (as read for `velum
 /// export`) and its opened blobs.
 fn archive_document(
     clinic: ClinicId,
-    clinic_key: &ClinicKey,
+    clinic_keys: &HashMap<i64, ClinicKey>,
     tables: &[TableRows],
     files: Vec<BlobFile>,
     exported_at: Timestamp,
@@ -534,21 +565,26 @@ fn archive_document(
         })
         .collect::<Result<Vec<Value>, AppError>>()?;
 
-    // Each client's data key, unwrapped with the clinic key.
+    // Each client's data key, unwrapped with the clinic key its row names.
     let mut keys: HashMap<uuid::Uuid, ClientKey> = HashMap::new();
     for r in rows(tables, "client_keys") {
-        let client = uuid_of(r, "client_id")?;
-        let wrapped = bytes_of(r, "wrapped")?.ok_or(corrupt("a client key is empty"))?;
-        let key =
-            clinic_key.unwrap_client_key(&WrappedKey::from_bytes(wrapped), clinic, ClientId::from_uuid(client))?;
-        keys.insert(client, key);
+        keys.insert(uuid_of(r, "client_id")?, client_key_of(clinic_keys, clinic, r)?);
     }
     let mut medical: HashMap<uuid::Uuid, Value> = HashMap::new();
     for r in rows(tables, "client_medical") {
         let client = uuid_of(r, "client_id")?;
         let summary = match (keys.get(&client), bytes_of(r, "sealed")?) {
             (Some(key), Some(sealed)) => {
-                parse_json(&key.open(&sealed, &medical_aad(&scope, ClientId::from_uuid(client)))?)?
+                let row = velum_store::clients::MedicalRow {
+                    sealed,
+                    version: field(r, "version")
+                        .as_i64()
+                        .ok_or(corrupt("a medical row has no version"))?,
+                    aad_scheme: field(r, "aad_scheme")
+                        .as_i64()
+                        .ok_or(corrupt("a medical row has no scheme"))?,
+                };
+                parse_json(&open_medical(key, &scope, ClientId::from_uuid(client), &row)?)?
             }
             _ => Value::Null,
         };
@@ -762,13 +798,9 @@ impl App {
         )
         .await?;
         let tables = transfer::read_clinic(&mut tx, &scope).await?;
-        let (_, wrapped) = clinics::current_key(&mut tx, &scope).await?;
-        let clinic_key = self
-            .master()
-            .unwrap_clinic_key(&wrapped, clinic)
-            .map_err(AppError::from)?;
-        let (files, stray) = self.clinic_blobs(clinic, &clinic_key, &tables).await?;
-        let document = archive_document(clinic, &clinic_key, &tables, files, now, stray)?;
+        let clinic_keys = clinic_keys_of(self, clinic, &tables)?;
+        let (files, stray) = self.clinic_blobs(clinic, &clinic_keys, &tables).await?;
+        let document = archive_document(clinic, &clinic_keys, &tables, files, now, stray)?;
         let archive_key = ArchiveKey::generate();
         let header = ArchiveHeader {
             format: ARCHIVE_FORMAT,
@@ -861,7 +893,7 @@ impl App {
     async fn clinic_blobs(
         &self,
         clinic: ClinicId,
-        clinic_key: &ClinicKey,
+        clinic_keys: &HashMap<i64, ClinicKey>,
         tables: &[TableRows],
     ) -> Result<(Vec<BlobFile>, u64), OffboardError> {
         let Some(store) = &self.settings().blobs else {
@@ -872,17 +904,16 @@ impl App {
             detail: e.to_string(),
         };
         let (ids, stray) = store.list_clinic(clinic).await.map_err(failed)?;
-        let wrapped: HashMap<uuid::Uuid, Vec<u8>> = rows(tables, "client_keys")
+        let key_rows: HashMap<uuid::Uuid, &Row> = rows(tables, "client_keys")
             .iter()
-            .filter_map(|r| Some((uuid_of(r, "client_id").ok()?, bytes_of(r, "wrapped").ok()??)))
+            .filter_map(|r| Some((uuid_of(r, "client_id").ok()?, r)))
             .collect();
         let mut files = Vec::with_capacity(ids.len());
         for (client, id) in ids {
-            let key = wrapped
+            let key = key_rows
                 .get(&client.as_uuid())
-                .map(|w| clinic_key.unwrap_client_key(&WrappedKey::from_bytes(w.clone()), clinic, client))
-                .transpose()
-                .map_err(AppError::from)?;
+                .map(|r| client_key_of(clinic_keys, clinic, r))
+                .transpose()?;
             let content = match key {
                 Some(key) => Some(store.get(clinic, client, id, &key).await.map_err(failed)?),
                 None => None,

@@ -62,10 +62,19 @@ pub enum AuditAction {
     /// the clinic's chain (the last event its archive holds) and in the
     /// platform's chain (with the offboarding certificate's SHA-256).
     ClinicOffboarded,
+    /// The clinic's key was rotated (`velum keys rotate-clinic`): one event
+    /// when the new key is made, one when a run ends (finished, with the
+    /// old key rows retired, or paused with client keys left to re-wrap).
+    /// A system event: no staff member acts.
+    ClinicKeyRotated,
+    /// A sealed record failed its integrity check when opened (for example
+    /// an older version of a medical record copied over the current one).
+    /// Nothing of the record is shown or recorded.
+    IntegrityFailure,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 30] = [
+    pub const ALL: [AuditAction; 32] = [
         AuditAction::Read,
         AuditAction::Search,
         AuditAction::Create,
@@ -96,6 +105,8 @@ impl AuditAction {
         AuditAction::ClinicImported,
         AuditAction::ClinicChainVerified,
         AuditAction::ClinicOffboarded,
+        AuditAction::ClinicKeyRotated,
+        AuditAction::IntegrityFailure,
     ];
 
     #[must_use]
@@ -131,6 +142,8 @@ impl AuditAction {
             AuditAction::ClinicImported => "clinic_imported",
             AuditAction::ClinicChainVerified => "clinic_chain_verified",
             AuditAction::ClinicOffboarded => "clinic_offboarded",
+            AuditAction::ClinicKeyRotated => "clinic_key_rotated",
+            AuditAction::IntegrityFailure => "integrity_failure",
         }
     }
 
@@ -168,6 +181,8 @@ impl AuditAction {
             AuditAction::ClinicImported => "Imported the clinic",
             AuditAction::ClinicChainVerified => "Verified a clinic's audit chain",
             AuditAction::ClinicOffboarded => "Offboarded the clinic",
+            AuditAction::ClinicKeyRotated => "Rotated the clinic key",
+            AuditAction::IntegrityFailure => "Found a record altered in storage",
         }
     }
 }
@@ -386,6 +401,8 @@ mod tests {
                 "clinic_imported",
                 "clinic_chain_verified",
                 "clinic_offboarded",
+                "clinic_key_rotated",
+                "integrity_failure",
             ]
         );
     }

@@ -70,6 +70,22 @@ impl Aad {
         Aad(bytes)
     }
 
+    /// Associated data for one version of a record: [`Aad::record`]'s bytes
+    /// followed by `version` as a big-endian `u64`, e.g. the medical record's
+    /// version, so that an older ciphertext of the same record copied over
+    /// the current row does not open (a rollback is detected, not shown).
+    ///
+    /// **NEVER CHANGE THE ENCODING** (as for [`Aad::record`]). It cannot
+    /// collide with an [`Aad::record`] encoding: for the same `kind` the
+    /// lengths differ by 8 modulo 16 (ids are 16 bytes each), and a
+    /// different `kind` differs in its length-prefixed label.
+    #[must_use]
+    pub fn record_version(kind: &str, ids: &[Uuid], version: u64) -> Aad {
+        let mut aad = Aad::record(kind, ids);
+        aad.0.extend_from_slice(&version.to_be_bytes());
+        aad
+    }
+
     /// The encoded bytes, as passed to AES-GCM.
     #[must_use]
     pub fn as_bytes(&self) -> &[u8] {
@@ -134,6 +150,33 @@ mod tests {
     }
 
     #[test]
+    fn versioned_aad_encoding_is_pinned() {
+        // Stored format, like `aad_encoding_is_pinned`: never update these bytes.
+        let id = Uuid::from_u128(0x0123_4567_89ab_cdef_0123_4567_89ab_cdef);
+        let aad = Aad::record_version("ab", &[id], 0x0102);
+        let expected: &[u8] = &[
+            0, 0, 0, 0, 0, 0, 0, 2, b'a', b'b', // len(kind), kind
+            0, 0, 0, 0, 0, 0, 0, 1, // count(ids)
+            0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef, // id
+            0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef, //
+            0, 0, 0, 0, 0, 0, 0x01, 0x02, // version
+        ];
+        assert_eq!(aad.as_bytes(), expected);
+    }
+
+    #[test]
+    fn versions_of_one_record_have_different_aad() {
+        let ids = [Uuid::from_u128(1), Uuid::from_u128(2)];
+        let v1 = Aad::record_version("client.medical/v2", &ids, 1);
+        let v2 = Aad::record_version("client.medical/v2", &ids, 2);
+        assert_ne!(v1, v2);
+        assert_ne!(v1, Aad::record("client.medical/v2", &ids));
+        let sealed = seal_with(&KEY, b"allergy: latex", v1.as_bytes());
+        assert_eq!(open_with(&KEY, &sealed, v2.as_bytes()), Err(CryptoError::WrongKey));
+        assert_eq!(open_with(&KEY, &sealed, v1.as_bytes()), Ok(b"allergy: latex".to_vec()));
+    }
+
+    #[test]
     fn aad_is_unambiguous_where_naive_concatenation_is_not() {
         let a = Uuid::from_u128(1);
         assert_ne!(Aad::record("ab", &[]), Aad::record("a", &[]));
@@ -180,6 +223,13 @@ mod tests {
         ) {
             prop_assume!((k1.as_str(), &ids1) != (k2.as_str(), &ids2));
             prop_assert_ne!(Aad::record(&k1, &ids1), Aad::record(&k2, &ids2));
+        }
+
+        #[test]
+        fn versioned_aad_never_equals_a_plain_one(
+            k1 in ".{0,12}", ids1 in uuids(), k2 in ".{0,12}", ids2 in uuids(), v in any::<u64>()
+        ) {
+            prop_assert_ne!(Aad::record_version(&k1, &ids1, v), Aad::record(&k2, &ids2));
         }
     }
 }

@@ -182,6 +182,75 @@ pub async fn key(tx: &mut Tx, scope: &ClinicScope, id: ClientId) -> Result<Optio
     Ok(row.map(|(k, w)| (k, WrappedKey::from_bytes(w))))
 }
 
+/// Up to `limit` client keys wrapped under another clinic key than
+/// `current`: `(client, key id, wrapped)`, in client order (the work left
+/// in a clinic-key rotation).
+///
+/// # Errors
+/// Database errors.
+pub async fn keys_not_under(
+    tx: &mut Tx,
+    scope: &ClinicScope,
+    current: i64,
+    limit: i64,
+) -> Result<Vec<(ClientId, i64, WrappedKey)>, StoreError> {
+    let rows: Vec<(Uuid, i64, Vec<u8>)> = on_tx!(tx, |c| sqlx::query_as(
+        "SELECT client_id, key_id, wrapped FROM client_keys WHERE clinic_id = $1 AND key_id <> $2 \
+         ORDER BY client_id LIMIT $3"
+    )
+    .bind(scope.clinic_id().as_uuid())
+    .bind(current)
+    .bind(limit)
+    .fetch_all(c)
+    .await)?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, k, w)| (ClientId::from_uuid(id), k, WrappedKey::from_bytes(w)))
+        .collect())
+}
+
+/// How many client keys are wrapped under another clinic key than `current`.
+///
+/// # Errors
+/// Database errors.
+pub async fn count_keys_not_under(tx: &mut Tx, scope: &ClinicScope, current: i64) -> Result<i64, StoreError> {
+    let n: i64 = on_tx!(tx, |c| sqlx::query_scalar(
+        "SELECT COUNT(*) FROM client_keys WHERE clinic_id = $1 AND key_id <> $2"
+    )
+    .bind(scope.clinic_id().as_uuid())
+    .bind(current)
+    .fetch_one(c)
+    .await)?;
+    Ok(n)
+}
+
+/// Replace a client's wrapped key with one wrapped under clinic key `to`,
+/// only if it is still wrapped under `from` (so a concurrent rotation
+/// cannot overwrite newer work). Returns whether it changed.
+///
+/// # Errors
+/// Database errors.
+pub async fn rewrap_key(
+    tx: &mut Tx,
+    scope: &ClinicScope,
+    id: ClientId,
+    from: i64,
+    to: (i64, &WrappedKey),
+) -> Result<bool, StoreError> {
+    let n = on_tx!(tx, |c| sqlx::query(
+        "UPDATE client_keys SET key_id = $4, wrapped = $5 WHERE clinic_id = $1 AND client_id = $2 AND key_id = $3"
+    )
+    .bind(scope.clinic_id().as_uuid())
+    .bind(id.as_uuid())
+    .bind(from)
+    .bind(to.0)
+    .bind(to.1.as_bytes())
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(n == 1)
+}
+
 /// # Errors
 /// Database errors.
 pub async fn get(tx: &mut Tx, scope: &ClinicScope, id: ClientId) -> Result<Option<ClientRecord>, StoreError> {
@@ -407,22 +476,45 @@ pub async fn count(tx: &mut Tx, scope: &ClinicScope) -> Result<i64, StoreError> 
     Ok(n)
 }
 
-/// The sealed medical summary and its version.
+/// A client's sealed medical summary as stored.
+#[derive(Clone, Debug)]
+pub struct MedicalRow {
+    pub sealed: Vec<u8>,
+    pub version: i64,
+    /// How the associated data was made: [`MEDICAL_AAD_SCHEME`] (clinic,
+    /// client and version), or 1 for a row sealed before migration 0010
+    /// (clinic and client only) that the start-up upgrade has not re-sealed.
+    pub aad_scheme: i64,
+}
+
+/// The medical record's current associated-data scheme: clinic, client and
+/// version (migration 0010).
+pub const MEDICAL_AAD_SCHEME: i64 = 2;
+
+/// The sealed medical summary, its version and its AAD scheme.
 ///
 /// # Errors
 /// Database errors.
-pub async fn medical(tx: &mut Tx, scope: &ClinicScope, id: ClientId) -> Result<Option<(Vec<u8>, i64)>, StoreError> {
-    let row: Option<(Vec<u8>, i64)> = on_tx!(tx, |c| sqlx::query_as(
-        "SELECT sealed, version FROM client_medical WHERE clinic_id = $1 AND client_id = $2"
+pub async fn medical(tx: &mut Tx, scope: &ClinicScope, id: ClientId) -> Result<Option<MedicalRow>, StoreError> {
+    let row: Option<(Vec<u8>, i64, i64)> = on_tx!(tx, |c| sqlx::query_as(
+        "SELECT sealed, version, aad_scheme FROM client_medical WHERE clinic_id = $1 AND client_id = $2"
     )
     .bind(scope.clinic_id().as_uuid())
     .bind(id.as_uuid())
     .fetch_optional(c)
     .await)?;
-    Ok(row)
+    Ok(row.map(|(sealed, version, aad_scheme)| MedicalRow {
+        sealed,
+        version,
+        aad_scheme,
+    }))
 }
 
-/// Store a new sealed medical summary.
+/// Store version `version` of the sealed medical summary (sealed under
+/// [`MEDICAL_AAD_SCHEME`] with that version), only if the stored one is
+/// `version - 1` (none for version 1). Returns `false`, changing nothing,
+/// if another write got there first: the version is bound into the
+/// ciphertext, so it is set here, never incremented blindly.
 ///
 /// # Errors
 /// Database errors.
@@ -431,20 +523,133 @@ pub async fn put_medical(
     scope: &ClinicScope,
     id: ClientId,
     sealed: &[u8],
+    version: i64,
     by: StaffId,
     now: Timestamp,
-) -> Result<(), StoreError> {
-    on_tx!(tx, |c| sqlx::query(
-        "INSERT INTO client_medical (clinic_id, client_id, sealed, version, updated_at, updated_by) \
-         VALUES ($1, $2, $3, 1, $4, $5) \
-         ON CONFLICT (clinic_id, client_id) DO UPDATE SET sealed = excluded.sealed, \
-           version = client_medical.version + 1, updated_at = excluded.updated_at, updated_by = excluded.updated_by",
+) -> Result<bool, StoreError> {
+    let done = on_tx!(tx, |c| sqlx::query(
+        "INSERT INTO client_medical (clinic_id, client_id, sealed, version, aad_scheme, updated_at, updated_by) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) \
+         ON CONFLICT (clinic_id, client_id) DO UPDATE SET sealed = excluded.sealed, version = excluded.version, \
+           aad_scheme = excluded.aad_scheme, updated_at = excluded.updated_at, updated_by = excluded.updated_by \
+         WHERE client_medical.version = excluded.version - 1",
     )
     .bind(scope.clinic_id().as_uuid())
     .bind(id.as_uuid())
     .bind(sealed)
+    .bind(version)
+    .bind(MEDICAL_AAD_SCHEME)
     .bind(micros(now))
     .bind(by.as_uuid())
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(done == 1)
+}
+
+/// Up to `limit` medical rows of the clinic still sealed under scheme 1,
+/// after client `after`, in client order (the start-up upgrade's work).
+///
+/// # Errors
+/// Database errors.
+pub async fn medical_old_scheme(
+    tx: &mut Tx,
+    scope: &ClinicScope,
+    after: Option<ClientId>,
+    limit: i64,
+) -> Result<Vec<(ClientId, MedicalRow)>, StoreError> {
+    let rows: Vec<(Uuid, Vec<u8>, i64, i64)> = on_tx!(tx, |c| sqlx::query_as(
+        "SELECT client_id, sealed, version, aad_scheme FROM client_medical \
+         WHERE clinic_id = $1 AND aad_scheme = 1 AND ($2 IS NULL OR client_id > $2) ORDER BY client_id LIMIT $3"
+    )
+    .bind(scope.clinic_id().as_uuid())
+    .bind(after.map(|a| a.as_uuid()))
+    .bind(limit)
+    .fetch_all(c)
+    .await)?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, sealed, version, aad_scheme)| {
+            (
+                ClientId::from_uuid(id),
+                MedicalRow {
+                    sealed,
+                    version,
+                    aad_scheme,
+                },
+            )
+        })
+        .collect())
+}
+
+/// Replace a scheme-1 medical ciphertext with the same summary sealed under
+/// [`MEDICAL_AAD_SCHEME`], only if the row is still scheme 1 at `version`.
+///
+/// # Errors
+/// Database errors.
+pub async fn reseal_medical(
+    tx: &mut Tx,
+    scope: &ClinicScope,
+    id: ClientId,
+    version: i64,
+    sealed: &[u8],
+) -> Result<bool, StoreError> {
+    let done = on_tx!(tx, |c| sqlx::query(
+        "UPDATE client_medical SET sealed = $4, aad_scheme = $5 \
+         WHERE clinic_id = $1 AND client_id = $2 AND version = $3 AND aad_scheme = 1"
+    )
+    .bind(scope.clinic_id().as_uuid())
+    .bind(id.as_uuid())
+    .bind(version)
+    .bind(sealed)
+    .bind(MEDICAL_AAD_SCHEME)
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(done == 1)
+}
+
+/// The clinics that still hold scheme-1 medical rows. Installation-wide on
+/// purpose (G7): it is the start-up upgrade's list of clinics to visit,
+/// and returns ids only; each clinic is then read through its own scope.
+///
+/// # Errors
+/// Database errors.
+pub async fn clinics_with_old_medical(tx: &mut Tx) -> Result<Vec<velum_core::ClinicId>, StoreError> {
+    let ids: Vec<Uuid> = on_tx!(tx, |c| sqlx::query_scalar(
+        "SELECT DISTINCT clinic_id FROM client_medical WHERE aad_scheme = 1 ORDER BY clinic_id"
+    )
+    .fetch_all(c)
+    .await)?;
+    Ok(ids.into_iter().map(velum_core::ClinicId::from_uuid).collect())
+}
+
+/// `meta` key recording that the start-up upgrade to [`MEDICAL_AAD_SCHEME`]
+/// has run; from then on a scheme-1 row is refused, never re-sealed.
+const MEDICAL_AAD_DONE: &str = "medical_aad_v2";
+
+/// Whether the upgrade to [`MEDICAL_AAD_SCHEME`] has run here.
+///
+/// # Errors
+/// Database errors.
+pub async fn medical_aad_upgraded(tx: &mut Tx) -> Result<bool, StoreError> {
+    let v: Option<String> = on_tx!(tx, |c| sqlx::query_scalar("SELECT value FROM meta WHERE key = $1")
+        .bind(MEDICAL_AAD_DONE)
+        .fetch_optional(c)
+        .await)?;
+    Ok(v.is_some())
+}
+
+/// Record that the upgrade to [`MEDICAL_AAD_SCHEME`] has run (at `now`).
+///
+/// # Errors
+/// Database errors.
+pub async fn mark_medical_aad_upgraded(tx: &mut Tx, now: Timestamp) -> Result<(), StoreError> {
+    on_tx!(tx, |c| sqlx::query(
+        "INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING"
+    )
+    .bind(MEDICAL_AAD_DONE)
+    .bind(now.to_string())
     .execute(c)
     .await
     .map(|r| r.rows_affected()))?;

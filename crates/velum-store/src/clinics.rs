@@ -62,6 +62,91 @@ pub async fn current_key(tx: &mut Tx, scope: &ClinicScope) -> Result<(i64, Wrapp
     Ok((id, WrappedKey::from_bytes(bytes)))
 }
 
+/// The clinic key row `key_id` names (a client key records which clinic key
+/// wraps it, so it is opened with that one, not the newest).
+///
+/// # Errors
+/// `Corrupt` if the clinic has no such key.
+pub async fn key(tx: &mut Tx, scope: &ClinicScope, key_id: i64) -> Result<WrappedKey, StoreError> {
+    let row: Option<Vec<u8>> = on_tx!(tx, |c| sqlx::query_scalar(
+        "SELECT wrapped FROM clinic_keys WHERE clinic_id = $1 AND key_id = $2"
+    )
+    .bind(scope.clinic_id().as_uuid())
+    .bind(key_id)
+    .fetch_optional(c)
+    .await)?;
+    row.map(WrappedKey::from_bytes).ok_or(StoreError::Corrupt(
+        "a client key names a clinic key that does not exist",
+    ))
+}
+
+/// The ids of the clinic's key rows, oldest first. More than one means a
+/// rotation has not finished.
+///
+/// # Errors
+/// Database errors.
+pub async fn key_ids(tx: &mut Tx, scope: &ClinicScope) -> Result<Vec<i64>, StoreError> {
+    let ids: Vec<i64> = on_tx!(tx, |c| sqlx::query_scalar(
+        "SELECT key_id FROM clinic_keys WHERE clinic_id = $1 ORDER BY key_id"
+    )
+    .bind(scope.clinic_id().as_uuid())
+    .fetch_all(c)
+    .await)?;
+    Ok(ids)
+}
+
+/// Add a new clinic key, one above the highest id so far; it becomes the
+/// current key. Returns its id.
+///
+/// # Errors
+/// Database errors (`Conflict` if another rotation added one at once).
+pub async fn add_key(
+    tx: &mut Tx,
+    scope: &ClinicScope,
+    wrapped: &WrappedKey,
+    now: Timestamp,
+) -> Result<i64, StoreError> {
+    let id: i64 = on_tx!(tx, |c| sqlx::query_scalar(
+        "SELECT COALESCE(MAX(key_id), 0) + 1 FROM clinic_keys WHERE clinic_id = $1"
+    )
+    .bind(scope.clinic_id().as_uuid())
+    .fetch_one(c)
+    .await)?;
+    on_tx!(tx, |c| sqlx::query(
+        "INSERT INTO clinic_keys (clinic_id, key_id, wrapped, created_at) VALUES ($1, $2, $3, $4)"
+    )
+    .bind(scope.clinic_id().as_uuid())
+    .bind(id)
+    .bind(wrapped.as_bytes())
+    .bind(micros(now))
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(id)
+}
+
+/// Delete the clinic's key rows older than `current` that no client key
+/// and no queued mail names any more (the end of a rotation; a key still
+/// sealing queued mail goes at a later run, once that mail has left).
+/// Returns how many went.
+///
+/// # Errors
+/// Database errors.
+pub async fn retire_unused_keys(tx: &mut Tx, scope: &ClinicScope, current: i64) -> Result<u64, StoreError> {
+    let n = on_tx!(tx, |c| sqlx::query(
+        "DELETE FROM clinic_keys WHERE clinic_id = $1 AND key_id < $2 AND NOT EXISTS ( \
+           SELECT 1 FROM client_keys k WHERE k.clinic_id = clinic_keys.clinic_id AND k.key_id = clinic_keys.key_id) \
+         AND NOT EXISTS ( \
+           SELECT 1 FROM outbox o WHERE o.key_clinic_id = clinic_keys.clinic_id AND o.key_id = clinic_keys.key_id)",
+    )
+    .bind(scope.clinic_id().as_uuid())
+    .bind(current)
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(n)
+}
+
 /// # Errors
 /// Database errors.
 pub async fn get(tx: &mut Tx, scope: &ClinicScope) -> Result<Option<ClinicRow>, StoreError> {

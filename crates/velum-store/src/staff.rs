@@ -478,3 +478,36 @@ pub async fn delete_spent_links(tx: &mut Tx, now: Timestamp) -> Result<u64, Stor
     .map(|r| r.rows_affected()))?;
     Ok(done)
 }
+
+/// Every staff member's sealed TOTP secret (confirmed or not), to re-seal
+/// under a new clinic key.
+///
+/// # Errors
+/// Database errors.
+pub async fn sealed_totp_secrets(tx: &mut Tx, scope: &ClinicScope) -> Result<Vec<(StaffId, Vec<u8>)>, StoreError> {
+    let rows: Vec<(Uuid, Vec<u8>)> = on_tx!(tx, |c| sqlx::query_as(
+        "SELECT id, totp_sealed FROM staff WHERE clinic_id = $1 AND totp_sealed IS NOT NULL ORDER BY id"
+    )
+    .bind(scope.clinic_id().as_uuid())
+    .fetch_all(c)
+    .await)?;
+    Ok(rows.into_iter().map(|(id, s)| (StaffId::from_uuid(id), s)).collect())
+}
+
+/// Replace a sealed TOTP secret with the same secret sealed under another
+/// key (its confirmation state and last used step stay).
+///
+/// # Errors
+/// Database errors.
+pub async fn reseal_totp(tx: &mut Tx, scope: &ClinicScope, id: StaffId, sealed: &[u8]) -> Result<bool, StoreError> {
+    let done = on_tx!(tx, |c| sqlx::query(
+        "UPDATE staff SET totp_sealed = $3 WHERE clinic_id = $1 AND id = $2"
+    )
+    .bind(scope.clinic_id().as_uuid())
+    .bind(id.as_uuid())
+    .bind(sealed)
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(done == 1)
+}

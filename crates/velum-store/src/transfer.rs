@@ -177,6 +177,7 @@ pub const CLINIC_TABLES: &[Table] = &[
             col("version", Int),
             col("updated_at", Int),
             col("updated_by", Id),
+            col("aad_scheme", Int),
         ],
     },
     Table {

@@ -141,6 +141,14 @@ impl IntoResponse for ApiError {
             ),
             AppError::Forbidden => api_error(StatusCode::FORBIDDEN, None, "your role does not allow this"),
             AppError::NotFound => api_error(StatusCode::NOT_FOUND, None, "not found"),
+            e @ AppError::Integrity => {
+                log_internal(&e);
+                api_error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    None,
+                    "the stored record failed its integrity check and is not shown; this has been recorded",
+                )
+            }
             e @ (AppError::Internal(_) | AppError::Startup(_)) => {
                 log_internal(&e);
                 api_error(
@@ -206,6 +214,15 @@ impl IntoResponse for PageError {
                 "Email, password or code not recognised.",
             ),
             AppError::ClinicSuspended => error_page(StatusCode::FORBIDDEN, "Clinic suspended", CLINIC_SUSPENDED),
+            e @ AppError::Integrity => {
+                log_internal(&e);
+                error_page(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Record failed its integrity check",
+                    "The stored medical record does not match its version, so it is not shown. \
+                     This has been recorded; ask the clinic's owner to contact the installation's administrator.",
+                )
+            }
             AppError::Validation(_) | AppError::Conflict(_) | AppError::Duplicate(_) => error_page(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "Please check the form",

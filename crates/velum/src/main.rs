@@ -25,7 +25,7 @@ enum Command {
     Demo(cmd::demo::Args),
     /// Bring the database schema up to date and exit.
     Migrate(cmd::migrate::Args),
-    /// Manage the master key.
+    /// Manage the master key and rotate clinic keys.
     #[command(subcommand)]
     Keys(cmd::keys::Command),
     /// Create and list clinics.
@@ -58,7 +58,7 @@ fn main() -> ExitCode {
             Command::Serve(args) => cmd::serve::run(args).await,
             Command::Demo(args) => cmd::demo::run(args).await,
             Command::Migrate(args) => cmd::migrate::run(args).await,
-            Command::Keys(c) => cmd::keys::run(c),
+            Command::Keys(c) => cmd::keys::run(c).await,
             Command::Clinic(c) => cmd::clinic::run(c).await,
             Command::Operator(c) => cmd::clinic::run_operator(c).await,
             Command::Audit(c) => cmd::audit::run(c).await,
