@@ -151,6 +151,24 @@ pub(crate) fn totp_aad(clinic: ClinicId, staff: StaffId) -> Aad {
     Aad::record("staff.totp", &[clinic.as_uuid(), staff.as_uuid()])
 }
 
+/// A set-up secret belongs to one session: its associated data names the
+/// session (the first half of its token's hash) as well as the account.
+fn pending_totp_aad(tref: &TokenRef, staff: StaffId) -> Aad {
+    let mut session = [0u8; 16];
+    session.copy_from_slice(&tref.hash[..16]);
+    Aad::record(
+        "session.totp_pending",
+        &[tref.clinic.as_uuid(), staff.as_uuid(), uuid::Uuid::from_bytes(session)],
+    )
+}
+
+fn wrong_enrolment_code() -> AppError {
+    AppError::field(
+        "code",
+        "does not match; check the time on your phone and try the newest code",
+    )
+}
+
 fn unix_seconds(t: Timestamp) -> u64 {
     u64::try_from(t.as_second()).unwrap_or(0)
 }
@@ -412,26 +430,37 @@ impl App {
         self.signed_in(tx, &s, "web", source).await
     }
 
-    /// The TOTP set-up page for a pending session: makes (once) and shows
-    /// the secret.
+    /// The TOTP set-up page for a pending session: makes (once per session)
+    /// and shows the secret. The secret is the session's own: it is kept,
+    /// sealed, on the session row with associated data naming that session,
+    /// so another set-up session shows (and can confirm) only its own, and
+    /// an account that has confirmed a secret shows none again.
     ///
     /// # Errors
-    /// `Unauthenticated` without a pending set-up session.
+    /// `Unauthenticated` without a pending set-up session, or once the
+    /// account has two-step sign-in set up.
     pub async fn web_enrolment(&self, pending: &str) -> Result<Enrolment, AppError> {
-        let (_, s) = self.pending(pending, Stage::Enrol).await?;
+        let (tref, s) = self.pending(pending, Stage::Enrol).await?;
+        if s.totp_confirmed {
+            return Err(AppError::Unauthenticated);
+        }
         let scope = ClinicScope::new(s.clinic_id);
         let mut tx = self.begin().await?;
         let (_, clinic_key) = self.clinic_key(&mut tx, &scope).await?;
-        let aad = totp_aad(s.clinic_id, s.id);
-        let secret = match &s.totp_sealed {
-            Some(sealed) => TotpSecret::from_bytes(clinic_key.open(sealed, &aad)?)?,
+        let aad = pending_totp_aad(&tref, s.id);
+        let sealed = match sessions::totp_pending(&mut tx, &tref.scope(), &tref.hash).await? {
+            Some(sealed) => sealed,
             None => {
                 let secret = TotpSecret::generate();
                 let sealed = clinic_key.seal(secret.as_bytes(), &aad);
-                staff::set_totp(&mut tx, &scope, s.id, &sealed, false, self.now()).await?;
-                secret
+                sessions::set_totp_pending(&mut tx, &tref.scope(), &tref.hash, &sealed).await?;
+                // Two requests at once: show whichever was stored first.
+                sessions::totp_pending(&mut tx, &tref.scope(), &tref.hash)
+                    .await?
+                    .ok_or(AppError::Unauthenticated)?
             }
         };
+        let secret = TotpSecret::from_bytes(clinic_key.open(&sealed, &aad)?)?;
         tx.commit().await?;
         let uri = secret.otpauth_uri("Velum", &s.email);
         Ok(Enrolment {
@@ -441,11 +470,14 @@ impl App {
         })
     }
 
-    /// Confirm TOTP set-up with a first code, and complete the sign-in.
+    /// Confirm TOTP set-up with a first code from this session's own secret,
+    /// and complete the sign-in. Every other set-up session of the account
+    /// ends with it.
     ///
     /// # Errors
-    /// `Unauthenticated` without a pending set-up session; a field error on
-    /// `code` for a wrong code.
+    /// `Unauthenticated` without a pending set-up session (or when the
+    /// account has confirmed a secret meanwhile); a field error on `code`
+    /// for a wrong code.
     pub async fn web_confirm_enrolment(
         &self,
         pending: &str,
@@ -453,19 +485,31 @@ impl App {
         source: Option<&str>,
     ) -> Result<IssuedSession, AppError> {
         let (tref, s) = self.pending(pending, Stage::Enrol).await?;
+        if s.totp_confirmed {
+            return Err(AppError::Unauthenticated);
+        }
         let scope = ClinicScope::new(s.clinic_id);
         let mut tx = self.begin().await?;
-        if !self.use_totp_code(&mut tx, &s, code).await? {
-            return Err(AppError::field(
-                "code",
-                "does not match; check the time on your phone and try the newest code",
-            ));
+        let Some(pending_sealed) = sessions::totp_pending(&mut tx, &tref.scope(), &tref.hash).await? else {
+            // This session never showed a secret, so there is nothing to confirm.
+            return Err(wrong_enrolment_code());
+        };
+        let (_, clinic_key) = self.clinic_key(&mut tx, &scope).await?;
+        let secret = TotpSecret::from_bytes(clinic_key.open(&pending_sealed, &pending_totp_aad(&tref, s.id))?)?;
+        let Some(step) = secret.check(code.trim(), unix_seconds(self.now())) else {
+            return Err(wrong_enrolment_code());
+        };
+        let step = i64::try_from(step).unwrap_or(i64::MAX);
+        if !staff::accept_totp_step(&mut tx, &scope, s.id, step).await? {
+            return Err(wrong_enrolment_code());
         }
-        let sealed = s.totp_sealed.clone().unwrap_or_default();
-        staff::set_totp(&mut tx, &scope, s.id, &sealed, true, self.now()).await?;
+        let sealed = clinic_key.seal(secret.as_bytes(), &totp_aad(s.clinic_id, s.id));
+        if !staff::confirm_totp(&mut tx, &scope, s.id, &sealed, self.now()).await? {
+            return Err(AppError::Unauthenticated);
+        }
         self.audit(&mut tx, staff_event(&s, AuditAction::TotpEnrolled, source, None))
             .await?;
-        sessions::delete(&mut tx, &tref.scope(), &tref.hash).await?;
+        sessions::delete_stage_for(&mut tx, &scope, s.id, Stage::Enrol.as_str()).await?;
         self.signed_in(tx, &s, "web", source).await
     }
 

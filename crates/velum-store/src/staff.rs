@@ -275,6 +275,33 @@ pub async fn set_totp(
     Ok(done == 1)
 }
 
+/// Confirm a TOTP secret for an account that has none confirmed yet, in one
+/// conditional statement: of two set-up sessions confirming at once, one
+/// wins. Returns whether this one did.
+///
+/// # Errors
+/// Database errors.
+pub async fn confirm_totp(
+    tx: &mut Tx,
+    scope: &ClinicScope,
+    id: StaffId,
+    sealed: &[u8],
+    now: Timestamp,
+) -> Result<bool, StoreError> {
+    let done = on_tx!(tx, |c| sqlx::query(
+        "UPDATE staff SET totp_sealed = $3, totp_confirmed = TRUE, updated_at = $4 \
+         WHERE clinic_id = $1 AND id = $2 AND totp_confirmed = FALSE",
+    )
+    .bind(scope.clinic_id().as_uuid())
+    .bind(id.as_uuid())
+    .bind(sealed)
+    .bind(micros(now))
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(done == 1)
+}
+
 /// Accept a TOTP time step only if it is later than the last one used, in
 /// one statement, so a code can never be used twice (RFC 6238 §5.2), even
 /// by two app servers at once.

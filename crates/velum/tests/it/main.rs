@@ -14,4 +14,5 @@ mod offboard;
 mod openapi;
 mod staff;
 mod tenancy;
+mod totp;
 mod transfer;
