@@ -11,7 +11,7 @@ use jiff::{SignedDuration, Timestamp};
 use velum_core::actor::Purpose;
 use velum_core::audit::{AuditAction, NewAuditEvent};
 use velum_core::client::FieldErrors;
-use velum_core::text::{NewPassword, PersonName};
+use velum_core::text::PersonName;
 use velum_core::{Actor, ClinicId, Role, StaffId};
 use velum_crypto::{Aad, TotpSecret, password, token};
 pub use velum_store::staff::LinkPurpose;
@@ -665,7 +665,10 @@ impl App {
         let (email, _) = self.link_account(link_token, purpose).await?;
         let mut errors = FieldErrors::new();
         let name = display_name.map(|n| errors.take("display_name", PersonName::parse(n)));
-        let pw = errors.take("password", NewPassword::parse(new_password, &[email.as_str(), "velum"]));
+        let pw = errors.take(
+            "password",
+            password::check_new_password(new_password, &[email.as_str(), "velum"]),
+        );
         let Some(pw) = pw.filter(|_| errors.is_empty()) else {
             return Err(AppError::Validation(errors));
         };
@@ -734,7 +737,7 @@ impl App {
         }
         let pw = errors.take(
             "password",
-            NewPassword::parse(new_password, &[s.email.as_str(), "velum"]),
+            password::check_new_password(new_password, &[s.email.as_str(), "velum"]),
         );
         let Some(pw) = pw.filter(|_| errors.is_empty()) else {
             return Err(AppError::Validation(errors));

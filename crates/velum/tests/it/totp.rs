@@ -150,3 +150,94 @@ async fn each_set_up_session_shows_and_confirms_only_its_own_secret() {
     assert_eq!(r.status(), 303);
     assert_eq!(r.headers()["location"], "/");
 }
+
+/// The set-up link of an invited account, and a browser holding its page.
+async fn setup_link(t: &TestApp, clinic: &Clinic, local: &str) -> String {
+    let email = format!("{local}@{}.test.example", &clinic.id.to_string()[..8]);
+    t.app
+        .invite_staff(
+            &clinic.owner().actor(),
+            &InviteInput {
+                email: email.clone(),
+                display_name: "Cerys Price".into(),
+                role: "receptionist".into(),
+            },
+        )
+        .await
+        .expect("invite");
+    t.deliver_mail().await;
+    t.smtp
+        .messages()
+        .into_iter()
+        .rev()
+        .find(|m| m.contains(&email) && m.contains("/setup/"))
+        .expect("set-up mail")
+        .split_whitespace()
+        .find(|w| w.contains("/setup/"))
+        .expect("link")
+        .trim_start_matches(&t.base_url)
+        .to_owned()
+}
+
+/// Item 16 (F37, ASVS 6.2.12): a password from the shipped breached list
+/// that zxcvbn alone accepts is refused with an error on the password
+/// field, in any letter case, and nothing is saved; a strong random one is
+/// accepted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_breached_password_is_refused_on_the_password_field() {
+    let t = TestApp::spawn().await;
+    let clinic = t.clinic("Alpha").await;
+    let link = setup_link(&t, &clinic, "cerys").await;
+    let web = web_client(&t);
+    let page = web.get(&link).await.text().await.unwrap();
+    let csrf = velum_testkit::csrf_in(&page);
+    for breached in ["7m9n6l1d5p8r3k2l4s6a", "7M9N6L1D5P8R3K2L4S6A"] {
+        assert!(
+            velum_core::text::NewPassword::parse(breached, &[]).is_ok(),
+            "zxcvbn alone would accept it"
+        );
+        let r = web
+            .http
+            .post(t.url(&link))
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("display_name", "Cerys Price"),
+                ("password", breached),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 422, "{breached}");
+        let html = r.text().await.unwrap();
+        assert!(
+            html.contains("<p class=\"field-error\">appears in lists of passwords leaked in data breaches"),
+            "the error is shown on the password field"
+        );
+        assert!(
+            html.contains("href=\"#password\""),
+            "the summary links to the password field"
+        );
+    }
+    let staff = t.app.list_staff(&clinic.owner().actor()).await.unwrap();
+    assert!(
+        !staff
+            .iter()
+            .find(|s| s.display_name == "Cerys Price")
+            .unwrap()
+            .activated,
+        "no password was saved"
+    );
+    let strong = velum_testkit::letters(0x7fff_ffff) + "-Qz8!vT3#mW6^pK1";
+    let r = web
+        .http
+        .post(t.url(&link))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("display_name", "Cerys Price"),
+            ("password", &strong),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "a strong random password is accepted");
+}
