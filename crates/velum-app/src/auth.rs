@@ -13,7 +13,7 @@ use velum_core::audit::{AuditAction, NewAuditEvent};
 use velum_core::client::FieldErrors;
 use velum_core::text::PersonName;
 use velum_core::{Actor, ClinicId, Role, StaffId};
-use velum_crypto::{Aad, TotpSecret, password, token};
+use velum_crypto::{Aad, TotpSecret, password, recovery, token};
 pub use velum_store::staff::LinkPurpose;
 use velum_store::staff::StaffRow;
 use velum_store::{ClinicScope, Tx, clinics, outbox, sessions, staff, throttle};
@@ -105,6 +105,23 @@ pub struct IssuedSession {
     pub token: String,
     pub stage: Stage,
     pub expires_at: Timestamp,
+    /// New recovery codes, to show once: only when TOTP set-up was just
+    /// confirmed.
+    pub recovery_codes: Vec<String>,
+    /// When this sign-in used a recovery code: how many are left.
+    pub recovery_codes_left: Option<i64>,
+}
+
+/// What the second step of a sign-in was given.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum SecondFactor {
+    /// A wrong, replayed or used code.
+    Refused,
+    Totp,
+    /// A recovery code, now used up; this many remain.
+    Recovery {
+        left: i64,
+    },
 }
 
 /// A live session, as found from its token.
@@ -313,6 +330,66 @@ impl App {
         Ok(staff::accept_totp_step(tx, &scope, s.id, step).await?)
     }
 
+    /// Check the second step of a sign-in: a TOTP code, or one of the
+    /// account's recovery codes (told apart by their shape). A recovery code
+    /// is used up, audited, and reported to the account holder by email
+    /// through the outbox, all in `tx`.
+    async fn use_second_factor(
+        &self,
+        tx: &mut Tx,
+        s: &StaffRow,
+        code: &str,
+        source: Option<&str>,
+    ) -> Result<SecondFactor, AppError> {
+        let Some(code) = recovery::normalise(code) else {
+            return Ok(if self.use_totp_code(tx, s, code).await? {
+                SecondFactor::Totp
+            } else {
+                SecondFactor::Refused
+            });
+        };
+        let scope = ClinicScope::new(s.clinic_id);
+        let hash = recovery::hash(s.clinic_id.as_uuid(), s.id.as_uuid(), &code);
+        if !s.totp_confirmed || !staff::use_recovery_code(tx, &scope, s.id, &hash, self.now()).await? {
+            return Ok(SecondFactor::Refused);
+        }
+        let left = staff::recovery_codes_left(tx, &scope, s.id).await?;
+        self.audit(
+            tx,
+            staff_event(s, AuditAction::RecoveryCodeUsed, source, Some(&format!("left:{left}"))),
+        )
+        .await?;
+        let body = format!(
+            "A recovery code was just used to sign in to your Velum account, instead of a code from \
+             your authenticator app.\n\n{left} of your recovery codes are left. You can make new ones \
+             on your account page.\n\nIf this was not you, tell your clinic's owner or manager now: \
+             they can reset your two-step sign-in. Then change your password.\n"
+        );
+        outbox::enqueue(
+            tx,
+            s.clinic_id,
+            &s.email,
+            "A recovery code was used on your Velum account",
+            &body,
+            self.now(),
+        )
+        .await?;
+        Ok(SecondFactor::Recovery { left })
+    }
+
+    /// Make a new set of recovery codes for `s` (the old ones end) and
+    /// return them, to show once.
+    async fn new_recovery_codes(&self, tx: &mut Tx, s: &StaffRow) -> Result<Vec<String>, AppError> {
+        let codes: Vec<String> = (0..recovery::COUNT).map(|_| recovery::generate()).collect();
+        let hashes: Vec<[u8; 32]> = codes
+            .iter()
+            .filter_map(|c| recovery::normalise(c))
+            .map(|c| recovery::hash(s.clinic_id.as_uuid(), s.id.as_uuid(), &c))
+            .collect();
+        staff::replace_recovery_codes(tx, &ClinicScope::new(s.clinic_id), s.id, &hashes, self.now()).await?;
+        Ok(codes)
+    }
+
     async fn issue(&self, tx: &mut Tx, s: &StaffRow, kind: &str, stage: Stage) -> Result<IssuedSession, AppError> {
         let now = self.now();
         let (token, tref) = TokenRef::issue(s.clinic_id);
@@ -341,6 +418,8 @@ impl App {
             token,
             stage,
             expires_at,
+            recovery_codes: Vec::new(),
+            recovery_codes_left: None,
         })
     }
 
@@ -380,10 +459,19 @@ impl App {
             .await?
             .ok_or(AppError::BadCredentials)?;
         let locked = s.locked_until.is_some_and(|t| t > self.now());
-        if locked || !s.totp_confirmed || !self.use_totp_code(&mut tx, &s, code).await? {
+        let factor = if locked || !s.totp_confirmed {
+            SecondFactor::Refused
+        } else {
+            self.use_second_factor(&mut tx, &s, code, source).await?
+        };
+        if factor == SecondFactor::Refused {
             return Err(self.fail(tx, Some(&s), source, "wrong_code").await);
         }
-        self.signed_in(tx, &s, "api", source).await
+        let mut issued = self.signed_in(tx, &s, "api", source).await?;
+        if let SecondFactor::Recovery { left } = factor {
+            issued.recovery_codes_left = Some(left);
+        }
+        Ok(issued)
     }
 
     /// Web sign-in, first step: email and password. Returns a short-lived
@@ -423,11 +511,20 @@ impl App {
         let s = staff::get(&mut tx, &ClinicScope::new(s.clinic_id), s.id)
             .await?
             .ok_or(AppError::Unauthenticated)?;
-        if s.locked_until.is_some_and(|t| t > self.now()) || !self.use_totp_code(&mut tx, &s, code).await? {
+        let factor = if s.locked_until.is_some_and(|t| t > self.now()) {
+            SecondFactor::Refused
+        } else {
+            self.use_second_factor(&mut tx, &s, code, source).await?
+        };
+        if factor == SecondFactor::Refused {
             return Err(self.fail(tx, Some(&s), source, "wrong_code").await);
         }
         sessions::delete(&mut tx, &tref.scope(), &tref.hash).await?;
-        self.signed_in(tx, &s, "web", source).await
+        let mut issued = self.signed_in(tx, &s, "web", source).await?;
+        if let SecondFactor::Recovery { left } = factor {
+            issued.recovery_codes_left = Some(left);
+        }
+        Ok(issued)
     }
 
     /// The TOTP set-up page for a pending session: makes (once per session)
@@ -509,8 +606,11 @@ impl App {
         }
         self.audit(&mut tx, staff_event(&s, AuditAction::TotpEnrolled, source, None))
             .await?;
+        let codes = self.new_recovery_codes(&mut tx, &s).await?;
         sessions::delete_stage_for(&mut tx, &scope, s.id, Stage::Enrol.as_str()).await?;
-        self.signed_in(tx, &s, "web", source).await
+        let mut issued = self.signed_in(tx, &s, "web", source).await?;
+        issued.recovery_codes = codes;
+        Ok(issued)
     }
 
     async fn pending(&self, token: &str, stage: Stage) -> Result<(TokenRef, StaffRow), AppError> {
@@ -762,5 +862,71 @@ impl App {
         .await?;
         tx.commit().await?;
         Ok(())
+    }
+}
+
+impl App {
+    /// How many of the actor's recovery codes are unused (for their account
+    /// page).
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn recovery_codes_left(&self, actor: &Actor) -> Result<i64, AppError> {
+        let mut tx = self.store().begin_read().await?;
+        Ok(staff::recovery_codes_left(&mut tx, &ClinicScope::new(actor.clinic_id), actor.staff_id).await?)
+    }
+
+    /// Make new recovery codes for oneself, after entering one's password
+    /// and a current TOTP code again (DOMAIN F37: changing MFA needs full
+    /// re-authentication). The old codes stop working. A wrong password or
+    /// code counts as a failed sign-in.
+    ///
+    /// # Errors
+    /// A field error on `current_password` or `code`.
+    pub async fn regenerate_recovery_codes(
+        &self,
+        actor: &Actor,
+        current_password: &str,
+        code: &str,
+    ) -> Result<Vec<String>, AppError> {
+        let scope = ClinicScope::new(actor.clinic_id);
+        let mut tx = self.store().begin_read().await?;
+        let s = staff::get(&mut tx, &scope, actor.staff_id)
+            .await?
+            .ok_or(AppError::Unauthenticated)?;
+        drop(tx);
+        let hash = s
+            .password_hash
+            .clone()
+            .unwrap_or_else(|| password::dummy_hash().to_owned());
+        let pw = current_password.to_owned();
+        let matches = tokio::task::spawn_blocking(move || password::verify_password(&hash, &pw))
+            .await
+            .map_err(|e| AppError::Internal(e.to_string()))?;
+        let source = actor.source.map(|a| a.to_string());
+        let mut tx = self.begin().await?;
+        // A TOTP code only: a recovery code cannot make new recovery codes.
+        let code_ok = matches && self.use_totp_code(&mut tx, &s, code).await?;
+        if !code_ok {
+            let reason = if matches {
+                "wrong_code"
+            } else {
+                "wrong_current_password"
+            };
+            let _ = self.fail(tx, Some(&s), source.as_deref(), reason).await;
+            return Err(AppError::Validation(if matches {
+                FieldErrors::single("code", "was not accepted: enter the newest code from your app")
+            } else {
+                FieldErrors::single("current_password", "is not your current password")
+            }));
+        }
+        let codes = self.new_recovery_codes(&mut tx, &s).await?;
+        self.audit(
+            &mut tx,
+            crate::event(actor, AuditAction::RecoveryCodesRegenerated, None, &[], None),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(codes)
     }
 }

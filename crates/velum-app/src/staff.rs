@@ -220,6 +220,59 @@ impl App {
         Ok(self.view(&s))
     }
 
+    /// Reset another member of staff's two-step sign-in (a lost phone): its
+    /// secret and recovery codes are gone, every session of the account ends,
+    /// and the person sets it up again at their next sign-in (after their
+    /// password). The person is told by email. Nobody resets their own this
+    /// way (they would sign in with a recovery code, then make new codes);
+    /// a manager cannot reset an owner's.
+    ///
+    /// # Errors
+    /// `Forbidden` (audited); `NotFound` for an id of no account of the
+    /// actor's clinic.
+    pub async fn reset_staff_totp(&self, actor: &Actor, id: StaffId) -> Result<StaffView, AppError> {
+        self.require_admin(actor).await?;
+        let scope = ClinicScope::new(actor.clinic_id);
+        let mut tx = self.begin().await?;
+        let Some(target) = self.target(&mut tx, actor, id).await? else {
+            return Err(AppError::NotFound);
+        };
+        if !Self::may_change(actor, &target, None) {
+            drop(tx);
+            return Err(self.deny(actor, None, &[], "reset_totp").await);
+        }
+        staff::reset_totp(&mut tx, &scope, id, self.now()).await?;
+        let ended = sessions::delete_all_for(&mut tx, &scope, id).await?;
+        self.audit(
+            &mut tx,
+            event(
+                actor,
+                AuditAction::TotpReset,
+                None,
+                &[],
+                Some(format!("staff:{id} sessions_ended:{ended}")),
+            ),
+        )
+        .await?;
+        if !target.disabled {
+            outbox::enqueue(
+                &mut tx,
+                actor.clinic_id,
+                &target.email,
+                "Your Velum two-step sign-in was reset",
+                "An owner or manager of your clinic has reset two-step sign-in on your Velum account, \
+                 and you have been signed out everywhere.\n\nAt your next sign-in, after your password, \
+                 you will set it up again with your authenticator app and get new recovery codes; your \
+                 old codes no longer work.\n\nIf you did not ask for this, tell your clinic's owner.\n",
+                self.now(),
+            )
+            .await?;
+        }
+        let s = staff::get(&mut tx, &scope, id).await?.ok_or(AppError::NotFound)?;
+        tx.commit().await?;
+        Ok(self.view(&s))
+    }
+
     /// Create a ready-to-use account with a password and a confirmed TOTP
     /// secret (demo and test fixtures only; real staff set their own).
     pub(crate) async fn create_ready_account(

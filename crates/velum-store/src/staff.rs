@@ -489,3 +489,104 @@ pub async fn set_display_name(
     .map(|r| r.rows_affected()))?;
     Ok(done == 1)
 }
+
+/// Take two-step sign-in away from an account (an owner or manager reset
+/// it): no secret, not confirmed, and no recovery codes. The person sets it
+/// up again at their next sign-in.
+///
+/// # Errors
+/// Database errors.
+pub async fn reset_totp(tx: &mut Tx, scope: &ClinicScope, id: StaffId, now: Timestamp) -> Result<bool, StoreError> {
+    let done = update(
+        tx,
+        "UPDATE staff SET totp_sealed = NULL, totp_confirmed = FALSE, updated_at = $3 WHERE clinic_id = $1 AND id = $2",
+        scope,
+        id,
+        now,
+    )
+    .await?;
+    on_tx!(tx, |c| sqlx::query(
+        "DELETE FROM staff_recovery_codes WHERE clinic_id = $1 AND staff_id = $2"
+    )
+    .bind(scope.clinic_id().as_uuid())
+    .bind(id.as_uuid())
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(done)
+}
+
+/// Replace an account's recovery codes with new ones (their hashes).
+///
+/// # Errors
+/// Database errors.
+pub async fn replace_recovery_codes(
+    tx: &mut Tx,
+    scope: &ClinicScope,
+    id: StaffId,
+    hashes: &[[u8; 32]],
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    on_tx!(tx, |c| sqlx::query(
+        "DELETE FROM staff_recovery_codes WHERE clinic_id = $1 AND staff_id = $2"
+    )
+    .bind(scope.clinic_id().as_uuid())
+    .bind(id.as_uuid())
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    for hash in hashes {
+        on_tx!(tx, |c| sqlx::query(
+            "INSERT INTO staff_recovery_codes (clinic_id, staff_id, code_hash, created_at) VALUES ($1, $2, $3, $4)"
+        )
+        .bind(scope.clinic_id().as_uuid())
+        .bind(id.as_uuid())
+        .bind(hash.as_slice())
+        .bind(micros(now))
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
+    }
+    Ok(())
+}
+
+/// Use up one recovery code: succeeds once per code, in one conditional
+/// statement, so two sign-ins at once cannot both use it.
+///
+/// # Errors
+/// Database errors.
+pub async fn use_recovery_code(
+    tx: &mut Tx,
+    scope: &ClinicScope,
+    id: StaffId,
+    hash: &[u8; 32],
+    now: Timestamp,
+) -> Result<bool, StoreError> {
+    let done = on_tx!(tx, |c| sqlx::query(
+        "UPDATE staff_recovery_codes SET used_at = $4 \
+         WHERE clinic_id = $1 AND staff_id = $2 AND code_hash = $3 AND used_at IS NULL"
+    )
+    .bind(scope.clinic_id().as_uuid())
+    .bind(id.as_uuid())
+    .bind(hash.as_slice())
+    .bind(micros(now))
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(done == 1)
+}
+
+/// How many of an account's recovery codes are still unused.
+///
+/// # Errors
+/// Database errors.
+pub async fn recovery_codes_left(tx: &mut Tx, scope: &ClinicScope, id: StaffId) -> Result<i64, StoreError> {
+    let n: i64 = on_tx!(tx, |c| sqlx::query_scalar(
+        "SELECT COUNT(*) FROM staff_recovery_codes WHERE clinic_id = $1 AND staff_id = $2 AND used_at IS NULL"
+    )
+    .bind(scope.clinic_id().as_uuid())
+    .bind(id.as_uuid())
+    .fetch_one(c)
+    .await)?;
+    Ok(n)
+}
