@@ -590,3 +590,56 @@ pub async fn recovery_codes_left(tx: &mut Tx, scope: &ClinicScope, id: StaffId) 
     .await)?;
     Ok(n)
 }
+
+/// The clinic and account a sign-in email belongs to, if any (installation
+/// wide, like [`find_for_sign_in`], and for the same reason: it reads the
+/// `staff_logins` directory, which has no clinic to scope by).
+///
+/// # Errors
+/// Database errors.
+pub async fn login_owner(tx: &mut Tx, email: &str) -> Result<Option<(ClinicId, StaffId)>, StoreError> {
+    let login: Option<(Uuid, Uuid)> = on_tx!(tx, |c| sqlx::query_as(
+        "SELECT clinic_id, staff_id FROM staff_logins WHERE email = $1"
+    )
+    .bind(email)
+    .fetch_optional(c)
+    .await)?;
+    Ok(login.map(|(c, s)| (ClinicId::from_uuid(c), StaffId::from_uuid(s))))
+}
+
+/// An invitation that can never become an account: a staff row with no
+/// entry in the `staff_logins` directory (the email signs in to its account
+/// in another clinic), so no one signs in as it and no link is made for it.
+/// The inviting clinic sees it as an invitation not taken up, exactly like
+/// one to a new address that was never answered.
+///
+/// # Errors
+/// `Conflict("staff_email")` when the clinic already has a row for the email.
+pub async fn insert_unlisted_invite(
+    tx: &mut Tx,
+    scope: &ClinicScope,
+    id: StaffId,
+    email: &str,
+    display_name: &str,
+    role: Role,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    on_tx!(tx, |c| sqlx::query(
+        "INSERT INTO staff (clinic_id, id, email, display_name, role, password_hash, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, NULL, $6, $6)",
+    )
+    .bind(scope.clinic_id().as_uuid())
+    .bind(id.as_uuid())
+    .bind(email)
+    .bind(display_name)
+    .bind(role.as_str())
+    .bind(micros(now))
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))
+    .map_err(|e| match StoreError::from_sqlx(e) {
+        StoreError::Conflict(_) => StoreError::Conflict("staff_email".into()),
+        other => other,
+    })?;
+    Ok(())
+}

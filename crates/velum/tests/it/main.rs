@@ -9,6 +9,7 @@ mod cli;
 mod contract;
 mod hosted;
 mod hosted_api;
+mod invite;
 mod logs;
 mod offboard;
 mod openapi;
