@@ -100,7 +100,7 @@ impl Stage {
 }
 
 /// A new session token. Give it to the browser (cookie) or API client.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct IssuedSession {
     pub token: String,
     pub stage: Stage,
@@ -110,6 +110,22 @@ pub struct IssuedSession {
     pub recovery_codes: Vec<String>,
     /// When this sign-in used a recovery code: how many are left.
     pub recovery_codes_left: Option<i64>,
+}
+
+/// Redacted: the token and any recovery codes are secrets (G4).
+impl std::fmt::Debug for IssuedSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IssuedSession")
+            .field("token", &"<redacted>")
+            .field("stage", &self.stage)
+            .field("expires_at", &self.expires_at)
+            .field(
+                "recovery_codes",
+                &format_args!("<{} redacted>", self.recovery_codes.len()),
+            )
+            .field("recovery_codes_left", &self.recovery_codes_left)
+            .finish()
+    }
 }
 
 /// What the second step of a sign-in was given.
@@ -928,5 +944,26 @@ impl App {
         .await?;
         tx.commit().await?;
         Ok(codes)
+    }
+}
+
+#[cfg(test)]
+mod issued_session_tests {
+    use super::*;
+
+    /// G4: formatting a new session shows neither its token nor its
+    /// recovery codes.
+    #[test]
+    fn debug_hides_the_token_and_the_recovery_codes() {
+        let s = IssuedSession {
+            token: "canary-token-secret".into(),
+            stage: Stage::Full,
+            expires_at: Timestamp::UNIX_EPOCH,
+            recovery_codes: vec!["canary-code-aaaa".into()],
+            recovery_codes_left: Some(3),
+        };
+        let shown = format!("{s:?}");
+        assert!(!shown.contains("canary"), "{shown}");
+        assert!(shown.contains("<1 redacted>"), "{shown}");
     }
 }
