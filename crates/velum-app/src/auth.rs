@@ -11,9 +11,9 @@ use jiff::{SignedDuration, Timestamp};
 use velum_core::actor::Purpose;
 use velum_core::audit::{AuditAction, NewAuditEvent};
 use velum_core::client::FieldErrors;
-use velum_core::text::{NewPassword, PersonName};
+use velum_core::text::PersonName;
 use velum_core::{Actor, ClinicId, Role, StaffId};
-use velum_crypto::{Aad, TotpSecret, password, token};
+use velum_crypto::{Aad, TotpSecret, password, recovery, token};
 pub use velum_store::staff::LinkPurpose;
 use velum_store::staff::StaffRow;
 use velum_store::{ClinicScope, Tx, clinics, outbox, sessions, staff, throttle};
@@ -100,11 +100,44 @@ impl Stage {
 }
 
 /// A new session token. Give it to the browser (cookie) or API client.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct IssuedSession {
     pub token: String,
     pub stage: Stage,
     pub expires_at: Timestamp,
+    /// New recovery codes, to show once: only when TOTP set-up was just
+    /// confirmed.
+    pub recovery_codes: Vec<String>,
+    /// When this sign-in used a recovery code: how many are left.
+    pub recovery_codes_left: Option<i64>,
+}
+
+/// Redacted: the token and any recovery codes are secrets (G4).
+impl std::fmt::Debug for IssuedSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IssuedSession")
+            .field("token", &"<redacted>")
+            .field("stage", &self.stage)
+            .field("expires_at", &self.expires_at)
+            .field(
+                "recovery_codes",
+                &format_args!("<{} redacted>", self.recovery_codes.len()),
+            )
+            .field("recovery_codes_left", &self.recovery_codes_left)
+            .finish()
+    }
+}
+
+/// What the second step of a sign-in was given.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum SecondFactor {
+    /// A wrong, replayed or used code.
+    Refused,
+    Totp,
+    /// A recovery code, now used up; this many remain.
+    Recovery {
+        left: i64,
+    },
 }
 
 /// A live session, as found from its token.
@@ -149,6 +182,24 @@ pub struct Enrolment {
 
 pub(crate) fn totp_aad(clinic: ClinicId, staff: StaffId) -> Aad {
     Aad::record("staff.totp", &[clinic.as_uuid(), staff.as_uuid()])
+}
+
+/// A set-up secret belongs to one session: its associated data names the
+/// session (the first half of its token's hash) as well as the account.
+fn pending_totp_aad(tref: &TokenRef, staff: StaffId) -> Aad {
+    let mut session = [0u8; 16];
+    session.copy_from_slice(&tref.hash[..16]);
+    Aad::record(
+        "session.totp_pending",
+        &[tref.clinic.as_uuid(), staff.as_uuid(), uuid::Uuid::from_bytes(session)],
+    )
+}
+
+fn wrong_enrolment_code() -> AppError {
+    AppError::field(
+        "code",
+        "does not match; check the time on your phone and try the newest code",
+    )
 }
 
 fn unix_seconds(t: Timestamp) -> u64 {
@@ -295,6 +346,66 @@ impl App {
         Ok(staff::accept_totp_step(tx, &scope, s.id, step).await?)
     }
 
+    /// Check the second step of a sign-in: a TOTP code, or one of the
+    /// account's recovery codes (told apart by their shape). A recovery code
+    /// is used up, audited, and reported to the account holder by email
+    /// through the outbox, all in `tx`.
+    async fn use_second_factor(
+        &self,
+        tx: &mut Tx,
+        s: &StaffRow,
+        code: &str,
+        source: Option<&str>,
+    ) -> Result<SecondFactor, AppError> {
+        let Some(code) = recovery::normalise(code) else {
+            return Ok(if self.use_totp_code(tx, s, code).await? {
+                SecondFactor::Totp
+            } else {
+                SecondFactor::Refused
+            });
+        };
+        let scope = ClinicScope::new(s.clinic_id);
+        let hash = recovery::hash(s.clinic_id.as_uuid(), s.id.as_uuid(), &code);
+        if !s.totp_confirmed || !staff::use_recovery_code(tx, &scope, s.id, &hash, self.now()).await? {
+            return Ok(SecondFactor::Refused);
+        }
+        let left = staff::recovery_codes_left(tx, &scope, s.id).await?;
+        self.audit(
+            tx,
+            staff_event(s, AuditAction::RecoveryCodeUsed, source, Some(&format!("left:{left}"))),
+        )
+        .await?;
+        let body = format!(
+            "A recovery code was just used to sign in to your Velum account, instead of a code from \
+             your authenticator app.\n\n{left} of your recovery codes are left. You can make new ones \
+             on your account page.\n\nIf this was not you, tell your clinic's owner or manager now: \
+             they can reset your two-step sign-in. Then change your password.\n"
+        );
+        outbox::enqueue(
+            tx,
+            s.clinic_id,
+            &s.email,
+            "A recovery code was used on your Velum account",
+            &body,
+            self.now(),
+        )
+        .await?;
+        Ok(SecondFactor::Recovery { left })
+    }
+
+    /// Make a new set of recovery codes for `s` (the old ones end) and
+    /// return them, to show once.
+    async fn new_recovery_codes(&self, tx: &mut Tx, s: &StaffRow) -> Result<Vec<String>, AppError> {
+        let codes: Vec<String> = (0..recovery::COUNT).map(|_| recovery::generate()).collect();
+        let hashes: Vec<[u8; 32]> = codes
+            .iter()
+            .filter_map(|c| recovery::normalise(c))
+            .map(|c| recovery::hash(s.clinic_id.as_uuid(), s.id.as_uuid(), &c))
+            .collect();
+        staff::replace_recovery_codes(tx, &ClinicScope::new(s.clinic_id), s.id, &hashes, self.now()).await?;
+        Ok(codes)
+    }
+
     async fn issue(&self, tx: &mut Tx, s: &StaffRow, kind: &str, stage: Stage) -> Result<IssuedSession, AppError> {
         let now = self.now();
         let (token, tref) = TokenRef::issue(s.clinic_id);
@@ -323,6 +434,8 @@ impl App {
             token,
             stage,
             expires_at,
+            recovery_codes: Vec::new(),
+            recovery_codes_left: None,
         })
     }
 
@@ -362,10 +475,19 @@ impl App {
             .await?
             .ok_or(AppError::BadCredentials)?;
         let locked = s.locked_until.is_some_and(|t| t > self.now());
-        if locked || !s.totp_confirmed || !self.use_totp_code(&mut tx, &s, code).await? {
+        let factor = if locked || !s.totp_confirmed {
+            SecondFactor::Refused
+        } else {
+            self.use_second_factor(&mut tx, &s, code, source).await?
+        };
+        if factor == SecondFactor::Refused {
             return Err(self.fail(tx, Some(&s), source, "wrong_code").await);
         }
-        self.signed_in(tx, &s, "api", source).await
+        let mut issued = self.signed_in(tx, &s, "api", source).await?;
+        if let SecondFactor::Recovery { left } = factor {
+            issued.recovery_codes_left = Some(left);
+        }
+        Ok(issued)
     }
 
     /// Web sign-in, first step: email and password. Returns a short-lived
@@ -405,33 +527,53 @@ impl App {
         let s = staff::get(&mut tx, &ClinicScope::new(s.clinic_id), s.id)
             .await?
             .ok_or(AppError::Unauthenticated)?;
-        if s.locked_until.is_some_and(|t| t > self.now()) || !self.use_totp_code(&mut tx, &s, code).await? {
+        let factor = if s.locked_until.is_some_and(|t| t > self.now()) {
+            SecondFactor::Refused
+        } else {
+            self.use_second_factor(&mut tx, &s, code, source).await?
+        };
+        if factor == SecondFactor::Refused {
             return Err(self.fail(tx, Some(&s), source, "wrong_code").await);
         }
         sessions::delete(&mut tx, &tref.scope(), &tref.hash).await?;
-        self.signed_in(tx, &s, "web", source).await
+        let mut issued = self.signed_in(tx, &s, "web", source).await?;
+        if let SecondFactor::Recovery { left } = factor {
+            issued.recovery_codes_left = Some(left);
+        }
+        Ok(issued)
     }
 
-    /// The TOTP set-up page for a pending session: makes (once) and shows
-    /// the secret.
+    /// The TOTP set-up page for a pending session: makes (once per session)
+    /// and shows the secret. The secret is the session's own: it is kept,
+    /// sealed, on the session row with associated data naming that session,
+    /// so another set-up session shows (and can confirm) only its own, and
+    /// an account that has confirmed a secret shows none again.
     ///
     /// # Errors
-    /// `Unauthenticated` without a pending set-up session.
+    /// `Unauthenticated` without a pending set-up session, or once the
+    /// account has two-step sign-in set up.
     pub async fn web_enrolment(&self, pending: &str) -> Result<Enrolment, AppError> {
-        let (_, s) = self.pending(pending, Stage::Enrol).await?;
+        let (tref, s) = self.pending(pending, Stage::Enrol).await?;
+        if s.totp_confirmed {
+            return Err(AppError::Unauthenticated);
+        }
         let scope = ClinicScope::new(s.clinic_id);
         let mut tx = self.begin().await?;
         let (_, clinic_key) = self.clinic_key(&mut tx, &scope).await?;
-        let aad = totp_aad(s.clinic_id, s.id);
-        let secret = match &s.totp_sealed {
-            Some(sealed) => TotpSecret::from_bytes(clinic_key.open(sealed, &aad)?)?,
+        let aad = pending_totp_aad(&tref, s.id);
+        let sealed = match sessions::totp_pending(&mut tx, &tref.scope(), &tref.hash).await? {
+            Some(sealed) => sealed,
             None => {
                 let secret = TotpSecret::generate();
                 let sealed = clinic_key.seal(secret.as_bytes(), &aad);
-                staff::set_totp(&mut tx, &scope, s.id, &sealed, false, self.now()).await?;
-                secret
+                sessions::set_totp_pending(&mut tx, &tref.scope(), &tref.hash, &sealed).await?;
+                // Two requests at once: show whichever was stored first.
+                sessions::totp_pending(&mut tx, &tref.scope(), &tref.hash)
+                    .await?
+                    .ok_or(AppError::Unauthenticated)?
             }
         };
+        let secret = TotpSecret::from_bytes(clinic_key.open(&sealed, &aad)?)?;
         tx.commit().await?;
         let uri = secret.otpauth_uri("Velum", &s.email);
         Ok(Enrolment {
@@ -441,11 +583,14 @@ impl App {
         })
     }
 
-    /// Confirm TOTP set-up with a first code, and complete the sign-in.
+    /// Confirm TOTP set-up with a first code from this session's own secret,
+    /// and complete the sign-in. Every other set-up session of the account
+    /// ends with it.
     ///
     /// # Errors
-    /// `Unauthenticated` without a pending set-up session; a field error on
-    /// `code` for a wrong code.
+    /// `Unauthenticated` without a pending set-up session (or when the
+    /// account has confirmed a secret meanwhile); a field error on `code`
+    /// for a wrong code.
     pub async fn web_confirm_enrolment(
         &self,
         pending: &str,
@@ -453,20 +598,35 @@ impl App {
         source: Option<&str>,
     ) -> Result<IssuedSession, AppError> {
         let (tref, s) = self.pending(pending, Stage::Enrol).await?;
+        if s.totp_confirmed {
+            return Err(AppError::Unauthenticated);
+        }
         let scope = ClinicScope::new(s.clinic_id);
         let mut tx = self.begin().await?;
-        if !self.use_totp_code(&mut tx, &s, code).await? {
-            return Err(AppError::field(
-                "code",
-                "does not match; check the time on your phone and try the newest code",
-            ));
+        let Some(pending_sealed) = sessions::totp_pending(&mut tx, &tref.scope(), &tref.hash).await? else {
+            // This session never showed a secret, so there is nothing to confirm.
+            return Err(wrong_enrolment_code());
+        };
+        let (_, clinic_key) = self.clinic_key(&mut tx, &scope).await?;
+        let secret = TotpSecret::from_bytes(clinic_key.open(&pending_sealed, &pending_totp_aad(&tref, s.id))?)?;
+        let Some(step) = secret.check(code.trim(), unix_seconds(self.now())) else {
+            return Err(wrong_enrolment_code());
+        };
+        let step = i64::try_from(step).unwrap_or(i64::MAX);
+        if !staff::accept_totp_step(&mut tx, &scope, s.id, step).await? {
+            return Err(wrong_enrolment_code());
         }
-        let sealed = s.totp_sealed.clone().unwrap_or_default();
-        staff::set_totp(&mut tx, &scope, s.id, &sealed, true, self.now()).await?;
+        let sealed = clinic_key.seal(secret.as_bytes(), &totp_aad(s.clinic_id, s.id));
+        if !staff::confirm_totp(&mut tx, &scope, s.id, &sealed, self.now()).await? {
+            return Err(AppError::Unauthenticated);
+        }
         self.audit(&mut tx, staff_event(&s, AuditAction::TotpEnrolled, source, None))
             .await?;
-        sessions::delete(&mut tx, &tref.scope(), &tref.hash).await?;
-        self.signed_in(tx, &s, "web", source).await
+        let codes = self.new_recovery_codes(&mut tx, &s).await?;
+        sessions::delete_stage_for(&mut tx, &scope, s.id, Stage::Enrol.as_str()).await?;
+        let mut issued = self.signed_in(tx, &s, "web", source).await?;
+        issued.recovery_codes = codes;
+        Ok(issued)
     }
 
     async fn pending(&self, token: &str, stage: Stage) -> Result<(TokenRef, StaffRow), AppError> {
@@ -621,7 +781,10 @@ impl App {
         let (email, _) = self.link_account(link_token, purpose).await?;
         let mut errors = FieldErrors::new();
         let name = display_name.map(|n| errors.take("display_name", PersonName::parse(n)));
-        let pw = errors.take("password", NewPassword::parse(new_password, &[email.as_str(), "velum"]));
+        let pw = errors.take(
+            "password",
+            password::check_new_password(new_password, &[email.as_str(), "velum"]),
+        );
         let Some(pw) = pw.filter(|_| errors.is_empty()) else {
             return Err(AppError::Validation(errors));
         };
@@ -690,7 +853,7 @@ impl App {
         }
         let pw = errors.take(
             "password",
-            NewPassword::parse(new_password, &[s.email.as_str(), "velum"]),
+            password::check_new_password(new_password, &[s.email.as_str(), "velum"]),
         );
         let Some(pw) = pw.filter(|_| errors.is_empty()) else {
             return Err(AppError::Validation(errors));
@@ -715,5 +878,92 @@ impl App {
         .await?;
         tx.commit().await?;
         Ok(())
+    }
+}
+
+impl App {
+    /// How many of the actor's recovery codes are unused (for their account
+    /// page).
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn recovery_codes_left(&self, actor: &Actor) -> Result<i64, AppError> {
+        let mut tx = self.store().begin_read().await?;
+        Ok(staff::recovery_codes_left(&mut tx, &ClinicScope::new(actor.clinic_id), actor.staff_id).await?)
+    }
+
+    /// Make new recovery codes for oneself, after entering one's password
+    /// and a current TOTP code again (DOMAIN F37: changing MFA needs full
+    /// re-authentication). The old codes stop working. A wrong password or
+    /// code counts as a failed sign-in.
+    ///
+    /// # Errors
+    /// A field error on `current_password` or `code`.
+    pub async fn regenerate_recovery_codes(
+        &self,
+        actor: &Actor,
+        current_password: &str,
+        code: &str,
+    ) -> Result<Vec<String>, AppError> {
+        let scope = ClinicScope::new(actor.clinic_id);
+        let mut tx = self.store().begin_read().await?;
+        let s = staff::get(&mut tx, &scope, actor.staff_id)
+            .await?
+            .ok_or(AppError::Unauthenticated)?;
+        drop(tx);
+        let hash = s
+            .password_hash
+            .clone()
+            .unwrap_or_else(|| password::dummy_hash().to_owned());
+        let pw = current_password.to_owned();
+        let matches = tokio::task::spawn_blocking(move || password::verify_password(&hash, &pw))
+            .await
+            .map_err(|e| AppError::Internal(e.to_string()))?;
+        let source = actor.source.map(|a| a.to_string());
+        let mut tx = self.begin().await?;
+        // A TOTP code only: a recovery code cannot make new recovery codes.
+        let code_ok = matches && self.use_totp_code(&mut tx, &s, code).await?;
+        if !code_ok {
+            let reason = if matches {
+                "wrong_code"
+            } else {
+                "wrong_current_password"
+            };
+            let _ = self.fail(tx, Some(&s), source.as_deref(), reason).await;
+            return Err(AppError::Validation(if matches {
+                FieldErrors::single("code", "was not accepted: enter the newest code from your app")
+            } else {
+                FieldErrors::single("current_password", "is not your current password")
+            }));
+        }
+        let codes = self.new_recovery_codes(&mut tx, &s).await?;
+        self.audit(
+            &mut tx,
+            crate::event(actor, AuditAction::RecoveryCodesRegenerated, None, &[], None),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(codes)
+    }
+}
+
+#[cfg(test)]
+mod issued_session_tests {
+    use super::*;
+
+    /// G4: formatting a new session shows neither its token nor its
+    /// recovery codes.
+    #[test]
+    fn debug_hides_the_token_and_the_recovery_codes() {
+        let s = IssuedSession {
+            token: "canary-token-secret".into(),
+            stage: Stage::Full,
+            expires_at: Timestamp::UNIX_EPOCH,
+            recovery_codes: vec!["canary-code-aaaa".into()],
+            recovery_codes_left: Some(3),
+        };
+        let shown = format!("{s:?}");
+        assert!(!shown.contains("canary"), "{shown}");
+        assert!(shown.contains("<1 redacted>"), "{shown}");
     }
 }

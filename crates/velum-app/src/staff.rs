@@ -77,10 +77,13 @@ impl App {
     }
 
     /// Invite a member of staff: creates the account and emails them a
-    /// set-up link (valid 72 hours). Only an owner may invite an owner.
+    /// set-up link (valid 72 hours). Only an owner may invite an owner. An
+    /// email that already signs in to another clinic's account gets the same
+    /// answer, but no account (see `invite_for_account_elsewhere`).
     ///
     /// # Errors
-    /// `Validation` naming bad fields; `Conflict` on `email` if taken; `Forbidden`.
+    /// `Validation` naming bad fields; `Conflict` on `email` if this clinic
+    /// already has it; `Forbidden`.
     pub async fn invite_staff(&self, actor: &Actor, input: &InviteInput) -> Result<StaffView, AppError> {
         self.require_admin(actor).await?;
         let mut errors = FieldErrors::new();
@@ -96,34 +99,47 @@ impl App {
         let scope = ClinicScope::new(actor.clinic_id);
         let mut tx = self.begin().await?;
         let id = StaffId::new();
-        create_account(
-            &mut tx,
-            &scope,
-            id,
-            email.as_str(),
-            name.as_str(),
-            role,
-            None,
-            self.now(),
-        )
-        .await?;
-        let s = staff::get(&mut tx, &scope, id).await?.ok_or(AppError::NotFound)?;
-        let link = self
-            .new_link(&mut tx, &s, LinkPurpose::Setup, SETUP_LINK_LIFETIME)
+        let elsewhere = staff::login_owner(&mut tx, email.as_str())
+            .await?
+            .filter(|(clinic, _)| *clinic != actor.clinic_id);
+        if let Some((their_clinic, their_id)) = elsewhere {
+            // The email signs in to an account of another clinic. Answer
+            // exactly as for a new address (item 15: an invitation must not
+            // reveal that an email has an account elsewhere), but make
+            // nothing that could sign in, and tell the address instead.
+            self.invite_for_account_elsewhere(&mut tx, actor, id, &email, &name, role, their_clinic, their_id)
+                .await?;
+        } else {
+            create_account(
+                &mut tx,
+                &scope,
+                id,
+                email.as_str(),
+                name.as_str(),
+                role,
+                None,
+                self.now(),
+            )
             .await?;
-        let body = format!(
-            "You have been invited to Velum as {}.\n\nSet your password (and then two-step sign-in) within 72 hours:\n{link}\n",
-            role.label()
-        );
-        outbox::enqueue(
-            &mut tx,
-            actor.clinic_id,
-            &s.email,
-            "Your Velum account",
-            &body,
-            self.now(),
-        )
-        .await?;
+            let s = staff::get(&mut tx, &scope, id).await?.ok_or(AppError::NotFound)?;
+            let link = self
+                .new_link(&mut tx, &s, LinkPurpose::Setup, SETUP_LINK_LIFETIME)
+                .await?;
+            let body = format!(
+                "You have been invited to Velum as {}.\n\nSet your password (and then two-step sign-in) within 72 hours:\n{link}\n",
+                role.label()
+            );
+            outbox::enqueue(
+                &mut tx,
+                actor.clinic_id,
+                &s.email,
+                "Your Velum account",
+                &body,
+                self.now(),
+            )
+            .await?;
+        }
+        let s = staff::get(&mut tx, &scope, id).await?.ok_or(AppError::NotFound)?;
         self.audit(
             &mut tx,
             event(
@@ -137,6 +153,65 @@ impl App {
         .await?;
         tx.commit().await?;
         Ok(self.view(&s))
+    }
+
+    /// An invitation to an email that already signs in to an account of
+    /// another clinic. Sign-in emails are unique across the installation
+    /// (`staff_logins`), so it cannot become an account here. The inviting
+    /// clinic gets the same answer, list row ("Invited") and audit event as
+    /// for a new address; the row has no sign-in and no set-up link. The
+    /// address is emailed (under its own clinic) that someone tried to
+    /// invite it, and the platform's chain records what really happened,
+    /// with ids only.
+    #[expect(clippy::too_many_arguments, reason = "the invitation and the account it ran into")]
+    async fn invite_for_account_elsewhere(
+        &self,
+        tx: &mut Tx,
+        actor: &Actor,
+        id: StaffId,
+        email: &EmailAddress,
+        name: &PersonName,
+        role: Role,
+        their_clinic: velum_core::ClinicId,
+        their_id: StaffId,
+    ) -> Result<(), AppError> {
+        let scope = ClinicScope::new(actor.clinic_id);
+        match staff::insert_unlisted_invite(tx, &scope, id, email.as_str(), name.as_str(), role, self.now()).await {
+            Err(StoreError::Conflict(_)) => {
+                return Err(AppError::Conflict(FieldErrors::single(
+                    "email",
+                    "already has a Velum account",
+                )));
+            }
+            other => other?,
+        }
+        outbox::enqueue(
+            tx,
+            their_clinic,
+            email.as_str(),
+            "Someone tried to invite you to Velum",
+            "A clinic using Velum tried to invite this email address to a new Velum account.\n\n\
+             You already have a Velum account with this address, and an address can belong to one \
+             account only, so no new account was made and nothing about your account has changed. \
+             The clinic that invited you has not been told that you have an account.\n\n\
+             If you work there too, ask them to invite a different email address of yours. \
+             If you do not know why you were invited, you can ignore this email.\n",
+            self.now(),
+        )
+        .await?;
+        self.audit(
+            tx,
+            crate::platform_event(
+                AuditAction::StaffInvited,
+                None,
+                Some(format!(
+                    "existing_account_elsewhere inviting_clinic:{} invite:{id} account_clinic:{their_clinic} account:{their_id}",
+                    actor.clinic_id
+                )),
+            ),
+        )
+        .await?;
+        Ok(())
     }
 
     async fn target(&self, tx: &mut Tx, actor: &Actor, id: StaffId) -> Result<Option<StaffRow>, AppError> {
@@ -219,6 +294,59 @@ impl App {
                     &[],
                     Some(format!("staff:{id} sessions_ended:{ended}")),
                 ),
+            )
+            .await?;
+        }
+        let s = staff::get(&mut tx, &scope, id).await?.ok_or(AppError::NotFound)?;
+        tx.commit().await?;
+        Ok(self.view(&s))
+    }
+
+    /// Reset another member of staff's two-step sign-in (a lost phone): its
+    /// secret and recovery codes are gone, every session of the account ends,
+    /// and the person sets it up again at their next sign-in (after their
+    /// password). The person is told by email. Nobody resets their own this
+    /// way (they would sign in with a recovery code, then make new codes);
+    /// a manager cannot reset an owner's.
+    ///
+    /// # Errors
+    /// `Forbidden` (audited); `NotFound` for an id of no account of the
+    /// actor's clinic.
+    pub async fn reset_staff_totp(&self, actor: &Actor, id: StaffId) -> Result<StaffView, AppError> {
+        self.require_admin(actor).await?;
+        let scope = ClinicScope::new(actor.clinic_id);
+        let mut tx = self.begin().await?;
+        let Some(target) = self.target(&mut tx, actor, id).await? else {
+            return Err(AppError::NotFound);
+        };
+        if !Self::may_change(actor, &target, None) {
+            drop(tx);
+            return Err(self.deny(actor, None, &[], "reset_totp").await);
+        }
+        staff::reset_totp(&mut tx, &scope, id, self.now()).await?;
+        let ended = sessions::delete_all_for(&mut tx, &scope, id).await?;
+        self.audit(
+            &mut tx,
+            event(
+                actor,
+                AuditAction::TotpReset,
+                None,
+                &[],
+                Some(format!("staff:{id} sessions_ended:{ended}")),
+            ),
+        )
+        .await?;
+        if !target.disabled {
+            outbox::enqueue(
+                &mut tx,
+                actor.clinic_id,
+                &target.email,
+                "Your Velum two-step sign-in was reset",
+                "An owner or manager of your clinic has reset two-step sign-in on your Velum account, \
+                 and you have been signed out everywhere.\n\nAt your next sign-in, after your password, \
+                 you will set it up again with your authenticator app and get new recovery codes; your \
+                 old codes no longer work.\n\nIf you did not ask for this, tell your clinic's owner.\n",
+                self.now(),
             )
             .await?;
         }

@@ -30,6 +30,14 @@ pub enum AuditAction {
     /// Authorisation was refused.
     Denied,
     TotpEnrolled,
+    /// A recovery code was used instead of a TOTP code at sign-in (the
+    /// detail holds how many remain).
+    RecoveryCodeUsed,
+    /// The account holder made new recovery codes (the old ones ended).
+    RecoveryCodesRegenerated,
+    /// An owner or manager reset another account's two-step sign-in: its
+    /// secret and recovery codes are gone and its sessions ended.
+    TotpReset,
     PasswordChanged,
     PasswordResetRequested,
     StaffInvited,
@@ -74,7 +82,7 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 32] = [
+    pub const ALL: [AuditAction; 35] = [
         AuditAction::Read,
         AuditAction::Search,
         AuditAction::Create,
@@ -87,6 +95,9 @@ impl AuditAction {
         AuditAction::AccountLocked,
         AuditAction::Denied,
         AuditAction::TotpEnrolled,
+        AuditAction::RecoveryCodeUsed,
+        AuditAction::RecoveryCodesRegenerated,
+        AuditAction::TotpReset,
         AuditAction::PasswordChanged,
         AuditAction::PasswordResetRequested,
         AuditAction::StaffInvited,
@@ -124,6 +135,9 @@ impl AuditAction {
             AuditAction::AccountLocked => "account_locked",
             AuditAction::Denied => "denied",
             AuditAction::TotpEnrolled => "totp_enrolled",
+            AuditAction::RecoveryCodeUsed => "recovery_code_used",
+            AuditAction::RecoveryCodesRegenerated => "recovery_codes_regenerated",
+            AuditAction::TotpReset => "totp_reset",
             AuditAction::PasswordChanged => "password_changed",
             AuditAction::PasswordResetRequested => "password_reset_requested",
             AuditAction::StaffInvited => "staff_invited",
@@ -163,6 +177,9 @@ impl AuditAction {
             AuditAction::AccountLocked => "Account locked",
             AuditAction::Denied => "Refused access",
             AuditAction::TotpEnrolled => "Set up two-step sign-in",
+            AuditAction::RecoveryCodeUsed => "Signed in with a recovery code",
+            AuditAction::RecoveryCodesRegenerated => "Made new recovery codes",
+            AuditAction::TotpReset => "Reset someone's two-step sign-in",
             AuditAction::PasswordChanged => "Changed password",
             AuditAction::PasswordResetRequested => "Asked for a password reset",
             AuditAction::StaffInvited => "Invited staff",
@@ -383,6 +400,9 @@ mod tests {
                 "account_locked",
                 "denied",
                 "totp_enrolled",
+                "recovery_code_used",
+                "recovery_codes_regenerated",
+                "totp_reset",
                 "password_changed",
                 "password_reset_requested",
                 "staff_invited",

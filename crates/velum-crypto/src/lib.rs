@@ -12,7 +12,8 @@
 //!   ([`Aad`]) bound in as associated data;
 //! - the audit hash chain ([`chain`]);
 //! - password hashing with Argon2id ([`password`]);
-//! - TOTP second factor and its QR code ([`totp`]);
+//! - TOTP second factor and its QR code ([`totp`]), and single-use recovery
+//!   codes ([`recovery`]);
 //! - random session and reset tokens ([`token`]).
 //!
 //! Every wrapped key and sealed blob starts with a format version byte, so
@@ -28,6 +29,7 @@
 pub mod chain;
 pub mod keys;
 pub mod password;
+pub mod recovery;
 pub mod seal;
 pub mod token;
 pub mod totp;

@@ -189,3 +189,68 @@ pub async fn delete_expired(tx: &mut Tx, now: Timestamp, idle_micros: i64) -> Re
     .map(|r| r.rows_affected()))?;
     Ok(done)
 }
+
+/// The sealed TOTP secret this enrolment session shows, if it has made one.
+///
+/// # Errors
+/// Database errors.
+pub async fn totp_pending(
+    tx: &mut Tx,
+    scope: &ClinicScope,
+    token_hash: &[u8; 32],
+) -> Result<Option<Vec<u8>>, StoreError> {
+    let row: Option<(Option<Vec<u8>>,)> = on_tx!(tx, |c| sqlx::query_as(
+        "SELECT totp_pending FROM sessions WHERE clinic_id = $1 AND token_hash = $2"
+    )
+    .bind(scope.clinic_id().as_uuid())
+    .bind(token_hash.as_slice())
+    .fetch_optional(c)
+    .await)?;
+    Ok(row.and_then(|(s,)| s))
+}
+
+/// Give an enrolment session its own sealed TOTP secret, unless it has one
+/// already (two requests at once keep the first). Returns whether it was set.
+///
+/// # Errors
+/// Database errors.
+pub async fn set_totp_pending(
+    tx: &mut Tx,
+    scope: &ClinicScope,
+    token_hash: &[u8; 32],
+    sealed: &[u8],
+) -> Result<bool, StoreError> {
+    let done = on_tx!(tx, |c| sqlx::query(
+        "UPDATE sessions SET totp_pending = $3 WHERE clinic_id = $1 AND token_hash = $2 AND totp_pending IS NULL"
+    )
+    .bind(scope.clinic_id().as_uuid())
+    .bind(token_hash.as_slice())
+    .bind(sealed)
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(done == 1)
+}
+
+/// End every session of one account at one stage (the other set-up
+/// sessions, once one of them has confirmed a secret).
+///
+/// # Errors
+/// Database errors.
+pub async fn delete_stage_for(
+    tx: &mut Tx,
+    scope: &ClinicScope,
+    staff: StaffId,
+    stage: &str,
+) -> Result<u64, StoreError> {
+    let done = on_tx!(tx, |c| sqlx::query(
+        "DELETE FROM sessions WHERE clinic_id = $1 AND staff_id = $2 AND stage = $3"
+    )
+    .bind(scope.clinic_id().as_uuid())
+    .bind(staff.as_uuid())
+    .bind(stage)
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(done)
+}

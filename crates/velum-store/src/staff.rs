@@ -275,6 +275,33 @@ pub async fn set_totp(
     Ok(done == 1)
 }
 
+/// Confirm a TOTP secret for an account that has none confirmed yet, in one
+/// conditional statement: of two set-up sessions confirming at once, one
+/// wins. Returns whether this one did.
+///
+/// # Errors
+/// Database errors.
+pub async fn confirm_totp(
+    tx: &mut Tx,
+    scope: &ClinicScope,
+    id: StaffId,
+    sealed: &[u8],
+    now: Timestamp,
+) -> Result<bool, StoreError> {
+    let done = on_tx!(tx, |c| sqlx::query(
+        "UPDATE staff SET totp_sealed = $3, totp_confirmed = TRUE, updated_at = $4 \
+         WHERE clinic_id = $1 AND id = $2 AND totp_confirmed = FALSE",
+    )
+    .bind(scope.clinic_id().as_uuid())
+    .bind(id.as_uuid())
+    .bind(sealed)
+    .bind(micros(now))
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(done == 1)
+}
+
 /// Accept a TOTP time step only if it is later than the last one used, in
 /// one statement, so a code can never be used twice (RFC 6238 §5.2), even
 /// by two app servers at once.
@@ -510,4 +537,158 @@ pub async fn reseal_totp(tx: &mut Tx, scope: &ClinicScope, id: StaffId, sealed: 
     .await
     .map(|r| r.rows_affected()))?;
     Ok(done == 1)
+}
+
+/// Take two-step sign-in away from an account (an owner or manager reset
+/// it): no secret, not confirmed, and no recovery codes. The person sets it
+/// up again at their next sign-in.
+///
+/// # Errors
+/// Database errors.
+pub async fn reset_totp(tx: &mut Tx, scope: &ClinicScope, id: StaffId, now: Timestamp) -> Result<bool, StoreError> {
+    let done = update(
+        tx,
+        "UPDATE staff SET totp_sealed = NULL, totp_confirmed = FALSE, updated_at = $3 WHERE clinic_id = $1 AND id = $2",
+        scope,
+        id,
+        now,
+    )
+    .await?;
+    on_tx!(tx, |c| sqlx::query(
+        "DELETE FROM staff_recovery_codes WHERE clinic_id = $1 AND staff_id = $2"
+    )
+    .bind(scope.clinic_id().as_uuid())
+    .bind(id.as_uuid())
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(done)
+}
+
+/// Replace an account's recovery codes with new ones (their hashes).
+///
+/// # Errors
+/// Database errors.
+pub async fn replace_recovery_codes(
+    tx: &mut Tx,
+    scope: &ClinicScope,
+    id: StaffId,
+    hashes: &[[u8; 32]],
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    on_tx!(tx, |c| sqlx::query(
+        "DELETE FROM staff_recovery_codes WHERE clinic_id = $1 AND staff_id = $2"
+    )
+    .bind(scope.clinic_id().as_uuid())
+    .bind(id.as_uuid())
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    for hash in hashes {
+        on_tx!(tx, |c| sqlx::query(
+            "INSERT INTO staff_recovery_codes (clinic_id, staff_id, code_hash, created_at) VALUES ($1, $2, $3, $4)"
+        )
+        .bind(scope.clinic_id().as_uuid())
+        .bind(id.as_uuid())
+        .bind(hash.as_slice())
+        .bind(micros(now))
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
+    }
+    Ok(())
+}
+
+/// Use up one recovery code: succeeds once per code, in one conditional
+/// statement, so two sign-ins at once cannot both use it.
+///
+/// # Errors
+/// Database errors.
+pub async fn use_recovery_code(
+    tx: &mut Tx,
+    scope: &ClinicScope,
+    id: StaffId,
+    hash: &[u8; 32],
+    now: Timestamp,
+) -> Result<bool, StoreError> {
+    let done = on_tx!(tx, |c| sqlx::query(
+        "UPDATE staff_recovery_codes SET used_at = $4 \
+         WHERE clinic_id = $1 AND staff_id = $2 AND code_hash = $3 AND used_at IS NULL"
+    )
+    .bind(scope.clinic_id().as_uuid())
+    .bind(id.as_uuid())
+    .bind(hash.as_slice())
+    .bind(micros(now))
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(done == 1)
+}
+
+/// How many of an account's recovery codes are still unused.
+///
+/// # Errors
+/// Database errors.
+pub async fn recovery_codes_left(tx: &mut Tx, scope: &ClinicScope, id: StaffId) -> Result<i64, StoreError> {
+    let n: i64 = on_tx!(tx, |c| sqlx::query_scalar(
+        "SELECT COUNT(*) FROM staff_recovery_codes WHERE clinic_id = $1 AND staff_id = $2 AND used_at IS NULL"
+    )
+    .bind(scope.clinic_id().as_uuid())
+    .bind(id.as_uuid())
+    .fetch_one(c)
+    .await)?;
+    Ok(n)
+}
+
+/// The clinic and account a sign-in email belongs to, if any (installation
+/// wide, like [`find_for_sign_in`], and for the same reason: it reads the
+/// `staff_logins` directory, which has no clinic to scope by).
+///
+/// # Errors
+/// Database errors.
+pub async fn login_owner(tx: &mut Tx, email: &str) -> Result<Option<(ClinicId, StaffId)>, StoreError> {
+    let login: Option<(Uuid, Uuid)> = on_tx!(tx, |c| sqlx::query_as(
+        "SELECT clinic_id, staff_id FROM staff_logins WHERE email = $1"
+    )
+    .bind(email)
+    .fetch_optional(c)
+    .await)?;
+    Ok(login.map(|(c, s)| (ClinicId::from_uuid(c), StaffId::from_uuid(s))))
+}
+
+/// An invitation that can never become an account: a staff row with no
+/// entry in the `staff_logins` directory (the email signs in to its account
+/// in another clinic), so no one signs in as it and no link is made for it.
+/// The inviting clinic sees it as an invitation not taken up, exactly like
+/// one to a new address that was never answered.
+///
+/// # Errors
+/// `Conflict("staff_email")` when the clinic already has a row for the email.
+pub async fn insert_unlisted_invite(
+    tx: &mut Tx,
+    scope: &ClinicScope,
+    id: StaffId,
+    email: &str,
+    display_name: &str,
+    role: Role,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    on_tx!(tx, |c| sqlx::query(
+        "INSERT INTO staff (clinic_id, id, email, display_name, role, password_hash, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, NULL, $6, $6)",
+    )
+    .bind(scope.clinic_id().as_uuid())
+    .bind(id.as_uuid())
+    .bind(email)
+    .bind(display_name)
+    .bind(role.as_str())
+    .bind(micros(now))
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))
+    .map_err(|e| match StoreError::from_sqlx(e) {
+        StoreError::Conflict(_) => StoreError::Conflict("staff_email".into()),
+        other => other,
+    })?;
+    Ok(())
 }

@@ -253,6 +253,10 @@ pub const NOT_MOVED: &[(&str, &str)] = &[
         "set-up and reset links point at the old installation's URL; issue new ones",
     ),
     (
+        "staff_recovery_codes",
+        "two-step recovery codes are sign-in state, like sessions; staff make new ones on the target (their account page)",
+    ),
+    (
         "outbox",
         "mail is delivered by the installation that queued it; deliver it before moving",
     ),

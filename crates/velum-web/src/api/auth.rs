@@ -16,7 +16,8 @@ use crate::extract::{ApiJson, ClientIp};
 pub struct LoginRequest {
     pub email: String,
     pub password: String,
-    /// The current 6-digit code from the authenticator app.
+    /// The current 6-digit code from the authenticator app, or one of the
+    /// account's single-use recovery codes (`abcd-efgh-ijkl-mnop`).
     pub totp: String,
 }
 
@@ -28,6 +29,10 @@ pub struct LoginResponse {
     pub token: String,
     /// Absolute expiry (RFC 3339, UTC). Sessions also end after 30 minutes unused.
     pub expires_at: String,
+    /// Only when a recovery code was used to sign in: how many unused
+    /// recovery codes the account has left (the account holder is emailed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recovery_codes_left: Option<i64>,
 }
 
 /// Sign in. Every failure is the same 401, whatever was wrong, with one
@@ -47,6 +52,7 @@ pub async fn login(
     Ok(Json(LoginResponse {
         token: s.token,
         expires_at: s.expires_at.to_string(),
+        recovery_codes_left: s.recovery_codes_left,
     }))
 }
 

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod clients;
 pub mod openapi;
 pub mod platform;
+pub mod staff;
 pub mod support;
 
 use axum::Router;
@@ -38,6 +39,7 @@ pub fn routes() -> Router<AppState> {
         .route("/platform/clinics/{id}/health", get(platform::health))
         .route("/platform/clinics/{id}/support", post(platform::request_support))
         .route("/platform/support", get(platform::my_grants))
+        .route("/staff/{id}/totp-reset", post(staff::totp_reset))
         .route("/support", get(support::grants))
         .route("/support/{id}/grant", post(support::grant))
         .route("/support/{id}/refuse", post(support::refuse))

@@ -193,6 +193,15 @@ pub async fn code(
         .web_verify_totp(&pending, &form.code, ip.text().as_deref())
         .await
     {
+        Ok(session) if session.recovery_codes_left.is_some() => {
+            // Signed in with a recovery code: show how many are left.
+            let jar = jar.remove(removal(PENDING_COOKIE)).add(cookie(
+                SESSION_COOKIE,
+                session.token,
+                state.config.secure_cookies,
+            ));
+            Ok((jar, Redirect::to("/account/recovery-codes?used=1")).into_response())
+        }
         Ok(session) => Ok(signed_in(jar, session.token, state.config.secure_cookies)),
         Err(AppError::BadCredentials) => Ok(render(
             StatusCode::UNAUTHORIZED,
@@ -288,7 +297,19 @@ pub async fn enrol(
         .web_confirm_enrolment(&pending, &form.code, ip.text().as_deref())
         .await
     {
-        Ok(session) => Ok(signed_in(jar, session.token, state.config.secure_cookies)),
+        Ok(session) => {
+            // Signed in, and the recovery codes are shown this once.
+            let jar = jar.remove(removal(PENDING_COOKIE)).add(cookie(
+                SESSION_COOKIE,
+                session.token,
+                state.config.secure_cookies,
+            ));
+            Ok((
+                jar,
+                super::recovery::codes_page(None, "Two-step sign-in is set up", session.recovery_codes),
+            )
+                .into_response())
+        }
         Err(AppError::Validation(errors)) => {
             enrol_page(&state, jar, Errors(errors), StatusCode::UNPROCESSABLE_ENTITY).await
         }

@@ -7,6 +7,7 @@ mod audit;
 mod auth;
 mod clients;
 mod platform;
+mod recovery;
 mod staff;
 
 use askama::Template;
@@ -33,6 +34,10 @@ pub fn routes() -> Router<AppState> {
             "/account/password",
             get(auth::password_form).post(auth::change_password),
         )
+        .route(
+            "/account/recovery-codes",
+            get(recovery::page).post(recovery::regenerate),
+        )
         .route("/forgot-password", get(auth::forgot_form).post(auth::forgot))
         .route("/reset/{token}", get(auth::reset_form).post(auth::reset))
         .route("/setup/{token}", get(auth::setup_form).post(auth::setup))
@@ -58,6 +63,7 @@ pub fn routes() -> Router<AppState> {
         .route("/staff/invite", post(staff::invite))
         .route("/staff/{id}/role", post(staff::role))
         .route("/staff/{id}/status", post(staff::status))
+        .route("/staff/{id}/totp-reset", post(staff::totp_reset))
         .route("/platform", get(platform::home))
         .route("/platform/clinics", post(platform::create_clinic))
         .route("/platform/clinics/{id}/status", post(platform::clinic_status))

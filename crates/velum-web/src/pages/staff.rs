@@ -167,3 +167,22 @@ pub async fn status(
     state.app.set_staff_disabled(&s.actor, id, f.disabled == "true").await?;
     Ok(Redirect::to("/staff").into_response())
 }
+
+#[derive(Deserialize)]
+pub struct ResetForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+pub async fn totp_reset(
+    State(state): State<AppState>,
+    s: StaffSession,
+    PageId(id): PageId<StaffId>,
+    Form(f): Form<ResetForm>,
+) -> Result<Response, PageError> {
+    if let Err(r) = s.check_csrf(&f.csrf) {
+        return Ok(r);
+    }
+    state.app.reset_staff_totp(&s.actor, id).await?;
+    Ok(Redirect::to("/staff").into_response())
+}

@@ -44,6 +44,7 @@ contract!(
     schema_matches_the_other_backend,
     clinic_id_leads_every_key_of_clinic_data,
     offboarding_deletes_every_row_of_the_clinic_and_keeps_its_tombstone,
+    a_recovery_code_is_used_once_even_by_two_servers_at_once,
 );
 
 fn clock() -> Arc<FixedClock> {
@@ -561,4 +562,60 @@ async fn clinic_id_leads_every_key_of_clinic_data(backend: Backend) {
             .any(|k| k.table == "staff_logins" && k.kind == "primary key" && k.columns == ["email"])
     );
     app.close().await;
+}
+
+/// Item 14: a recovery code is used up in one conditional statement, so two
+/// servers given the same code at once let exactly one sign-in through;
+/// making new codes ends the old ones, and a TOTP reset ends them all.
+async fn a_recovery_code_is_used_once_even_by_two_servers_at_once(backend: Backend) {
+    let (loc, _dir) = fresh_location(backend).await;
+    let c = clock();
+    let one = open_app(&loc, c.clone(), None).await;
+    let two = open_app(&loc, c.clone(), None).await;
+    let owner = owner(&one, "Alpha").await;
+    let pw = "granite-puffin-lagoon-velvet";
+    let (id, secret) = one
+        .fixture_staff(owner.clinic_id, "p@alpha.example", "P", Role::Practitioner, pw)
+        .await
+        .unwrap();
+    let actor = Actor {
+        staff_id: id,
+        clinic_id: owner.clinic_id,
+        role: Role::Practitioner,
+        source: None,
+    };
+    c.advance(SignedDuration::from_secs(30));
+    let old = one
+        .regenerate_recovery_codes(&actor, pw, &code_at(&secret, c.now()))
+        .await
+        .unwrap();
+    c.advance(SignedDuration::from_secs(30));
+    let codes = two
+        .regenerate_recovery_codes(&actor, pw, &code_at(&secret, c.now()))
+        .await
+        .unwrap();
+    assert_eq!(codes.len(), 10);
+    assert!(
+        one.api_sign_in("p@alpha.example", pw, &old[0], None).await.is_err(),
+        "old codes ended"
+    );
+    let (a, b) = tokio::join!(
+        one.api_sign_in("p@alpha.example", pw, &codes[0], None),
+        two.api_sign_in("p@alpha.example", pw, &codes[0], None)
+    );
+    assert_eq!(
+        usize::from(a.is_ok()) + usize::from(b.is_ok()),
+        1,
+        "exactly one sign-in"
+    );
+    assert_eq!(one.recovery_codes_left(&actor).await.unwrap(), 9);
+    two.reset_staff_totp(&owner, id).await.unwrap();
+    assert_eq!(
+        one.recovery_codes_left(&actor).await.unwrap(),
+        0,
+        "a reset ends every code"
+    );
+    assert!(one.api_sign_in("p@alpha.example", pw, &codes[1], None).await.is_err());
+    one.close().await;
+    two.close().await;
 }
