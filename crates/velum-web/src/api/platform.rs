@@ -102,12 +102,10 @@ pub struct NewClinicJson {
 pub struct CreatedClinicJson {
     pub id: String,
     pub owner_id: String,
-    /// The owner's one-time set-up link (valid for 72 hours). It is not
-    /// shown again: send it to the owner, and do not log it.
-    pub setup_link: String,
 }
 
-/// Create a clinic with its owner's account (operators only).
+/// Create a clinic with its owner's account (operators only). The owner's
+/// one-time set-up link is emailed to the owner; the answer carries ids only.
 #[utoipa::path(post, path = "/api/v1/platform/clinics", request_body = NewClinicJson, tag = "platform", security(("bearer" = [])),
     responses((status = 201, body = CreatedClinicJson), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn create_clinic(
@@ -122,7 +120,6 @@ pub async fn create_clinic(
     let json = CreatedClinicJson {
         id: c.clinic_id.to_string(),
         owner_id: c.owner_id.to_string(),
-        setup_link: c.setup_link,
     };
     Ok((StatusCode::CREATED, Json(json)).into_response())
 }

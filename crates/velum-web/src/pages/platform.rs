@@ -93,7 +93,8 @@ struct PlatformPage {
     grants: Vec<GrantLine>,
     v: NewClinicForm,
     errors: Errors,
-    /// The new clinic's owner set-up link, shown once.
+    /// The new clinic's name and its owner's email (the set-up link went
+    /// there, not to this page).
     created: Option<(String, String)>,
 }
 
@@ -167,8 +168,8 @@ pub async fn create_clinic(
         .operator_create_clinic(&s.actor, &f.name, &f.owner_email)
         .await
     {
-        Ok(c) => {
-            let created = Some((f.name.trim().to_owned(), c.setup_link));
+        Ok(_) => {
+            let created = Some((f.name.trim().to_owned(), f.owner_email.trim().to_owned()));
             platform_page(
                 &state,
                 &s,

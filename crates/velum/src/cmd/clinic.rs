@@ -12,7 +12,10 @@ use crate::config::{BlobArgs, DataArgs, MailArgs};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
-    /// Create a clinic and print its owner's one-time set-up link.
+    /// Create a clinic and its owner's account. Embedded (SQLite, no
+    /// operator account): prints the owner's one-time set-up link. Hosted
+    /// (PostgreSQL, or an operator account exists): emails it to the owner
+    /// through the outbox and prints ids only.
     Create {
         #[command(flatten)]
         data: DataArgs,
@@ -135,6 +138,33 @@ fn print_setup_link(
     }
 }
 
+/// Hosted mode: the clinic's ids; its owner's link went to their email.
+fn print_mailed(
+    result: Result<velum_app::clinics::CreatedClinic, velum_app::AppError>,
+    owner_email: &str,
+    flag: impl Fn(&str) -> &'static str,
+) -> anyhow::Result<ExitCode> {
+    match result {
+        Ok(c) => {
+            println!("Clinic created: {}", c.clinic_id);
+            println!("Owner account: {}", c.owner_id);
+            println!(
+                "The owner's one-time set-up link is queued for {} (hosted mode: it is emailed, never shown here; \
+                 `velum serve` with SMTP settings sends it).",
+                owner_email.trim()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(velum_app::AppError::Validation(errors) | velum_app::AppError::Conflict(errors)) => {
+            for e in errors.as_slice() {
+                eprintln!("error: {} {}", flag(&e.field), e.message);
+            }
+            Ok(ExitCode::from(2))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 async fn set_suspended(data: &DataArgs, clinic: &str, suspended: bool) -> anyhow::Result<ExitCode> {
     let Ok(id) = clinic.parse::<velum_core::ClinicId>() else {
         eprintln!("error: --clinic must be a clinic id, as `velum clinic list` prints");
@@ -171,12 +201,24 @@ pub async fn run(c: Command) -> anyhow::Result<ExitCode> {
             owner_email,
         } => {
             let app = crate::config::open_app(&data, mail.settings(None)).await?;
-            let result = app.create_clinic(&name, &owner_email, None).await;
+            let flag = |field: &str| if field == "name" { "--name" } else { "--owner-email" };
+            // Hosted (PostgreSQL, or any operator account exists): the link
+            // goes to the owner's email, never to the console.
+            let hosted = app.is_hosted().await;
+            let result = match hosted {
+                Ok(true) => {
+                    let created = app.create_clinic_mailing_owner(&name, &owner_email, None).await;
+                    app.close().await;
+                    return print_mailed(created, &owner_email, flag);
+                }
+                Ok(false) => app.create_clinic(&name, &owner_email, None).await,
+                Err(e) => Err(e),
+            };
             app.close().await;
             print_setup_link(
                 result.map(|c| (format!("Clinic created: {}", c.clinic_id), c.setup_link)),
                 "the owner",
-                |field| if field == "name" { "--name" } else { "--owner-email" },
+                flag,
             )
         }
         Command::List { data } => {

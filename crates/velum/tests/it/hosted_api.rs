@@ -188,7 +188,8 @@ async fn operators_list_create_suspend_and_resume_clinics() {
     assert_eq!(fields(&json_of(r).await), ["plan"]);
     assert_eq!(t.app.clinics().await.unwrap().len(), 1);
 
-    // A clinic with its owner's one-time set-up link.
+    // A clinic: ids only; the owner's one-time set-up link goes to the
+    // owner's email, never to the operator.
     let r = api
         .post(
             "/api/v1/platform/clinics",
@@ -199,9 +200,19 @@ async fn operators_list_create_suspend_and_resume_clinics() {
     let created = json_of(r).await;
     let beta_id = created["id"].as_str().unwrap().to_owned();
     assert!(created["owner_id"].is_string());
-    let link = created["setup_link"].as_str().unwrap();
+    let keys: Vec<&String> = created.as_object().unwrap().keys().collect();
+    assert_eq!(keys, ["id", "owner_id"], "ids only: {created}");
+    assert!(!created.to_string().contains("/setup/"));
+    assert_eq!(t.deliver_mail().await, 1);
+    let mail = t.smtp.messages().pop().expect("the owner's set-up email");
+    assert!(mail.contains("owner@beta.example"), "sent to the owner: {mail}");
+    let link = mail
+        .split_whitespace()
+        .find(|w| w.contains("/setup/"))
+        .expect("the link is in the owner's email")
+        .to_owned();
     assert!(link.starts_with(&format!("{}/setup/", t.base_url)), "{link}");
-    assert_eq!(t.http.get(link).send().await.unwrap().status(), 200, "the link works");
+    assert_eq!(t.http.get(&link).send().await.unwrap().status(), 200, "the link works");
     let list = json_of(api.get("/api/v1/platform/clinics").await).await;
     let beta = list["items"]
         .as_array()
