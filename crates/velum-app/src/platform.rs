@@ -250,23 +250,34 @@ impl App {
 
     /// Suspend a clinic (nobody can sign in; live sessions end at their next
     /// request) or make it active again. `actor` is `None` from the CLI.
-    /// The change is recorded in the clinic's chain, where its owner sees it.
+    /// Suspending needs a reason (10 to 500 characters). The change is
+    /// recorded in the clinic's chain and the platform's, and emailed to the
+    /// clinic's owners (through the outbox) with the reason.
     ///
     /// # Errors
-    /// `Forbidden` for anyone but an operator; `NotFound` for an unknown clinic.
+    /// `Forbidden` for anyone but an operator; `Validation` on `reason`;
+    /// `NotFound` for an unknown clinic.
     pub async fn set_clinic_suspended(
         &self,
         actor: Option<&Actor>,
         clinic: ClinicId,
         suspended: bool,
+        reason: &str,
     ) -> Result<(), AppError> {
         if let Some(a) = actor {
             self.require_operator(a).await?;
         }
+        let reason = reason.trim();
+        if suspended && !crate::offboard::REASON_CHARS.contains(&reason.chars().count()) {
+            return Err(AppError::field(
+                "reason",
+                "must say why the clinic is suspended, in 10 to 500 characters: it is emailed to the clinic's owner",
+            ));
+        }
         let scope = ClinicScope::new(clinic);
         let mut tx = self.begin().await?;
         let status = if suspended { "suspended" } else { "active" };
-        if !platform::set_status(&mut tx, &scope, status).await? {
+        if clinic == platform_id() || !platform::set_status(&mut tx, &scope, status).await? {
             return Err(Self::gone_or_unknown(&mut tx, &scope).await);
         }
         let action = if suspended {
@@ -291,6 +302,26 @@ impl App {
             )
             .await?;
         }
+        let name = velum_store::clinics::get(&mut tx, &scope)
+            .await?
+            .map(|c| c.name)
+            .unwrap_or_default();
+        let (subject, body) = if suspended {
+            (
+                "Your clinic has been suspended",
+                format!(
+                    "Your Velum provider has suspended {name}: nobody can sign in to it until it is reactivated.\n\n\
+                     Reason given: {reason}\n\n\
+                     Your data is unchanged. Contact your provider about it.\n"
+                ),
+            )
+        } else {
+            (
+                "Your clinic has been reactivated",
+                format!("Your Velum provider has reactivated {name}: you and your staff can sign in again.\n"),
+            )
+        };
+        self.notify_owners(&mut tx, &scope, subject, &body).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -62,10 +62,18 @@ pub enum AuditAction {
     /// the clinic's chain (the last event its archive holds) and in the
     /// platform's chain (with the offboarding certificate's SHA-256).
     ClinicOffboarded,
+    /// The clinic's owner asked to leave the provider (password and a fresh
+    /// two-step code re-checked) and chose the archive's passphrase.
+    /// Recorded in the clinic's chain and the platform's.
+    OffboardingRequested,
+    /// An operator approved offboarding a clinic whose owner has not asked
+    /// (the first of two different operators). Recorded in the clinic's
+    /// chain and the platform's.
+    OffboardingApproved,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 30] = [
+    pub const ALL: [AuditAction; 32] = [
         AuditAction::Read,
         AuditAction::Search,
         AuditAction::Create,
@@ -96,6 +104,8 @@ impl AuditAction {
         AuditAction::ClinicImported,
         AuditAction::ClinicChainVerified,
         AuditAction::ClinicOffboarded,
+        AuditAction::OffboardingRequested,
+        AuditAction::OffboardingApproved,
     ];
 
     #[must_use]
@@ -131,6 +141,8 @@ impl AuditAction {
             AuditAction::ClinicImported => "clinic_imported",
             AuditAction::ClinicChainVerified => "clinic_chain_verified",
             AuditAction::ClinicOffboarded => "clinic_offboarded",
+            AuditAction::OffboardingRequested => "offboarding_requested",
+            AuditAction::OffboardingApproved => "offboarding_approved",
         }
     }
 
@@ -168,6 +180,8 @@ impl AuditAction {
             AuditAction::ClinicImported => "Imported the clinic",
             AuditAction::ClinicChainVerified => "Verified a clinic's audit chain",
             AuditAction::ClinicOffboarded => "Offboarded the clinic",
+            AuditAction::OffboardingRequested => "Asked to leave (offboarding)",
+            AuditAction::OffboardingApproved => "Approved offboarding the clinic",
         }
     }
 }
@@ -386,6 +400,8 @@ mod tests {
                 "clinic_imported",
                 "clinic_chain_verified",
                 "clinic_offboarded",
+                "offboarding_requested",
+                "offboarding_approved",
             ]
         );
     }

@@ -99,8 +99,25 @@ async fn suspending_a_clinic_ends_its_sessions_until_it_is_reactivated() {
     let web = t.web_login(&op).await;
     let path = format!("/platform/clinics/{}/status", alpha.id);
 
+    // A reason is required, and emailed to the owner with the notice.
     let r = web.submit("/platform", &path, &[("suspended", "true")]).await;
+    assert_eq!(r.status(), 422);
+    assert!(r.text().await.unwrap().contains("Reason for suspending"));
+    assert_eq!(owner_api.get("/api/v1/clients").await.status(), 200, "not suspended");
+    let r = web
+        .submit(
+            "/platform",
+            &path,
+            &[("suspended", "true"), ("reason", "Invoices unpaid since March")],
+        )
+        .await;
     assert_eq!(r.status(), 303);
+    t.deliver_mail().await;
+    let notice = t.smtp.messages().pop().expect("the owner is told");
+    assert!(
+        notice.contains(&alpha.owner().email) && notice.contains("Invoices unpaid since March"),
+        "{notice}"
+    );
     assert_eq!(owner_api.get("/api/v1/clients").await.status(), 401, "session ended");
     let owner = alpha.owner();
     let code = t.fresh_code(owner);
