@@ -1,24 +1,35 @@
 //! Offboarding a clinic in hosted mode: the clinic is leaving and takes all
-//! of its data with it, in a form it can read once the platform has
-//! destroyed its keys; then the platform destroys them, deletes every row
-//! and blob of the clinic, and issues a certificate saying what it did.
+//! of its data with it, in an archive only its owner can open; then the
+//! platform destroys its keys, deletes every row and blob of it, and issues
+//! a certificate saying what it did. No operator ever sees a key or a
+//! readable copy.
+//!
+//! Two parties agree first (see docs/SECURITY.md): the owner asks on the
+//! Leaving page ([`App::request_leaving`]: password and a fresh TOTP code
+//! again, a strong archive passphrase, of which only the Argon2id salt and
+//! X25519 public key are stored, see [`velum_crypto::archive`]), or, when
+//! the owner cannot, two different operators approve (the first approval is
+//! recorded, [`Offboarding::Approved`]). The owner is emailed at each step.
 //!
 //! [`App::offboard_clinic`] does it in one transaction, in this order:
 //!
 //! 1. policy: only a platform operator (or the command line, which holds
-//!    the master key), only a clinic that exists, is not the platform's own
-//!    row, and is **suspended** (so nobody is working in it), and, from the
-//!    web page, only when the operator typed the clinic's name;
-//! 2. a `clinic_offboarded` event in the clinic's own chain (who, when), so
+//!    the master key and completes only what the owner asked for), only a
+//!    clinic that exists, is not the platform's own row, and is
+//!    **suspended** (so nobody is working in it), with a reason, and, from
+//!    the web page, only when the operator typed the clinic's name;
+//! 2. the two parties: the owner's request, or an earlier approval by
+//!    another operator (else this approval is recorded and nothing more
+//!    happens; the same operator twice is refused and audited);
+//! 3. a `clinic_offboarded` event in the clinic's own chain (who, when), so
 //!    the trail the clinic takes away ends with the record of its export;
-//! 3. every row of the clinic read in one snapshot, opened (client keys
-//!    unwrapped, medical summaries and earlier versions decrypted) and laid
-//!    out as one JSON document (see [the archive](#the-archive)), with the
-//!    clinic's blobs opened too when a blob store is configured;
-//! 4. the document sealed with AES-256-GCM under a fresh random 256-bit
-//!    [`ArchiveKey`], handed to `save`, which must make it durable. The key
-//!    is returned to the caller to show **once**; it is never stored or
-//!    logged. If `save` fails, nothing has been deleted;
+//! 4. when the owner asked: every row of the clinic read in one snapshot,
+//!    opened (client keys unwrapped, medical summaries and earlier versions
+//!    decrypted) and laid out as one JSON document (see [the
+//!    archive](#the-archive)), with the clinic's blobs opened too when a
+//!    blob store is configured, then sealed to the owner's passphrase and
+//!    handed to `save`, which must make it durable. If `save` fails,
+//!    nothing has been deleted. Without the owner, no archive is made;
 //! 5. every row of the clinic deleted, keys first in effect
 //!    (`clinic_keys`, `client_keys`: crypto-shredding every copy left in
 //!    backups), the `clinics` row kept as a tombstone with status
@@ -28,24 +39,27 @@
 //!    the database back (the clinic stays suspended; run it again, deleting
 //!    blobs is idempotent);
 //! 7. the certificate, its SHA-256 in a `clinic_offboarded` event of the
-//!    **platform's** chain, and the certificate stored beside the
-//!    tombstone; commit.
+//!    **platform's** chain, the certificate stored beside the tombstone,
+//!    the owners' email queued; commit. Then, on SQLite, `VACUUM`.
 //!
 //! # The archive
 //!
 //! ```text
 //! VELUM CLINIC ARCHIVE\n
-//! {"format":1,"clinic_id":…,"exported_at":…,"cipher":"AES-256-GCM", …}\n
+//! {"format":2,"clinic_id":…,"exported_at":…,"cipher":…,"kdf":…,"salt":…,"recipient":…,"ephemeral":…}\n
 //! <sealed body>
 //! ```
 //!
-//! The header line is plaintext JSON and holds nothing personal. The body is
-//! [`velum_crypto::seal`]'s format (version byte, 96-bit nonce, ciphertext,
-//! tag) under the archive key, with associated data naming the format
-//! version, the SHA-256 of the exact header bytes and the clinic id, so an
-//! edited header makes the body refuse to open. `velum export open --file F
-//! --key K` (any build of this open-source binary; no database, no master
-//! key) opens it and writes the document, pretty-printed JSON:
+//! The header line is plaintext JSON and holds nothing personal (the salt
+//! and public keys are public values). The body is [`velum_crypto::seal`]'s
+//! format (version byte, 96-bit nonce, ciphertext, tag) under a key agreed
+//! between the ephemeral key and the owner's passphrase key, with
+//! associated data naming the format version, the SHA-256 of the exact
+//! header bytes and the clinic id, so an edited header makes the body
+//! refuse to open. `velum export open --file F --passphrase-file P` (any
+//! build of this open-source binary; no database, no master key) opens it
+//! and writes the document, pretty-printed JSON. (Format 1, written before,
+//! was sealed under a one-off key shown once; it still opens with `--key`.)
 //!
 //! - `clinic`: id, name, status, created;
 //! - `staff`: id, email, name, role, disabled, two-step sign-in set up,
@@ -66,8 +80,9 @@
 //! # The certificate
 //!
 //! A JSON document: `certificate` (clinic id and name, when, by whom, the
-//! archive's SHA-256 and size, the clinic chain's final head, rows deleted
-//! per table, key rows destroyed, blobs deleted), `certificate_sha256`, and
+//! two parties, the archive's SHA-256 and size or `null`, the clinic
+//! chain's final head, rows deleted per table, key rows destroyed, blobs
+//! deleted, which copies remain readable), `certificate_sha256`, and
 //! `recorded_in` (the platform-chain event's number and hash). The hash is
 //! over `certificate` written as compact JSON with object keys sorted
 //! (`jq -cjS .certificate FILE | sha256sum` gives it), and the platform
