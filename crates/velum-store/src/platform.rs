@@ -19,10 +19,13 @@ pub fn platform_id() -> ClinicId {
 /// # Errors
 /// Database errors.
 pub async fn ensure_platform(tx: &mut Tx, wrapped_key: &WrappedKey, now: Timestamp) -> Result<bool, StoreError> {
-    let exists: Option<i64> = on_tx!(tx, |c| sqlx::query_scalar("SELECT 1 FROM clinics WHERE id = $1")
-        .bind(Uuid::nil())
-        .fetch_optional(c)
-        .await)?;
+    // BIGINT on both backends (a bare 1 is INT4 on PostgreSQL).
+    let exists: Option<i64> = on_tx!(tx, |c| sqlx::query_scalar(
+        "SELECT CAST(1 AS BIGINT) FROM clinics WHERE id = $1"
+    )
+    .bind(Uuid::nil())
+    .fetch_optional(c)
+    .await)?;
     if exists.is_some() {
         return Ok(false);
     }
