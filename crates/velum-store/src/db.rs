@@ -156,6 +156,8 @@ impl Store {
             .pragma("cache_size", "-65536")
             // Deleted rows are overwritten with zeros, not left in free
             // pages (offboarding and crypto-shredding delete key rows).
+            // The bundled SQLCipher defaults to it already; set here so that
+            // a build with another default cannot turn it off unnoticed.
             .pragma("secure_delete", "ON")
             // Statement logging would print the key pragma: never.
             .disable_statement_logging();
