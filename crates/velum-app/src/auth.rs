@@ -334,7 +334,7 @@ impl App {
 
     /// Check a TOTP code against the account's confirmed secret and use it
     /// up. `Ok(false)` for a wrong or replayed code.
-    async fn use_totp_code(&self, tx: &mut Tx, s: &StaffRow, code: &str) -> Result<bool, AppError> {
+    pub(crate) async fn use_totp_code(&self, tx: &mut Tx, s: &StaffRow, code: &str) -> Result<bool, AppError> {
         let Some(sealed) = &s.totp_sealed else { return Ok(false) };
         let scope = ClinicScope::new(s.clinic_id);
         let (_, clinic_key) = self.clinic_key(tx, &scope).await?;

@@ -10,7 +10,7 @@ use velum_core::text::{EmailAddress, ShortText};
 use velum_core::{ClinicId, Role, StaffId};
 use velum_crypto::ClinicKey;
 use velum_store::staff::{self, LinkPurpose};
-use velum_store::{ClinicScope, Tx, clinics};
+use velum_store::{ClinicScope, Tx, clinics, outbox};
 
 use crate::auth::SETUP_LINK_LIFETIME;
 use crate::staff::create_account;
@@ -23,6 +23,14 @@ pub struct NewClinic {
     pub owner_id: StaffId,
     /// The owner's one-time set-up link (valid 72 hours). Shown once.
     pub setup_link: String,
+}
+
+/// A clinic just created in hosted mode: ids only. The owner's set-up link
+/// went to the owner's email through the outbox; nobody else sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CreatedClinic {
+    pub clinic_id: ClinicId,
+    pub owner_id: StaffId,
 }
 
 /// A clinic in the operator's list.
@@ -46,6 +54,53 @@ impl App {
         owner_email: &str,
         source: Option<&str>,
     ) -> Result<NewClinic, AppError> {
+        let (created, link) = self.insert_clinic_and_owner(name, owner_email, source, false).await?;
+        Ok(NewClinic {
+            clinic_id: created.clinic_id,
+            owner_id: created.owner_id,
+            setup_link: link.unwrap_or_default(),
+        })
+    }
+
+    /// Create a clinic and its owner's account in hosted mode: the owner's
+    /// set-up link is queued in the outbox to the owner's email, in the same
+    /// transaction, and never returned, so whoever creates the clinic (an
+    /// operator, or the command line) cannot become its owner.
+    ///
+    /// # Errors
+    /// As [`App::create_clinic`].
+    pub async fn create_clinic_mailing_owner(
+        &self,
+        name: &str,
+        owner_email: &str,
+        source: Option<&str>,
+    ) -> Result<CreatedClinic, AppError> {
+        Ok(self.insert_clinic_and_owner(name, owner_email, source, true).await?.0)
+    }
+
+    /// Hosted mode, for `velum clinic create`: the database is PostgreSQL,
+    /// or the platform's row exists (made with the first operator account).
+    /// Only otherwise (embedded SQLite, no operator ever) is the person at
+    /// the console the clinic's owner.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn is_hosted(&self) -> Result<bool, AppError> {
+        if self.store().backend() == velum_store::Backend::Postgres {
+            return Ok(true);
+        }
+        let mut tx = self.store().begin_read().await?;
+        let platform = clinics::get(&mut tx, &ClinicScope::new(crate::platform::platform_id())).await?;
+        Ok(platform.is_some())
+    }
+
+    async fn insert_clinic_and_owner(
+        &self,
+        name: &str,
+        owner_email: &str,
+        source: Option<&str>,
+        mail_link: bool,
+    ) -> Result<(CreatedClinic, Option<String>), AppError> {
         let mut errors = FieldErrors::new();
         let name = errors.take("name", ShortText::parse(name));
         let email = errors.take("owner_email", EmailAddress::parse(owner_email));
@@ -88,12 +143,20 @@ impl App {
         let setup_link = self
             .new_link(&mut tx, &owner, LinkPurpose::Setup, SETUP_LINK_LIFETIME)
             .await?;
+        let setup_link = if mail_link {
+            let body = format!(
+                "A Velum clinic, {}, has been set up for you as its owner.\n\n\
+                 Set your password (and then two-step sign-in) within 72 hours:\n{setup_link}\n\n\
+                 The link works once. Nobody else has been given it.\n",
+                name.as_str()
+            );
+            outbox::enqueue(&mut tx, clinic_id, &owner.email, "Your Velum clinic", &body, self.now()).await?;
+            None
+        } else {
+            Some(setup_link)
+        };
         tx.commit().await?;
-        Ok(NewClinic {
-            clinic_id,
-            owner_id,
-            setup_link,
-        })
+        Ok((CreatedClinic { clinic_id, owner_id }, setup_link))
     }
 
     /// The clinic row, its wrapped key, and the first event of its chain.

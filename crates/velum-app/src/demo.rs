@@ -128,6 +128,36 @@ impl App {
         Ok((id, secret.to_base32()))
     }
 
+    /// A bare staff row with a chosen id and no password (nobody can sign
+    /// in with it): what a bug or a database administrator could leave, for
+    /// tests that check a join cannot be fooled by another clinic's row.
+    ///
+    /// # Errors
+    /// `Conflict` if the email or the id is taken in that clinic.
+    pub async fn fixture_bare_staff(
+        &self,
+        clinic: ClinicId,
+        id: StaffId,
+        email: &str,
+        name: &str,
+        role: Role,
+    ) -> Result<(), AppError> {
+        let mut tx = self.begin().await?;
+        crate::staff::create_account(
+            &mut tx,
+            &ClinicScope::new(clinic),
+            id,
+            email,
+            name,
+            role,
+            None,
+            self.now(),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Store `bytes` as a blob of `client` (sealed with the client's key) in
     /// the configured blob store, as the photo and document use cases will;
     /// returns the blob's id. Until those exist, tests and the demo use this.

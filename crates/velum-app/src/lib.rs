@@ -221,6 +221,16 @@ impl App {
         }
     }
 
+    /// Record a refusal (F38) as [`App::deny`] does, but answer `answer`
+    /// (for example `NotFound` for an id outside the actor's clinic, so the
+    /// answer does not tell whether it exists elsewhere).
+    pub(crate) async fn refuse(&self, actor: &Actor, reason: &str, answer: AppError) -> AppError {
+        match self.record_denial(actor, None, &[], reason).await {
+            Ok(()) => answer,
+            Err(e) => e,
+        }
+    }
+
     async fn record_denial(
         &self,
         actor: &Actor,

@@ -1,24 +1,35 @@
 //! Offboarding a clinic in hosted mode: the clinic is leaving and takes all
-//! of its data with it, in a form it can read once the platform has
-//! destroyed its keys; then the platform destroys them, deletes every row
-//! and blob of the clinic, and issues a certificate saying what it did.
+//! of its data with it, in an archive only its owner can open; then the
+//! platform destroys its keys, deletes every row and blob of it, and issues
+//! a certificate saying what it did. No operator ever sees a key or a
+//! readable copy.
+//!
+//! Two parties agree first (see docs/SECURITY.md): the owner asks on the
+//! Leaving page ([`App::request_leaving`]: password and a fresh TOTP code
+//! again, a strong archive passphrase, of which only the Argon2id salt and
+//! X25519 public key are stored, see [`velum_crypto::archive`]), or, when
+//! the owner cannot, two different operators approve (the first approval is
+//! recorded, [`Offboarding::Approved`]). The owner is emailed at each step.
 //!
 //! [`App::offboard_clinic`] does it in one transaction, in this order:
 //!
 //! 1. policy: only a platform operator (or the command line, which holds
-//!    the master key), only a clinic that exists, is not the platform's own
-//!    row, and is **suspended** (so nobody is working in it), and, from the
-//!    web page, only when the operator typed the clinic's name;
-//! 2. a `clinic_offboarded` event in the clinic's own chain (who, when), so
+//!    the master key and completes only what the owner asked for), only a
+//!    clinic that exists, is not the platform's own row, and is
+//!    **suspended** (so nobody is working in it), with a reason, and, from
+//!    the web page, only when the operator typed the clinic's name;
+//! 2. the two parties: the owner's request, or an earlier approval by
+//!    another operator (else this approval is recorded and nothing more
+//!    happens; the same operator twice is refused and audited);
+//! 3. a `clinic_offboarded` event in the clinic's own chain (who, when), so
 //!    the trail the clinic takes away ends with the record of its export;
-//! 3. every row of the clinic read in one snapshot, opened (client keys
-//!    unwrapped, medical summaries and earlier versions decrypted) and laid
-//!    out as one JSON document (see [the archive](#the-archive)), with the
-//!    clinic's blobs opened too when a blob store is configured;
-//! 4. the document sealed with AES-256-GCM under a fresh random 256-bit
-//!    [`ArchiveKey`], handed to `save`, which must make it durable. The key
-//!    is returned to the caller to show **once**; it is never stored or
-//!    logged. If `save` fails, nothing has been deleted;
+//! 4. when the owner asked: every row of the clinic read in one snapshot,
+//!    opened (client keys unwrapped, medical summaries and earlier versions
+//!    decrypted) and laid out as one JSON document (see [the
+//!    archive](#the-archive)), with the clinic's blobs opened too when a
+//!    blob store is configured, then sealed to the owner's passphrase and
+//!    handed to `save`, which must make it durable. If `save` fails,
+//!    nothing has been deleted. Without the owner, no archive is made;
 //! 5. every row of the clinic deleted, keys first in effect
 //!    (`clinic_keys`, `client_keys`: crypto-shredding every copy left in
 //!    backups), the `clinics` row kept as a tombstone with status
@@ -28,24 +39,27 @@
 //!    the database back (the clinic stays suspended; run it again, deleting
 //!    blobs is idempotent);
 //! 7. the certificate, its SHA-256 in a `clinic_offboarded` event of the
-//!    **platform's** chain, and the certificate stored beside the
-//!    tombstone; commit.
+//!    **platform's** chain, the certificate stored beside the tombstone,
+//!    the owners' email queued; commit. Then, on SQLite, `VACUUM`.
 //!
 //! # The archive
 //!
 //! ```text
 //! VELUM CLINIC ARCHIVE\n
-//! {"format":1,"clinic_id":…,"exported_at":…,"cipher":"AES-256-GCM", …}\n
+//! {"format":2,"clinic_id":…,"exported_at":…,"cipher":…,"kdf":…,"salt":…,"recipient":…,"ephemeral":…}\n
 //! <sealed body>
 //! ```
 //!
-//! The header line is plaintext JSON and holds nothing personal. The body is
-//! [`velum_crypto::seal`]'s format (version byte, 96-bit nonce, ciphertext,
-//! tag) under the archive key, with associated data naming the format
-//! version, the SHA-256 of the exact header bytes and the clinic id, so an
-//! edited header makes the body refuse to open. `velum export open --file F
-//! --key K` (any build of this open-source binary; no database, no master
-//! key) opens it and writes the document, pretty-printed JSON:
+//! The header line is plaintext JSON and holds nothing personal (the salt
+//! and public keys are public values). The body is [`velum_crypto::seal`]'s
+//! format (version byte, 96-bit nonce, ciphertext, tag) under a key agreed
+//! between the ephemeral key and the owner's passphrase key, with
+//! associated data naming the format version, the SHA-256 of the exact
+//! header bytes and the clinic id, so an edited header makes the body
+//! refuse to open. `velum export open --file F --passphrase-file P` (any
+//! build of this open-source binary; no database, no master key) opens it
+//! and writes the document, pretty-printed JSON. (Format 1, written before,
+//! was sealed under a one-off key shown once; it still opens with `--key`.)
 //!
 //! - `clinic`: id, name, status, created;
 //! - `staff`: id, email, name, role, disabled, two-step sign-in set up,
@@ -66,8 +80,9 @@
 //! # The certificate
 //!
 //! A JSON document: `certificate` (clinic id and name, when, by whom, the
-//! archive's SHA-256 and size, the clinic chain's final head, rows deleted
-//! per table, key rows destroyed, blobs deleted), `certificate_sha256`, and
+//! two parties, the archive's SHA-256 and size or `null`, the clinic
+//! chain's final head, rows deleted per table, key rows destroyed, blobs
+//! deleted, which copies remain readable), `certificate_sha256`, and
 //! `recorded_in` (the platform-chain event's number and hash). The hash is
 //! over `certificate` written as compact JSON with object keys sorted
 //! (`jq -cjS .certificate FILE | sha256sum` gives it), and the platform
@@ -80,7 +95,6 @@ use std::collections::{BTreeMap, HashMap};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use jiff::{SignedDuration, Timestamp};
-use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
@@ -88,6 +102,7 @@ use velum_blobs::BlobId;
 use velum_core::actor::Purpose;
 use velum_core::audit::{AuditAction, NewAuditEvent};
 use velum_core::{Actor, ClientId, ClinicId};
+use velum_crypto::archive::ArchiveRecipient;
 use velum_crypto::{Aad, ArchiveKey, ClientKey, ClinicKey, WrappedKey};
 use velum_store::transfer::{self, TableRows};
 use velum_store::{ClinicScope, StoreError, audit, clinics, offboard};
@@ -96,8 +111,19 @@ use crate::clients::{history_aad, open_medical};
 use crate::platform::platform_id;
 use crate::{App, AppError};
 
-/// The archive format this build writes and opens.
-pub const ARCHIVE_FORMAT: u32 = 1;
+/// The archive format this build writes: 2, sealed to the owner's
+/// passphrase. It still opens format 1 (a one-off key shown once).
+pub const ARCHIVE_FORMAT: u32 = 2;
+
+/// The first format: sealed under a random key given with the archive.
+pub const ARCHIVE_FORMAT_KEY: u32 = 1;
+
+/// The cipher named in a format-2 header.
+const CIPHER_V2: &str = "X25519 (Argon2id passphrase key) + HKDF-SHA256 + AES-256-GCM";
+
+/// Shortest and longest reason an operator gives for an offboarding or a
+/// suspension (it is emailed to the clinic's owner).
+pub const REASON_CHARS: std::ops::RangeInclusive<usize> = 10..=500;
 
 /// The archive file's first line.
 const ARCHIVE_MAGIC: &[u8] = b"VELUM CLINIC ARCHIVE\n";
@@ -116,7 +142,7 @@ pub const ARCHIVE_PLACES: &[(&str, &str)] = &[
     ("clinics", "clinic"),
     (
         "clinic_keys",
-        "not included: the clinic's key, destroyed at offboarding; the archive has its own key",
+        "not included: the clinic's key, destroyed at offboarding; the archive is sealed to the owner's passphrase",
     ),
     (
         "staff",
@@ -154,6 +180,16 @@ pub enum OffboardError {
     AlreadyOffboarded(ClinicId),
     #[error("the name typed does not match the clinic's name; nothing was changed")]
     NameMismatch,
+    #[error(
+        "the owner of clinic {0} has not asked to leave: the command line completes only an offboarding the owner \
+         asked for (on the Leaving page); without the owner, two different operators approve it on /platform; \
+         nothing was changed"
+    )]
+    OwnerHasNotAsked(ClinicId),
+    #[error(
+        "you have approved this offboarding already: a second, different operator must approve it; nothing was changed"
+    )]
+    SameOperator,
     #[error("cannot write the archive: {0}; nothing was deleted")]
     Save(std::io::Error),
     #[error(
@@ -192,6 +228,31 @@ pub enum ArchiveError {
         "--key: this key does not open the archive (it is not the key given with this archive, or the file was altered)"
     )]
     WrongKey,
+    #[error(
+        "--passphrase-file: this passphrase does not open the archive (it is not the one the owner chose, or the file was altered)"
+    )]
+    WrongPassphrase,
+    #[error("--passphrase-file: this archive is sealed with a key, not a passphrase: give it with --key")]
+    NeedsKey,
+    #[error("--key: this archive is sealed to the owner's passphrase, not a key: give it with --passphrase-file")]
+    NeedsPassphrase,
+}
+
+/// What opens an archive: the key given with a format-1 archive, or the
+/// passphrase the owner chose for a format-2 one.
+#[derive(Clone, Copy)]
+pub enum ArchiveSecret<'a> {
+    Key(&'a str),
+    Passphrase(&'a str),
+}
+
+impl std::fmt::Debug for ArchiveSecret<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ArchiveSecret::Key(_) => "Key(<redacted>)",
+            ArchiveSecret::Passphrase(_) => "Passphrase(<redacted>)",
+        })
+    }
 }
 
 /// What the operator asks for.
@@ -201,33 +262,84 @@ pub struct OffboardRequest<'a> {
     /// The clinic's name as the operator typed it to confirm (the web page);
     /// `None` from the command line.
     pub confirm_name: Option<&'a str>,
+    /// Why (10 to 500 characters): emailed to the clinic's owner and kept
+    /// with an approval.
+    pub reason: &'a str,
     /// Keep the sealed archive in the database for [`ARCHIVE_WAIT`], for
     /// download from the web page. The command line writes a file instead.
     pub keep_for_download: bool,
 }
 
-/// A finished offboarding.
-pub struct Offboarded<T> {
-    pub clinic_id: ClinicId,
-    /// The archive's key: show it once, to hand to the clinic. Never stored.
-    pub archive_key: SecretString,
-    pub archive_sha256: String,
-    pub archive_bytes: u64,
-    /// The certificate document (pretty JSON), as stored.
-    pub certificate: String,
-    pub certificate_sha256: String,
+/// Where an offboarding stands after an operator's (or the command line's)
+/// request.
+#[derive(Debug)]
+pub enum Offboarding<T> {
+    /// The owner has not asked to leave, and this was the first operator
+    /// to approve: it is recorded, the owner emailed, and a second,
+    /// different operator must approve. Nothing was deleted.
+    Approved,
+    /// Done: see [`Offboarded`].
+    Done(Offboarded<T>),
+}
+
+/// The archive an offboarding made: ciphertext sealed to the owner's
+/// passphrase. Nobody at the platform can open it.
+#[derive(Debug)]
+pub struct SealedArchive<T> {
+    pub sha256: String,
+    pub bytes: u64,
     /// What `save` returned.
     pub saved: T,
 }
 
-impl<T> std::fmt::Debug for Offboarded<T> {
+/// A finished offboarding. No key, no readable copy: `archive` is sealed to
+/// the passphrase the owner chose when asking to leave, and is `None` when
+/// two operators offboarded a clinic whose owner never asked.
+#[derive(Debug)]
+pub struct Offboarded<T> {
+    pub clinic_id: ClinicId,
+    pub archive: Option<SealedArchive<T>>,
+    /// The certificate document (pretty JSON), as stored.
+    pub certificate: String,
+    pub certificate_sha256: String,
+}
+
+/// What the owner types on the Leaving page.
+#[derive(Clone, Default, serde::Deserialize)]
+pub struct LeaveInput {
+    #[serde(default)]
+    pub reason: String,
+    #[serde(default)]
+    pub passphrase: String,
+    #[serde(default)]
+    pub passphrase_again: String,
+    #[serde(default)]
+    pub password: String,
+    #[serde(default)]
+    pub totp_code: String,
+}
+
+impl std::fmt::Debug for LeaveInput {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Offboarded")
-            .field("clinic_id", &self.clinic_id)
-            .field("archive_key", &"<redacted>")
-            .field("archive_sha256", &self.archive_sha256)
-            .finish_non_exhaustive()
+        f.write_str("LeaveInput(<redacted>)")
     }
+}
+
+/// The owner's request to leave, as the Leaving page and `/platform` show it.
+#[derive(Clone, Debug)]
+pub struct LeavingView {
+    pub requested_by: velum_core::StaffId,
+    pub requested_at: Timestamp,
+    pub reason: String,
+}
+
+/// Where a clinic's offboarding stands, for the operator's page.
+#[derive(Clone, Debug, Default)]
+pub struct OffboardingState {
+    /// The owner's request, if they asked to leave.
+    pub owner_asked: Option<LeavingView>,
+    /// Operators' approvals so far (without the owner: two are needed).
+    pub approvals: Vec<offboard::Approval>,
 }
 
 /// The certificate proper: what the platform did, with nothing personal but
@@ -241,7 +353,15 @@ pub struct Certificate {
     pub offboarded_at: Timestamp,
     /// `operator <staff id>`, or `command line` (the holder of the master key).
     pub by: String,
-    pub archive: ArchiveFacts,
+    /// The two parties that agreed: the owner who asked (or the first
+    /// operator who approved) and whoever completed it. Absent from
+    /// certificates made before offboarding needed two parties.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parties: Vec<String>,
+    /// The archive, sealed to the owner's passphrase; `null` when two
+    /// operators offboarded a clinic whose owner never asked (no readable
+    /// copy was made for anyone).
+    pub archive: Option<ArchiveFacts>,
     /// The clinic's audit chain as it stood just before deletion: the last
     /// event (its own `clinic_offboarded`) is the archive's last event.
     pub clinic_chain_head: ChainHead,
@@ -249,6 +369,10 @@ pub struct Certificate {
     pub rows_deleted: BTreeMap<String, u64>,
     pub keys_destroyed: KeysDestroyed,
     pub blobs: Blobs,
+    /// Which copies of the clinic's data remain readable, by whom, and for
+    /// how long (see docs/SECURITY.md). Absent from older certificates.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub copies_remaining: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -303,6 +427,8 @@ pub struct RecordedIn {
 }
 
 /// The archive's plaintext header. Its exact bytes are bound into the body.
+/// Format 1 has `key` (a description of the one-off key); format 2 has
+/// `kdf`, `salt`, `recipient` and `ephemeral` (hex; public values).
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ArchiveHeader {
@@ -310,7 +436,26 @@ pub struct ArchiveHeader {
     pub clinic_id: ClinicId,
     pub exported_at: Timestamp,
     pub cipher: String,
-    pub key: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kdf: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub salt: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recipient: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ephemeral: Option<String>,
+}
+
+fn unhex(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
+        .collect()
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -372,27 +517,25 @@ pub fn certificate_sha256(c: &Certificate) -> Result<String, AppError> {
     Ok(sha256_hex(canonical_json(&v).as_bytes()))
 }
 
-/// Associated data of the archive body. NEVER CHANGE THIS for format 1:
-/// it is bound into every archive handed to a clinic.
-fn archive_aad(header_bytes: &[u8], clinic: ClinicId) -> Aad {
+/// Associated data of the archive body. NEVER CHANGE THIS for formats 1
+/// and 2: it is bound into every archive handed to a clinic.
+fn archive_aad(format: u32, header_bytes: &[u8], clinic: ClinicId) -> Aad {
     Aad::record(
-        &format!(
-            "velum.clinic-archive/v{ARCHIVE_FORMAT}/sha256:{}",
-            sha256_hex(header_bytes)
-        ),
+        &format!("velum.clinic-archive/v{format}/sha256:{}", sha256_hex(header_bytes)),
         &[clinic.as_uuid()],
     )
 }
 
-/// Open an offboarding archive with the key given with it, without any
-/// database or master key: what `velum export open` runs. Returns the
+/// Open an offboarding archive without any database or master key: what
+/// `velum export open` runs. A format-2 archive opens with the owner's
+/// passphrase, a format-1 archive with the key given with it. Returns the
 /// header and the document (pretty-printed JSON).
 ///
 /// # Errors
 /// The [`ArchiveError`] naming what is wrong: not an archive, another
-/// format version, a damaged header, a key that is not 64 hex digits, or a
-/// key that does not open it.
-pub fn open_archive(file: &[u8], key_text: &str) -> Result<(ArchiveHeader, Vec<u8>), ArchiveError> {
+/// format version, a damaged header, the wrong kind of secret, a key that
+/// is not 64 hex digits, or a key or passphrase that does not open it.
+pub fn open_archive(file: &[u8], secret: ArchiveSecret<'_>) -> Result<(ArchiveHeader, Vec<u8>), ArchiveError> {
     let rest = file.strip_prefix(ARCHIVE_MAGIC).ok_or(ArchiveError::NotAnArchive)?;
     let split = rest
         .iter()
@@ -401,29 +544,93 @@ pub fn open_archive(file: &[u8], key_text: &str) -> Result<(ArchiveHeader, Vec<u
     let (header_bytes, sealed) = (&rest[..split], &rest[split + 1..]);
     let loose: Value =
         serde_json::from_slice(header_bytes).map_err(|_| ArchiveError::Damaged("the header is not readable"))?;
-    match loose.get("format") {
-        Some(v) if v.as_u64() == Some(u64::from(ARCHIVE_FORMAT)) => {}
+    let format = match loose.get("format") {
+        Some(v) if v.as_u64() == Some(u64::from(ARCHIVE_FORMAT)) => ARCHIVE_FORMAT,
+        Some(v) if v.as_u64() == Some(u64::from(ARCHIVE_FORMAT_KEY)) => ARCHIVE_FORMAT_KEY,
         Some(v) => {
             return Err(ArchiveError::UnsupportedVersion {
                 found: v.to_string().chars().take(20).collect(),
             });
         }
         None => return Err(ArchiveError::Damaged("the header has no format version")),
-    }
+    };
     let header: ArchiveHeader =
         serde_json::from_value(loose).map_err(|_| ArchiveError::Damaged("the header is not readable"))?;
-    let key = ArchiveKey::from_text(key_text).map_err(ArchiveError::BadKeyText)?;
-    let body = key
-        .open(sealed, &archive_aad(header_bytes, header.clinic_id))
-        .map_err(|_| ArchiveError::WrongKey)?;
+    let aad = archive_aad(format, header_bytes, header.clinic_id);
+    let body = match (format, secret) {
+        (ARCHIVE_FORMAT_KEY, ArchiveSecret::Key(text)) => {
+            let key = ArchiveKey::from_text(text).map_err(ArchiveError::BadKeyText)?;
+            key.open(sealed, &aad).map_err(|_| ArchiveError::WrongKey)?
+        }
+        (ARCHIVE_FORMAT_KEY, ArchiveSecret::Passphrase(_)) => return Err(ArchiveError::NeedsKey),
+        (_, ArchiveSecret::Key(_)) => return Err(ArchiveError::NeedsPassphrase),
+        (_, ArchiveSecret::Passphrase(passphrase)) => {
+            let part = |v: &Option<String>| {
+                v.as_deref().and_then(unhex).ok_or(ArchiveError::Damaged(
+                    "the header lacks the passphrase's salt or public keys",
+                ))
+            };
+            let (salt, recipient, ephemeral) =
+                (part(&header.salt)?, part(&header.recipient)?, part(&header.ephemeral)?);
+            velum_crypto::archive::open_with_passphrase(passphrase, &salt, &recipient, &ephemeral, sealed, &aad)
+                .map_err(|e| match e {
+                    velum_crypto::CryptoError::KeyLength { .. } => {
+                        ArchiveError::Damaged("the header's salt or public keys have the wrong length")
+                    }
+                    _ => ArchiveError::WrongPassphrase,
+                })?
+        }
+    };
     Ok((header, body))
 }
 
+/// The archive file: magic, header line, body sealed to the owner's
+/// passphrase (format 2).
+fn seal_archive_to(
+    clinic: ClinicId,
+    exported_at: Timestamp,
+    document: &Value,
+    recipient: &ArchiveRecipient,
+) -> Result<Vec<u8>, AppError> {
+    let json = |e: serde_json::Error| AppError::Internal(format!("archive encoding: {e}"));
+    let body = serde_json::to_vec_pretty(document).map_err(json)?;
+    // The ephemeral public key goes in the header, and the header's exact
+    // bytes in the body's associated data.
+    let sealer = recipient.sealer();
+    let header = ArchiveHeader {
+        format: ARCHIVE_FORMAT,
+        clinic_id: clinic,
+        exported_at,
+        cipher: CIPHER_V2.into(),
+        key: None,
+        kdf: Some(format!(
+            "argon2id m={} t={} p={} salt",
+            velum_crypto::archive::PASSPHRASE_M_KIB,
+            velum_crypto::archive::PASSPHRASE_T,
+            velum_crypto::archive::PASSPHRASE_P
+        )),
+        salt: Some(hex(recipient.salt())),
+        recipient: Some(hex(recipient.public())),
+        ephemeral: Some(hex(sealer.ephemeral())),
+    };
+    let header_bytes = serde_json::to_vec(&header).map_err(json)?;
+    let sealed = sealer.seal(&body, &archive_aad(ARCHIVE_FORMAT, &header_bytes, clinic));
+    let mut file = Vec::with_capacity(ARCHIVE_MAGIC.len() + header_bytes.len() + 1 + sealed.len());
+    file.extend_from_slice(ARCHIVE_MAGIC);
+    file.extend_from_slice(&header_bytes);
+    file.push(b'\n');
+    file.extend_from_slice(&sealed);
+    Ok(file)
+}
+
+/// A format-1 archive (one-off key), as earlier builds wrote them: kept to
+/// test that they still open.
+#[cfg(test)]
 fn seal_archive(header: &ArchiveHeader, document: &Value, key: &ArchiveKey) -> Result<Vec<u8>, AppError> {
     let json = |_: serde_json::Error| AppError::Internal("archive encoding: cannot encode".into());
     let header_bytes = serde_json::to_vec(header).map_err(json)?;
     let body = serde_json::to_vec_pretty(document).map_err(json)?;
-    let sealed = key.seal(&body, &archive_aad(&header_bytes, header.clinic_id));
+    let sealed = key.seal(&body, &archive_aad(header.format, &header_bytes, header.clinic_id));
     let mut file = Vec::with_capacity(ARCHIVE_MAGIC.len() + header_bytes.len() + 1 + sealed.len());
     file.extend_from_slice(ARCHIVE_MAGIC);
     file.extend_from_slice(&header_bytes);
@@ -725,25 +932,242 @@ fn archive_document(
     }))
 }
 
+/// The reason an operator gives, checked.
+fn checked_reason(reason: &str) -> Result<String, AppError> {
+    let reason = reason.trim();
+    if REASON_CHARS.contains(&reason.chars().count()) {
+        Ok(reason.to_owned())
+    } else {
+        Err(AppError::field(
+            "reason",
+            "must say why, in 10 to 500 characters: it is emailed to the clinic's owner",
+        ))
+    }
+}
+
+/// What the copies of an offboarded clinic's data come to: the sentence the
+/// certificate carries, true of the code and of docs/SECURITY.md.
+fn copies_remaining(backend: velum_store::Backend, at: Timestamp) -> String {
+    let live = match backend {
+        velum_store::Backend::Sqlite => {
+            "The live SQLite database deletes with secure_delete on (deleted rows are overwritten with zeros) and \
+             is rebuilt with VACUUM, its write-ahead log then checkpointed and truncated, right after this \
+             certificate is committed, so its file keeps none of the deleted rows in free pages (a failed VACUUM \
+             is logged, and the next one covers it)."
+        }
+        velum_store::Backend::Postgres => {
+            "On PostgreSQL the deleted rows stay in the table files as dead tuples until autovacuum reuses and \
+             overwrites their space; they are not overwritten at once, and until then they are as readable as \
+             the database itself to whoever holds the database and the master key."
+        }
+    };
+    format!(
+        "Database backups taken before {at} still hold the clinic's rows and its wrapped keys; with the \
+         installation's master key they stay readable until the provider's backup retention deletes them. Blob \
+         store object versions kept by a versioned bucket are sealed under the destroyed keys and unreadable once \
+         those backups are gone. {live} The archive (if one was made) is sealed to the owner's passphrase: the \
+         platform cannot read it."
+    )
+}
+
 impl App {
-    /// Offboard a suspended clinic: write its readable archive, destroy its
-    /// keys and delete every row and blob of it, keep its tombstone, and
-    /// return the certificate (see the module comment for the steps and
-    /// formats). `actor` is `None` from the command line (the holder of the
-    /// master key); otherwise it must be a platform operator. `save` gets
-    /// the archive file's bytes and must make them durable; it runs before
-    /// anything is deleted, inside the transaction, so if it fails nothing
-    /// is; if the commit fails afterwards, the caller discards what it
-    /// wrote.
+    /// The owner asks to leave the provider (the Leaving page): their
+    /// password and a fresh two-step code are checked again, the reason and
+    /// the archive passphrase are checked (as strong as a password, typed
+    /// twice, not the account password), and only the passphrase's Argon2id
+    /// salt and X25519 public key are stored, so the archive can be sealed
+    /// to it later and nobody else can open it. Recorded in the clinic's
+    /// chain and the platform's; the owner is emailed.
+    ///
+    /// # Errors
+    /// `Forbidden` for anyone but an owner (audited); `Validation` naming
+    /// `reason`, `passphrase`, `passphrase_again`, `password` or `totp_code`
+    /// (a wrong password or code is audited too); `Conflict` when the owner
+    /// has asked already.
+    pub async fn request_leaving(&self, actor: &Actor, input: &LeaveInput) -> Result<(), AppError> {
+        if actor.role != velum_core::Role::Owner || actor.clinic_id == platform_id() {
+            return Err(self.deny(actor, None, &[], "request_leaving").await);
+        }
+        let scope = ClinicScope::new(actor.clinic_id);
+        let mut tx = self.store().begin_read().await?;
+        let me = velum_store::staff::get(&mut tx, &scope, actor.staff_id)
+            .await?
+            .ok_or(AppError::Forbidden)?;
+        drop(tx);
+        let mut errors = velum_core::client::FieldErrors::new();
+        let reason = input.reason.trim();
+        if !REASON_CHARS.contains(&reason.chars().count()) {
+            errors.add("reason", "must say why the clinic is leaving, in 10 to 500 characters");
+        }
+        let passphrase = errors.take(
+            "passphrase",
+            velum_core::text::NewPassword::parse(&input.passphrase, &[me.email.as_str(), "velum"]),
+        );
+        if input.passphrase != input.passphrase_again {
+            errors.add("passphrase_again", "does not match the passphrase");
+        }
+        if !errors.is_empty() {
+            return Err(AppError::Validation(errors));
+        }
+        let passphrase = passphrase.ok_or(AppError::Internal("passphrase checked".into()))?;
+        // The account password and a fresh code, again.
+        let hash = me.password_hash.clone().unwrap_or_default();
+        let (typed, phrase) = (input.password.clone(), passphrase.expose().to_owned());
+        let (password_ok, same) = tokio::task::spawn_blocking(move || {
+            let ok = velum_crypto::password::verify_password(&hash, &typed);
+            (ok, ok && velum_crypto::password::verify_password(&hash, &phrase))
+        })
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+        let mut tx = self.begin().await?;
+        let code_ok = password_ok && self.use_totp_code(&mut tx, &me, &input.totp_code).await?;
+        if !code_ok {
+            tx.commit().await?;
+            let field = if password_ok { "totp_code" } else { "password" };
+            let answer = AppError::field(field, "is not right");
+            return Err(self
+                .refuse(actor, &format!("request_leaving {field}_wrong"), answer)
+                .await);
+        }
+        if same {
+            return Err(AppError::field("passphrase", "must not be your password"));
+        }
+        let phrase = passphrase.expose().to_owned();
+        let recipient = tokio::task::spawn_blocking(move || ArchiveRecipient::from_passphrase(&phrase))
+            .await
+            .map_err(|e| AppError::Internal(e.to_string()))?;
+        let now = self.now();
+        let fresh = offboard::insert_leaving(
+            &mut tx,
+            &scope,
+            &offboard::LeavingRow {
+                requested_by: actor.staff_id,
+                requested_at: now,
+                reason: reason.to_owned(),
+                archive_salt: recipient.salt().to_vec(),
+                archive_public: recipient.public().to_vec(),
+            },
+        )
+        .await?;
+        if !fresh {
+            return Err(AppError::Conflict(velum_core::client::FieldErrors::single(
+                "clinic",
+                "has asked to leave already",
+            )));
+        }
+        for chain in [actor.clinic_id, platform_id()] {
+            self.audit(
+                &mut tx,
+                NewAuditEvent {
+                    clinic_id: chain,
+                    actor_id: Some(actor.staff_id),
+                    client_id: None,
+                    sections: Vec::new(),
+                    action: AuditAction::OffboardingRequested,
+                    purpose: Purpose::Administration,
+                    source: actor.source.map(|s| s.to_string()),
+                    detail: Some(format!("by:{} clinic:{}", actor.staff_id, actor.clinic_id)),
+                },
+            )
+            .await?;
+        }
+        let clinic_name = clinics::get(&mut tx, &scope).await?.map(|c| c.name).unwrap_or_default();
+        self.notify_owners(
+            &mut tx,
+            &scope,
+            "Your clinic has asked to leave Velum",
+            &format!(
+                "The owner of {clinic_name} asked, on the Leaving page, to leave this Velum provider.\n\n\
+                 Reason given: {reason}\n\n\
+                 The provider's operators can now suspend the clinic and offboard it. The archive of your \
+                 clinic's data will be sealed to the passphrase you chose; nobody at the provider can open it. \
+                 Keep the passphrase safe: without it the archive cannot be opened, by anyone.\n\n\
+                 If this was not you, contact your provider at once.\n"
+            ),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The owner's request to leave, if any (owners only): the Leaving page.
+    ///
+    /// # Errors
+    /// `Forbidden` for anyone but an owner.
+    pub async fn leaving(&self, actor: &Actor) -> Result<Option<LeavingView>, AppError> {
+        if actor.role != velum_core::Role::Owner {
+            return Err(self.deny(actor, None, &[], "leaving").await);
+        }
+        let mut tx = self.store().begin_read().await?;
+        Ok(offboard::leaving(&mut tx, &ClinicScope::new(actor.clinic_id))
+            .await?
+            .map(|l| LeavingView {
+                requested_by: l.requested_by,
+                requested_at: l.requested_at,
+                reason: l.reason,
+            }))
+    }
+
+    /// Where a clinic's offboarding stands (operators only).
+    ///
+    /// # Errors
+    /// `Forbidden` for anyone but an operator.
+    pub async fn offboarding_state(&self, actor: &Actor, clinic: ClinicId) -> Result<OffboardingState, AppError> {
+        self.require_operator(actor).await?;
+        let scope = ClinicScope::new(clinic);
+        let mut tx = self.store().begin_read().await?;
+        Ok(OffboardingState {
+            owner_asked: offboard::leaving(&mut tx, &scope).await?.map(|l| LeavingView {
+                requested_by: l.requested_by,
+                requested_at: l.requested_at,
+                reason: l.reason,
+            }),
+            approvals: offboard::approvals(&mut tx, &scope).await?,
+        })
+    }
+
+    /// Queue `body` to every enabled owner of the clinic, under the
+    /// platform's row (so an offboarding, which deletes the clinic's own
+    /// outbox rows, cannot swallow it).
+    pub(crate) async fn notify_owners(
+        &self,
+        tx: &mut velum_store::Tx,
+        scope: &ClinicScope,
+        subject: &str,
+        body: &str,
+    ) -> Result<usize, AppError> {
+        let owners = offboard::owner_emails(tx, scope).await?;
+        for to in &owners {
+            velum_store::outbox::enqueue(tx, platform_id(), to, subject, body, self.now()).await?;
+        }
+        Ok(owners.len())
+    }
+
+    /// Offboard a suspended clinic, with two parties: the owner asked on the
+    /// Leaving page (then one operator, or the command line, completes it,
+    /// and the archive is sealed to the owner's passphrase), or two
+    /// different operators approve (the first approval is recorded and the
+    /// owner emailed; the second completes it, and no archive is made,
+    /// since nobody but the owner may hold a readable copy). Completing it
+    /// destroys the clinic's keys, deletes every row and blob of it, keeps
+    /// its tombstone, and returns the certificate (see the module comment).
+    /// `actor` is `None` from the command line (the holder of the master
+    /// key), which completes only an offboarding the owner asked for. `save`
+    /// gets the sealed archive's bytes and must make them durable; it runs
+    /// before anything is deleted, inside the transaction, so if it fails
+    /// nothing is; if the commit fails afterwards, the caller discards what
+    /// it wrote. Every step is in the platform's chain and the clinic's,
+    /// and emailed to the owner with the reason.
     ///
     /// # Errors
     /// See [`OffboardError`]; on every error nothing was deleted.
+    #[expect(clippy::too_many_lines, reason = "one transaction, its steps in order")]
     pub async fn offboard_clinic<T>(
         &self,
         actor: Option<&Actor>,
         request: OffboardRequest<'_>,
         save: impl FnOnce(&[u8]) -> std::io::Result<T>,
-    ) -> Result<Offboarded<T>, OffboardError> {
+    ) -> Result<Offboarding<T>, OffboardError> {
         let clinic = request.clinic;
         if let Some(a) = actor {
             // DOMAIN F38: a refused authorisation is itself recorded.
@@ -756,6 +1180,7 @@ impl App {
         if clinic == platform_id() {
             return Err(OffboardError::PlatformRow);
         }
+        let reason = checked_reason(request.reason)?;
         let scope = ClinicScope::new(clinic);
         let mut tx = self.store().begin_snapshot().await?;
         let row = clinics::get(&mut tx, &scope)
@@ -779,41 +1204,112 @@ impl App {
         let now = self.now();
         let by = actor.map_or_else(|| "command line".to_owned(), |a| format!("operator {}", a.staff_id));
         let by_detail = actor.map_or_else(|| "by:cli".to_owned(), |a| format!("by:{}", a.staff_id));
-        let event = |chain: ClinicId, detail: String| NewAuditEvent {
+        let event = |chain: ClinicId, action: AuditAction, detail: String| NewAuditEvent {
             clinic_id: chain,
             actor_id: actor.map(|a| a.staff_id),
             client_id: None,
             sections: Vec::new(),
-            action: AuditAction::ClinicOffboarded,
+            action,
             purpose: Purpose::Administration,
             source: actor.and_then(|a| a.source).map(|s| s.to_string()),
             detail: Some(detail),
         };
 
-        // The clinic's own record of its export: the last event it takes away.
+        // Two parties: the owner who asked, or two different operators.
+        let leaving = offboard::leaving(&mut tx, &scope).await?;
+        let approvals = offboard::approvals(&mut tx, &scope).await?;
+        let parties = match (actor, &leaving) {
+            (_, Some(l)) => vec![
+                format!("owner {} asked at {}", l.requested_by, l.requested_at),
+                by.clone(),
+            ],
+            (None, None) => return Err(OffboardError::OwnerHasNotAsked(clinic)),
+            (Some(a), None) if approvals.iter().any(|x| x.operator_id == a.staff_id) => {
+                drop(tx);
+                let reason = format!("offboard same_operator_twice clinic:{clinic}");
+                return Err(match self.refuse(a, &reason, AppError::Forbidden).await {
+                    AppError::Forbidden => OffboardError::SameOperator,
+                    other => other.into(),
+                });
+            }
+            (Some(a), None) => match approvals.first() {
+                Some(first) => vec![
+                    format!("operator {} approved at {}", first.operator_id, first.approved_at),
+                    by.clone(),
+                ],
+                None => {
+                    offboard::insert_approval(
+                        &mut tx,
+                        &scope,
+                        &offboard::Approval {
+                            operator_id: a.staff_id,
+                            approved_at: now,
+                            reason: reason.clone(),
+                        },
+                    )
+                    .await?;
+                    for chain in [clinic, platform_id()] {
+                        let detail = format!("{by_detail} clinic:{clinic} approval:1of2");
+                        audit::append(&mut tx, event(chain, AuditAction::OffboardingApproved, detail), now).await?;
+                    }
+                    self.notify_owners(
+                        &mut tx,
+                        &scope,
+                        "Your provider has approved offboarding your clinic",
+                        &format!(
+                            "An operator of your Velum provider has approved offboarding {name}: destroying its keys \
+                             and deleting all of its data. A second operator must approve before it happens.\n\n\
+                             Reason given: {reason}\n\n\
+                             You have not asked to leave, so no archive of your data will be made for anyone. If you \
+                             want your data, contact your provider now, or reactivate your account and ask to leave \
+                             on the Leaving page, choosing a passphrase for the archive.\n",
+                            name = row.name
+                        ),
+                    )
+                    .await?;
+                    tx.commit().await?;
+                    return Ok(Offboarding::Approved);
+                }
+            },
+        };
+
+        // The clinic's own record of its offboarding: the last event it takes away.
         let last = audit::append(
             &mut tx,
-            event(clinic, format!("{by_detail} archive:v{ARCHIVE_FORMAT}")),
+            event(
+                clinic,
+                AuditAction::ClinicOffboarded,
+                format!(
+                    "{by_detail} archive:{}",
+                    if leaving.is_some() { "sealed-to-owner" } else { "none" }
+                ),
+            ),
             now,
         )
         .await?;
-        let tables = transfer::read_clinic(&mut tx, &scope).await?;
-        let clinic_keys = clinic_keys_of(self, clinic, &tables)?;
-        let (files, stray) = self.clinic_blobs(clinic, &clinic_keys, &tables).await?;
-        let document = archive_document(clinic, &clinic_keys, &tables, files, now, stray)?;
-        let archive_key = ArchiveKey::generate();
-        let header = ArchiveHeader {
-            format: ARCHIVE_FORMAT,
-            clinic_id: clinic,
-            exported_at: now,
-            cipher: "AES-256-GCM".into(),
-            key: "64 hexadecimal digits, given with this archive and stored nowhere else".into(),
+        let owners = offboard::owner_emails(&mut tx, &scope).await?;
+        let archive = match &leaving {
+            Some(l) => {
+                let recipient = ArchiveRecipient::from_parts(&l.archive_salt, &l.archive_public)
+                    .map_err(|_| AppError::Internal("the stored archive recipient is damaged".into()))?;
+                let tables = transfer::read_clinic(&mut tx, &scope).await?;
+                let clinic_keys = clinic_keys_of(self, clinic, &tables)?;
+                let (files, stray) = self.clinic_blobs(clinic, &clinic_keys, &tables).await?;
+                let document = archive_document(clinic, &clinic_keys, &tables, files, now, stray)?;
+                drop(clinic_keys);
+                let file = seal_archive_to(clinic, now, &document, &recipient)?;
+                drop(document);
+                Some(file)
+            }
+            None => None,
         };
-        let file = seal_archive(&header, &document, &archive_key)?;
-        drop(document);
-        let archive_sha256 = sha256_hex(&file);
-        let archive_bytes = file.len() as u64;
-        let saved = save(&file).map_err(OffboardError::Save)?;
+        let archive = match archive {
+            Some(file) => {
+                let saved = save(&file).map_err(OffboardError::Save)?;
+                Some((file, saved))
+            }
+            None => None,
+        };
 
         // From here on, destruction. Keys first among the rows deleted.
         let counts = offboard::delete_clinic(&mut tx, &scope).await?;
@@ -833,12 +1329,15 @@ impl App {
             clinic_name: row.name.clone(),
             offboarded_at: now,
             by,
-            archive: ArchiveFacts {
+            parties,
+            archive: archive.as_ref().map(|(file, _)| ArchiveFacts {
                 format: ARCHIVE_FORMAT,
-                sha256: archive_sha256.clone(),
-                bytes: archive_bytes,
-                sealed_with: "AES-256-GCM under a one-off 256-bit key given to the clinic and stored nowhere".into(),
-            },
+                sha256: sha256_hex(file),
+                bytes: file.len() as u64,
+                sealed_with: "sealed to the passphrase the owner chose when asking to leave (Argon2id, X25519, \
+                              AES-256-GCM); the platform stored only its salt and public key"
+                    .into(),
+            }),
             clinic_chain_head: ChainHead {
                 seq: last.seq,
                 hash: hex(&last.hash),
@@ -849,12 +1348,14 @@ impl App {
                 client_key_rows: count("client_keys"),
             },
             blobs,
+            copies_remaining: Some(copies_remaining(self.store().backend(), now)),
         };
         let certificate_sha256 = certificate_sha256(&certificate)?;
         let recorded = audit::append(
             &mut tx,
             event(
                 platform_id(),
+                AuditAction::ClinicOffboarded,
                 format!("{by_detail} clinic:{clinic} certificate:sha256:{certificate_sha256}"),
             ),
             now,
@@ -871,21 +1372,61 @@ impl App {
         };
         let certificate_text = serde_json::to_string_pretty(&file_doc)
             .map_err(|e| AppError::Internal(format!("certificate json: {e}")))?;
-        let waiting = request
-            .keep_for_download
-            .then(|| (file.as_slice(), now.checked_add(ARCHIVE_WAIT).unwrap_or(now)));
+        let waiting = archive
+            .as_ref()
+            .filter(|_| request.keep_for_download)
+            .map(|(file, _)| (file.as_slice(), now.checked_add(ARCHIVE_WAIT).unwrap_or(now)));
         offboard::insert(&mut tx, &scope, now, &certificate_text, waiting).await?;
+        let archive_line = match &archive {
+            Some(_) => {
+                "An archive of all of the clinic's data was made first, sealed to the passphrase you chose \
+                        when you asked to leave; your provider will give you the file. Open it with the open-source \
+                        `velum export open --file FILE --passphrase-file FILE`. Nobody at the provider can open it."
+            }
+            None => "You had not asked to leave, so no archive was made, for anyone.",
+        };
+        let body = format!(
+            "{name} has been offboarded from its Velum provider: its keys are destroyed and all of its data deleted.\n\n\
+             Reason given: {reason}\n\n{archive_line}\n\n\
+             The offboarding certificate's SHA-256 is {certificate_sha256}.\n",
+            name = row.name
+        );
+        for to in &owners {
+            velum_store::outbox::enqueue(
+                &mut tx,
+                platform_id(),
+                to,
+                "Your clinic has been offboarded",
+                &body,
+                now,
+            )
+            .await?;
+        }
         tx.commit().await?;
         tracing::info!(clinic = %clinic, "clinic offboarded");
-        Ok(Offboarded {
+        // SQLite: rebuild the file so no free page keeps a deleted row.
+        if let Err(e) = self.store().vacuum_after_delete().await {
+            tracing::warn!(error = %e, "VACUUM after offboarding failed; the next offboarding's VACUUM covers it");
+        }
+        Ok(Offboarding::Done(Offboarded {
             clinic_id: clinic,
-            archive_key: archive_key.to_text(),
-            archive_sha256,
-            archive_bytes,
+            archive: archive.map(|(file, saved)| SealedArchive {
+                sha256: sha256_hex(&file),
+                bytes: file.len() as u64,
+                saved,
+            }),
             certificate: certificate_text,
             certificate_sha256,
-            saved,
-        })
+        }))
+    }
+
+    /// SQLite's `secure_delete` setting and free-page count on the live
+    /// connection (`None` on PostgreSQL): after an offboarding, `(1, 0)`.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn sqlite_deletion_state(&self) -> Result<Option<(i64, i64)>, AppError> {
+        Ok(self.store().sqlite_deletion_state().await?)
     }
 
     /// The clinic's blobs, opened with their clients' keys, when a blob
@@ -1045,14 +1586,19 @@ mod tests {
         let clinic = ClinicId::from_uuid(uuid::Uuid::from_u128(9));
         let key = ArchiveKey::generate();
         let header = ArchiveHeader {
-            format: ARCHIVE_FORMAT,
+            format: ARCHIVE_FORMAT_KEY,
             clinic_id: clinic,
             exported_at: Timestamp::from_second(1_800_000_000).unwrap(),
             cipher: "AES-256-GCM".into(),
-            key: "k".into(),
+            key: Some("k".into()),
+            kdf: None,
+            salt: None,
+            recipient: None,
+            ephemeral: None,
         };
         let file = seal_archive(&header, &json!({"clients": [{"family_name": "Quill"}]}), &key).unwrap();
         let text = key.to_text();
+        let open_archive = |file: &[u8], key: &str| super::open_archive(file, ArchiveSecret::Key(key));
         let (h, body) = open_archive(&file, text.expose_secret()).unwrap();
         assert_eq!(h.clinic_id, clinic);
         assert!(String::from_utf8(body).unwrap().contains("Quill"));
@@ -1079,8 +1625,52 @@ mod tests {
             open_archive(&tampered, text.expose_secret()),
             Err(ArchiveError::WrongKey)
         ));
-        let v2 = [ARCHIVE_MAGIC, b"{\"format\":2}\nxyz"].concat();
-        let err = open_archive(&v2, text.expose_secret()).unwrap_err();
-        assert!(err.to_string().contains("version 2"), "{err}");
+        let v3 = [ARCHIVE_MAGIC, b"{\"format\":3}\nxyz"].concat();
+        let err = open_archive(&v3, text.expose_secret()).unwrap_err();
+        assert!(err.to_string().contains("version 3"), "{err}");
+        assert!(matches!(
+            super::open_archive(&file, ArchiveSecret::Passphrase("anything at all")),
+            Err(ArchiveError::NeedsKey)
+        ));
+    }
+
+    #[test]
+    fn format_2_archives_open_with_the_owners_passphrase_only() {
+        let clinic = ClinicId::from_uuid(uuid::Uuid::from_u128(9));
+        let recipient = ArchiveRecipient::from_passphrase("quartz heron lamplight bramble");
+        let at = Timestamp::from_second(1_800_000_000).unwrap();
+        let file = seal_archive_to(clinic, at, &json!({"clients": [{"family_name": "Quill"}]}), &recipient).unwrap();
+        assert!(
+            !String::from_utf8_lossy(&file).contains("Quill"),
+            "the body is ciphertext"
+        );
+        let (h, body) = open_archive(&file, ArchiveSecret::Passphrase("quartz heron lamplight bramble")).unwrap();
+        assert_eq!(h.format, 2);
+        assert_eq!(h.clinic_id, clinic);
+        assert!(String::from_utf8(body).unwrap().contains("Quill"));
+        assert!(matches!(
+            open_archive(&file, ArchiveSecret::Passphrase("quartz heron lamplight brambles")),
+            Err(ArchiveError::WrongPassphrase)
+        ));
+        let key = ArchiveKey::generate().to_text();
+        assert!(matches!(
+            open_archive(&file, ArchiveSecret::Key(secrecy::ExposeSecret::expose_secret(&key))),
+            Err(ArchiveError::NeedsPassphrase)
+        ));
+        // Another clinic id in the header: the body refuses to open.
+        let tampered = String::from_utf8_lossy(&file[..200])
+            .replace(
+                "00000000-0000-0000-0000-000000000009",
+                "00000000-0000-0000-0000-000000000008",
+            )
+            .into_bytes()
+            .into_iter()
+            .chain(file[200..].iter().copied())
+            .collect::<Vec<u8>>();
+        assert_ne!(tampered, file);
+        assert!(matches!(
+            open_archive(&tampered, ArchiveSecret::Passphrase("quartz heron lamplight bramble")),
+            Err(ArchiveError::WrongPassphrase)
+        ));
     }
 }

@@ -167,8 +167,11 @@ impl App {
         Ok(NewOperator { id, setup_link })
     }
 
-    /// An operator creates a clinic (the `/platform` page); the CLI and the
-    /// first-run page call [`App::create_clinic`] with no actor.
+    /// An operator creates a clinic (the `/platform` page and the API). The
+    /// owner's one-time set-up link goes to the owner's email through the
+    /// outbox; the operator gets ids only, so an operator can never become
+    /// a clinic's owner. (The first-run page and the embedded CLI call
+    /// [`App::create_clinic`], where the person at the console is the owner.)
     ///
     /// # Errors
     /// `Forbidden` for anyone but an operator; otherwise as `create_clinic`.
@@ -177,10 +180,11 @@ impl App {
         actor: &Actor,
         name: &str,
         owner_email: &str,
-    ) -> Result<crate::clinics::NewClinic, AppError> {
+    ) -> Result<crate::clinics::CreatedClinic, AppError> {
         self.require_operator(actor).await?;
         let source = actor.source.map(|ip| ip.to_string());
-        self.create_clinic(name, owner_email, source.as_deref()).await
+        self.create_clinic_mailing_owner(name, owner_email, source.as_deref())
+            .await
     }
 
     /// Every clinic with its usage and activity (operators only). Counts,
@@ -246,23 +250,34 @@ impl App {
 
     /// Suspend a clinic (nobody can sign in; live sessions end at their next
     /// request) or make it active again. `actor` is `None` from the CLI.
-    /// The change is recorded in the clinic's chain, where its owner sees it.
+    /// Suspending needs a reason (10 to 500 characters). The change is
+    /// recorded in the clinic's chain and the platform's, and emailed to the
+    /// clinic's owners (through the outbox) with the reason.
     ///
     /// # Errors
-    /// `Forbidden` for anyone but an operator; `NotFound` for an unknown clinic.
+    /// `Forbidden` for anyone but an operator; `Validation` on `reason`;
+    /// `NotFound` for an unknown clinic.
     pub async fn set_clinic_suspended(
         &self,
         actor: Option<&Actor>,
         clinic: ClinicId,
         suspended: bool,
+        reason: &str,
     ) -> Result<(), AppError> {
         if let Some(a) = actor {
             self.require_operator(a).await?;
         }
+        let reason = reason.trim();
+        if suspended && !crate::offboard::REASON_CHARS.contains(&reason.chars().count()) {
+            return Err(AppError::field(
+                "reason",
+                "must say why the clinic is suspended, in 10 to 500 characters: it is emailed to the clinic's owner",
+            ));
+        }
         let scope = ClinicScope::new(clinic);
         let mut tx = self.begin().await?;
         let status = if suspended { "suspended" } else { "active" };
-        if !platform::set_status(&mut tx, &scope, status).await? {
+        if clinic == platform_id() || !platform::set_status(&mut tx, &scope, status).await? {
             return Err(Self::gone_or_unknown(&mut tx, &scope).await);
         }
         let action = if suspended {
@@ -287,6 +302,26 @@ impl App {
             )
             .await?;
         }
+        let name = velum_store::clinics::get(&mut tx, &scope)
+            .await?
+            .map(|c| c.name)
+            .unwrap_or_default();
+        let (subject, body) = if suspended {
+            (
+                "Your clinic has been suspended",
+                format!(
+                    "Your Velum provider has suspended {name}: nobody can sign in to it until it is reactivated.\n\n\
+                     Reason given: {reason}\n\n\
+                     Your data is unchanged. Contact your provider about it.\n"
+                ),
+            )
+        } else {
+            (
+                "Your clinic has been reactivated",
+                format!("Your Velum provider has reactivated {name}: you and your staff can sign in again.\n"),
+            )
+        };
+        self.notify_owners(&mut tx, &scope, subject, &body).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -427,9 +462,11 @@ impl App {
         }
         let scope = ClinicScope::new(actor.clinic_id);
         let mut tx = self.begin().await?;
-        let g = platform::grant(&mut tx, &scope, grant)
-            .await?
-            .ok_or(AppError::NotFound)?;
+        let Some(g) = platform::grant(&mut tx, &scope, grant).await? else {
+            drop(tx);
+            let reason = format!("support_decision unknown_grant:{grant}");
+            return Err(self.refuse(actor, &reason, AppError::NotFound).await);
+        };
         let now = self.now();
         let (from, to, expires, action) = match decision {
             Decision::Grant => (
@@ -471,14 +508,18 @@ impl App {
         self.require_operator(actor).await?;
         let scope = ClinicScope::new(clinic);
         let mut tx = self.begin().await?;
-        let g = platform::grant(&mut tx, &scope, grant)
-            .await?
-            .ok_or(AppError::NotFound)?;
-        if g.operator_id != actor.staff_id {
-            return Err(AppError::NotFound);
-        }
-        if state_of(&g, self.now()) != "granted" {
-            return Err(AppError::Forbidden);
+        let g = platform::grant(&mut tx, &scope, grant).await?;
+        // F38: every refused visit is recorded in the platform's chain.
+        let refusal = match &g {
+            None => Some(("no_grant", AppError::NotFound)),
+            Some(g) if g.operator_id != actor.staff_id => Some(("not_their_grant", AppError::NotFound)),
+            Some(g) if state_of(g, self.now()) != "granted" => Some(("grant_not_live", AppError::Forbidden)),
+            Some(_) => None,
+        };
+        if let Some((why, answer)) = refusal {
+            drop(tx);
+            let reason = format!("support_visit {why} clinic:{clinic} grant:{grant}");
+            return Err(self.refuse(actor, &reason, answer).await);
         }
         let tref = TokenRef::parse(token).ok_or(AppError::Unauthenticated)?;
         platform::set_session_support(&mut tx, &tref.scope(), &tref.hash, Some((clinic, grant))).await?;

@@ -79,10 +79,18 @@ pub enum AuditAction {
     /// an older version of a medical record copied over the current one).
     /// Nothing of the record is shown or recorded.
     IntegrityFailure,
+    /// The clinic's owner asked to leave the provider (password and a fresh
+    /// two-step code re-checked) and chose the archive's passphrase.
+    /// Recorded in the clinic's chain and the platform's.
+    OffboardingRequested,
+    /// An operator approved offboarding a clinic whose owner has not asked
+    /// (the first of two different operators). Recorded in the clinic's
+    /// chain and the platform's.
+    OffboardingApproved,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 35] = [
+    pub const ALL: [AuditAction; 37] = [
         AuditAction::Read,
         AuditAction::Search,
         AuditAction::Create,
@@ -118,6 +126,8 @@ impl AuditAction {
         AuditAction::ClinicOffboarded,
         AuditAction::ClinicKeyRotated,
         AuditAction::IntegrityFailure,
+        AuditAction::OffboardingRequested,
+        AuditAction::OffboardingApproved,
     ];
 
     #[must_use]
@@ -158,6 +168,8 @@ impl AuditAction {
             AuditAction::ClinicOffboarded => "clinic_offboarded",
             AuditAction::ClinicKeyRotated => "clinic_key_rotated",
             AuditAction::IntegrityFailure => "integrity_failure",
+            AuditAction::OffboardingRequested => "offboarding_requested",
+            AuditAction::OffboardingApproved => "offboarding_approved",
         }
     }
 
@@ -200,6 +212,8 @@ impl AuditAction {
             AuditAction::ClinicOffboarded => "Offboarded the clinic",
             AuditAction::ClinicKeyRotated => "Rotated the clinic key",
             AuditAction::IntegrityFailure => "Found a record altered in storage",
+            AuditAction::OffboardingRequested => "Asked to leave (offboarding)",
+            AuditAction::OffboardingApproved => "Approved offboarding the clinic",
         }
     }
 }
@@ -423,6 +437,8 @@ mod tests {
                 "clinic_offboarded",
                 "clinic_key_rotated",
                 "integrity_failure",
+                "offboarding_requested",
+                "offboarding_approved",
             ]
         );
     }

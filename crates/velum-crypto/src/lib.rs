@@ -14,7 +14,8 @@
 //! - password hashing with Argon2id ([`password`]);
 //! - TOTP second factor and its QR code ([`totp`]), and single-use recovery
 //!   codes ([`recovery`]);
-//! - random session and reset tokens ([`token`]).
+//! - random session and reset tokens ([`token`]);
+//! - sealing an offboarding archive to the owner's passphrase ([`archive`]).
 //!
 //! Every wrapped key and sealed blob starts with a format version byte, so
 //! key rotation can later re-wrap keys without re-encrypting data.
@@ -26,6 +27,7 @@
 //! Secrets are zeroized on drop and never appear in `Debug` output or in
 //! errors (G4).
 
+pub mod archive;
 pub mod chain;
 pub mod keys;
 pub mod password;

@@ -216,6 +216,11 @@ impl Store {
             // 64 MiB of decrypted pages: SQLCipher decrypts a page on every
             // cache miss, so the working set should stay hot.
             .pragma("cache_size", "-65536")
+            // Deleted rows are overwritten with zeros, not left in free
+            // pages (offboarding and crypto-shredding delete key rows).
+            // The bundled SQLCipher defaults to it already; set here so that
+            // a build with another default cannot turn it off unnoticed.
+            .pragma("secure_delete", "ON")
             // Statement logging would print the key pragma: never.
             .disable_statement_logging();
         // One connection. Every use case writes (its audit event), and
@@ -273,6 +278,46 @@ impl Store {
     pub fn with_master_key(mut self, master: Arc<MasterKey>) -> Store {
         self.keys = Some(master);
         self
+    }
+
+    /// After a large deletion (an offboarding): on SQLite, `VACUUM`
+    /// rebuilds the file so it has no free pages left (with `secure_delete`
+    /// on, deleted rows were zeroed already; this also returns the space),
+    /// then the write-ahead log is checkpointed and truncated.
+    /// Returns the file's free-page count afterwards (0). On PostgreSQL it
+    /// does nothing and returns `None`: `VACUUM` there only marks dead rows'
+    /// space reusable and does not overwrite it; see docs/SECURITY.md.
+    ///
+    /// # Errors
+    /// Database errors (SQLite cannot vacuum inside a transaction or while
+    /// another connection reads; the pool has one connection).
+    pub async fn vacuum_after_delete(&self) -> Result<Option<i64>, StoreError> {
+        match &self.pool {
+            Pool::Sqlite(p) => {
+                sqlx::query("VACUUM").execute(p).await?;
+                sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(p).await?;
+                let free: i64 = sqlx::query_scalar("PRAGMA freelist_count").fetch_one(p).await?;
+                Ok(Some(free))
+            }
+            Pool::Pg(_) => Ok(None),
+        }
+    }
+
+    /// `PRAGMA secure_delete` and `PRAGMA freelist_count` on a pool
+    /// connection (SQLite; `None` on PostgreSQL): what tests check after an
+    /// offboarding.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn sqlite_deletion_state(&self) -> Result<Option<(i64, i64)>, StoreError> {
+        match &self.pool {
+            Pool::Sqlite(p) => {
+                let secure: i64 = sqlx::query_scalar("PRAGMA secure_delete").fetch_one(p).await?;
+                let free: i64 = sqlx::query_scalar("PRAGMA freelist_count").fetch_one(p).await?;
+                Ok(Some((secure, free)))
+            }
+            Pool::Pg(_) => Ok(None),
+        }
     }
 
     #[must_use]

@@ -16,6 +16,8 @@ use sqlx::AssertSqlSafe;
 use uuid::Uuid;
 
 use crate::transfer::{CLINIC_TABLES, NOT_MOVED};
+use velum_core::StaffId;
+
 use crate::{ClinicScope, StoreError, Tx, from_micros, micros};
 
 /// Tables with clinic rows that offboarding keeps, and why.
@@ -300,4 +302,126 @@ mod tests {
         }
         assert!(order.iter().any(|(t, _)| *t == "clinic_keys"), "the keys are destroyed");
     }
+}
+
+/// The owner's request to leave: who, when, why, and what seals the archive
+/// to their passphrase (salt and X25519 public key; never the passphrase).
+#[derive(Clone, Debug)]
+pub struct LeavingRow {
+    pub requested_by: StaffId,
+    pub requested_at: Timestamp,
+    pub reason: String,
+    pub archive_salt: Vec<u8>,
+    pub archive_public: Vec<u8>,
+}
+
+/// Record the owner's request. Returns false if one is recorded already.
+///
+/// # Errors
+/// Database errors.
+pub async fn insert_leaving(tx: &mut Tx, scope: &ClinicScope, row: &LeavingRow) -> Result<bool, StoreError> {
+    let n = on_tx!(tx, |c| sqlx::query(
+        "INSERT INTO clinic_leaving (clinic_id, requested_by, requested_at, reason, archive_salt, archive_public) \
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (clinic_id) DO NOTHING"
+    )
+    .bind(scope.clinic_id().as_uuid())
+    .bind(row.requested_by.as_uuid())
+    .bind(micros(row.requested_at))
+    .bind(row.reason.as_str())
+    .bind(row.archive_salt.as_slice())
+    .bind(row.archive_public.as_slice())
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(n == 1)
+}
+
+/// The owner's request to leave, if there is one.
+///
+/// # Errors
+/// Database errors.
+pub async fn leaving(tx: &mut Tx, scope: &ClinicScope) -> Result<Option<LeavingRow>, StoreError> {
+    type Row = (Uuid, i64, String, Vec<u8>, Vec<u8>);
+    let row: Option<Row> = on_tx!(tx, |c| {
+        sqlx::query_as(
+        "SELECT requested_by, requested_at, reason, archive_salt, archive_public FROM clinic_leaving WHERE clinic_id = $1"
+    )
+    .bind(scope.clinic_id().as_uuid())
+    .fetch_optional(c)
+    .await
+    })?;
+    row.map(|(by, at, reason, salt, public)| {
+        Ok(LeavingRow {
+            requested_by: StaffId::from_uuid(by),
+            requested_at: from_micros(at)?,
+            reason,
+            archive_salt: salt,
+            archive_public: public,
+        })
+    })
+    .transpose()
+}
+
+/// One operator's approval of an offboarding the owner did not ask for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Approval {
+    pub operator_id: StaffId,
+    pub approved_at: Timestamp,
+    pub reason: String,
+}
+
+/// Record `operator`'s approval. Returns false if they approved already.
+///
+/// # Errors
+/// Database errors.
+pub async fn insert_approval(tx: &mut Tx, scope: &ClinicScope, a: &Approval) -> Result<bool, StoreError> {
+    let n = on_tx!(tx, |c| sqlx::query(
+        "INSERT INTO offboarding_approvals (clinic_id, operator_id, approved_at, reason) \
+         VALUES ($1, $2, $3, $4) ON CONFLICT (clinic_id, operator_id) DO NOTHING"
+    )
+    .bind(scope.clinic_id().as_uuid())
+    .bind(a.operator_id.as_uuid())
+    .bind(micros(a.approved_at))
+    .bind(a.reason.as_str())
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(n == 1)
+}
+
+/// The approvals recorded for the clinic, oldest first.
+///
+/// # Errors
+/// Database errors.
+pub async fn approvals(tx: &mut Tx, scope: &ClinicScope) -> Result<Vec<Approval>, StoreError> {
+    let rows: Vec<(Uuid, i64, String)> = on_tx!(tx, |c| sqlx::query_as(
+        "SELECT operator_id, approved_at, reason FROM offboarding_approvals WHERE clinic_id = $1 \
+         ORDER BY approved_at, operator_id"
+    )
+    .bind(scope.clinic_id().as_uuid())
+    .fetch_all(c)
+    .await)?;
+    rows.into_iter()
+        .map(|(op, at, reason)| {
+            Ok(Approval {
+                operator_id: StaffId::from_uuid(op),
+                approved_at: from_micros(at)?,
+                reason,
+            })
+        })
+        .collect()
+}
+
+/// The email addresses of the clinic's owners whose accounts are enabled:
+/// where notices about suspension and offboarding go.
+///
+/// # Errors
+/// Database errors.
+pub async fn owner_emails(tx: &mut Tx, scope: &ClinicScope) -> Result<Vec<String>, StoreError> {
+    Ok(on_tx!(tx, |c| sqlx::query_scalar(
+        "SELECT email FROM staff WHERE clinic_id = $1 AND role = 'owner' AND NOT disabled ORDER BY email"
+    )
+    .bind(scope.clinic_id().as_uuid())
+    .fetch_all(c)
+    .await)?)
 }

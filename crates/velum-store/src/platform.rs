@@ -19,10 +19,13 @@ pub fn platform_id() -> ClinicId {
 /// # Errors
 /// Database errors.
 pub async fn ensure_platform(tx: &mut Tx, wrapped_key: &WrappedKey, now: Timestamp) -> Result<bool, StoreError> {
-    let exists: Option<i64> = on_tx!(tx, |c| sqlx::query_scalar("SELECT 1 FROM clinics WHERE id = $1")
-        .bind(Uuid::nil())
-        .fetch_optional(c)
-        .await)?;
+    // BIGINT on both backends (a bare 1 is INT4 on PostgreSQL).
+    let exists: Option<i64> = on_tx!(tx, |c| sqlx::query_scalar(
+        "SELECT CAST(1 AS BIGINT) FROM clinics WHERE id = $1"
+    )
+    .bind(Uuid::nil())
+    .fetch_optional(c)
+    .await)?;
     if exists.is_some() {
         return Ok(false);
     }
@@ -186,12 +189,15 @@ impl TryFrom<Grant> for GrantRow {
     }
 }
 
-/// Grants with their clinic's name and the operator's name (operators are
-/// accounts of the platform row; their ids are unique installation-wide).
+/// Grants with their clinic's name and the operator's name. Operators are
+/// accounts of the platform's row, and the join requires it: a staff row of
+/// any other clinic that claims the operator's id (and role) can neither
+/// lend its name to a grant nor duplicate it.
 const GRANT: &str = "SELECT g.clinic_id, g.id, g.operator_id, s.display_name AS operator_name, k.name AS clinic_name, \
     g.reason, g.minutes, g.status, g.requested_at, g.decided_by, g.decided_at, g.expires_at \
     FROM support_grants g JOIN clinics k ON k.id = g.clinic_id \
-    LEFT JOIN staff s ON s.role = 'operator' AND s.id = g.operator_id";
+    LEFT JOIN staff s ON s.clinic_id = (SELECT p.id FROM clinics p WHERE p.kind = 'platform') \
+        AND s.role = 'operator' AND s.id = g.operator_id";
 
 fn grant_sql(tail: &str) -> String {
     format!("{GRANT} {tail}")

@@ -264,6 +264,14 @@ pub const NOT_MOVED: &[(&str, &str)] = &[
         "clinic_offboardings",
         "the platform's record of an offboarding; an offboarded clinic has no data left to move",
     ),
+    (
+        "clinic_leaving",
+        "the owner's request to leave this provider, bound to its archive passphrase; ask again on the target",
+    ),
+    (
+        "offboarding_approvals",
+        "operators' approvals of an offboarding by this provider; they mean nothing elsewhere",
+    ),
 ];
 
 /// The moved table called `name`.

@@ -104,12 +104,10 @@ velum_core::debug_redacted!(NewClinicJson { name, owner_email });
 pub struct CreatedClinicJson {
     pub id: String,
     pub owner_id: String,
-    /// The owner's one-time set-up link (valid for 72 hours). It is not
-    /// shown again: send it to the owner, and do not log it.
-    pub setup_link: String,
 }
 
-/// Create a clinic with its owner's account (operators only).
+/// Create a clinic with its owner's account (operators only). The owner's
+/// one-time set-up link is emailed to the owner; the answer carries ids only.
 #[utoipa::path(post, path = "/api/v1/platform/clinics", request_body = NewClinicJson, tag = "platform", security(("bearer" = [])),
     responses((status = 201, body = CreatedClinicJson), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn create_clinic(
@@ -124,9 +122,17 @@ pub async fn create_clinic(
     let json = CreatedClinicJson {
         id: c.clinic_id.to_string(),
         owner_id: c.owner_id.to_string(),
-        setup_link: c.setup_link,
     };
     Ok((StatusCode::CREATED, Json(json)).into_response())
+}
+
+/// Why a clinic is suspended.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SuspendJson {
+    /// Why (10 to 500 characters): emailed to the clinic's owner.
+    #[serde(default)]
+    pub reason: String,
 }
 
 async fn set_suspended(
@@ -134,21 +140,24 @@ async fn set_suspended(
     actor: &velum_core::Actor,
     id: ClinicId,
     on: bool,
+    reason: &str,
 ) -> Result<Response, ApiError> {
-    state.app.set_clinic_suspended(Some(actor), id, on).await?;
+    state.app.set_clinic_suspended(Some(actor), id, on, reason).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 /// Suspend a clinic: its staff cannot sign in, and live sessions end at
-/// their next request (operators only).
-#[utoipa::path(post, path = "/api/v1/platform/clinics/{id}/suspend", tag = "platform", security(("bearer" = [])), params(("id" = String, Path)),
-    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+/// their next request (operators only). The reason is required and is
+/// emailed to the clinic's owner.
+#[utoipa::path(post, path = "/api/v1/platform/clinics/{id}/suspend", request_body = SuspendJson, tag = "platform", security(("bearer" = [])), params(("id" = String, Path)),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn suspend(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
     ApiId(id): ApiId<ClinicId>,
+    ApiJson(body): ApiJson<SuspendJson>,
 ) -> Result<Response, ApiError> {
-    set_suspended(&state, &actor, id, true).await
+    set_suspended(&state, &actor, id, true, &body.reason).await
 }
 
 /// Make a suspended clinic active again (operators only).
@@ -159,7 +168,7 @@ pub async fn resume(
     ApiActor(actor): ApiActor,
     ApiId(id): ApiId<ClinicId>,
 ) -> Result<Response, ApiError> {
-    set_suspended(&state, &actor, id, false).await
+    set_suspended(&state, &actor, id, false, "").await
 }
 
 /// A clinic's health: its usage and its audit chain.

@@ -81,6 +81,7 @@ pub fn routes() -> Router<AppState> {
         .route("/platform/clinics/{id}/archive", get(platform::archive))
         .route("/platform/clinics/{id}/archive/delete", post(platform::drop_archive))
         .route("/platform/leave", post(platform::leave))
+        .route("/leaving", get(platform::leaving_form).post(platform::leave_provider))
         .route("/support", get(platform::grants))
         .route("/support/{grant}", post(platform::decide))
         .layer(axum::middleware::from_fn(crate::middleware::same_origin))
@@ -177,6 +178,9 @@ pub fn label(field: &str) -> &str {
         "reason" => "Reason",
         "minutes" => "Minutes",
         "confirm_name" => "Clinic name, to confirm",
+        "passphrase" => "Archive passphrase",
+        "passphrase_again" => "The passphrase again",
+        "totp_code" => "Two-step code",
         "clinic" => "Clinic",
         f if f.starts_with("allergies") => "Allergies",
         f if f.starts_with("medications") => "Medications",

@@ -8,11 +8,10 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
-use secrecy::ExposeSecret;
 use serde::Deserialize;
 use uuid::Uuid;
 use velum_app::AppError;
-use velum_app::offboard::{OffboardError, OffboardRequest};
+use velum_app::offboard::{LeaveInput, OffboardError, OffboardRequest, Offboarding};
 use velum_app::platform::{DEFAULT_GRANT_MINUTES, Decision, SupportGrant};
 use velum_core::ClinicId;
 use velum_core::client::FieldErrors;
@@ -93,7 +92,8 @@ struct PlatformPage {
     grants: Vec<GrantLine>,
     v: NewClinicForm,
     errors: Errors,
-    /// The new clinic's owner set-up link, shown once.
+    /// The new clinic's name and its owner's email (the set-up link went
+    /// there, not to this page).
     created: Option<(String, String)>,
 }
 
@@ -167,8 +167,8 @@ pub async fn create_clinic(
         .operator_create_clinic(&s.actor, &f.name, &f.owner_email)
         .await
     {
-        Ok(c) => {
-            let created = Some((f.name.trim().to_owned(), c.setup_link));
+        Ok(_) => {
+            let created = Some((f.name.trim().to_owned(), f.owner_email.trim().to_owned()));
             platform_page(
                 &state,
                 &s,
@@ -192,6 +192,9 @@ pub struct StatusForm {
     csrf: String,
     #[serde(default)]
     suspended: String,
+    /// Why (suspending only): emailed to the clinic's owner.
+    #[serde(default)]
+    reason: String,
 }
 
 pub async fn clinic_status(
@@ -204,11 +207,25 @@ pub async fn clinic_status(
         return Ok(r);
     }
     let id: ClinicId = id.parse().map_err(|_| AppError::NotFound)?;
-    state
+    match state
         .app
-        .set_clinic_suspended(Some(&s.actor), id, f.suspended == "true")
-        .await?;
-    Ok(Redirect::to("/platform").into_response())
+        .set_clinic_suspended(Some(&s.actor), id, f.suspended == "true", &f.reason)
+        .await
+    {
+        Ok(()) => Ok(Redirect::to("/platform").into_response()),
+        Err(AppError::Validation(e)) => {
+            platform_page(
+                &state,
+                &s,
+                NewClinicForm::default(),
+                Errors(e),
+                None,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 #[derive(Default, Deserialize)]
@@ -397,6 +414,8 @@ pub struct OffboardForm {
     csrf: String,
     #[serde(default)]
     confirm_name: String,
+    #[serde(default)]
+    reason: String,
 }
 
 #[derive(Template)]
@@ -406,6 +425,11 @@ struct OffboardPage {
     clinic_id: ClinicId,
     clinic: String,
     status: String,
+    /// When the owner asked to leave, and why.
+    owner_asked: Option<(String, String)>,
+    /// Operators who approved so far (without the owner's request).
+    approvals: Vec<String>,
+    notice: Option<String>,
     v: OffboardForm,
     errors: Errors,
 }
@@ -416,9 +440,12 @@ async fn offboard_page(
     id: &str,
     v: OffboardForm,
     errors: Errors,
+    notice: Option<String>,
     status: StatusCode,
 ) -> Result<Response, PageError> {
     let c = clinic_line(state, s, id).await?;
+    let st = state.app.offboarding_state(&s.actor, c.id).await?;
+    let me = s.actor.staff_id;
     Ok(render(
         status,
         &OffboardPage {
@@ -426,6 +453,20 @@ async fn offboard_page(
             clinic_id: c.id,
             clinic: c.name,
             status: c.status,
+            owner_asked: st.owner_asked.map(|l| (when(l.requested_at), l.reason)),
+            approvals: st
+                .approvals
+                .iter()
+                .map(|a| {
+                    let who = if a.operator_id == me {
+                        "you".to_owned()
+                    } else {
+                        format!("operator {}", a.operator_id)
+                    };
+                    format!("{who}, {}: {}", when(a.approved_at), a.reason)
+                })
+                .collect(),
+            notice,
             v,
             errors,
         },
@@ -443,6 +484,7 @@ pub async fn offboard_form(
         &id,
         OffboardForm::default(),
         Errors::default(),
+        None,
         StatusCode::OK,
     )
     .await
@@ -454,15 +496,16 @@ struct OffboardedPage {
     nav: Option<Nav>,
     clinic_id: ClinicId,
     clinic: String,
-    archive_key: String,
-    archive_bytes: u64,
-    archive_sha256: String,
+    /// The sealed archive's size and SHA-256, when one was made.
+    archive: Option<(u64, String)>,
     certificate_sha256: String,
 }
 
-/// Offboard a suspended clinic once the operator has typed its name. The
-/// answer shows the archive's key, once; the sealed archive waits in the
-/// database for download (see `velum_app::offboard::ARCHIVE_WAIT`).
+/// Offboard a suspended clinic once the operator has typed its name and a
+/// reason: done at once when the owner asked to leave (the archive, sealed
+/// to the owner's passphrase, waits for download; see
+/// `velum_app::offboard::ARCHIVE_WAIT`), else recorded as the first of two
+/// operators' approvals, or done at the second. No key is ever shown.
 pub async fn offboard(
     State(state): State<AppState>,
     s: StaffSession,
@@ -476,6 +519,7 @@ pub async fn offboard(
     let request = OffboardRequest {
         clinic,
         confirm_name: Some(&f.confirm_name),
+        reason: &f.reason,
         keep_for_download: true,
     };
     // Page wording: each message follows its field's label in the summary.
@@ -486,12 +530,16 @@ pub async fn offboard(
                 format!("is {status}, not suspended: suspend it first; nothing was changed")
             }
             OffboardError::AlreadyOffboarded(_) => "has been offboarded already".to_owned(),
+            OffboardError::SameOperator => {
+                "has your approval already: a second, different operator must approve; nothing was changed".to_owned()
+            }
             other => format!("was not offboarded: {other}"),
         };
         Errors(FieldErrors::single(field, message))
     };
-    match state.app.offboard_clinic(Some(&s.actor), request, |_| Ok(())).await {
-        Ok(done) => {
+    let result = state.app.offboard_clinic(Some(&s.actor), request, |_| Ok(())).await;
+    match result {
+        Ok(Offboarding::Done(done)) => {
             let name = clinic_line(&state, &s, &id).await?.name;
             Ok(render(
                 StatusCode::OK,
@@ -499,30 +547,48 @@ pub async fn offboard(
                     nav: Some(Nav::of(&s)),
                     clinic_id: clinic,
                     clinic: name,
-                    archive_key: done.archive_key.expose_secret().to_owned(),
-                    archive_bytes: done.archive_bytes,
-                    archive_sha256: done.archive_sha256,
+                    archive: done.archive.map(|a| (a.bytes, a.sha256)),
                     certificate_sha256: done.certificate_sha256,
                 },
             ))
         }
+        Ok(Offboarding::Approved) => {
+            let notice = "Your approval is recorded and the owner has been emailed. A second, different operator \
+                          must approve before the clinic is offboarded.";
+            offboard_page(
+                &state,
+                &s,
+                &id,
+                OffboardForm::default(),
+                Errors::default(),
+                Some(notice.to_owned()),
+                StatusCode::OK,
+            )
+            .await
+        }
         Err(e @ OffboardError::NameMismatch) => {
             let errors = refused("confirm_name", &e);
-            offboard_page(&state, &s, &id, f, errors, StatusCode::UNPROCESSABLE_ENTITY).await
+            offboard_page(&state, &s, &id, f, errors, None, StatusCode::UNPROCESSABLE_ENTITY).await
+        }
+        Err(OffboardError::App(AppError::Validation(e))) => {
+            offboard_page(&state, &s, &id, f, Errors(e), None, StatusCode::UNPROCESSABLE_ENTITY).await
         }
         Err(
             e @ (OffboardError::NotSuspended { .. }
             | OffboardError::AlreadyOffboarded(_)
+            | OffboardError::SameOperator
             | OffboardError::Changed
             | OffboardError::Blobs { .. }),
         ) => {
             let errors = refused("clinic", &e);
-            offboard_page(&state, &s, &id, f, errors, StatusCode::CONFLICT).await
+            offboard_page(&state, &s, &id, f, errors, None, StatusCode::CONFLICT).await
         }
         Err(OffboardError::NotAnOperator) => Err(AppError::Forbidden.into()),
         Err(OffboardError::UnknownClinic(_) | OffboardError::PlatformRow) => Err(AppError::NotFound.into()),
         Err(OffboardError::App(e)) => Err(e.into()),
-        Err(e @ OffboardError::Save(_)) => Err(AppError::Internal(e.to_string()).into()),
+        Err(e @ (OffboardError::Save(_) | OffboardError::OwnerHasNotAsked(_))) => {
+            Err(AppError::Internal(e.to_string()).into())
+        }
     }
 }
 
@@ -650,4 +716,68 @@ pub async fn verify_chain(
         head_hash,
         broken: h.chain.first_break.map(|b| (b.seq, b.reason)),
     }))
+}
+
+#[derive(Template)]
+#[template(path = "leaving.html")]
+struct LeavingPage {
+    nav: Option<Nav>,
+    /// When the owner asked, and why.
+    asked: Option<(String, String)>,
+    reason: String,
+    errors: Errors,
+}
+
+async fn leaving_page(
+    state: &AppState,
+    s: &StaffSession,
+    reason: String,
+    errors: Errors,
+    status: StatusCode,
+) -> Result<Response, PageError> {
+    let asked = state
+        .app
+        .leaving(&s.actor)
+        .await?
+        .map(|l| (when(l.requested_at), l.reason));
+    Ok(render(
+        status,
+        &LeavingPage {
+            nav: Some(Nav::of(s)),
+            asked,
+            reason,
+            errors,
+        },
+    ))
+}
+
+/// The owner's "Leaving" page: ask to leave the provider, choosing the
+/// archive's passphrase.
+pub async fn leaving_form(State(state): State<AppState>, s: StaffSession) -> Result<Response, PageError> {
+    leaving_page(&state, &s, String::new(), Errors::default(), StatusCode::OK).await
+}
+
+#[derive(Deserialize)]
+pub struct LeavingForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(flatten)]
+    input: LeaveInput,
+}
+
+pub async fn leave_provider(
+    State(state): State<AppState>,
+    s: StaffSession,
+    Form(f): Form<LeavingForm>,
+) -> Result<Response, PageError> {
+    if let Err(r) = s.check_csrf(&f.csrf) {
+        return Ok(r);
+    }
+    match state.app.request_leaving(&s.actor, &f.input).await {
+        Ok(()) => Ok(Redirect::to("/leaving").into_response()),
+        Err(AppError::Validation(e) | AppError::Conflict(e)) => {
+            leaving_page(&state, &s, f.input.reason, Errors(e), StatusCode::UNPROCESSABLE_ENTITY).await
+        }
+        Err(e) => Err(e.into()),
+    }
 }

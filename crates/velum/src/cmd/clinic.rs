@@ -4,15 +4,17 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use secrecy::ExposeSecret;
-use velum_app::offboard::{OffboardError, OffboardRequest};
+use velum_app::offboard::{OffboardError, OffboardRequest, Offboarding};
 
 use crate::cmd::export::NewFile;
 use crate::config::{BlobArgs, DataArgs, MailArgs};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
-    /// Create a clinic and print its owner's one-time set-up link.
+    /// Create a clinic and its owner's account. Embedded (SQLite, no
+    /// operator account): prints the owner's one-time set-up link. Hosted
+    /// (PostgreSQL, or an operator account exists): emails it to the owner
+    /// through the outbox and prints ids only.
     Create {
         #[command(flatten)]
         data: DataArgs,
@@ -30,13 +32,17 @@ pub enum Command {
         #[command(flatten)]
         data: DataArgs,
     },
-    /// Suspend a clinic: nobody can sign in to it, live sessions end.
+    /// Suspend a clinic: nobody can sign in to it, live sessions end. The
+    /// owner is emailed the reason (through the outbox).
     Suspend {
         #[command(flatten)]
         data: DataArgs,
         /// The clinic's id (from `velum clinic list`).
         #[arg(long)]
         clinic: String,
+        /// Why (10 to 500 characters): emailed to the clinic's owner.
+        #[arg(long)]
+        reason: String,
     },
     /// Make a suspended clinic active again.
     Resume {
@@ -46,9 +52,12 @@ pub enum Command {
         #[arg(long)]
         clinic: String,
     },
-    /// Offboard a suspended clinic: write its readable archive, then destroy
-    /// its keys, rows and blobs, and write the certificate. Prints the
-    /// archive's key once.
+    /// Complete the offboarding of a suspended clinic whose owner asked to
+    /// leave (on the Leaving page): write its archive, sealed to the owner's
+    /// passphrase, then destroy its keys, rows and blobs, and write the
+    /// certificate. No key is printed: only the owner can open the archive.
+    /// Without the owner's request it refuses (two operators approve on
+    /// /platform instead).
     Offboard {
         #[command(flatten)]
         data: DataArgs,
@@ -64,6 +73,9 @@ pub enum Command {
         /// name followed by .certificate.json).
         #[arg(long, value_name = "FILE")]
         certificate: Option<PathBuf>,
+        /// Why (10 to 500 characters): emailed to the clinic's owner.
+        #[arg(long)]
+        reason: String,
     },
     /// Print an offboarded clinic's certificate, checked against the
     /// platform's audit chain.
@@ -135,13 +147,40 @@ fn print_setup_link(
     }
 }
 
-async fn set_suspended(data: &DataArgs, clinic: &str, suspended: bool) -> anyhow::Result<ExitCode> {
+/// Hosted mode: the clinic's ids; its owner's link went to their email.
+fn print_mailed(
+    result: Result<velum_app::clinics::CreatedClinic, velum_app::AppError>,
+    owner_email: &str,
+    flag: impl Fn(&str) -> &'static str,
+) -> anyhow::Result<ExitCode> {
+    match result {
+        Ok(c) => {
+            println!("Clinic created: {}", c.clinic_id);
+            println!("Owner account: {}", c.owner_id);
+            println!(
+                "The owner's one-time set-up link is queued for {} (hosted mode: it is emailed, never shown here; \
+                 `velum serve` with SMTP settings sends it).",
+                owner_email.trim()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(velum_app::AppError::Validation(errors) | velum_app::AppError::Conflict(errors)) => {
+            for e in errors.as_slice() {
+                eprintln!("error: {} {}", flag(&e.field), e.message);
+            }
+            Ok(ExitCode::from(2))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn set_suspended(data: &DataArgs, clinic: &str, suspended: bool, reason: &str) -> anyhow::Result<ExitCode> {
     let Ok(id) = clinic.parse::<velum_core::ClinicId>() else {
         eprintln!("error: --clinic must be a clinic id, as `velum clinic list` prints");
         return Ok(ExitCode::from(2));
     };
     let app = crate::config::open_app(data, MailArgs::offline()).await?;
-    let result = app.set_clinic_suspended(None, id, suspended).await;
+    let result = app.set_clinic_suspended(None, id, suspended, reason).await;
     app.close().await;
     match result {
         Ok(()) => {
@@ -150,6 +189,12 @@ async fn set_suspended(data: &DataArgs, clinic: &str, suspended: bool) -> anyhow
         }
         Err(velum_app::AppError::NotFound) => {
             eprintln!("error: --clinic names no clinic here");
+            Ok(ExitCode::from(2))
+        }
+        Err(velum_app::AppError::Validation(errors)) => {
+            for e in errors.as_slice() {
+                eprintln!("error: --{} {}", e.field, e.message);
+            }
             Ok(ExitCode::from(2))
         }
         Err(velum_app::AppError::Conflict(errors)) => {
@@ -171,12 +216,24 @@ pub async fn run(c: Command) -> anyhow::Result<ExitCode> {
             owner_email,
         } => {
             let app = crate::config::open_app(&data, mail.settings(None)).await?;
-            let result = app.create_clinic(&name, &owner_email, None).await;
+            let flag = |field: &str| if field == "name" { "--name" } else { "--owner-email" };
+            // Hosted (PostgreSQL, or any operator account exists): the link
+            // goes to the owner's email, never to the console.
+            let hosted = app.is_hosted().await;
+            let result = match hosted {
+                Ok(true) => {
+                    let created = app.create_clinic_mailing_owner(&name, &owner_email, None).await;
+                    app.close().await;
+                    return print_mailed(created, &owner_email, flag);
+                }
+                Ok(false) => app.create_clinic(&name, &owner_email, None).await,
+                Err(e) => Err(e),
+            };
             app.close().await;
             print_setup_link(
                 result.map(|c| (format!("Clinic created: {}", c.clinic_id), c.setup_link)),
                 "the owner",
-                |field| if field == "name" { "--name" } else { "--owner-email" },
+                flag,
             )
         }
         Command::List { data } => {
@@ -188,15 +245,16 @@ pub async fn run(c: Command) -> anyhow::Result<ExitCode> {
             app.close().await;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Suspend { data, clinic } => set_suspended(&data, &clinic, true).await,
-        Command::Resume { data, clinic } => set_suspended(&data, &clinic, false).await,
+        Command::Suspend { data, clinic, reason } => set_suspended(&data, &clinic, true, &reason).await,
+        Command::Resume { data, clinic } => set_suspended(&data, &clinic, false, "").await,
         Command::Offboard {
             data,
             blobs,
             clinic,
             export,
             certificate,
-        } => offboard(&data, &blobs, &clinic, export, certificate).await,
+            reason,
+        } => offboard(&data, &blobs, &clinic, export, certificate, &reason).await,
         Command::Certificate { data, clinic } => print_certificate(&data, &clinic).await,
     }
 }
@@ -213,6 +271,7 @@ async fn offboard(
     clinic: &str,
     export: PathBuf,
     certificate: Option<PathBuf>,
+    reason: &str,
 ) -> anyhow::Result<ExitCode> {
     // Every flag is checked before the database is opened.
     let id = clinic_id(clinic)?;
@@ -229,6 +288,7 @@ async fn offboard(
     let request = OffboardRequest {
         clinic: id,
         confirm_name: None,
+        reason,
         keep_for_download: false,
     };
     let result = app
@@ -236,19 +296,36 @@ async fn offboard(
         .await;
     app.close().await;
     let done = match result {
-        Ok(done) => done,
+        Ok(Offboarding::Done(done)) if done.archive.is_some() => done,
+        Ok(_) => {
+            // The command line completes only what the owner asked for, so
+            // it always has an archive; anything else is a bug.
+            archive.discard();
+            anyhow::bail!("--clinic: the offboarding did not complete as the owner asked; nothing was written");
+        }
         Err(e) => {
             archive.discard();
             return Err(match e {
                 OffboardError::UnknownClinic(_)
                 | OffboardError::PlatformRow
                 | OffboardError::NotSuspended { .. }
+                | OffboardError::OwnerHasNotAsked(_)
                 | OffboardError::AlreadyOffboarded(_) => anyhow::anyhow!("--clinic: {e}"),
                 OffboardError::Save(_) => anyhow::anyhow!("--export: {e}"),
+                OffboardError::App(velum_app::AppError::Validation(f)) => anyhow::anyhow!(
+                    "--{}",
+                    f.as_slice()
+                        .first()
+                        .map_or_else(String::new, |x| format!("{} {}", x.field, x.message))
+                ),
                 other => anyhow::anyhow!("{other}"),
             });
         }
     };
+    let (archive_bytes, archive_sha256) = done
+        .archive
+        .as_ref()
+        .map_or((0, String::new()), |a| (a.bytes, a.sha256.clone()));
     // The clinic's data is gone now: never lose the archive. If it cannot
     // take its name, it stays under the temporary one, and we say where.
     let archive_at = match archive.link() {
@@ -274,17 +351,12 @@ async fn offboard(
         }
     };
     println!("Clinic {id} has been offboarded: its keys, data and blobs are destroyed.");
+    println!("Archive: {archive_at} ({archive_bytes} bytes, SHA-256 {archive_sha256})");
     println!(
-        "Archive: {archive_at} ({} bytes, SHA-256 {})",
-        done.archive_bytes, done.archive_sha256
+        "It is sealed to the passphrase the clinic's owner chose when asking to leave: nobody here can open it. \
+         Give the file to the owner, who opens it with"
     );
-    println!();
-    println!("ARCHIVE KEY, shown this once and stored nowhere. Give it to the clinic, apart from the archive:");
-    println!();
-    println!("    {}", done.archive_key.expose_secret());
-    println!();
-    println!("Without this key nobody can open the archive, the platform included. The clinic opens it with");
-    println!("    velum export open --file ARCHIVE --key KEY");
+    println!("    velum export open --file ARCHIVE --passphrase-file FILE");
     println!(
         "Certificate: {cert_at} (SHA-256 {}, recorded in the platform's audit chain)",
         done.certificate_sha256

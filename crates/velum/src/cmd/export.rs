@@ -34,17 +34,22 @@ pub struct Args {
 
 #[derive(Debug, clap::Subcommand)]
 enum Sub {
-    /// Open a clinic's offboarding archive with the key given with it and
-    /// write its JSON document (no database or master key needed).
+    /// Open a clinic's offboarding archive with the passphrase its owner
+    /// chose (or, for an archive made before that, the key given with it)
+    /// and write its JSON document (no database or master key needed).
     Open(OpenArgs),
 }
 
 #[derive(Debug, clap::Args)]
-#[command(group(clap::ArgGroup::new("the_key").required(true).args(["key", "key_file"])))]
+#[command(group(clap::ArgGroup::new("the_key").required(true).args(["key", "key_file", "passphrase_file"])))]
 struct OpenArgs {
     /// The archive file.
     #[arg(long, value_name = "FILE")]
     file: PathBuf,
+    /// Read the passphrase the owner chose on the Leaving page from this
+    /// file (its first line; `-` reads it from standard input).
+    #[arg(long, value_name = "FILE")]
+    passphrase_file: Option<PathBuf>,
     /// The archive's key, as given with it (64 hex digits; hyphens and
     /// spaces are ignored).
     #[arg(long, value_name = "KEY")]
@@ -69,35 +74,66 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
 
 /// `velum export open`.
 fn run_open(args: &OpenArgs) -> anyhow::Result<ExitCode> {
-    use std::io::Write;
     if let Some(out) = &args.out
         && std::fs::symlink_metadata(out).is_ok()
     {
         bail!("--out: {} already exists; give a new name", out.display());
     }
     let file = std::fs::read(&args.file).with_context(|| format!("--file: cannot read {}", args.file.display()))?;
+    use velum_app::offboard::{ArchiveError, ArchiveSecret, open_archive};
+    if let Some(path) = &args.passphrase_file {
+        let text = if path.as_os_str() == "-" {
+            let mut line = String::new();
+            std::io::stdin()
+                .read_line(&mut line)
+                .context("--passphrase-file: cannot read standard input")?;
+            line
+        } else {
+            std::fs::read_to_string(path)
+                .with_context(|| format!("--passphrase-file: cannot read {}", path.display()))?
+        };
+        let passphrase = secrecy::SecretString::from(text.lines().next().unwrap_or_default().to_owned());
+        let opened = open_archive(
+            &file,
+            ArchiveSecret::Passphrase(secrecy::ExposeSecret::expose_secret(&passphrase)),
+        )
+        .map_err(|e| match e {
+            ArchiveError::WrongPassphrase | ArchiveError::NeedsKey => anyhow::anyhow!("{e}"),
+            other => anyhow::anyhow!("--file: {other}"),
+        })?;
+        return write_document(args, &opened.0, &opened.1);
+    }
     let key = match (&args.key, &args.key_file) {
         (Some(k), _) => secrecy::SecretString::from(k.clone()),
         (None, Some(path)) => secrecy::SecretString::from(
             std::fs::read_to_string(path).with_context(|| format!("--key-file: cannot read {}", path.display()))?,
         ),
-        (None, None) => bail!("--key: give the archive's key (or --key-file)"),
+        (None, None) => bail!("--passphrase-file: give the owner's passphrase (or --key for an older archive)"),
     };
-    let (header, document) = velum_app::offboard::open_archive(&file, secrecy::ExposeSecret::expose_secret(&key))
+    let (header, document) = open_archive(&file, ArchiveSecret::Key(secrecy::ExposeSecret::expose_secret(&key)))
         .map_err(|e| match e {
-            velum_app::offboard::ArchiveError::BadKeyText(_) | velum_app::offboard::ArchiveError::WrongKey
+            ArchiveError::BadKeyText(_) | ArchiveError::WrongKey | ArchiveError::NeedsPassphrase
                 if args.key.is_none() =>
             {
                 anyhow::anyhow!("{}", e.to_string().replacen("--key:", "--key-file:", 1))
             }
-            velum_app::offboard::ArchiveError::BadKeyText(_) | velum_app::offboard::ArchiveError::WrongKey => {
+            ArchiveError::BadKeyText(_) | ArchiveError::WrongKey | ArchiveError::NeedsPassphrase => {
                 anyhow::anyhow!("{e}")
             }
             other => anyhow::anyhow!("--file: {other}"),
         })?;
+    write_document(args, &header, &document)
+}
+
+fn write_document(
+    args: &OpenArgs,
+    header: &velum_app::offboard::ArchiveHeader,
+    document: &[u8],
+) -> anyhow::Result<ExitCode> {
+    use std::io::Write;
     match &args.out {
         Some(out) => {
-            write_new(out, &document).with_context(|| format!("--out: cannot write {}", out.display()))?;
+            write_new(out, document).with_context(|| format!("--out: cannot write {}", out.display()))?;
             eprintln!(
                 "Opened the archive of clinic {} (exported {}); wrote {}.",
                 header.clinic_id,
@@ -108,7 +144,7 @@ fn run_open(args: &OpenArgs) -> anyhow::Result<ExitCode> {
         None => {
             let mut stdout = std::io::stdout().lock();
             stdout
-                .write_all(&document)
+                .write_all(document)
                 .and_then(|()| stdout.write_all(b"\n"))
                 .and_then(|()| stdout.flush())
                 .context("cannot write to standard output")?;

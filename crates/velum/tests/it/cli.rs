@@ -551,3 +551,69 @@ fn a_weak_sslmode_for_a_remote_database_stops_start_up_with_one_line() {
         assert!(!err.contains("hunter2"), "{err}");
     }
 }
+
+/// Hosted mode (an operator account exists): `velum clinic create` prints
+/// ids only, and the owner's one-time link goes to the owner's email. The
+/// person at the console (an operator) cannot become the clinic's owner.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clinic_create_in_hosted_mode_emails_the_link_to_the_owner_only() {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    // The test kit's master key, so the test can open the database after.
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(dir.path().join("master.key"))
+        .unwrap()
+        .write_all(&[7; 32])
+        .unwrap();
+    let out = velum(&[
+        "operator",
+        "create",
+        "--data-dir",
+        d,
+        "--email",
+        "ops@platform.example",
+        "--name",
+        "Sam Support",
+    ])
+    .output()
+    .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = velum(&[
+        "clinic",
+        "create",
+        "--data-dir",
+        d,
+        "--name",
+        "Bramley Aesthetics",
+        "--owner-email",
+        "owner@bramley.example",
+    ])
+    .output()
+    .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!text.contains("/setup/"), "no link on the console: {text}");
+    assert!(text.contains("Clinic created:") && text.contains("emailed"), "{text}");
+
+    let smtp = velum_testkit::SmtpSink::start().await;
+    #[expect(clippy::disallowed_methods, reason = "the test clock starts at the real time")]
+    let clock = std::sync::Arc::new(velum_app::FixedClock::new(jiff::Timestamp::now()));
+    let location = velum_app::DataLocation::SqliteFile(dir.path().join("velum.db"));
+    let app = velum_testkit::open_app(&location, clock, Some(&smtp)).await;
+    assert_eq!(app.deliver_outbox().await.unwrap(), 1);
+    app.close().await;
+    let mail = smtp.messages().pop().unwrap();
+    assert!(
+        mail.contains("owner@bramley.example") && mail.contains("/setup/"),
+        "{mail}"
+    );
+}

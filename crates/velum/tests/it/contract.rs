@@ -426,10 +426,27 @@ async fn schema_matches_the_other_backend(backend: Backend) {
 /// other clinic is untouched; every chain left verifies (DOMAIN F38) and the
 /// platform's holds the certificate's hash; the archive opens with its key.
 async fn offboarding_deletes_every_row_of_the_clinic_and_keeps_its_tombstone(backend: Backend) {
-    use velum_app::offboard::{OffboardRequest, open_archive};
+    use velum_app::offboard::{ArchiveSecret, LeaveInput, OffboardRequest, Offboarding, open_archive};
     let (loc, _dir) = fresh_location(backend).await;
-    let app = open_app(&loc, clock(), None).await;
-    let a = owner(&app, "Alpha").await;
+    let c = clock();
+    let app = open_app(&loc, c.clone(), None).await;
+    let alpha = app.fixture_clinic("Alpha").await.unwrap();
+    let (owner_id, totp) = app
+        .fixture_staff(
+            alpha,
+            "owner@alpha.example",
+            "Owner",
+            Role::Owner,
+            "granite-puffin-lagoon-velvet",
+        )
+        .await
+        .unwrap();
+    let a = Actor {
+        staff_id: owner_id,
+        clinic_id: alpha,
+        role: Role::Owner,
+        source: None,
+    };
     let b = owner(&app, "Beta").await;
     let mine = app
         .create_client(&a, &input(1, "Brown"), false)
@@ -459,17 +476,32 @@ async fn offboarding_deletes_every_row_of_the_clinic_and_keeps_its_tombstone(bac
         .header
         .id;
     let beta_before = app.remaining_rows(b.clinic_id).await.unwrap();
-    app.set_clinic_suspended(None, a.clinic_id, true).await.unwrap();
+    c.advance(SignedDuration::from_secs(30));
+    let leave = LeaveInput {
+        reason: "Moving to another provider".into(),
+        passphrase: "cobalt wren tapestry mulberry".into(),
+        passphrase_again: "cobalt wren tapestry mulberry".into(),
+        password: "granite-puffin-lagoon-velvet".into(),
+        totp_code: code_at(&totp, c.now()),
+    };
+    app.request_leaving(&a, &leave).await.unwrap();
+    app.set_clinic_suspended(None, a.clinic_id, true, "The owner asked to leave")
+        .await
+        .unwrap();
 
     let request = OffboardRequest {
         clinic: a.clinic_id,
         confirm_name: None,
+        reason: "The owner asked to leave",
         keep_for_download: false,
     };
-    let done = app
+    let Offboarding::Done(done) = app
         .offboard_clinic(None, request, |bytes| Ok(bytes.to_vec()))
         .await
-        .unwrap();
+        .unwrap()
+    else {
+        panic!("the owner asked: the command line completes it");
+    };
     for (table, n) in app.remaining_rows(a.clinic_id).await.unwrap() {
         assert_eq!(n, i64::from(table == "clinic_offboardings"), "{table} ({backend:?})");
     }
@@ -495,7 +527,8 @@ async fn offboarding_deletes_every_row_of_the_clinic_and_keeps_its_tombstone(bac
     let stored = app.offboarding(None, a.clinic_id).await.unwrap().unwrap();
     assert_eq!(stored.certificate, done.certificate);
     assert!(!stored.archive_waiting);
-    let (_, doc) = open_archive(&done.saved, secrecy::ExposeSecret::expose_secret(&done.archive_key)).unwrap();
+    let saved = done.archive.expect("sealed to the owner").saved;
+    let (_, doc) = open_archive(&saved, ArchiveSecret::Passphrase("cobalt wren tapestry mulberry")).unwrap();
     let doc: serde_json::Value = serde_json::from_slice(&doc).unwrap();
     let client = &doc["clients"][0];
     assert_eq!(client["family_name"], "Brown");

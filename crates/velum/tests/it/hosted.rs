@@ -56,7 +56,8 @@ async fn an_operator_sees_clinic_usage_but_no_client_data() {
     assert_eq!(owner_web.get("/platform").await.status(), 403);
 
     // A new clinic from the platform page: bad input names the field and
-    // creates nothing; good input shows the owner's set-up link once.
+    // creates nothing; good input emails the owner's set-up link to the
+    // owner, and the page shows no link (an operator never becomes an owner).
     let before = t.app.clinics().await.unwrap().len();
     let r = web
         .submit(
@@ -78,8 +79,15 @@ async fn an_operator_sees_clinic_usage_but_no_client_data() {
         )
         .await;
     assert_eq!(r.status(), 200);
-    assert!(r.text().await.unwrap().contains("/setup/"));
+    let html = r.text().await.unwrap();
+    assert!(!html.contains("/setup/"), "no set-up link on the operator's page");
+    assert!(html.contains("emailed to owner@beta.example"), "{html}");
+    assert!(!web.get("/platform").await.text().await.unwrap().contains("/setup/"));
     assert_eq!(t.app.clinics().await.unwrap().len(), before + 1);
+    assert_eq!(t.deliver_mail().await, 1);
+    let mail = t.smtp.messages().pop().expect("the owner's set-up email");
+    assert!(mail.contains("owner@beta.example"), "sent to the owner: {mail}");
+    assert!(mail.contains("/setup/"), "{mail}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -91,8 +99,25 @@ async fn suspending_a_clinic_ends_its_sessions_until_it_is_reactivated() {
     let web = t.web_login(&op).await;
     let path = format!("/platform/clinics/{}/status", alpha.id);
 
+    // A reason is required, and emailed to the owner with the notice.
     let r = web.submit("/platform", &path, &[("suspended", "true")]).await;
+    assert_eq!(r.status(), 422);
+    assert!(r.text().await.unwrap().contains("Reason for suspending"));
+    assert_eq!(owner_api.get("/api/v1/clients").await.status(), 200, "not suspended");
+    let r = web
+        .submit(
+            "/platform",
+            &path,
+            &[("suspended", "true"), ("reason", "Invoices unpaid since March")],
+        )
+        .await;
     assert_eq!(r.status(), 303);
+    t.deliver_mail().await;
+    let notice = t.smtp.messages().pop().expect("the owner is told");
+    assert!(
+        notice.contains(&alpha.owner().email) && notice.contains("Invoices unpaid since March"),
+        "{notice}"
+    );
     assert_eq!(owner_api.get("/api/v1/clients").await.status(), 401, "session ended");
     let owner = alpha.owner();
     let code = t.fresh_code(owner);
@@ -279,4 +304,129 @@ async fn support_access_needs_the_owners_grant_ends_on_time_and_is_audited() {
     );
 
     assert!(t.app.verify_audit().await.unwrap().first_break.is_none());
+}
+
+/// `action detail` of every event in `clinic`'s chain (the platform's too),
+/// newest first, as that chain's auditor reads it.
+async fn chain_of(t: &TestApp, clinic: velum_core::ClinicId) -> Vec<String> {
+    let auditor = velum_core::Actor {
+        staff_id: velum_core::StaffId::new(),
+        clinic_id: clinic,
+        role: Role::Auditor,
+        source: None,
+    };
+    let mut out = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let page = t.app.audit_trail(&auditor, cursor.as_deref()).await.unwrap();
+        out.extend(
+            page.items
+                .iter()
+                .map(|e| format!("{} {}", e.action.as_str(), e.detail.clone().unwrap_or_default())),
+        );
+        match page.next {
+            Some(c) => cursor = Some(c),
+            None => return out,
+        }
+    }
+}
+
+/// DOMAIN F38: a refusal is recorded in the refused actor's chain, on every
+/// route: a support visit without a live grant (the platform's chain),
+/// deciding a grant that is not the clinic's, and staff changes aimed at
+/// another clinic's ids (the clinic's chain). And the operator's name on a
+/// grant comes from the platform's own accounts only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusals_are_audited_in_the_refused_actors_chain() {
+    use velum_app::platform::{Decision, platform_id};
+    let t = TestApp::spawn().await;
+    let alpha = t.clinic("Alpha").await;
+    let beta = t.clinic("Beta").await;
+    let op = t.operator().await;
+    let web = t.web_login(&op).await;
+    let denied = |chain: &[String], what: &str| chain.iter().any(|e| e.starts_with("denied ") && e.contains(what));
+
+    // A visit with a grant that does not exist, then with one not yet granted.
+    let unknown = uuid::Uuid::now_v7();
+    let enter = |grant: uuid::Uuid| format!("/platform/clinics/{}/support/{grant}/enter", alpha.id);
+    assert_eq!(web.submit("/platform", &enter(unknown), &[]).await.status(), 404);
+    let grant = t
+        .app
+        .request_support(&op.actor(), alpha.id, "Checking the booking page error", "30")
+        .await
+        .unwrap();
+    assert_eq!(web.submit("/platform", &enter(grant), &[]).await.status(), 403);
+    let platform = chain_of(&t, platform_id()).await;
+    assert!(
+        denied(
+            &platform,
+            &format!("support_visit no_grant clinic:{} grant:{unknown}", alpha.id)
+        ),
+        "{platform:?}"
+    );
+    assert!(
+        denied(
+            &platform,
+            &format!("support_visit grant_not_live clinic:{} grant:{grant}", alpha.id)
+        ),
+        "{platform:?}"
+    );
+
+    // Deciding an unknown grant, and another clinic's grant.
+    let beta_owner = beta.owner().actor();
+    for g in [unknown, grant] {
+        assert!(matches!(
+            t.app.decide_support(&beta_owner, g, Decision::Grant).await,
+            Err(velum_app::AppError::NotFound)
+        ));
+    }
+    let beta_chain = chain_of(&t, beta.id).await;
+    assert!(
+        denied(&beta_chain, &format!("support_decision unknown_grant:{unknown}")),
+        "{beta_chain:?}"
+    );
+    assert!(
+        denied(&beta_chain, &format!("support_decision unknown_grant:{grant}")),
+        "{beta_chain:?}"
+    );
+
+    // Staff changes aimed at another clinic's ids: not found, and recorded.
+    let alpha_owner = alpha.owner().actor();
+    let theirs = beta.by_role(Role::Manager).id;
+    assert!(matches!(
+        t.app.change_role(&alpha_owner, theirs, "receptionist").await,
+        Err(velum_app::AppError::NotFound)
+    ));
+    assert!(matches!(
+        t.app.set_staff_disabled(&alpha_owner, theirs, true).await,
+        Err(velum_app::AppError::NotFound)
+    ));
+    let alpha_chain = chain_of(&t, alpha.id).await;
+    assert!(
+        denied(&alpha_chain, &format!("change_role unknown_staff:{theirs}")),
+        "{alpha_chain:?}"
+    );
+    assert!(
+        denied(&alpha_chain, &format!("disable_staff unknown_staff:{theirs}")),
+        "{alpha_chain:?}"
+    );
+    let manager = t.login(beta.by_role(Role::Manager)).await;
+    assert_eq!(manager.get("/api/v1/clients").await.status(), 200, "untouched");
+
+    // A staff row of another clinic claiming the operator's id and role
+    // lends the grant neither its name nor a second line.
+    let op_name = t.app.my_support_grants(&op.actor()).await.unwrap()[0]
+        .operator_name
+        .clone();
+    assert!(op_name.starts_with("Operator"), "{op_name}");
+    t.app
+        .fixture_bare_staff(beta.id, op.id, "impostor@beta.example", "Impostor", Role::Operator)
+        .await
+        .unwrap();
+    let grants = t.app.clinic_support_grants(&alpha_owner).await.unwrap();
+    assert_eq!(grants.len(), 1, "one line per grant");
+    assert_eq!(grants[0].operator_name, op_name);
+    let mine = t.app.my_support_grants(&op.actor()).await.unwrap();
+    assert_eq!(mine.len(), 1);
+    assert_eq!(mine[0].operator_name, op_name);
 }

@@ -188,7 +188,8 @@ async fn operators_list_create_suspend_and_resume_clinics() {
     assert_eq!(fields(&json_of(r).await), ["plan"]);
     assert_eq!(t.app.clinics().await.unwrap().len(), 1);
 
-    // A clinic with its owner's one-time set-up link.
+    // A clinic: ids only; the owner's one-time set-up link goes to the
+    // owner's email, never to the operator.
     let r = api
         .post(
             "/api/v1/platform/clinics",
@@ -199,9 +200,19 @@ async fn operators_list_create_suspend_and_resume_clinics() {
     let created = json_of(r).await;
     let beta_id = created["id"].as_str().unwrap().to_owned();
     assert!(created["owner_id"].is_string());
-    let link = created["setup_link"].as_str().unwrap();
+    let keys: Vec<&String> = created.as_object().unwrap().keys().collect();
+    assert_eq!(keys, ["id", "owner_id"], "ids only: {created}");
+    assert!(!created.to_string().contains("/setup/"));
+    assert_eq!(t.deliver_mail().await, 1);
+    let mail = t.smtp.messages().pop().expect("the owner's set-up email");
+    assert!(mail.contains("owner@beta.example"), "sent to the owner: {mail}");
+    let link = mail
+        .split_whitespace()
+        .find(|w| w.contains("/setup/"))
+        .expect("the link is in the owner's email")
+        .to_owned();
     assert!(link.starts_with(&format!("{}/setup/", t.base_url)), "{link}");
-    assert_eq!(t.http.get(link).send().await.unwrap().status(), 200, "the link works");
+    assert_eq!(t.http.get(&link).send().await.unwrap().status(), 200, "the link works");
     let list = json_of(api.get("/api/v1/platform/clinics").await).await;
     let beta = list["items"]
         .as_array()
@@ -232,9 +243,24 @@ async fn operators_list_create_suspend_and_resume_clinics() {
     assert_eq!(fields(&json_of(r).await), ["name"]);
     assert_eq!(t.app.clinics().await.unwrap().len(), 2);
 
-    // Suspend: the owner's session ends; the list says so; resume.
+    // Suspend needs a reason; it is emailed to the owner. The owner's
+    // session ends; the list says so; resume.
     let r = api.post(&format!("{alpha_path}/suspend"), &json!({})).await;
+    assert_eq!(r.status(), 422);
+    assert_eq!(fields(&json_of(r).await), ["reason"]);
+    let reason = json!({"reason": "Invoices unpaid since March"});
+    t.deliver_mail().await;
+    let mails_before = t.smtp.messages().len();
+    let r = api.post(&format!("{alpha_path}/suspend"), &reason).await;
     assert_eq!(r.status(), 204);
+    t.deliver_mail().await;
+    let mail = t.smtp.messages();
+    assert_eq!(mail.len(), mails_before + 1);
+    let notice = mail.last().unwrap();
+    assert!(
+        notice.contains(&alpha.owner().email) && notice.contains("Invoices unpaid since March"),
+        "{notice}"
+    );
     assert_eq!(owner.get("/api/v1/clients").await.status(), 401, "session ended");
     let list = json_of(api.get("/api/v1/platform/clinics").await).await;
     let a = list["items"]
@@ -261,7 +287,7 @@ async fn operators_list_create_suspend_and_resume_clinics() {
         format!("/api/v1/platform/clinics/{unknown}/suspend"),
         format!("/api/v1/platform/clinics/{}/suspend", platform_id()),
     ] {
-        assert_eq!(api.post(&path, &json!({})).await.status(), 404, "{path}");
+        assert_eq!(api.post(&path, &reason).await.status(), 404, "{path}");
     }
     assert_eq!(
         api.get(&format!("/api/v1/platform/clinics/{unknown}/health"))
@@ -509,7 +535,8 @@ async fn a_suspended_clinic_says_so_only_after_a_correct_password() {
     let op = t.operator().await;
     let api = t.login(&op).await;
     let path = format!("/api/v1/platform/clinics/{}", alpha.id);
-    assert_eq!(api.post(&format!("{path}/suspend"), &json!({})).await.status(), 204);
+    let reason = json!({"reason": "Invoices unpaid since March"});
+    assert_eq!(api.post(&format!("{path}/suspend"), &reason).await.status(), 204);
     let owner = alpha.owner();
     let login = |password: &str, totp: String| json!({"email": owner.email, "password": password, "totp": totp});
 

@@ -1,7 +1,11 @@
-//! Offboarding a clinic in hosted mode: the clinic leaves with a readable
-//! archive of all its data (opened with a key shown once), then its keys,
-//! rows and blobs are destroyed, its tombstone stays, and a certificate is
-//! recorded in the platform's audit chain. Refusals change nothing.
+//! Offboarding a clinic in hosted mode, with two parties: the owner asks to
+//! leave (choosing a passphrase) and one operator completes it, the archive
+//! sealed to the owner's passphrase so that no operator ever holds a key or
+//! a readable copy; or, without the owner, two different operators approve
+//! and no archive is made. The owner is emailed at each step. Then the
+//! clinic's keys, rows and blobs are destroyed, its tombstone stays, and a
+//! certificate is recorded in the platform's audit chain. Refusals change
+//! nothing.
 //!
 //! DOMAIN F38: every refusal of authorisation is audited, and the hash
 //! chains still verify after the clinic's own chain is deleted. F35 (the
@@ -16,14 +20,18 @@ use std::sync::Arc;
 use jiff::{SignedDuration, Timestamp};
 use serde_json::Value;
 use velum_app::clients::ClientPatch;
-use velum_app::offboard::{CertificateFile, OffboardError, OffboardRequest, open_archive};
+use velum_app::offboard::{
+    ArchiveError, ArchiveSecret, CertificateFile, LeaveInput, OffboardError, OffboardRequest, Offboarding, open_archive,
+};
 use velum_app::platform::platform_id;
-use velum_app::{Actor, App, AppError, BlobStore, ClientId, ClinicId, DataLocation, FixedClock, Role, Section};
+use velum_app::{Actor, App, AppError, BlobStore, ClientId, ClinicId, Clock, DataLocation, FixedClock, Role, Section};
 use velum_core::client::{ClientInput, MedicalInput};
-use velum_testkit::{TestApp, open_app_with_blobs};
+use velum_testkit::{TestApp, code_at, open_app_with_blobs};
 
 const BIN: &str = env!("CARGO_BIN_EXE_velum");
 const PASSWORD: &str = "harbour-thistle-copper-meadow";
+const PASSPHRASE: &str = "lantern quarry saffron oriole";
+const REASON: &str = "The clinic has moved to another provider";
 
 fn velum(args: &[&str]) -> Output {
     Command::new(BIN)
@@ -117,6 +125,8 @@ fn input(n: u32, family: &str) -> ClientInput {
 struct Seeded {
     alpha: ClinicId,
     alpha_owner_email: String,
+    alpha_owner: Actor,
+    alpha_owner_totp: String,
     beta: ClinicId,
     beta_owner: Actor,
     beta_client: ClientId,
@@ -126,7 +136,7 @@ struct Seeded {
 async fn seed(app: &App, clock: &FixedClock) -> Seeded {
     let alpha = app.fixture_clinic("Alpha Leaving").await.unwrap();
     let alpha_owner_email = "owner@alpha-leaving.example".to_owned();
-    let (owner_id, _) = app
+    let (owner_id, alpha_owner_totp) = app
         .fixture_staff(alpha, &alpha_owner_email, "Olive Owner", Role::Owner, PASSWORD)
         .await
         .unwrap();
@@ -196,6 +206,8 @@ async fn seed(app: &App, clock: &FixedClock) -> Seeded {
     Seeded {
         alpha,
         alpha_owner_email,
+        alpha_owner: owner,
+        alpha_owner_totp,
         beta,
         beta_owner,
         beta_client,
@@ -216,16 +228,40 @@ async fn rows_left(app: &App, clinic: ClinicId) -> Vec<(String, i64)> {
     app.remaining_rows(clinic).await.unwrap()
 }
 
-/// The archive key printed by `velum clinic offboard`: the line after the
-/// warning that introduces it.
-fn printed_key(out: &str) -> String {
-    let mut lines = out.lines().skip_while(|l| !l.starts_with("ARCHIVE KEY"));
-    lines.next().expect("the key's warning line");
-    lines.find(|l| !l.trim().is_empty()).expect("the key").trim().to_owned()
+/// The owner's request to leave, as typed on the Leaving page, with a fresh
+/// code from their authenticator.
+fn leave_input(seeded: &Seeded, clock: &FixedClock) -> LeaveInput {
+    clock.advance(SignedDuration::from_secs(30));
+    LeaveInput {
+        reason: REASON.into(),
+        passphrase: PASSPHRASE.into(),
+        passphrase_again: PASSPHRASE.into(),
+        password: PASSWORD.into(),
+        totp_code: code_at(&seeded.alpha_owner_totp, clock.now()),
+    }
+}
+
+/// Every `action detail` of `clinic`'s chain, as its auditor reads it.
+async fn chain_of(app: &App, clinic: ClinicId) -> Vec<String> {
+    let auditor = actor(clinic, velum_app::StaffId::new(), Role::Auditor);
+    let mut out = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let page = app.audit_trail(&auditor, cursor.as_deref()).await.unwrap();
+        out.extend(
+            page.items
+                .iter()
+                .map(|e| format!("{} {}", e.action.as_str(), e.detail.clone().unwrap_or_default())),
+        );
+        match page.next {
+            Some(c) => cursor = Some(c),
+            None => return out,
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_offboarded_clinic_leaves_with_a_readable_archive_and_nothing_of_it_remains() {
+async fn an_offboarded_clinic_leaves_with_an_archive_only_its_owner_can_open_and_nothing_of_it_remains() {
     let dir = data_dir();
     let d = s(dir.path()).to_owned();
     let clock = clock();
@@ -235,7 +271,8 @@ async fn an_offboarded_clinic_leaves_with_a_readable_archive_and_nothing_of_it_r
     let beta_rows_before = rows_left(&app, seeded.beta).await;
     app.close().await;
 
-    // Only a suspended clinic is offboarded: first refused, changing nothing.
+    // The command line (the master key's holder) does not offboard a clinic
+    // whose owner has not asked: refused, changing nothing.
     let archive = dir.path().join("alpha.velum-archive");
     let offboard = [
         "clinic",
@@ -246,24 +283,85 @@ async fn an_offboarded_clinic_leaves_with_a_readable_archive_and_nothing_of_it_r
         &alpha,
         "--export",
         s(&archive),
+        "--reason",
+        REASON,
     ];
+    ok(&velum(&[
+        "clinic",
+        "suspend",
+        "--data-dir",
+        &d,
+        "--clinic",
+        &alpha,
+        "--reason",
+        REASON,
+    ]));
+    refused(&velum(&offboard), &["--clinic:", "has not asked to leave"]);
+    assert!(!archive.exists());
+    ok(&velum(&["clinic", "resume", "--data-dir", &d, "--clinic", &alpha]));
+
+    // The owner asks to leave, choosing the archive's passphrase.
+    let app = open_app_with_blobs(&sqlite(dir.path()), clock.clone(), None, Some(blob_store(dir.path()))).await;
+    app.request_leaving(&seeded.alpha_owner, &leave_input(&seeded, &clock))
+        .await
+        .unwrap();
+    app.close().await;
+
+    // Only a suspended clinic is offboarded; suspending needs a reason.
     refused(&velum(&offboard), &["--clinic:", "active, not suspended"]);
     assert!(!archive.exists());
-    ok(&velum(&["clinic", "suspend", "--data-dir", &d, "--clinic", &alpha]));
+    refused(
+        &velum(&[
+            "clinic",
+            "suspend",
+            "--data-dir",
+            &d,
+            "--clinic",
+            &alpha,
+            "--reason",
+            "late",
+        ]),
+        &["--reason", "10 to 500 characters"],
+    );
+    ok(&velum(&[
+        "clinic",
+        "suspend",
+        "--data-dir",
+        &d,
+        "--clinic",
+        &alpha,
+        "--reason",
+        REASON,
+    ]));
 
     let out = ok(&velum(&offboard));
-    assert!(out.contains("shown this once and stored nowhere"), "{out}");
-    let key = printed_key(&out);
-    assert_eq!(key.len(), 71, "{key}");
+    assert!(
+        out.contains("sealed to the passphrase the clinic's owner chose"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("KEY") && !out.contains("--key"),
+        "no archive key is printed: {out}"
+    );
     let cert_path = dir.path().join("alpha.velum-archive.certificate.json");
     assert!(out.contains(s(&cert_path)), "{out}");
     let no_partials = std::fs::read_dir(dir.path())
         .unwrap()
         .all(|e| !e.unwrap().file_name().to_string_lossy().ends_with(".partial"));
     assert!(no_partials, "temporary files are cleaned up");
+    let phrase_file = dir.path().join("passphrase.txt");
+    std::fs::write(&phrase_file, format!("{PASSPHRASE}\n")).unwrap();
+    let key = "0".repeat(64);
 
-    // The clinic reads its archive with the open-source binary and the key.
-    let opened = ok(&velum(&["export", "open", "--file", s(&archive), "--key", &key]));
+    // The owner reads the archive with the open-source binary and the passphrase.
+    let opened = ok(&velum(&[
+        "export",
+        "open",
+        "--file",
+        s(&archive),
+        "--passphrase-file",
+        s(&phrase_file),
+    ]));
     let doc: Value = serde_json::from_str(&opened).unwrap();
     assert_eq!(doc["clinic"]["name"], "Alpha Leaving");
     let clients = doc["clients"].as_array().unwrap();
@@ -303,26 +401,40 @@ async fn an_offboarded_clinic_leaves_with_a_readable_archive_and_nothing_of_it_r
         "open",
         "--file",
         s(&archive),
-        "--key",
-        &key,
+        "--passphrase-file",
+        s(&phrase_file),
         "--out",
         s(&doc_path),
     ]));
     assert_eq!(std::fs::read_to_string(&doc_path).unwrap().trim(), opened.trim());
 
-    // A wrong or malformed key fails clearly, on one line.
-    let mut wrong = key.clone();
-    wrong.replace_range(0..1, if key.starts_with('0') { "1" } else { "0" });
+    // A wrong passphrase, or any key, fails clearly, on one line.
+    let wrong_file = dir.path().join("wrong.txt");
+    std::fs::write(&wrong_file, "lantern quarry saffron orioles\n").unwrap();
     refused(
-        &velum(&["export", "open", "--file", s(&archive), "--key", &wrong]),
-        &["--key: this key does not open the archive"],
+        &velum(&[
+            "export",
+            "open",
+            "--file",
+            s(&archive),
+            "--passphrase-file",
+            s(&wrong_file),
+        ]),
+        &["--passphrase-file: this passphrase does not open the archive"],
     );
     refused(
-        &velum(&["export", "open", "--file", s(&archive), "--key", "not-a-key"]),
-        &["--key:", "64 hexadecimal digits"],
+        &velum(&["export", "open", "--file", s(&archive), "--key", &key]),
+        &["--key:", "sealed to the owner's passphrase"],
     );
     refused(
-        &velum(&["export", "open", "--file", s(&cert_path), "--key", &key]),
+        &velum(&[
+            "export",
+            "open",
+            "--file",
+            s(&cert_path),
+            "--passphrase-file",
+            s(&phrase_file),
+        ]),
         &["--file:", "not a Velum clinic archive"],
     );
 
@@ -358,7 +470,7 @@ async fn an_offboarded_clinic_leaves_with_a_readable_archive_and_nothing_of_it_r
     assert!(!dir.path().join("blobs/clinics").join(&alpha).join("clients").exists());
     // An offboarded clinic cannot come back, be exported, or be visited.
     assert!(matches!(
-        app.set_clinic_suspended(Some(&seeded.operator), seeded.alpha, false)
+        app.set_clinic_suspended(Some(&seeded.operator), seeded.alpha, false, "")
             .await,
         Err(AppError::Conflict(_))
     ));
@@ -385,7 +497,27 @@ async fn an_offboarded_clinic_leaves_with_a_readable_archive_and_nothing_of_it_r
         serde_json::json!({"deleted": 2})
     );
     let archive_bytes = std::fs::read(&archive).unwrap();
-    assert_eq!(cert.certificate.archive.bytes, archive_bytes.len() as u64);
+    let facts = cert
+        .certificate
+        .archive
+        .as_ref()
+        .expect("an archive, sealed to the owner");
+    assert_eq!(facts.bytes, archive_bytes.len() as u64);
+    assert!(facts.sealed_with.contains("passphrase the owner chose"), "{facts:?}");
+    assert_eq!(cert.certificate.parties.len(), 2);
+    assert!(
+        cert.certificate.parties[0].starts_with("owner "),
+        "{:?}",
+        cert.certificate.parties
+    );
+    // Item 22: the certificate says which copies remain readable, and the
+    // live SQLite file keeps no deleted row in free pages.
+    let copies = cert.certificate.copies_remaining.as_deref().unwrap();
+    assert!(
+        copies.contains("backups taken before") && copies.contains("VACUUM"),
+        "{copies}"
+    );
+    assert_eq!(app.sqlite_deletion_state().await.unwrap(), Some((1, 0)));
     assert_eq!(
         cert.certificate.clinic_chain_head.seq,
         events.last().unwrap()["seq"].as_i64().unwrap()
@@ -425,6 +557,8 @@ async fn an_offboarded_clinic_leaves_with_a_readable_archive_and_nothing_of_it_r
             &alpha,
             "--export",
             s(&again),
+            "--reason",
+            REASON,
         ]),
         &["--clinic:", "offboarded already"],
     );
@@ -479,10 +613,12 @@ async fn refused_offboardings_change_nothing_and_name_the_problem() {
     let request = |clinic, confirm_name| OffboardRequest {
         clinic,
         confirm_name,
+        reason: REASON,
         keep_for_download: false,
     };
     let never_saved = |_: &[u8]| -> std::io::Result<()> { panic!("nothing is written when refused") };
     let op = Some(&seeded.operator);
+    let no_audit = |v: Vec<String>| -> Vec<String> { v.into_iter().filter(|l| !l.contains(" audit_")).collect() };
 
     // Not suspended.
     let before = state_of(&app, &blobs, &both).await;
@@ -494,10 +630,17 @@ async fn refused_offboardings_change_nothing_and_name_the_problem() {
     assert!(err.to_string().contains("suspend it first"), "{err}");
     assert_eq!(state_of(&app, &blobs, &both).await, before);
 
-    app.set_clinic_suspended(op, seeded.alpha, true).await.unwrap();
+    // Suspending needs a reason.
+    assert!(matches!(
+        app.set_clinic_suspended(op, seeded.alpha, true, "unpaid").await,
+        Err(AppError::Validation(_))
+    ));
+    app.set_clinic_suspended(op, seeded.alpha, true, "Invoices unpaid since March")
+        .await
+        .unwrap();
     let before = state_of(&app, &blobs, &both).await;
 
-    // Unknown clinic, the platform's own row.
+    // Unknown clinic, the platform's own row, no reason.
     let err = app
         .offboard_clinic(op, request(ClinicId::new(), None), never_saved)
         .await
@@ -508,6 +651,12 @@ async fn refused_offboardings_change_nothing_and_name_the_problem() {
         .await
         .unwrap_err();
     assert!(matches!(err, OffboardError::PlatformRow), "{err}");
+    let no_reason = OffboardRequest {
+        reason: " ",
+        ..request(seeded.alpha, None)
+    };
+    let err = app.offboard_clinic(op, no_reason, never_saved).await.unwrap_err();
+    assert!(matches!(err, OffboardError::App(AppError::Validation(_))), "{err}");
     // The typed name does not match.
     let err = app
         .offboard_clinic(op, request(seeded.alpha, Some("Alpha Leavin")), never_saved)
@@ -515,15 +664,12 @@ async fn refused_offboardings_change_nothing_and_name_the_problem() {
         .unwrap_err();
     assert!(matches!(err, OffboardError::NameMismatch), "{err}");
     assert!(err.to_string().contains("does not match"), "{err}");
-    // The archive cannot be written: nothing is deleted.
+    // The command line, without the owner's request.
     let err = app
-        .offboard_clinic(op, request(seeded.alpha, Some("Alpha Leaving")), |_| {
-            Err::<(), _>(std::io::Error::other("disk full"))
-        })
+        .offboard_clinic(None, request(seeded.alpha, None), never_saved)
         .await
         .unwrap_err();
-    assert!(matches!(err, OffboardError::Save(_)), "{err}");
-    assert!(err.to_string().contains("nothing was deleted"), "{err}");
+    assert!(matches!(err, OffboardError::OwnerHasNotAsked(_)), "{err}");
     assert_eq!(state_of(&app, &blobs, &both).await, before);
 
     // Not an operator: refused, and (F38) the refusal is in the actor's chain.
@@ -540,20 +686,102 @@ async fn refused_offboardings_change_nothing_and_name_the_problem() {
         events(&trail_before) + 1,
         "the denial is recorded"
     );
-    let no_audit = |v: Vec<String>| -> Vec<String> { v.into_iter().filter(|l| !l.contains(" audit_")).collect() };
     assert_eq!(no_audit(state_of(&app, &blobs, &both).await), no_audit(before.clone()));
+
+    // Asking to leave: only the owner, with the right password and a fresh
+    // code, and a strong passphrase typed twice (each refusal names its field).
+    let mut input = leave_input(&seeded, &clock);
+    let refused_on = |e: AppError| match e {
+        AppError::Validation(f) => f.as_slice().iter().map(|x| x.field.clone()).collect::<Vec<_>>(),
+        other => panic!("{other:?}"),
+    };
+    let weak = LeaveInput {
+        passphrase: "password1".into(),
+        passphrase_again: "password2".into(),
+        ..input.clone()
+    };
+    assert_eq!(
+        refused_on(app.request_leaving(&seeded.alpha_owner, &weak).await.unwrap_err()),
+        ["passphrase", "passphrase_again"]
+    );
+    let wrong_password = LeaveInput {
+        password: "not-the-password-at-all".into(),
+        ..input.clone()
+    };
+    assert_eq!(
+        refused_on(
+            app.request_leaving(&seeded.alpha_owner, &wrong_password)
+                .await
+                .unwrap_err()
+        ),
+        ["password"]
+    );
+    let as_password = LeaveInput {
+        passphrase: PASSWORD.into(),
+        passphrase_again: PASSWORD.into(),
+        ..input.clone()
+    };
+    assert_eq!(
+        refused_on(
+            app.request_leaving(&seeded.alpha_owner, &as_password)
+                .await
+                .unwrap_err()
+        ),
+        ["passphrase"]
+    );
+    input = leave_input(&seeded, &clock);
+    let not_owner = actor(seeded.alpha, seeded.operator.staff_id, Role::Manager);
+    assert!(matches!(
+        app.request_leaving(&not_owner, &input).await,
+        Err(AppError::Forbidden)
+    ));
+    app.request_leaving(&seeded.alpha_owner, &input).await.unwrap();
+    let alpha_chain = chain_of(&app, seeded.alpha).await;
+    assert!(
+        alpha_chain
+            .iter()
+            .any(|e| e.starts_with("denied request_leaving password_wrong")),
+        "{alpha_chain:?}"
+    );
+    assert!(
+        alpha_chain.iter().any(|e| e.starts_with("offboarding_requested ")),
+        "{alpha_chain:?}"
+    );
+    let before = state_of(&app, &blobs, &both).await;
+
+    // The archive cannot be written: nothing is deleted.
+    let err = app
+        .offboard_clinic(op, request(seeded.alpha, Some("Alpha Leaving")), |_| {
+            Err::<(), _>(std::io::Error::other("disk full"))
+        })
+        .await
+        .unwrap_err();
+    assert!(matches!(err, OffboardError::Save(_)), "{err}");
+    assert!(err.to_string().contains("nothing was deleted"), "{err}");
+    assert_eq!(state_of(&app, &blobs, &both).await, before);
 
     // Done once (the sealed archive left to download); a second time is refused.
     let for_download = OffboardRequest {
         keep_for_download: true,
         ..request(seeded.alpha, Some("  Alpha Leaving "))
     };
-    let done = app.offboard_clinic(op, for_download, |b| Ok(b.to_vec())).await.unwrap();
-    let (_, doc) = open_archive(&done.saved, secrecy::ExposeSecret::expose_secret(&done.archive_key)).unwrap();
+    let Offboarding::Done(done) = app.offboard_clinic(op, for_download, |b| Ok(b.to_vec())).await.unwrap() else {
+        panic!("the owner asked: one operator completes it");
+    };
+    let sealed = done.archive.expect("an archive sealed to the owner");
+    // What the operator can fetch is ciphertext: no key opens it, the passphrase does.
+    let fetched = app.offboarding_archive(&seeded.operator, seeded.alpha).await.unwrap();
+    assert_eq!(fetched, sealed.saved);
+    assert!(!String::from_utf8_lossy(&fetched).contains("Ravensworth"));
+    let any_key = "1".repeat(64);
+    assert!(matches!(
+        open_archive(&fetched, ArchiveSecret::Key(&any_key)),
+        Err(ArchiveError::NeedsPassphrase)
+    ));
+    let (_, doc) = open_archive(&fetched, ArchiveSecret::Passphrase(PASSPHRASE)).unwrap();
     assert!(String::from_utf8(doc).unwrap().contains("Ravensworth"));
     // The waiting copy goes once its time is up: reads refuse it, the sweep deletes it.
     let operator = &seeded.operator;
-    assert!(app.offboarding_archive(operator, seeded.alpha).await.is_ok());
     assert_eq!(app.drop_expired_archives().await.unwrap(), 0);
     clock.advance(SignedDuration::from_hours(25));
     assert!(matches!(
@@ -570,12 +798,141 @@ async fn refused_offboardings_change_nothing_and_name_the_problem() {
     app.close().await;
 }
 
+/// Without the owner: one operator alone cannot offboard, the same operator
+/// approving twice is refused (and audited), two different operators can,
+/// and then no archive is made for anyone. The owner is emailed the reason
+/// at each step (suspension, approval, offboarding). Every step is in the
+/// platform's chain.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_the_owner_two_different_operators_must_approve_and_no_archive_is_made() {
+    let t = TestApp::spawn().await;
+    let gamma = t.clinic("Gamma Vanished").await;
+    let ids = t.clients(gamma.owner(), 2, 31).await;
+    let op1 = t.operator().await;
+    let op2 = t.operator().await;
+    let owner_mail = |t: &TestApp| {
+        let to = gamma.owner().email.clone();
+        let messages = t.smtp.messages();
+        messages
+            .into_iter()
+            .filter(|m| m.contains(&to))
+            .collect::<Vec<String>>()
+    };
+    t.app
+        .set_clinic_suspended(Some(&op1.actor()), gamma.id, true, "Invoices unpaid since March")
+        .await
+        .unwrap();
+    t.deliver_mail().await;
+    let mail = owner_mail(&t);
+    assert_eq!(mail.len(), 1, "{mail:?}");
+    assert!(
+        mail[0].contains("suspended") && mail[0].contains("Invoices unpaid since March"),
+        "{}",
+        mail[0]
+    );
+
+    let request = OffboardRequest {
+        clinic: gamma.id,
+        confirm_name: Some("Gamma Vanished"),
+        reason: "No reply from the owner for six months",
+        keep_for_download: true,
+    };
+    let never_saved = |_: &[u8]| -> std::io::Result<()> { panic!("no archive without the owner") };
+    // The first operator's approval: recorded, the owner told, nothing deleted.
+    let first = t
+        .app
+        .offboard_clinic(Some(&op1.actor()), request, never_saved)
+        .await
+        .unwrap();
+    assert!(matches!(first, Offboarding::Approved));
+    let clients = |t: &TestApp| {
+        let app = t.app.clone();
+        async move {
+            app.remaining_rows(gamma.id)
+                .await
+                .unwrap()
+                .into_iter()
+                .find(|(t, _)| t == "clients")
+                .unwrap()
+                .1
+        }
+    };
+    assert_eq!(clients(&t).await, 2);
+    t.deliver_mail().await;
+    let mail = owner_mail(&t);
+    assert_eq!(mail.len(), 2, "{mail:?}");
+    assert!(
+        mail[1].contains("approved offboarding") && mail[1].contains("No reply from the owner"),
+        "{}",
+        mail[1]
+    );
+    // The same operator again: refused, audited, nothing deleted.
+    let err = t
+        .app
+        .offboard_clinic(Some(&op1.actor()), request, never_saved)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, OffboardError::SameOperator), "{err}");
+    assert_eq!(clients(&t).await, 2);
+    let platform = chain_of(&t.app, platform_id()).await;
+    assert!(
+        platform
+            .iter()
+            .any(|e| e.starts_with("denied offboard same_operator_twice") && e.contains(&gamma.id.to_string())),
+        "{platform:?}"
+    );
+    assert!(
+        platform.iter().any(|e| e.starts_with("offboarding_approved ")),
+        "{platform:?}"
+    );
+    // A second, different operator: done, and no archive, for anyone.
+    let Offboarding::Done(done) = t
+        .app
+        .offboard_clinic(Some(&op2.actor()), request, never_saved)
+        .await
+        .unwrap()
+    else {
+        panic!("two different operators offboard it");
+    };
+    assert!(done.archive.is_none());
+    assert_eq!(clients(&t).await, 0);
+    let cert = t.app.verify_certificate(&done.certificate).await.unwrap();
+    assert!(cert.certificate.archive.is_none());
+    assert!(cert.certificate.parties.iter().any(|p| p.contains(&op1.id.to_string())));
+    assert!(cert.certificate.parties.iter().any(|p| p.contains(&op2.id.to_string())));
+    for op in [&op1, &op2] {
+        assert!(matches!(
+            t.app.offboarding_archive(&op.actor(), gamma.id).await,
+            Err(AppError::NotFound)
+        ));
+    }
+    assert!(!done.certificate.contains(&ids[0].to_string()));
+    t.deliver_mail().await;
+    let mail = owner_mail(&t);
+    assert_eq!(mail.len(), 3, "{mail:?}");
+    assert!(
+        mail[2].contains("has been offboarded") && mail[2].contains("no archive was made"),
+        "{}",
+        mail[2]
+    );
+    let platform = chain_of(&t.app, platform_id()).await;
+    assert!(
+        platform.iter().any(|e| e.starts_with("clinic_offboarded ")),
+        "{platform:?}"
+    );
+    // Item 22: SQLite deletes securely and the file has no free pages left.
+    if let Some(state) = t.app.sqlite_deletion_state().await.unwrap() {
+        assert_eq!(state, (1, 0), "secure_delete on, no free pages after the VACUUM");
+    }
+    assert!(t.app.verify_audit().await.unwrap().first_break.is_none());
+}
+
 fn redirect(r: &reqwest::Response) -> &str {
     r.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or("")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_operator_offboards_a_suspended_clinic_from_the_platform_page() {
+async fn an_owner_asks_to_leave_and_an_operator_offboards_from_the_platform_page() {
     let t = TestApp::spawn().await;
     let alpha = t.clinic("Alpha Web Leaving").await;
     let ids = t.clients(alpha.owner(), 3, 21).await;
@@ -592,6 +949,59 @@ async fn an_operator_offboards_a_suspended_clinic_from_the_platform_page() {
             .unwrap();
         card["family_name"].as_str().unwrap().to_owned()
     };
+    let owner = alpha.owner();
+    let owner_mail = |t: &TestApp| {
+        t.smtp
+            .messages()
+            .into_iter()
+            .filter(|m| m.contains(&owner.email))
+            .collect::<Vec<String>>()
+    };
+
+    // The owner asks on the Leaving page (linked from Support access):
+    // a wrong code names the field and changes nothing; then it is recorded.
+    let owner_web = t.web_login(owner).await;
+    assert!(
+        owner_web
+            .get("/support")
+            .await
+            .text()
+            .await
+            .unwrap()
+            .contains("href=\"/leaving\"")
+    );
+    let form = |code: String| {
+        vec![
+            ("reason", REASON.to_owned()),
+            ("passphrase", PASSPHRASE.to_owned()),
+            ("passphrase_again", PASSPHRASE.to_owned()),
+            ("password", owner.password.clone()),
+            ("totp_code", code),
+        ]
+    };
+    let wrong = form("000000".into());
+    let wrong: Vec<(&str, &str)> = wrong.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let r = owner_web.submit("/leaving", "/leaving", &wrong).await;
+    assert_eq!(r.status(), 422);
+    assert!(r.text().await.unwrap().contains("is not right"));
+    assert!(
+        owner_web
+            .get("/leaving")
+            .await
+            .text()
+            .await
+            .unwrap()
+            .contains("Ask to leave"),
+        "nothing recorded"
+    );
+    let good = form(t.fresh_code(owner));
+    let good: Vec<(&str, &str)> = good.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let r = owner_web.submit("/leaving", "/leaving", &good).await;
+    assert_eq!(r.status(), 303);
+    let html = owner_web.get("/leaving").await.text().await.unwrap();
+    assert!(html.contains("You asked to leave"), "{html}");
+    assert!(!html.contains(PASSPHRASE));
+
     let op = t.operator().await;
     let web = t.web_login(&op).await;
     let page = format!("/platform/clinics/{}/offboard", alpha.id);
@@ -600,7 +1010,10 @@ async fn an_operator_offboards_a_suspended_clinic_from_the_platform_page() {
     // An active clinic: the page says to suspend it first, and a submit is refused.
     let html = web.get(&page).await.text().await.unwrap();
     assert!(html.contains("suspend it first"), "{html}");
-    let r = web.submit(&page, &page, &[("confirm_name", name)]).await;
+    assert!(html.contains("The owner asked to leave"), "{html}");
+    let r = web
+        .submit(&page, &page, &[("confirm_name", name), ("reason", REASON)])
+        .await;
     assert_eq!(r.status(), 409);
     let status = |t: &TestApp| {
         let app = t.app.clone();
@@ -621,7 +1034,7 @@ async fn an_operator_offboards_a_suspended_clinic_from_the_platform_page() {
         .submit(
             "/platform",
             &format!("/platform/clinics/{}/status", alpha.id),
-            &[("suspended", "true")],
+            &[("suspended", "true"), ("reason", "The owner asked to leave")],
         )
         .await;
     assert_eq!(r.status(), 303);
@@ -629,7 +1042,9 @@ async fn an_operator_offboards_a_suspended_clinic_from_the_platform_page() {
     assert!(html.contains(&page), "an Offboard link for the suspended clinic");
 
     // The wrong name: the field is named, nothing changes.
-    let r = web.submit(&page, &page, &[("confirm_name", "Alpha")]).await;
+    let r = web
+        .submit(&page, &page, &[("confirm_name", "Alpha"), ("reason", REASON)])
+        .await;
     assert_eq!(r.status(), 422);
     let html = r.text().await.unwrap();
     assert!(html.contains("does not match"), "{html}");
@@ -647,17 +1062,15 @@ async fn an_operator_offboards_a_suspended_clinic_from_the_platform_page() {
         3
     );
 
-    // The right name: the key once, the archive to download, the certificate.
-    let r = web.submit(&page, &page, &[("confirm_name", name)]).await;
+    // The right name: one operator completes what the owner asked. No key
+    // is shown; the archive to download is sealed to the owner's passphrase.
+    let r = web
+        .submit(&page, &page, &[("confirm_name", name), ("reason", REASON)])
+        .await;
     assert_eq!(r.status(), 200);
     let html = r.text().await.unwrap();
-    let key = html
-        .split("<code id=\"archive-key\">")
-        .nth(1)
-        .and_then(|rest| rest.split('<').next())
-        .expect("the key on the page")
-        .to_owned();
-    assert_eq!(key.len(), 71);
+    assert!(!html.contains("archive-key") && !html.contains("--key"), "{html}");
+    assert!(html.contains("sealed to the passphrase its owner chose"), "{html}");
     assert_eq!(status(&t).await, "offboarded");
     let r = web.get(&format!("/platform/clinics/{}/archive", alpha.id)).await;
     assert_eq!(r.status(), 200);
@@ -668,10 +1081,34 @@ async fn an_operator_offboards_a_suspended_clinic_from_the_platform_page() {
             .contains(&format!("clinic-{}.velum-archive", alpha.id))
     );
     let bytes = r.bytes().await.unwrap();
-    let (_, doc) = open_archive(&bytes, &key).unwrap();
+    assert!(!String::from_utf8_lossy(&bytes).contains(&family), "ciphertext only");
+    assert!(matches!(
+        open_archive(&bytes, ArchiveSecret::Key(&"0".repeat(64))),
+        Err(ArchiveError::NeedsPassphrase)
+    ));
+    let (_, doc) = open_archive(&bytes, ArchiveSecret::Passphrase(PASSPHRASE)).unwrap();
     let doc = String::from_utf8(doc).unwrap();
     assert!(doc.contains(&family), "the archive holds the clinic's clients");
     assert!(doc.contains(&base64_of(b"a photo")), "and their files");
+
+    // The owner was emailed at each step: the request, the suspension, the offboarding.
+    t.deliver_mail().await;
+    let mail = owner_mail(&t);
+    assert_eq!(mail.len(), 3, "{mail:?}");
+    assert!(mail[0].contains("asked to leave"), "{}", mail[0]);
+    assert!(
+        mail[1].contains("suspended") && mail[1].contains("The owner asked to leave"),
+        "{}",
+        mail[1]
+    );
+    assert!(
+        mail[2].contains("has been offboarded") && mail[2].contains("passphrase"),
+        "{}",
+        mail[2]
+    );
+    for m in &mail {
+        assert!(!m.contains(PASSPHRASE), "the passphrase is never sent");
+    }
 
     let cert_page = format!("/platform/clinics/{}/certificate", alpha.id);
     let html = web.get(&cert_page).await.text().await.unwrap();
@@ -702,7 +1139,6 @@ async fn an_operator_offboards_a_suspended_clinic_from_the_platform_page() {
     );
 
     // The clinic's staff cannot sign in; the other clinic works; chains verify.
-    let owner = alpha.owner();
     let code = t.fresh_code(owner);
     let r = t
         .post_json(
