@@ -95,18 +95,28 @@ impl App {
     ) -> Result<App, AppError> {
         let store = match location {
             DataLocation::SqliteFile(path) => {
-                Store::open_sqlite(path, &master.sqlcipher_key(), &master.fingerprint()).await?
+                Store::open_sqlite(
+                    path,
+                    &master.sqlcipher_key(),
+                    &master.fingerprint(),
+                    master.audit_chain_key(),
+                )
+                .await?
             }
-            DataLocation::Postgres(url) => Store::open_postgres(url, &master.fingerprint()).await?,
+            DataLocation::Postgres(url) => {
+                Store::open_postgres(url, &master.fingerprint(), master.audit_chain_key()).await?
+            }
         };
-        Ok(App {
+        let app = App {
             inner: Arc::new(Inner {
                 store,
                 master,
                 clock,
                 settings,
             }),
-        })
+        };
+        app.upgrade_audit_chains_once().await?;
+        Ok(app)
     }
 
     pub(crate) fn store(&self) -> &Store {

@@ -62,10 +62,14 @@ pub enum AuditAction {
     /// the clinic's chain (the last event its archive holds) and in the
     /// platform's chain (with the offboarding certificate's SHA-256).
     ClinicOffboarded,
+    /// The chain was re-linked under the installation's key (link version
+    /// 2): this event's keyed link covers the last plain SHA-256 link, and
+    /// every later event is keyed. A system event.
+    AuditChainUpgraded,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 30] = [
+    pub const ALL: [AuditAction; 31] = [
         AuditAction::Read,
         AuditAction::Search,
         AuditAction::Create,
@@ -96,6 +100,7 @@ impl AuditAction {
         AuditAction::ClinicImported,
         AuditAction::ClinicChainVerified,
         AuditAction::ClinicOffboarded,
+        AuditAction::AuditChainUpgraded,
     ];
 
     #[must_use]
@@ -131,6 +136,7 @@ impl AuditAction {
             AuditAction::ClinicImported => "clinic_imported",
             AuditAction::ClinicChainVerified => "clinic_chain_verified",
             AuditAction::ClinicOffboarded => "clinic_offboarded",
+            AuditAction::AuditChainUpgraded => "audit_chain_upgraded",
         }
     }
 
@@ -168,6 +174,7 @@ impl AuditAction {
             AuditAction::ClinicImported => "Imported the clinic",
             AuditAction::ClinicChainVerified => "Verified a clinic's audit chain",
             AuditAction::ClinicOffboarded => "Offboarded the clinic",
+            AuditAction::AuditChainUpgraded => "Sealed the audit trail under the installation's key",
         }
     }
 }
@@ -210,6 +217,8 @@ pub struct AuditEvent {
     pub at: Timestamp,
     pub event: NewAuditEvent,
     pub prev_hash: [u8; 32],
+    /// This event's link: HMAC-SHA-256 for link version 2, plain SHA-256
+    /// for version 1 (see `velum_crypto::chain`).
     pub hash: [u8; 32],
 }
 
@@ -386,6 +395,7 @@ mod tests {
                 "clinic_imported",
                 "clinic_chain_verified",
                 "clinic_offboarded",
+                "audit_chain_upgraded",
             ]
         );
     }

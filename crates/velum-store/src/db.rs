@@ -1,11 +1,13 @@
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{ConnectOptions, PgPool, Postgres, Sqlite, SqlitePool, Transaction};
+use velum_crypto::chain::ChainKey;
 
 /// Embedded migrations, one tree per backend with the same numbers (a test
 /// checks the numbers and the resulting tables and columns match).
@@ -79,6 +81,10 @@ enum Pool {
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: Pool,
+    /// Makes and checks the audit chain's keyed (v2) links; every
+    /// transaction carries it, so every append and every verification is
+    /// keyed without its callers passing it.
+    chain: Arc<ChainKey>,
 }
 
 pub(crate) enum TxInner {
@@ -90,6 +96,7 @@ pub(crate) enum TxInner {
 /// action is appended in the same one.
 pub struct Tx {
     pub(crate) inner: TxInner,
+    pub(crate) chain: Arc<ChainKey>,
 }
 
 /// Run one query on whichever backend `tx` is on. The body is written once
@@ -139,7 +146,12 @@ impl Store {
     /// # Errors
     /// `WrongKey` when the key does not open the file; `SchemaTooNew` when a
     /// newer Velum wrote it; database errors otherwise.
-    pub async fn open_sqlite(path: &Path, key: &SecretString, fingerprint: &str) -> Result<Store, StoreError> {
+    pub async fn open_sqlite(
+        path: &Path,
+        key: &SecretString,
+        fingerprint: &str,
+        chain: ChainKey,
+    ) -> Result<Store, StoreError> {
         // The key pragma must be the first statement on each connection; sqlx
         // sends pragmas in insertion order and `key` first. Its value is a
         // quoted SQL literal and is never logged.
@@ -169,6 +181,7 @@ impl Store {
             .map_err(not_a_database)?;
         let store = Store {
             pool: Pool::Sqlite(pool),
+            chain: Arc::new(chain),
         };
         store.migrate().await?;
         store.check_key(fingerprint).await?;
@@ -181,7 +194,7 @@ impl Store {
     /// `BadUrl` for a URL that is not `postgres://`; connection errors;
     /// `SchemaTooNew`; `WrongKey` when the data was written under another
     /// master key.
-    pub async fn open_postgres(url: &str, fingerprint: &str) -> Result<Store, StoreError> {
+    pub async fn open_postgres(url: &str, fingerprint: &str, chain: ChainKey) -> Result<Store, StoreError> {
         if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
             return Err(StoreError::BadUrl(
                 "the database URL must start with postgres://".into(),
@@ -196,7 +209,10 @@ impl Store {
             .connect_with(opts)
             .await
             .map_err(|e| StoreError::Unreachable(e.to_string()))?;
-        let store = Store { pool: Pool::Pg(pool) };
+        let store = Store {
+            pool: Pool::Pg(pool),
+            chain: Arc::new(chain),
+        };
         store.migrate().await?;
         store.check_key(fingerprint).await?;
         Ok(store)
@@ -281,7 +297,10 @@ impl Store {
             Pool::Sqlite(p) => TxInner::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
             Pool::Pg(p) => TxInner::Pg(p.begin().await?),
         };
-        Ok(Tx { inner })
+        Ok(Tx {
+            inner,
+            chain: self.chain.clone(),
+        })
     }
 
     /// Begin a write transaction whose reads all see one instant: the
@@ -313,7 +332,10 @@ impl Store {
             Pool::Sqlite(p) => TxInner::Sqlite(p.begin().await?),
             Pool::Pg(p) => TxInner::Pg(p.begin().await?),
         };
-        Ok(Tx { inner })
+        Ok(Tx {
+            inner,
+            chain: self.chain.clone(),
+        })
     }
 
     /// Close the pool (on SQLite this checkpoints the WAL).
@@ -530,7 +552,8 @@ mod upgrade_tests {
             Pool::Sqlite(p) => older.run(p).await.unwrap(),
             Pool::Pg(p) => older.run(p).await.unwrap(),
         }
-        (Store { pool }, dir)
+        let chain = Arc::new(velum_crypto::MasterKey::from_bytes(&[9; 32]).unwrap().audit_chain_key());
+        (Store { pool, chain }, dir)
     }
 
     /// Migration 0006 keys sessions, links and mail by clinic first and moves
