@@ -600,7 +600,9 @@ pub struct Head {
 /// # Errors
 /// Database errors; `Corrupt` when the head names no stored event.
 pub async fn head(tx: &mut Tx, scope: &ClinicScope) -> Result<Option<Head>, StoreError> {
-    let row: Option<(i64, Vec<u8>, Option<i64>, Option<i64>)> = on_tx!(tx, |c| sqlx::query_as(
+    /// seq, hash, and the head event's link version and time.
+    type HeadRow = (i64, Vec<u8>, Option<i64>, Option<i64>);
+    let row: Option<HeadRow> = on_tx!(tx, |c| sqlx::query_as(
         "SELECT h.seq, h.hash, e.link_version, e.at FROM audit_heads h \
          LEFT JOIN audit_events e ON e.clinic_id = h.clinic_id AND e.seq = h.seq \
          WHERE h.clinic_id = $1"

@@ -603,3 +603,228 @@ async fn old_unkeyed_chains_are_re_linked_under_the_key_and_stay_protected() {
     let (code, out) = audit_cli(&t, &["verify"]);
     assert_eq!(code, 1, "{out}");
 }
+
+/// Flip one byte of `text` at the first occurrence of `marker` plus
+/// `offset`, to another hex digit.
+fn alter(text: &str, marker: &str, offset: usize) -> String {
+    let at = text.find(marker).unwrap() + marker.len() + offset;
+    let mut bytes = text.as_bytes().to_vec();
+    bytes[at] = if bytes[at] == b'0' { b'1' } else { b'0' };
+    String::from_utf8(bytes).unwrap()
+}
+
+/// Issue 16 item 5 (F38): `velum audit head --clinic ID` prints a signed
+/// head; `velum audit verify --against FILE` proves the chain still holds
+/// it. It catches what the keyed chain alone cannot (the newest events cut
+/// off and the head moved back), a rewrite of the signed event, and any
+/// altered byte of the file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signed_heads_prove_the_chain_still_holds_them() {
+    let t = TestApp::spawn().await;
+    let clinic = clinic_with_history(&t).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("head.txt");
+    let against = file.to_str().unwrap().to_owned();
+
+    let (code, doc) = audit_cli(&t, &["head", "--clinic", &clinic.id.to_string()]);
+    assert_eq!(code, 0, "{doc}");
+    assert!(
+        doc.starts_with("Velum signed audit chain head\nformat: velum.audit-head/v1\n"),
+        "{doc}"
+    );
+    assert!(doc.contains(&format!("clinic: {}\n", clinic.id)) && doc.contains("link-version: 2\n"));
+    assert!(doc.contains("public-key: ed25519:") && doc.contains("signature: ed25519:"));
+    let seq: i64 = doc
+        .lines()
+        .find_map(|l| l.strip_prefix("seq: "))
+        .unwrap()
+        .parse()
+        .unwrap();
+    std::fs::write(&file, &doc).unwrap();
+    let (code, out) = audit_cli(&t, &["verify", "--against", &against]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("Signed head holds"), "{out}");
+
+    // Any altered byte: in the signed lines, or in the signature.
+    for (marker, offset) in [("link: ", 5), ("clinic: ", 0), ("signature: ed25519:", 7)] {
+        std::fs::write(&file, alter(&doc, marker, offset)).unwrap();
+        let (code, out) = audit_cli(&t, &["verify", "--against", &against]);
+        assert_eq!(code, 1, "{marker}: {out}");
+        assert!(out.contains("signature does not verify"), "{marker}: {out}");
+    }
+    std::fs::write(&file, "not a head\n").unwrap();
+    let (code, out) = audit_cli(&t, &["verify", "--against", &against]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("not a Velum signed audit head"), "{out}");
+
+    // Cut back: the signed event deleted and the head moved to the one
+    // before. Every remaining keyed link holds, so the chain alone
+    // verifies; the signed head does not.
+    std::fs::write(&file, &doc).unwrap();
+    with_db!(t, |c| {
+        let id = clinic.id.as_uuid();
+        let prev: Vec<u8> = sqlx::query_scalar("SELECT hash FROM audit_events WHERE clinic_id = $1 AND seq = $2")
+            .bind(id)
+            .bind(seq - 1)
+            .fetch_one(&mut c)
+            .await
+            .unwrap();
+        sqlx::query("DELETE FROM audit_events WHERE clinic_id = $1 AND seq = $2")
+            .bind(id)
+            .bind(seq)
+            .execute(&mut c)
+            .await
+            .unwrap();
+        sqlx::query("UPDATE audit_heads SET seq = $2, hash = $3 WHERE clinic_id = $1")
+            .bind(id)
+            .bind(seq - 1)
+            .bind(prev)
+            .execute(&mut c)
+            .await
+            .unwrap()
+            .rows_affected()
+    });
+    assert_eq!(audit_cli(&t, &["verify"]).0, 0, "the keyed chain alone cannot tell");
+    let (code, out) = audit_cli(&t, &["verify", "--against", &against]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("Signed head does NOT hold") && out.contains(&format!("no longer holds event #{seq}")),
+        "{out}"
+    );
+
+    // A head taken now, then its event rewritten by the database
+    // administrator (links recomputed as v1 did): both checks fail.
+    let (_, doc) = audit_cli(&t, &["head", "--clinic", &clinic.id.to_string()]);
+    assert!(doc.contains(&format!("seq: {}\n", seq - 1)), "{doc}");
+    std::fs::write(&file, &doc).unwrap();
+    assert_eq!(audit_cli(&t, &["verify", "--against", &against]).0, 0);
+    dba_rewrite(&t, clinic.id, (seq - 1)..=i64::MAX, Some(seq - 1), 2).await;
+    let (code, out) = audit_cli(&t, &["verify", "--against", &against]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("BROKEN") && out.contains("Signed head does NOT hold"),
+        "{out}"
+    );
+    assert!(matches!(
+        t.app.check_signed_head(&doc).await.unwrap(),
+        Err(velum_app::audit::HeadError::NotInChain { .. })
+    ));
+
+    // A head signed by another installation is refused as such.
+    let other = velum_crypto::MasterKey::from_bytes(&[8; 32]).unwrap();
+    let theirs = other.audit_head_signing_key().public_key();
+    let ours_hex = doc
+        .lines()
+        .find_map(|l| l.strip_prefix("public-key: ed25519:"))
+        .unwrap()
+        .to_owned();
+    let theirs_hex: String = theirs.iter().map(|b| format!("{b:02x}")).collect();
+    let foreign = doc.replace(&ours_hex, &theirs_hex);
+    assert!(matches!(
+        t.app.check_signed_head(&foreign).await.unwrap(),
+        Err(velum_app::audit::HeadError::OtherInstallation { .. })
+    ));
+    let (code, out) = audit_cli(&t, &["head", "--clinic", &ClinicId::new().to_string()]);
+    assert_ne!(code, 0);
+    assert!(out.contains("--clinic") && out.contains("no audit chain"), "{out}");
+}
+
+/// Issue 16 item 5: owners, managers and auditors can take the signed head
+/// from the API and the audit page; reading it is recorded; other roles are
+/// refused (F38).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_signed_head_is_offered_in_the_api_and_on_the_audit_page() {
+    let t = TestApp::spawn().await;
+    let clinic = clinic_with_history(&t).await;
+    let owner = t.login(clinic.owner()).await;
+    let r = owner.get("/api/v1/audit/head").await;
+    assert_eq!(r.status(), 200);
+    let h: Value = r.json().await.unwrap();
+    assert_eq!(h["clinic_id"], clinic.id.to_string());
+    assert_eq!(h["link_version"], 2);
+    let doc = h["document"].as_str().unwrap();
+    assert!(doc.contains(&format!("link: {}\n", h["link"].as_str().unwrap())));
+    let checked = t.app.check_signed_head(doc).await.unwrap().unwrap();
+    assert_eq!(checked.seq, h["seq"].as_i64().unwrap());
+    let trail: Value = owner.get("/api/v1/audit").await.json().await.unwrap();
+    assert!(
+        trail["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["seq"] == h["seq"] && e["detail"] == "audit_head"),
+        "the head handed out is its own read event"
+    );
+    let desk = t.login(clinic.by_role(Role::Receptionist)).await;
+    assert_eq!(desk.get("/api/v1/audit/head").await.status(), 403);
+
+    let web = t.web_login(clinic.by_role(Role::Auditor)).await;
+    let page = web.get("/audit").await.text().await.unwrap();
+    assert!(page.contains("href=\"/audit/head\"") && page.contains("Download signed head"));
+    let r = web.get("/audit/head").await;
+    assert_eq!(r.status(), 200);
+    assert!(
+        r.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment;")
+    );
+    let text = r.text().await.unwrap();
+    assert!(t.app.check_signed_head(&text).await.unwrap().is_ok(), "{text}");
+}
+
+/// Issue 16 item 5: the background worker's weekly mailing sends each
+/// clinic's owner its signed head through the outbox once a week, records
+/// it so a restart does not send it again, and sends nothing without SMTP.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn owners_are_mailed_the_signed_head_weekly_and_only_weekly() {
+    let t = TestApp::spawn().await;
+    let clinic = clinic_with_history(&t).await;
+    let head_mails = |t: &TestApp| -> Vec<String> {
+        t.smtp
+            .messages()
+            .into_iter()
+            .filter(|m| m.contains("BEGIN VELUM AUDIT HEAD"))
+            .collect()
+    };
+    let no_smtp = velum_testkit::open_app(&t.location, t.clock.clone(), None).await;
+    assert_eq!(no_smtp.mail_signed_heads().await.unwrap(), 0, "no SMTP, no mail");
+    no_smtp.close().await;
+
+    assert_eq!(t.app.mail_signed_heads().await.unwrap(), 1);
+    t.deliver_mail().await;
+    let mails = head_mails(&t);
+    assert_eq!(mails.len(), 1);
+    assert!(mails[0].contains(&clinic.owner().email), "to the owner");
+    let doc = mails[0]
+        .split("-----BEGIN VELUM AUDIT HEAD-----")
+        .nth(1)
+        .and_then(|rest| rest.split("-----END VELUM AUDIT HEAD-----").next())
+        .unwrap();
+    let head = t
+        .app
+        .check_signed_head(doc)
+        .await
+        .unwrap()
+        .expect("the mailed head holds");
+    assert_eq!(head.clinic_id, clinic.id);
+
+    // Again at once, and after a restart: nothing new.
+    assert_eq!(t.app.mail_signed_heads().await.unwrap(), 0);
+    let restarted = velum_testkit::open_app(&t.location, t.clock.clone(), Some(t.smtp.port())).await;
+    assert_eq!(
+        restarted.mail_signed_heads().await.unwrap(),
+        0,
+        "a restart does not resend"
+    );
+    t.clock.advance(jiff::SignedDuration::from_hours(6 * 24));
+    assert_eq!(restarted.mail_signed_heads().await.unwrap(), 0, "not before a week");
+    restarted.close().await;
+
+    // A week later: the next one.
+    t.clock.advance(jiff::SignedDuration::from_hours(24));
+    assert_eq!(t.app.mail_signed_heads().await.unwrap(), 1);
+    t.deliver_mail().await;
+    assert_eq!(head_mails(&t).len(), 2);
+    assert_eq!(t.app.mail_signed_heads().await.unwrap(), 0);
+}
