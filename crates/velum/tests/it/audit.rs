@@ -527,6 +527,12 @@ async fn a_dba_who_recomputes_plain_sha256_links_is_caught() {
     assert!(b.reason.contains("unkeyed (v1)"), "{}", b.reason);
     let (code, out) = audit_cli(&t, &["verify"]);
     assert_eq!(code, 1, "{out}");
+    // Only an operator holding the key can re-link it (`velum audit
+    // upgrade`, after looking into why the chain ends unkeyed).
+    let (code, out) = audit_cli(&t, &["upgrade"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains(&format!("Re-linked chain {}", clinic.id)), "{out}");
+    assert_eq!(audit_cli(&t, &["verify"]).0, 0);
 }
 
 /// Issue 16 item 4: a chain written before the keyed chain (all v1, as
@@ -602,6 +608,10 @@ async fn old_unkeyed_chains_are_re_linked_under_the_key_and_stay_protected() {
     assert_eq!(b.reason, "contents do not match its hash");
     let (code, out) = audit_cli(&t, &["verify"]);
     assert_eq!(code, 1, "{out}");
+    // And `velum audit upgrade` will not seal it.
+    let (code, out) = audit_cli(&t, &["upgrade"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains(&format!("NOT upgraded: chain {}", clinic.id)), "{out}");
 }
 
 /// Flip one byte of `text` at the first occurrence of `marker` plus
