@@ -86,11 +86,11 @@ impl ChainKey {
     pub fn for_chain(&self, chain: Uuid) -> LinkKey {
         let mut info = INFO_CHAIN_CLINIC.to_vec();
         info.extend_from_slice(chain.as_bytes());
-        let mut out = [0u8; KEY_LEN];
+        let mut out = Zeroizing::new([0u8; KEY_LEN]);
         hkdf::Hkdf::<Sha256>::new(None, &self.0)
-            .expand(&info, &mut out)
+            .expand(&info, out.as_mut())
             .expect("32 bytes is within HKDF-SHA256's 8160-byte limit");
-        LinkKey(out)
+        LinkKey(*out)
     }
 }
 
@@ -125,7 +125,7 @@ impl LinkKey {
     /// Does `stored` equal the v2 link of this event (in constant time)?
     #[must_use]
     pub fn verify(&self, prev: &[u8; 32], event_bytes: &[u8], stored: &[u8]) -> bool {
-        let expected = Zeroizing::new(self.link(prev, event_bytes));
+        let expected = self.link(prev, event_bytes);
         subtle::ConstantTimeEq::ct_eq(expected.as_slice(), stored).into()
     }
 }

@@ -497,12 +497,15 @@ pub async fn upgrade_chains(tx: &mut Tx, at: Timestamp) -> Result<UpgradeReport,
 /// # Errors
 /// Database errors.
 pub async fn chain_upgrade_pending(tx: &mut Tx) -> Result<bool, StoreError> {
-    let n: i64 = on_tx!(tx, |c| sqlx::query_scalar(
-        "SELECT COUNT(*) FROM meta WHERE key = 'audit_chain_upgrade'"
-    )
-    .fetch_one(c)
-    .await)?;
-    Ok(n > 0)
+    // On PostgreSQL the marker row is locked, so of several servers starting
+    // at once one upgrades and the others then find the marker gone (SQLite's
+    // write transaction already runs alone).
+    let sql = match tx.backend() {
+        Backend::Sqlite => "SELECT key FROM meta WHERE key = 'audit_chain_upgrade'",
+        Backend::Postgres => "SELECT key FROM meta WHERE key = 'audit_chain_upgrade' FOR UPDATE",
+    };
+    let marker: Option<String> = on_tx!(tx, |c| sqlx::query_scalar(sql).fetch_optional(c).await)?;
+    Ok(marker.is_some())
 }
 
 /// One event of a clinic's trail, for the audit page.
