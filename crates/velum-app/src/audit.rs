@@ -157,21 +157,39 @@ impl SignedHead {
     /// The bytes the signature covers.
     fn signed_part(&self) -> String {
         format!(
-            "{HEAD_TITLE}\nformat: {HEAD_FORMAT}\nclinic: {}\nseq: {}\nlink: {}\nlink-version: {}\nevent-at: {}\nsigned-at: {}\npublic-key: ed25519:{}\n",
+            "{HEAD_TITLE}\nformat: {HEAD_FORMAT}\nclinic: {}\nseq: {}\nlink: {}\nlink-version: {}\nevent-at: {}\nsigned-at: {}\npublic-key: {}\n",
             self.clinic_id,
             self.seq,
-            hex(&self.link),
+            self.link_hex(),
             self.link_version,
             self.event_at,
             self.signed_at,
-            hex(&self.public_key),
+            self.public_key_text(),
         )
+    }
+
+    /// The link as the document writes it: 64 lower-case hex digits.
+    #[must_use]
+    pub fn link_hex(&self) -> String {
+        hex(&self.link)
+    }
+
+    /// The public key as the document writes it: `ed25519:` and 64 hex digits.
+    #[must_use]
+    pub fn public_key_text(&self) -> String {
+        format!("ed25519:{}", hex(&self.public_key))
+    }
+
+    /// The signature as the document writes it: `ed25519:` and 128 hex digits.
+    #[must_use]
+    pub fn signature_text(&self) -> String {
+        format!("ed25519:{}", hex(&self.signature))
     }
 
     /// The document, as `velum audit head` prints it.
     #[must_use]
     pub fn to_text(&self) -> String {
-        format!("{}signature: ed25519:{}\n", self.signed_part(), hex(&self.signature))
+        format!("{}signature: {}\n", self.signed_part(), self.signature_text())
     }
 
     /// Read a document written by [`SignedHead::to_text`]. Line endings may
@@ -374,5 +392,56 @@ impl App {
             queued += owners.len();
         }
         Ok(queued)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn head() -> SignedHead {
+        let key = velum_crypto::MasterKey::from_bytes(&[3; 32])
+            .unwrap()
+            .audit_head_signing_key();
+        let mut h = SignedHead {
+            clinic_id: ClinicId::from_uuid(uuid::Uuid::from_u128(0xabc)),
+            seq: 42,
+            link: [0xa5; 32],
+            link_version: 2,
+            event_at: Timestamp::from_microsecond(1_800_000_000_123_456).unwrap(),
+            signed_at: Timestamp::from_second(1_800_000_100).unwrap(),
+            public_key: key.public_key(),
+            signature: [0; 64],
+        };
+        h.signature = key.sign(h.signed_part().as_bytes());
+        h
+    }
+
+    #[test]
+    fn a_head_document_reads_back_exactly_and_nothing_else_does() {
+        let h = head();
+        let text = h.to_text();
+        assert_eq!(SignedHead::parse(&text), Ok(h.clone()));
+        assert!(verify_head_signature(
+            &h.public_key,
+            h.signed_part().as_bytes(),
+            &h.signature
+        ));
+        // As it may come back from an email: CRLF, surrounding white space.
+        let mailed = format!("\r\n  {}  \r\n", text.replace('\n', "\r\n"));
+        assert_eq!(SignedHead::parse(&mailed), Ok(h));
+        for (bad, why) in [
+            (text.replace("link: a5", "link: A5"), "link"),
+            (
+                text.replace("seq: 42", "seq: 042"),
+                "it is not laid out as Velum writes it",
+            ),
+            (text.replace("seq: 42\n", "seq: 42\nextra: 1\n"), "link"),
+            (text.replace("format: velum.audit-head/v1", "format: v2"), "format"),
+            (text.replacen("Velum", "velum", 1), "the first line is not the title"),
+            (text.replace("signature: ed25519:", "signature: "), "signature"),
+        ] {
+            assert_eq!(SignedHead::parse(&bad), Err(HeadError::Malformed(why)), "{bad}");
+        }
     }
 }

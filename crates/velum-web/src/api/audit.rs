@@ -115,23 +115,15 @@ pub async fn head(State(state): State<AppState>, ApiActor(actor): ApiActor) -> R
         .audit_head(&actor)
         .await
         .map_err(|e| ApiError(e).into_response())?;
-    let document = h.to_text();
-    let field = |name: &str| {
-        document
-            .lines()
-            .find_map(|l| l.strip_prefix(name).and_then(|v| v.strip_prefix(": ")))
-            .unwrap_or_default()
-            .to_owned()
-    };
     Ok(Json(SignedHeadJson {
         clinic_id: h.clinic_id.to_string(),
         seq: h.seq,
-        link: field("link"),
+        link: h.link_hex(),
         link_version: h.link_version,
         event_at: h.event_at.to_string(),
         signed_at: h.signed_at.to_string(),
-        public_key: field("public-key"),
-        signature: field("signature"),
-        document,
+        public_key: h.public_key_text(),
+        signature: h.signature_text(),
+        document: h.to_text(),
     }))
 }
