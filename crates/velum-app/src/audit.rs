@@ -2,11 +2,14 @@
 //! what to which record, when, from where and why. Never a clinical value.
 //! Reading the trail is itself recorded.
 
-use velum_core::Actor;
+use jiff::{SignedDuration, Timestamp};
 use velum_core::audit::AuditAction;
-use velum_store::ClinicScope;
+use velum_core::{Actor, ClinicId};
+use velum_crypto::chain::verify_head_signature;
+use velum_store::audit::Head;
+use velum_store::{ClinicScope, outbox};
 
-pub use velum_store::audit::TrailEntry;
+pub use velum_store::audit::{TrailEntry, UpgradeReport};
 
 use crate::clients::{PAGE_SIZE, Page, parse_cursor};
 use crate::{App, AppError, event};
@@ -32,5 +35,413 @@ impl App {
         let items = velum_store::audit::clinic_trail(&mut tx, &scope, before, PAGE_SIZE + 1).await?;
         tx.commit().await?;
         Ok(Page::cut(items, |e| e.seq.to_string()))
+    }
+
+    /// Re-link every audit chain that still ends in a plain SHA-256 (v1)
+    /// link under the installation's key (`velum audit upgrade`), recording
+    /// an "audit chain upgraded" event in each. Chains that do not verify
+    /// are left as they are and reported.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn upgrade_audit_chains(&self) -> Result<UpgradeReport, AppError> {
+        let mut tx = self.begin().await?;
+        let report = velum_store::audit::upgrade_chains(&mut tx, self.now()).await?;
+        tx.commit().await?;
+        Ok(report)
+    }
+
+    /// The upgrade migration 0009 asks for, done once on the first start
+    /// after it (the marker it left is cleared in the same transaction).
+    /// Later starts never upgrade on their own: a chain that ends in a v1
+    /// link then fails verification until an operator runs
+    /// `velum audit upgrade`.
+    pub(crate) async fn upgrade_audit_chains_once(&self) -> Result<(), AppError> {
+        let mut tx = self.begin().await?;
+        if !velum_store::audit::chain_upgrade_pending(&mut tx).await? {
+            return Ok(());
+        }
+        let report = velum_store::audit::upgrade_chains(&mut tx, self.now()).await?;
+        tx.commit().await?;
+        for b in &report.broken {
+            tracing::warn!(
+                clinic = %b.clinic_id,
+                seq = b.seq,
+                reason = b.reason,
+                "audit chain does not verify; left unkeyed (velum audit verify names it)"
+            );
+        }
+        if !report.upgraded.is_empty() {
+            tracing::info!(
+                chains = report.upgraded.len(),
+                "audit chains re-linked under the key (v2)"
+            );
+        }
+        Ok(())
+    }
+}
+
+/// The format tag of a signed head document. Never change what a document
+/// of this format holds or how it is laid out: heads kept elsewhere are
+/// checked against it.
+pub const HEAD_FORMAT: &str = "velum.audit-head/v1";
+
+/// The first line of a signed head document.
+const HEAD_TITLE: &str = "Velum signed audit chain head";
+
+/// How often the background worker mails each clinic's owners its head.
+pub const HEAD_MAIL_EVERY: SignedDuration = SignedDuration::from_hours(7 * 24);
+
+/// A chain's head, signed with the installation's Ed25519 head key (derived
+/// from the master key), to be kept where the database administrator cannot
+/// write. As text ([`SignedHead::to_text`]):
+///
+/// ```text
+/// Velum signed audit chain head
+/// format: velum.audit-head/v1
+/// clinic: <clinic id>
+/// seq: <the head event's number>
+/// link: <its link, 64 lower-case hex digits>
+/// link-version: 2
+/// event-at: <the head event's time, RFC 3339 UTC>
+/// signed-at: <when this was signed, RFC 3339 UTC>
+/// public-key: ed25519:<64 hex digits>
+/// signature: ed25519:<128 hex digits>
+/// ```
+///
+/// The signature covers every byte before the `signature:` line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignedHead {
+    pub clinic_id: ClinicId,
+    pub seq: i64,
+    pub link: [u8; 32],
+    pub link_version: i64,
+    pub event_at: Timestamp,
+    pub signed_at: Timestamp,
+    pub public_key: [u8; 32],
+    pub signature: [u8; 64],
+}
+
+/// Why a signed head does not hold. One line each, no personal data.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum HeadError {
+    #[error("not a Velum signed audit head: {0}")]
+    Malformed(&'static str),
+    #[error("the head was signed by another installation's key (public key {theirs}), not by this one's ({ours})")]
+    OtherInstallation { theirs: String, ours: String },
+    #[error("the head's signature does not verify: the file was altered")]
+    BadSignature,
+    #[error(
+        "clinic {clinic}'s audit chain no longer holds event #{seq} with the signed link: the chain was rewritten or cut back"
+    )]
+    NotInChain { clinic: ClinicId, seq: i64 },
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Exactly `N` bytes from lower-case hex.
+fn from_hex<const N: usize>(text: &str) -> Option<[u8; N]> {
+    if text.len() != 2 * N || !text.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+        return None;
+    }
+    let mut out = [0u8; N];
+    for (i, pair) in text.as_bytes().chunks(2).enumerate() {
+        out[i] = u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok()?;
+    }
+    Some(out)
+}
+
+impl SignedHead {
+    /// The bytes the signature covers.
+    fn signed_part(&self) -> String {
+        format!(
+            "{HEAD_TITLE}\nformat: {HEAD_FORMAT}\nclinic: {}\nseq: {}\nlink: {}\nlink-version: {}\nevent-at: {}\nsigned-at: {}\npublic-key: {}\n",
+            self.clinic_id,
+            self.seq,
+            self.link_hex(),
+            self.link_version,
+            self.event_at,
+            self.signed_at,
+            self.public_key_text(),
+        )
+    }
+
+    /// The link as the document writes it: 64 lower-case hex digits.
+    #[must_use]
+    pub fn link_hex(&self) -> String {
+        hex(&self.link)
+    }
+
+    /// The public key as the document writes it: `ed25519:` and 64 hex digits.
+    #[must_use]
+    pub fn public_key_text(&self) -> String {
+        format!("ed25519:{}", hex(&self.public_key))
+    }
+
+    /// The signature as the document writes it: `ed25519:` and 128 hex digits.
+    #[must_use]
+    pub fn signature_text(&self) -> String {
+        format!("ed25519:{}", hex(&self.signature))
+    }
+
+    /// The document, as `velum audit head` prints it.
+    #[must_use]
+    pub fn to_text(&self) -> String {
+        format!("{}signature: {}\n", self.signed_part(), self.signature_text())
+    }
+
+    /// Read a document written by [`SignedHead::to_text`]. Line endings may
+    /// have become CRLF and white space may surround it (as after a trip
+    /// through email); any other difference from what Velum writes is
+    /// refused. The signature is not checked here.
+    ///
+    /// # Errors
+    /// [`HeadError::Malformed`] naming the first line that does not read.
+    pub fn parse(text: &str) -> Result<SignedHead, HeadError> {
+        let text = text.replace("\r\n", "\n");
+        let text = format!("{}\n", text.trim());
+        let mut lines = text.lines();
+        if lines.next() != Some(HEAD_TITLE) {
+            return Err(HeadError::Malformed("the first line is not the title"));
+        }
+        let mut field = |name: &'static str| {
+            lines
+                .next()
+                .and_then(|l| l.strip_prefix(name))
+                .and_then(|l| l.strip_prefix(": "))
+                .ok_or(HeadError::Malformed(name))
+        };
+        if field("format")? != HEAD_FORMAT {
+            return Err(HeadError::Malformed("format"));
+        }
+        let clinic_id = field("clinic")?.parse().map_err(|_| HeadError::Malformed("clinic"))?;
+        let seq = field("seq")?.parse().map_err(|_| HeadError::Malformed("seq"))?;
+        let link = from_hex(field("link")?).ok_or(HeadError::Malformed("link"))?;
+        let link_version = field("link-version")?
+            .parse()
+            .map_err(|_| HeadError::Malformed("link-version"))?;
+        let event_at = field("event-at")?
+            .parse()
+            .map_err(|_| HeadError::Malformed("event-at"))?;
+        let signed_at = field("signed-at")?
+            .parse()
+            .map_err(|_| HeadError::Malformed("signed-at"))?;
+        let public_key = field("public-key")?
+            .strip_prefix("ed25519:")
+            .and_then(from_hex)
+            .ok_or(HeadError::Malformed("public-key"))?;
+        let signature = field("signature")?
+            .strip_prefix("ed25519:")
+            .and_then(from_hex)
+            .ok_or(HeadError::Malformed("signature"))?;
+        let head = SignedHead {
+            clinic_id,
+            seq,
+            link,
+            link_version,
+            event_at,
+            signed_at,
+            public_key,
+            signature,
+        };
+        if head.to_text() != text {
+            return Err(HeadError::Malformed("it is not laid out as Velum writes it"));
+        }
+        Ok(head)
+    }
+}
+
+impl App {
+    fn sign_head(&self, clinic: ClinicId, head: &Head) -> SignedHead {
+        let key = self.master().audit_head_signing_key();
+        let mut signed = SignedHead {
+            clinic_id: clinic,
+            seq: head.seq,
+            link: head.link,
+            link_version: head.link_version,
+            event_at: head.at,
+            signed_at: self.now(),
+            public_key: key.public_key(),
+            signature: [0; 64],
+        };
+        signed.signature = key.sign(signed.signed_part().as_bytes());
+        signed
+    }
+
+    /// The clinic chain's current head, signed (`velum audit head`, run by
+    /// the operator at the console).
+    ///
+    /// # Errors
+    /// `NotFound` when the clinic has no chain here.
+    pub async fn signed_head(&self, clinic: ClinicId) -> Result<SignedHead, AppError> {
+        let mut tx = self.store().begin_read().await?;
+        let head = velum_store::audit::head(&mut tx, &ClinicScope::new(clinic))
+            .await?
+            .ok_or(AppError::NotFound)?;
+        Ok(self.sign_head(clinic, &head))
+    }
+
+    /// The actor's clinic's chain head, signed, for its owners, managers
+    /// and auditors to keep. Reading it is recorded first, so the head
+    /// handed out is that event.
+    ///
+    /// # Errors
+    /// `Forbidden` for roles that may not read the audit trail.
+    pub async fn audit_head(&self, actor: &Actor) -> Result<SignedHead, AppError> {
+        if !actor.role.may_read_audit() {
+            return Err(self.deny(actor, None, &[], "read_audit_head").await);
+        }
+        let mut tx = self.begin().await?;
+        self.audit(
+            &mut tx,
+            event(actor, AuditAction::Read, None, &[], Some("audit_head".into())),
+        )
+        .await?;
+        let head = velum_store::audit::head(&mut tx, &ClinicScope::new(actor.clinic_id))
+            .await?
+            .ok_or(AppError::NotFound)?;
+        tx.commit().await?;
+        Ok(self.sign_head(actor.clinic_id, &head))
+    }
+
+    /// Check a signed head document against this installation (`velum
+    /// audit verify --against FILE`): it reads, it was signed by this
+    /// installation's head key (derived from this master key), the
+    /// signature holds, and the clinic's chain still holds that event with
+    /// that link. (Whether the chain itself verifies is
+    /// [`App::verify_audit`]'s part.)
+    ///
+    /// # Errors
+    /// Database errors; the inner `Err` says why the head does not hold.
+    pub async fn check_signed_head(&self, text: &str) -> Result<Result<SignedHead, HeadError>, AppError> {
+        let head = match SignedHead::parse(text) {
+            Ok(h) => h,
+            Err(e) => return Ok(Err(e)),
+        };
+        let ours = self.master().audit_head_signing_key().public_key();
+        if head.public_key != ours {
+            return Ok(Err(HeadError::OtherInstallation {
+                theirs: hex(&head.public_key),
+                ours: hex(&ours),
+            }));
+        }
+        if !verify_head_signature(&ours, head.signed_part().as_bytes(), &head.signature) {
+            return Ok(Err(HeadError::BadSignature));
+        }
+        let mut tx = self.store().begin_read().await?;
+        let stored = velum_store::audit::link_at(&mut tx, &ClinicScope::new(head.clinic_id), head.seq).await?;
+        if stored.as_deref() != Some(head.link.as_slice()) {
+            return Ok(Err(HeadError::NotInChain {
+                clinic: head.clinic_id,
+                seq: head.seq,
+            }));
+        }
+        Ok(Ok(head))
+    }
+
+    /// Mail each clinic's owners its signed head when the last one went
+    /// out [`HEAD_MAIL_EVERY`] ago or more (or never), through the outbox;
+    /// only when SMTP is configured. When it was sent is recorded in the
+    /// same transaction, so a restart does not send it again, and two
+    /// servers do not both send it. Returns the messages queued.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn mail_signed_heads(&self) -> Result<usize, AppError> {
+        if self.settings().smtp.is_none() {
+            return Ok(0);
+        }
+        let now = self.now();
+        let cutoff = now
+            .checked_sub(HEAD_MAIL_EVERY)
+            .map_err(|_| AppError::Internal("clock out of range".into()))?;
+        let due = {
+            let mut tx = self.store().begin_read().await?;
+            velum_store::audit::heads_due_for_mail(&mut tx, cutoff).await?
+        };
+        let mut queued = 0;
+        for clinic in due {
+            let scope = ClinicScope::new(clinic);
+            let mut tx = self.begin().await?;
+            let Some(head) = velum_store::audit::head(&mut tx, &scope).await? else {
+                continue;
+            };
+            let owners = velum_store::audit::owner_emails(&mut tx, &scope).await?;
+            if owners.is_empty() || !velum_store::audit::claim_head_mail(&mut tx, &scope, cutoff, now).await? {
+                continue;
+            }
+            let signed = self.sign_head(clinic, &head);
+            let body = format!(
+                "This is the signed head of your clinic's audit trail: event {} as it stood on {}.\n\n\
+                 Keep this email (or the lines between the markers, saved as a file) somewhere the \
+                 people who run your Velum server cannot change. If the trail is ever rewritten, \
+                 checking this head shows it: your provider runs\n\n    \
+                 velum audit verify --against HEAD_FILE\n\n\
+                 It contains no client data. A new head is sent every week.\n\n\
+                 -----BEGIN VELUM AUDIT HEAD-----\n{}-----END VELUM AUDIT HEAD-----\n",
+                signed.seq,
+                signed.signed_at,
+                signed.to_text(),
+            );
+            for to in &owners {
+                outbox::enqueue(&mut tx, clinic, to, "Your clinic's signed audit trail head", &body, now).await?;
+            }
+            tx.commit().await?;
+            queued += owners.len();
+        }
+        Ok(queued)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn head() -> SignedHead {
+        let key = velum_crypto::MasterKey::from_bytes(&[3; 32])
+            .unwrap()
+            .audit_head_signing_key();
+        let mut h = SignedHead {
+            clinic_id: ClinicId::from_uuid(uuid::Uuid::from_u128(0xabc)),
+            seq: 42,
+            link: [0xa5; 32],
+            link_version: 2,
+            event_at: Timestamp::from_microsecond(1_800_000_000_123_456).unwrap(),
+            signed_at: Timestamp::from_second(1_800_000_100).unwrap(),
+            public_key: key.public_key(),
+            signature: [0; 64],
+        };
+        h.signature = key.sign(h.signed_part().as_bytes());
+        h
+    }
+
+    #[test]
+    fn a_head_document_reads_back_exactly_and_nothing_else_does() {
+        let h = head();
+        let text = h.to_text();
+        assert_eq!(SignedHead::parse(&text), Ok(h.clone()));
+        assert!(verify_head_signature(
+            &h.public_key,
+            h.signed_part().as_bytes(),
+            &h.signature
+        ));
+        // As it may come back from an email: CRLF, surrounding white space.
+        let mailed = format!("\r\n  {}  \r\n", text.replace('\n', "\r\n"));
+        assert_eq!(SignedHead::parse(&mailed), Ok(h));
+        for (bad, why) in [
+            (text.replace("link: a5", "link: A5"), "link"),
+            (
+                text.replace("seq: 42", "seq: 042"),
+                "it is not laid out as Velum writes it",
+            ),
+            (text.replace("seq: 42\n", "seq: 42\nextra: 1\n"), "link"),
+            (text.replace("format: velum.audit-head/v1", "format: v2"), "format"),
+            (text.replacen("Velum", "velum", 1), "the first line is not the title"),
+            (text.replace("signature: ed25519:", "signature: "), "signature"),
+        ] {
+            assert_eq!(SignedHead::parse(&bad), Err(HeadError::Malformed(why)), "{bad}");
+        }
     }
 }

@@ -121,9 +121,17 @@ impl App {
     ) -> Result<App, AppError> {
         let store = match location {
             DataLocation::SqliteFile(path) => {
-                Store::open_sqlite(path, &master.sqlcipher_key(), &master.fingerprint()).await?
+                Store::open_sqlite(
+                    path,
+                    &master.sqlcipher_key(),
+                    &master.fingerprint(),
+                    master.audit_chain_key(),
+                )
+                .await?
             }
-            DataLocation::Postgres(url) => Store::open_postgres(url, &master.fingerprint()).await?,
+            DataLocation::Postgres(url) => {
+                Store::open_postgres(url, &master.fingerprint(), master.audit_chain_key()).await?
+            }
         };
         let master = Arc::new(master);
         let app = App {
@@ -139,6 +147,7 @@ impl App {
         // sealed now, before anything is sent.
         app.seal_plaintext_outbox().await?;
         app.upgrade_medical_aad().await?;
+        app.upgrade_audit_chains_once().await?;
         Ok(app)
     }
 

@@ -69,8 +69,10 @@
 //!   `medical` (the current summary, opened), `history` (each change with,
 //!   where kept, the previous value opened), and `files` (blobs, base64);
 //! - `support_grants`: every break-glass request and decision;
-//! - `audit`: the chain head and every event, hashes in hex, so the clinic
-//!   can check its trail with the encoding in `velum_core::audit`;
+//! - `audit`: the chain head and every event, links in hex with their link
+//!   version, so the clinic can check its trail with the encoding in
+//!   `velum_core::audit` (version-1 links by anyone; version-2 links are
+//!   keyed by the installation's master key);
 //! - `contents`: where each table of the clinic went, and what was left out.
 //!
 //! Instants are RFC 3339 in UTC. The document is built in memory, like
@@ -898,6 +900,7 @@ fn archive_document(
                     "purpose",
                     "source",
                     "detail",
+                    "link_version",
                 ],
             );
             e.insert("at".into(), instant(r, "at")?);

@@ -87,10 +87,14 @@ pub enum AuditAction {
     /// (the first of two different operators). Recorded in the clinic's
     /// chain and the platform's.
     OffboardingApproved,
+    /// The chain was re-linked under the installation's key (link version
+    /// 2): this event's keyed link covers the last plain SHA-256 link, and
+    /// every later event is keyed. A system event.
+    AuditChainUpgraded,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 37] = [
+    pub const ALL: [AuditAction; 38] = [
         AuditAction::Read,
         AuditAction::Search,
         AuditAction::Create,
@@ -128,6 +132,7 @@ impl AuditAction {
         AuditAction::IntegrityFailure,
         AuditAction::OffboardingRequested,
         AuditAction::OffboardingApproved,
+        AuditAction::AuditChainUpgraded,
     ];
 
     #[must_use]
@@ -170,6 +175,7 @@ impl AuditAction {
             AuditAction::IntegrityFailure => "integrity_failure",
             AuditAction::OffboardingRequested => "offboarding_requested",
             AuditAction::OffboardingApproved => "offboarding_approved",
+            AuditAction::AuditChainUpgraded => "audit_chain_upgraded",
         }
     }
 
@@ -214,6 +220,7 @@ impl AuditAction {
             AuditAction::IntegrityFailure => "Found a record altered in storage",
             AuditAction::OffboardingRequested => "Asked to leave (offboarding)",
             AuditAction::OffboardingApproved => "Approved offboarding the clinic",
+            AuditAction::AuditChainUpgraded => "Sealed the audit trail under the installation's key",
         }
     }
 }
@@ -256,6 +263,8 @@ pub struct AuditEvent {
     pub at: Timestamp,
     pub event: NewAuditEvent,
     pub prev_hash: [u8; 32],
+    /// This event's link: HMAC-SHA-256 for link version 2, plain SHA-256
+    /// for version 1 (see `velum_crypto::chain`).
     pub hash: [u8; 32],
 }
 
@@ -439,6 +448,7 @@ mod tests {
                 "integrity_failure",
                 "offboarding_requested",
                 "offboarding_approved",
+                "audit_chain_upgraded",
             ]
         );
     }

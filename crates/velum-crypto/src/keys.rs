@@ -37,6 +37,8 @@ pub const KEY_LEN: usize = 32;
 const INFO_SQLCIPHER: &[u8] = b"velum/sqlcipher/v1";
 const INFO_KEY_ID: &[u8] = b"velum/key-id/v1";
 const INFO_CLINIC_WRAP: &[u8] = b"velum/clinic-key-wrap/v1";
+const INFO_AUDIT_CHAIN: &[u8] = b"velum/audit-chain/v2";
+const INFO_AUDIT_HEAD_SIGNING: &[u8] = b"velum/audit-head-signing/v1";
 
 // Associated-data labels for wrapped keys. Never change these either.
 const AAD_CLINIC_KEY: &[u8] = b"velum/clinic-key/v1";
@@ -140,6 +142,21 @@ impl MasterKey {
         let mut hex = String::with_capacity(16);
         lower_hex(&id[..8], &mut hex);
         hex
+    }
+
+    /// The audit chain's v2 key: HKDF-SHA256 with info
+    /// `velum/audit-chain/v2`. Each chain's own key is derived from it
+    /// ([`ChainKey::for_chain`](crate::chain::ChainKey::for_chain)).
+    #[must_use]
+    pub fn audit_chain_key(&self) -> crate::chain::ChainKey {
+        crate::chain::ChainKey::from_derived(&derive(&self.0, INFO_AUDIT_CHAIN))
+    }
+
+    /// The Ed25519 key that signs audit-chain heads: its 32-byte seed is
+    /// HKDF-SHA256 with info `velum/audit-head-signing/v1`.
+    #[must_use]
+    pub fn audit_head_signing_key(&self) -> crate::chain::HeadSigningKey {
+        crate::chain::HeadSigningKey::from_seed(&derive(&self.0, INFO_AUDIT_HEAD_SIGNING))
     }
 
     /// The key that actually wraps clinic keys: derived, so that the master

@@ -10,7 +10,9 @@
 //! - envelope encryption ([`seal`]): special-category data is sealed with
 //!   AES-256-GCM under the client's data key, with the record's identity
 //!   ([`Aad`]) bound in as associated data;
-//! - the audit hash chain ([`chain`]);
+//! - the audit hash chain ([`chain`]): keyed HMAC-SHA-256 links (v2) under
+//!   a key derived from the master key, the plain SHA-256 links of older
+//!   events (v1), and the Ed25519 key that signs chain heads;
 //! - password hashing with Argon2id ([`password`]);
 //! - TOTP second factor and its QR code ([`totp`]), and single-use recovery
 //!   codes ([`recovery`]);

@@ -1,5 +1,12 @@
 //! The audit trail: append in the action's transaction, read a client's
 //! access history, and verify every clinic's hash chain.
+//!
+//! Every event is appended with a keyed link (version 2, HMAC-SHA-256 under
+//! the chain's key from [`velum_crypto::chain::ChainKey`], which each [`Tx`]
+//! carries). Events written before the keyed chain existed keep their plain
+//! SHA-256 links (version 1); [`upgrade_chains`] appends one keyed event
+//! after them, whose link covers the last v1 link. Verification accepts v1
+//! links only before the first v2 link, and a chain must end in a v2 link.
 
 use jiff::Timestamp;
 use uuid::Uuid;
@@ -43,11 +50,14 @@ pub async fn append(tx: &mut Tx, event: NewAuditEvent, at: Timestamp) -> Result<
     };
     let seq = prev_seq + 1;
     let id = AuditEventId::new();
-    let hash = chain::link(&prev_hash, &event.canonical_bytes(id, seq, at));
+    let hash = tx
+        .chain
+        .for_chain(clinic)
+        .link(&prev_hash, &event.canonical_bytes(id, seq, at));
     on_tx!(tx, |c| {
         sqlx::query(
-        "INSERT INTO audit_events (clinic_id, seq, id, at, actor_id, client_id, sections, action, purpose, source, detail, prev_hash, hash) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+        "INSERT INTO audit_events (clinic_id, seq, id, at, actor_id, client_id, sections, action, purpose, source, detail, prev_hash, hash, link_version) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
     )
     .bind(clinic)
     .bind(seq)
@@ -62,6 +72,7 @@ pub async fn append(tx: &mut Tx, event: NewAuditEvent, at: Timestamp) -> Result<
     .bind(event.detail.as_deref())
     .bind(prev_hash.as_slice())
     .bind(hash.as_slice())
+    .bind(chain::V2)
     .execute(c)
     .await
     .map(|r| r.rows_affected())
@@ -187,6 +198,7 @@ struct EventRow {
     detail: Option<String>,
     prev_hash: Vec<u8>,
     hash: Vec<u8>,
+    link_version: i64,
 }
 
 impl Store {
@@ -278,15 +290,41 @@ pub struct ChainReport {
     pub first_break: Option<ChainBreak>,
 }
 
-/// Recompute one clinic's chain inside `tx`: each event's hash, its link to
-/// the previous one, gap-free numbering, and the recorded head. Returns how
-/// many events were checked and the first break, if any. `velum import`
-/// runs it on the rows it has just inserted, before committing them.
+/// Recompute one clinic's chain inside `tx`: each event's link (plain
+/// SHA-256 for v1, HMAC-SHA-256 under the chain's key for v2), its link to
+/// the previous one, gap-free numbering, v1 links only before v2 ones, a v2
+/// link at the end, and the recorded head. Returns how many events were
+/// checked and the first break, if any. `velum import` runs it on the rows
+/// it has just inserted, before committing them.
 ///
 /// # Errors
 /// Database errors (a broken chain is a result, not an error).
 pub async fn verify_chain(tx: &mut Tx, clinic_id: ClinicId) -> Result<(u64, Option<ChainBreak>), StoreError> {
+    let checked = check_chain(tx, clinic_id).await?;
+    let first_break = checked.first_break.or_else(|| {
+        (checked.last_version == Some(chain::V1)).then_some(ChainBreak {
+            clinic_id,
+            seq: checked.events.cast_signed(),
+            event_id: None,
+            reason: "the chain ends in an unkeyed (v1) link; run velum audit upgrade",
+        })
+    });
+    Ok((checked.events, first_break))
+}
+
+/// What [`check_chain`] found.
+struct Checked {
+    events: u64,
+    first_break: Option<ChainBreak>,
+    /// The link version of the last event (`None` for an empty chain).
+    last_version: Option<i64>,
+}
+
+/// [`verify_chain`] without the rule that a chain ends in a v2 link (which
+/// [`upgrade_chains`] is about to make true).
+async fn check_chain(tx: &mut Tx, clinic_id: ClinicId) -> Result<Checked, StoreError> {
     let clinic = clinic_id.as_uuid();
+    let key = tx.chain.for_chain(clinic);
     let fail = |seq, event_id, reason| ChainBreak {
         clinic_id,
         seq,
@@ -296,10 +334,18 @@ pub async fn verify_chain(tx: &mut Tx, clinic_id: ClinicId) -> Result<(u64, Opti
     let mut events = 0_u64;
     let mut expected_seq = 1_i64;
     let mut prev = chain::GENESIS;
+    let mut last_version = None;
+    let broken = |events, first_break| {
+        Ok(Checked {
+            events,
+            first_break: Some(first_break),
+            last_version: None,
+        })
+    };
     loop {
         let rows: Vec<EventRow> = on_tx!(tx, |c| {
             sqlx::query_as(
-                "SELECT clinic_id, seq, id, at, actor_id, client_id, sections, action, purpose, source, detail, prev_hash, hash \
+                "SELECT clinic_id, seq, id, at, actor_id, client_id, sections, action, purpose, source, detail, prev_hash, hash, link_version \
                  FROM audit_events WHERE clinic_id = $1 AND seq >= $2 ORDER BY seq LIMIT 1000",
             )
             .bind(clinic)
@@ -313,24 +359,35 @@ pub async fn verify_chain(tx: &mut Tx, clinic_id: ClinicId) -> Result<(u64, Opti
         for r in rows {
             events += 1;
             if r.seq != expected_seq {
-                return Ok((
-                    events,
-                    Some(fail(expected_seq, None, "event missing (gap in sequence)")),
-                ));
+                return broken(events, fail(expected_seq, None, "event missing (gap in sequence)"));
             }
             if r.prev_hash.as_slice() != prev.as_slice() {
-                return Ok((
-                    events,
-                    Some(fail(r.seq, Some(r.id), "does not link to the previous event")),
-                ));
+                return broken(events, fail(r.seq, Some(r.id), "does not link to the previous event"));
             }
-            let Some(recomputed) = recompute(&r) else {
-                return Ok((events, Some(fail(r.seq, Some(r.id), "unreadable event fields"))));
+            match (last_version, r.link_version) {
+                (Some(chain::V2), chain::V1) => {
+                    return broken(
+                        events,
+                        fail(r.seq, Some(r.id), "an unkeyed (v1) link after a keyed one"),
+                    );
+                }
+                (_, chain::V1 | chain::V2) => {}
+                _ => return broken(events, fail(r.seq, Some(r.id), "unknown link version")),
+            }
+            let Ok(hash) = to_hash(&r.hash) else {
+                return broken(events, fail(r.seq, Some(r.id), "unreadable event fields"));
             };
-            if recomputed.as_slice() != r.hash.as_slice() {
-                return Ok((events, Some(fail(r.seq, Some(r.id), "contents do not match its hash"))));
+            let bytes = canonical(&r);
+            let intact = if r.link_version == chain::V1 {
+                chain::link(&prev, &bytes) == hash
+            } else {
+                key.verify(&prev, &bytes, &hash)
+            };
+            if !intact {
+                return broken(events, fail(r.seq, Some(r.id), "contents do not match its hash"));
             }
-            prev = recomputed;
+            prev = hash;
+            last_version = Some(r.link_version);
             expected_seq += 1;
         }
     }
@@ -346,12 +403,16 @@ pub async fn verify_chain(tx: &mut Tx, clinic_id: ClinicId) -> Result<(u64, Opti
         Some((seq, _)) if seq > last => Some(fail(last + 1, None, "events missing at the end of the chain")),
         _ => Some(fail(last, None, "chain head does not match the last event")),
     };
-    Ok((events, first_break))
+    Ok(Checked {
+        events,
+        first_break,
+        last_version,
+    })
 }
 
-fn recompute(r: &EventRow) -> Option<[u8; 32]> {
-    let prev: [u8; 32] = r.prev_hash.as_slice().try_into().ok()?;
-    let bytes = CanonicalFields {
+/// The bytes an event's link covers, from its stored columns.
+fn canonical(r: &EventRow) -> Vec<u8> {
+    CanonicalFields {
         id: r.id,
         seq: r.seq,
         at_micros: r.at,
@@ -364,8 +425,87 @@ fn recompute(r: &EventRow) -> Option<[u8; 32]> {
         source: r.source.as_deref(),
         detail: r.detail.as_deref(),
     }
-    .encode();
-    Some(chain::link(&prev, &bytes))
+    .encode()
+}
+
+/// What [`upgrade_chains`] did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct UpgradeReport {
+    /// Chains re-linked under the key, with the number of v1 events each
+    /// held (now covered by the chain's first keyed link).
+    pub upgraded: Vec<(ClinicId, u64)>,
+    /// Chains that were keyed already.
+    pub already_keyed: usize,
+    /// Chains left as they are because they do not verify: upgrading them
+    /// would seal an altered history under the key.
+    pub broken: Vec<ChainBreak>,
+}
+
+/// Re-link every chain that still ends in a plain SHA-256 (v1) link under
+/// the key: verify it as it stands, then append an
+/// [`AuditAction::AuditChainUpgraded`] event whose keyed (v2) link covers
+/// the last v1 link, so nobody without the key can rewrite any of the
+/// earlier events and recompute the hashes. Chains that do not verify are
+/// left alone and reported. Idempotent: a keyed chain is not touched. Clears
+/// the marker migration 0009 left ([`chain_upgrade_pending`]).
+///
+/// # Errors
+/// Database errors.
+pub async fn upgrade_chains(tx: &mut Tx, at: Timestamp) -> Result<UpgradeReport, StoreError> {
+    let chains: Vec<Uuid> = on_tx!(tx, |c| sqlx::query_scalar(
+        "SELECT clinic_id FROM audit_heads ORDER BY clinic_id"
+    )
+    .fetch_all(c)
+    .await)?;
+    let mut report = UpgradeReport::default();
+    for clinic in chains {
+        let clinic = ClinicId::from_uuid(clinic);
+        let checked = check_chain(tx, clinic).await?;
+        if let Some(b) = checked.first_break {
+            report.broken.push(b);
+            continue;
+        }
+        if checked.last_version != Some(chain::V1) {
+            report.already_keyed += 1;
+            continue;
+        }
+        let event = NewAuditEvent {
+            clinic_id: clinic,
+            actor_id: None,
+            client_id: None,
+            sections: Vec::new(),
+            action: AuditAction::AuditChainUpgraded,
+            purpose: velum_core::actor::Purpose::Security,
+            source: None,
+            detail: Some(format!("link:v2 v1_events:{}", checked.events)),
+        };
+        append(tx, event, at).await?;
+        report.upgraded.push((clinic, checked.events));
+    }
+    on_tx!(tx, |c| sqlx::query(
+        "DELETE FROM meta WHERE key = 'audit_chain_upgrade'"
+    )
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(report)
+}
+
+/// Is the upgrade migration 0009 asked for still to be done (see
+/// [`upgrade_chains`])?
+///
+/// # Errors
+/// Database errors.
+pub async fn chain_upgrade_pending(tx: &mut Tx) -> Result<bool, StoreError> {
+    // On PostgreSQL the marker row is locked, so of several servers starting
+    // at once one upgrades and the others then find the marker gone (SQLite's
+    // write transaction already runs alone).
+    let sql = match tx.backend() {
+        Backend::Sqlite => "SELECT key FROM meta WHERE key = 'audit_chain_upgrade'",
+        Backend::Postgres => "SELECT key FROM meta WHERE key = 'audit_chain_upgrade' FOR UPDATE",
+    };
+    let marker: Option<String> = on_tx!(tx, |c| sqlx::query_scalar(sql).fetch_optional(c).await)?;
+    Ok(marker.is_some())
 }
 
 /// One event of a clinic's trail, for the audit page.
@@ -446,4 +586,112 @@ pub async fn clinic_trail(
             })
         })
         .collect()
+}
+
+/// A chain's current head: its last event's number, link, link version
+/// and time.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Head {
+    pub seq: i64,
+    pub link: [u8; 32],
+    pub link_version: i64,
+    pub at: Timestamp,
+}
+
+/// The clinic chain's head as recorded (`None` for a chain with no events).
+///
+/// # Errors
+/// Database errors; `Corrupt` when the head names no stored event.
+pub async fn head(tx: &mut Tx, scope: &ClinicScope) -> Result<Option<Head>, StoreError> {
+    /// seq, hash, and the head event's link version and time.
+    type HeadRow = (i64, Vec<u8>, Option<i64>, Option<i64>);
+    let row: Option<HeadRow> = on_tx!(tx, |c| sqlx::query_as(
+        "SELECT h.seq, h.hash, e.link_version, e.at FROM audit_heads h \
+         LEFT JOIN audit_events e ON e.clinic_id = h.clinic_id AND e.seq = h.seq \
+         WHERE h.clinic_id = $1"
+    )
+    .bind(scope.clinic_id().as_uuid())
+    .fetch_optional(c)
+    .await)?;
+    match row {
+        None => Ok(None),
+        Some((seq, hash, Some(link_version), Some(at))) => Ok(Some(Head {
+            seq,
+            link: to_hash(&hash)?,
+            link_version,
+            at: from_micros(at)?,
+        })),
+        Some(_) => Err(StoreError::Corrupt("audit head names no event")),
+    }
+}
+
+/// The stored link of event `seq` of the clinic's chain, if there is one.
+///
+/// # Errors
+/// Database errors.
+pub async fn link_at(tx: &mut Tx, scope: &ClinicScope, seq: i64) -> Result<Option<Vec<u8>>, StoreError> {
+    Ok(on_tx!(tx, |c| sqlx::query_scalar(
+        "SELECT hash FROM audit_events WHERE clinic_id = $1 AND seq = $2"
+    )
+    .bind(scope.clinic_id().as_uuid())
+    .bind(seq)
+    .fetch_optional(c)
+    .await)?)
+}
+
+/// Clinics (not offboarded) whose owners were last mailed the signed head
+/// at or before `cutoff`, or never.
+///
+/// # Errors
+/// Database errors.
+pub async fn heads_due_for_mail(tx: &mut Tx, cutoff: Timestamp) -> Result<Vec<ClinicId>, StoreError> {
+    let ids: Vec<Uuid> = on_tx!(tx, |c| sqlx::query_scalar(
+        "SELECT c.id FROM clinics c LEFT JOIN audit_head_mailings m ON m.clinic_id = c.id \
+         WHERE c.kind = 'clinic' AND c.status <> 'offboarded' \
+           AND (m.last_sent_at IS NULL OR m.last_sent_at <= $1) \
+         ORDER BY c.id"
+    )
+    .bind(micros(cutoff))
+    .fetch_all(c)
+    .await)?;
+    Ok(ids.into_iter().map(ClinicId::from_uuid).collect())
+}
+
+/// Record that the clinic's signed head is being mailed at `now`, unless
+/// another server recorded it after `cutoff` meanwhile: `false` then, and
+/// the caller sends nothing.
+///
+/// # Errors
+/// Database errors.
+pub async fn claim_head_mail(
+    tx: &mut Tx,
+    scope: &ClinicScope,
+    cutoff: Timestamp,
+    now: Timestamp,
+) -> Result<bool, StoreError> {
+    let n = on_tx!(tx, |c| sqlx::query(
+        "INSERT INTO audit_head_mailings (clinic_id, last_sent_at) VALUES ($1, $3) \
+         ON CONFLICT (clinic_id) DO UPDATE SET last_sent_at = excluded.last_sent_at \
+         WHERE audit_head_mailings.last_sent_at <= $2"
+    )
+    .bind(scope.clinic_id().as_uuid())
+    .bind(micros(cutoff))
+    .bind(micros(now))
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(n == 1)
+}
+
+/// The email addresses of the clinic's enabled owners.
+///
+/// # Errors
+/// Database errors.
+pub async fn owner_emails(tx: &mut Tx, scope: &ClinicScope) -> Result<Vec<String>, StoreError> {
+    Ok(on_tx!(tx, |c| sqlx::query_scalar(
+        "SELECT email FROM staff WHERE clinic_id = $1 AND role = 'owner' AND disabled = FALSE ORDER BY email"
+    )
+    .bind(scope.clinic_id().as_uuid())
+    .fetch_all(c)
+    .await)?)
 }

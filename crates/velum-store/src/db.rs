@@ -8,6 +8,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgSslMode};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{ConnectOptions, PgPool, Postgres, Sqlite, SqlitePool, Transaction};
 use velum_crypto::MasterKey;
+use velum_crypto::chain::ChainKey;
 
 /// Embedded migrations, one tree per backend with the same numbers (a test
 /// checks the numbers and the resulting tables and columns match).
@@ -86,6 +87,10 @@ pub struct Store {
     /// the transaction that queues it, and opening it to send
     /// ([`crate::outbox`]). Nothing else in the store uses it.
     keys: Option<Arc<MasterKey>>,
+    /// Makes and checks the audit chain's keyed (v2) links; every
+    /// transaction carries it, so every append and every verification is
+    /// keyed without its callers passing it.
+    chain: Arc<ChainKey>,
 }
 
 pub(crate) enum TxInner {
@@ -99,6 +104,7 @@ pub struct Tx {
     pub(crate) inner: TxInner,
     /// The store's master key, for the outbox (see [`Store`]).
     pub(crate) keys: Option<Arc<MasterKey>>,
+    pub(crate) chain: Arc<ChainKey>,
 }
 
 /// Run one query on whichever backend `tx` is on. The body is written once
@@ -201,7 +207,12 @@ impl Store {
     /// # Errors
     /// `WrongKey` when the key does not open the file; `SchemaTooNew` when a
     /// newer Velum wrote it; database errors otherwise.
-    pub async fn open_sqlite(path: &Path, key: &SecretString, fingerprint: &str) -> Result<Store, StoreError> {
+    pub async fn open_sqlite(
+        path: &Path,
+        key: &SecretString,
+        fingerprint: &str,
+        chain: ChainKey,
+    ) -> Result<Store, StoreError> {
         // The key pragma must be the first statement on each connection; sqlx
         // sends pragmas in insertion order and `key` first. Its value is a
         // quoted SQL literal and is never logged.
@@ -237,6 +248,7 @@ impl Store {
         let store = Store {
             pool: Pool::Sqlite(pool),
             keys: None,
+            chain: Arc::new(chain),
         };
         store.migrate().await?;
         store.check_key(fingerprint).await?;
@@ -249,7 +261,7 @@ impl Store {
     /// `BadUrl` for a URL that is not `postgres://`; connection errors;
     /// `SchemaTooNew`; `WrongKey` when the data was written under another
     /// master key.
-    pub async fn open_postgres(url: &str, fingerprint: &str) -> Result<Store, StoreError> {
+    pub async fn open_postgres(url: &str, fingerprint: &str, chain: ChainKey) -> Result<Store, StoreError> {
         if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
             return Err(StoreError::BadUrl(
                 "the database URL must start with postgres://".into(),
@@ -265,6 +277,7 @@ impl Store {
         let store = Store {
             pool: Pool::Pg(pool),
             keys: None,
+            chain: Arc::new(chain),
         };
         store.migrate().await?;
         store.check_key(fingerprint).await?;
@@ -402,6 +415,7 @@ impl Store {
         Ok(Tx {
             inner,
             keys: self.keys.clone(),
+            chain: self.chain.clone(),
         })
     }
 
@@ -437,6 +451,7 @@ impl Store {
         Ok(Tx {
             inner,
             keys: self.keys.clone(),
+            chain: self.chain.clone(),
         })
     }
 
@@ -654,7 +669,8 @@ mod upgrade_tests {
             Pool::Sqlite(p) => older.run(p).await.unwrap(),
             Pool::Pg(p) => older.run(p).await.unwrap(),
         }
-        (Store { pool, keys: None }, dir)
+        let chain = Arc::new(velum_crypto::MasterKey::from_bytes(&[9; 32]).unwrap().audit_chain_key());
+        (Store { pool, keys: None, chain }, dir)
     }
 
     /// Migration 0006 keys sessions, links and mail by clinic first and moves
@@ -812,6 +828,131 @@ mod upgrade_tests {
             return;
         }
         clinic_first_keys_keep_accounts_and_queued_mail(Backend::Postgres).await;
+    }
+
+    async fn link_versions(tx: &mut Tx, clinic: Uuid) -> Vec<i64> {
+        on_tx!(tx, |c| sqlx::query_scalar(
+            "SELECT link_version FROM audit_events WHERE clinic_id = $1 ORDER BY seq"
+        )
+        .bind(clinic)
+        .fetch_all(c)
+        .await)
+        .unwrap()
+    }
+
+    /// Migration 0009: events written before it keep their plain SHA-256
+    /// links, as link version 1, and it leaves the marker asking for the
+    /// upgrade; the upgrade re-links an intact chain under the key (one
+    /// keyed event after its v1 events), leaves an edited one alone, clears
+    /// the marker, and does nothing the second time.
+    async fn keyed_chain_upgrade_keeps_old_links(backend: Backend) {
+        use velum_core::ClinicId;
+
+        use crate::audit;
+
+        let (store, _dir) = at_version(backend, 7).await;
+        let (good, bad) = (Uuid::from_u128(0x1a), Uuid::from_u128(0x1b));
+        let mut tx = store.begin().await.unwrap();
+        for (n, clinic) in [good, bad].into_iter().enumerate() {
+            let mut prev = velum_crypto::chain::GENESIS;
+            for seq in 1..=2_i64 {
+                let id = Uuid::from_u128(0x100 * (n as u128 + 1) + seq as u128);
+                let bytes = velum_core::audit::CanonicalFields {
+                    id,
+                    seq,
+                    at_micros: seq,
+                    clinic,
+                    actor: None,
+                    client: None,
+                    sections: "",
+                    action: "sign_in",
+                    purpose: "security",
+                    source: None,
+                    detail: None,
+                }
+                .encode();
+                let hash = velum_crypto::chain::link(&prev, &bytes);
+                on_tx!(&mut tx, |c| sqlx::query(
+                    "INSERT INTO audit_events (clinic_id, seq, id, at, sections, action, purpose, prev_hash, hash) \
+                     VALUES ($1, $2, $3, $2, '', 'sign_in', 'security', $4, $5)"
+                )
+                .bind(clinic)
+                .bind(seq)
+                .bind(id)
+                .bind(prev.as_slice())
+                .bind(hash.as_slice())
+                .execute(c)
+                .await
+                .map(|r| r.rows_affected()))
+                .unwrap();
+                prev = hash;
+            }
+            on_tx!(&mut tx, |c| sqlx::query(
+                "INSERT INTO audit_heads (clinic_id, seq, hash) VALUES ($1, 2, $2)"
+            )
+            .bind(clinic)
+            .bind(prev.as_slice())
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))
+            .unwrap();
+        }
+        // The second chain was edited (its hashes not recomputed).
+        on_tx!(&mut tx, |c| sqlx::query(
+            "UPDATE audit_events SET action = 'sign_out' WHERE clinic_id = $1 AND seq = 1"
+        )
+        .bind(bad)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))
+        .unwrap();
+        tx.commit().await.unwrap();
+
+        store.migrate().await.unwrap();
+
+        let mut tx = store.begin().await.unwrap();
+        assert_eq!(link_versions(&mut tx, good).await, [1, 1]);
+        assert!(audit::chain_upgrade_pending(&mut tx).await.unwrap());
+        let (_, b) = audit::verify_chain(&mut tx, ClinicId::from_uuid(good)).await.unwrap();
+        assert!(b.unwrap().reason.contains("unkeyed (v1)"), "not upgraded yet");
+
+        let at = jiff::Timestamp::from_second(10).unwrap();
+        let report = audit::upgrade_chains(&mut tx, at).await.unwrap();
+        assert_eq!(report.upgraded, [(ClinicId::from_uuid(good), 2)]);
+        assert_eq!(report.already_keyed, 0);
+        assert_eq!(report.broken.len(), 1);
+        assert_eq!(report.broken[0].clinic_id, ClinicId::from_uuid(bad));
+        assert!(!audit::chain_upgrade_pending(&mut tx).await.unwrap());
+        assert_eq!(
+            audit::verify_chain(&mut tx, ClinicId::from_uuid(good)).await.unwrap(),
+            (3, None)
+        );
+        assert_eq!(link_versions(&mut tx, good).await, [1, 1, 2]);
+        assert_eq!(
+            link_versions(&mut tx, bad).await,
+            [1, 1],
+            "a broken chain is not sealed"
+        );
+
+        let again = audit::upgrade_chains(&mut tx, at).await.unwrap();
+        assert!(again.upgraded.is_empty());
+        assert_eq!((again.already_keyed, again.broken.len()), (1, 1));
+        tx.commit().await.unwrap();
+        store.close().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite_keyed_chain_upgrade_keeps_old_links() {
+        keyed_chain_upgrade_keeps_old_links(Backend::Sqlite).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres_keyed_chain_upgrade_keeps_old_links() {
+        if pg_url().is_none() {
+            eprintln!("SKIPPED: PostgreSQL upgrade test: VELUM_TEST_PG_URL is not set");
+            return;
+        }
+        keyed_chain_upgrade_keeps_old_links(Backend::Postgres).await;
     }
 }
 

@@ -237,6 +237,7 @@ pub const CLINIC_TABLES: &[Table] = &[
             opt("detail", Text),
             col("prev_hash", Bytes),
             col("hash", Bytes),
+            col("link_version", Int),
         ],
     },
 ];
@@ -259,6 +260,10 @@ pub const NOT_MOVED: &[(&str, &str)] = &[
     (
         "outbox",
         "mail is delivered by the installation that queued it; deliver it before moving",
+    ),
+    (
+        "audit_head_mailings",
+        "when the weekly signed head was last mailed is per installation; the target mails its own",
     ),
     (
         "clinic_offboardings",
@@ -477,9 +482,14 @@ mod tests {
     async fn the_moved_tables_are_exactly_the_schemas_clinic_tables() {
         let dir = tempfile::tempdir().unwrap();
         let key = velum_crypto::MasterKey::from_bytes(&[3; 32]).unwrap();
-        let store = Store::open_sqlite(&dir.path().join("t.db"), &key.sqlcipher_key(), &key.fingerprint())
-            .await
-            .unwrap();
+        let store = Store::open_sqlite(
+            &dir.path().join("t.db"),
+            &key.sqlcipher_key(),
+            &key.fingerprint(),
+            key.audit_chain_key(),
+        )
+        .await
+        .unwrap();
         let columns = store.schema_columns().await.unwrap();
         store.close().await;
         let mut schema: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();

@@ -78,3 +78,52 @@ pub async fn trail(
         next_cursor: page.next,
     }))
 }
+
+/// The clinic chain's current head, signed with the installation's Ed25519
+/// head key: keep `document` somewhere the server's database administrator
+/// cannot write; `velum audit verify --against FILE` proves the chain still
+/// holds it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SignedHeadJson {
+    pub clinic_id: String,
+    /// The head event's position in the chain (this request's own event).
+    pub seq: i64,
+    /// Its link, 64 lower-case hex digits.
+    pub link: String,
+    /// 2: HMAC-SHA-256 under the installation's chain key.
+    pub link_version: i64,
+    /// The head event's time, RFC 3339 UTC.
+    pub event_at: String,
+    /// When this was signed, RFC 3339 UTC.
+    pub signed_at: String,
+    /// The signing key, `ed25519:` and 64 hex digits.
+    pub public_key: String,
+    /// `ed25519:` and 128 hex digits, over every line of `document` before
+    /// its `signature:` line.
+    pub signature: String,
+    /// The signed head as text, to save as a file.
+    pub document: String,
+}
+
+/// The clinic's signed audit-chain head (owners, managers, auditors).
+/// Reading it is recorded, and that event is the head returned.
+#[utoipa::path(get, path = "/api/v1/audit/head", tag = "audit", security(("bearer" = [])),
+    responses((status = 200, body = SignedHeadJson), (status = 403, body = ErrorBody)))]
+pub async fn head(State(state): State<AppState>, ApiActor(actor): ApiActor) -> Result<Json<SignedHeadJson>, Response> {
+    let h = state
+        .app
+        .audit_head(&actor)
+        .await
+        .map_err(|e| ApiError(e).into_response())?;
+    Ok(Json(SignedHeadJson {
+        clinic_id: h.clinic_id.to_string(),
+        seq: h.seq,
+        link: h.link_hex(),
+        link_version: h.link_version,
+        event_at: h.event_at.to_string(),
+        signed_at: h.signed_at.to_string(),
+        public_key: h.public_key_text(),
+        signature: h.signature_text(),
+        document: h.to_text(),
+    }))
+}

@@ -30,6 +30,7 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/clients/{id}/access-log", get(clients::access_log))
         .route("/audit", get(audit::trail))
+        .route("/audit/head", get(audit::head))
         .route(
             "/platform/clinics",
             get(platform::clinics).post(platform::create_clinic),

@@ -20,7 +20,7 @@ use crate::error::{ErrorBody, ErrorItem};
         auth::login, auth::logout,
         clients::list, clients::search, clients::create, clients::get, clients::update,
         clients::get_medical, clients::put_medical, clients::access_log,
-        audit::trail,
+        audit::trail, audit::head,
         platform::clinics, platform::create_clinic, platform::suspend, platform::resume,
         platform::health, platform::request_support, platform::my_grants,
         support::grants, support::grant, support::refuse, support::revoke,

@@ -2,7 +2,8 @@
 
 use askama::Template;
 use axum::extract::{Query, State};
-use axum::response::Response;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use velum_app::audit::TrailEntry;
 
@@ -69,4 +70,24 @@ pub async fn trail(
         rows: page.items.iter().map(row).collect(),
         next: page.next.unwrap_or_default(),
     }))
+}
+
+/// "Download signed head": the clinic chain's head, signed, as a text file
+/// to keep elsewhere (owners, managers, auditors; reading it is recorded).
+pub async fn head(State(state): State<AppState>, s: StaffSession) -> Result<Response, PageError> {
+    let h = state.app.audit_head(&s.actor).await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/plain; charset=utf-8".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!(
+                    "attachment; filename=\"velum-audit-head-{}-{}.txt\"",
+                    h.clinic_id, h.seq
+                ),
+            ),
+        ],
+        h.to_text(),
+    )
+        .into_response())
 }

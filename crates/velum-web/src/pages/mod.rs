@@ -59,6 +59,7 @@ pub fn routes() -> Router<AppState> {
         .route("/clients/{id}/access", get(clients::access))
         .route("/clients/{id}/archive", post(clients::archive))
         .route("/audit", get(audit::trail))
+        .route("/audit/head", get(audit::head))
         .route("/staff", get(staff::list))
         .route("/staff/invite", post(staff::invite))
         .route("/staff/{id}/role", post(staff::role))

@@ -118,6 +118,12 @@ async fn background_worker(app: App) {
         {
             tracing::warn!(error = %e, "housekeeping (expired sessions, links, throttle rows) failed");
         }
+        // Weekly signed audit heads to clinic owners (when SMTP is set).
+        if round % 60 == 0
+            && let Err(e) = app.mail_signed_heads().await
+        {
+            tracing::warn!(error = %e, "mailing signed audit heads failed");
+        }
         tokio::time::sleep(Duration::from_secs(5)).await;
     }
 }
