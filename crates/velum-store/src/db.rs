@@ -670,7 +670,14 @@ mod upgrade_tests {
             Pool::Pg(p) => older.run(p).await.unwrap(),
         }
         let chain = Arc::new(velum_crypto::MasterKey::from_bytes(&[9; 32]).unwrap().audit_chain_key());
-        (Store { pool, keys: None, chain }, dir)
+        (
+            Store {
+                pool,
+                keys: None,
+                chain,
+            },
+            dir,
+        )
     }
 
     /// Migration 0006 keys sessions, links and mail by clinic first and moves

@@ -336,9 +336,14 @@ mod tests {
     async fn mail_of_a_clinic_without_a_key_is_sealed_under_the_platform_key() {
         let dir = tempfile::tempdir().unwrap();
         let master = MasterKey::generate();
-        let store = Store::open_sqlite(&dir.path().join("t.db"), &master.sqlcipher_key(), &master.fingerprint())
-            .await
-            .unwrap();
+        let store = Store::open_sqlite(
+            &dir.path().join("t.db"),
+            &master.sqlcipher_key(),
+            &master.fingerprint(),
+            master.audit_chain_key(),
+        )
+        .await
+        .unwrap();
         let now = Timestamp::from_second(1_000).unwrap();
         let clinic = ClinicId::from_uuid(Uuid::from_u128(5));
 

@@ -821,7 +821,7 @@ async fn owners_are_mailed_the_signed_head_weekly_and_only_weekly() {
 
     // Again at once, and after a restart: nothing new.
     assert_eq!(t.app.mail_signed_heads().await.unwrap(), 0);
-    let restarted = velum_testkit::open_app(&t.location, t.clock.clone(), Some(t.smtp.port())).await;
+    let restarted = velum_testkit::open_app(&t.location, t.clock.clone(), Some(&t.smtp)).await;
     assert_eq!(
         restarted.mail_signed_heads().await.unwrap(),
         0,

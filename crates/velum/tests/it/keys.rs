@@ -10,8 +10,7 @@ use std::process::{Command, Output};
 use std::sync::Arc;
 
 use jiff::{SignedDuration, Timestamp};
-use secrecy::ExposeSecret;
-use velum_app::offboard::{OffboardRequest, open_archive};
+use velum_app::offboard::{ArchiveSecret, LeaveInput, OffboardRequest, Offboarding, open_archive};
 use velum_app::{Actor, App, ClientId, ClinicId, Clock, DataLocation, FixedClock, Role, Section};
 use velum_core::audit::AuditAction;
 use velum_core::client::{ClientInput, MedicalInput};
@@ -19,6 +18,7 @@ use velum_testkit::{code_at, open_app};
 
 const BIN: &str = env!("CARGO_BIN_EXE_velum");
 const PASSWORD: &str = "harbour-thistle-copper-meadow";
+const PASSPHRASE: &str = "lantern-orchard-pebble-violet-summit";
 /// testkit's master key (`open_app` uses it); the CLI reads it from DIR/master.key.
 const TEST_KEY: [u8; 32] = [7; 32];
 
@@ -302,20 +302,47 @@ async fn rotate_clinic_rewraps_every_client_resumes_and_keeps_transfer_and_offbo
     ]));
     assert!(out.contains("New clinic key 4"), "{out}");
 
-    // Offboarding in the middle of that rotation archives every client.
-    ok(&velum(&["clinic", "suspend", "--data-dir", &d, "--clinic", &clinic]));
+    // Offboarding in the middle of that rotation archives every client:
+    // the owner asks to leave with a passphrase, the clinic is suspended,
+    // and the archive is sealed to that passphrase.
+    let app = open_app(&sqlite(dir.path()), clock.clone(), None).await;
+    clock.advance(SignedDuration::from_secs(30));
+    let leave = LeaveInput {
+        reason: "Moving to another provider at the end of the month".into(),
+        passphrase: PASSPHRASE.into(),
+        passphrase_again: PASSPHRASE.into(),
+        password: PASSWORD.into(),
+        totp_code: code_at(&seeded.owner_totp, clock.now()),
+    };
+    app.request_leaving(&seeded.owner, &leave).await.unwrap();
+    app.close().await;
+    ok(&velum(&[
+        "clinic",
+        "suspend",
+        "--data-dir",
+        &d,
+        "--clinic",
+        &clinic,
+        "--reason",
+        "The owner asked to leave at the end of the month",
+    ]));
     let app = open_app(&sqlite(dir.path()), clock.clone(), None).await;
     let request = OffboardRequest {
         clinic: seeded.clinic,
         confirm_name: None,
+        reason: "The owner asked to leave at the end of the month",
         keep_for_download: false,
     };
-    let done = app
+    let Offboarding::Done(done) = app
         .offboard_clinic(None, request, |bytes| Ok(bytes.to_vec()))
         .await
-        .unwrap();
+        .unwrap()
+    else {
+        panic!("the owner asked: the offboarding completes");
+    };
     app.close().await;
-    let (_, document) = open_archive(&done.saved, done.archive_key.expose_secret()).unwrap();
+    let sealed = done.archive.expect("an archive sealed to the owner");
+    let (_, document) = open_archive(&sealed.saved, ArchiveSecret::Passphrase(PASSPHRASE)).unwrap();
     let doc: serde_json::Value = serde_json::from_slice(&document).unwrap();
     let mut allergies: Vec<String> = doc["clients"]
         .as_array()
