@@ -56,13 +56,26 @@ pub const IDLE_TIMEOUT: SignedDuration = SignedDuration::from_mins(30);
 pub const ABSOLUTE_TIMEOUT: SignedDuration = SignedDuration::from_hours(12);
 /// Between the password and the code, or during TOTP set-up.
 pub const PENDING_TIMEOUT: SignedDuration = SignedDuration::from_mins(10);
-/// Failed attempts before an account is locked...
+/// Every attempt counter (per source, per account, per account from one
+/// source) counts in a fixed window of this length, from its first count.
+pub const THROTTLE_WINDOW: SignedDuration = SignedDuration::from_mins(15);
+/// Attempts at one account from one source in a window; past this, that
+/// source is locked out of that account (429) until the window ends. Other
+/// sources are not affected, so guessing cannot lock the real user out.
 pub const LOCK_AFTER: i64 = 10;
-/// ...and for how long.
-pub const LOCK_FOR: SignedDuration = SignedDuration::from_mins(15);
-/// Failures from one source before its answers are slowed down.
+/// Attempts from one source, at any accounts, in a window; past this, every
+/// sign-in from it is refused (429) until the window ends. Successful
+/// sign-ins are taken back off this count.
+pub const SOURCE_LIMIT: i64 = 30;
+/// Failures at one account, from anywhere, in a window before its attempts
+/// are slowed down (by `SLOW_STEP` per further failure, up to `SLOW_MAX`).
+/// The account-wide count only ever delays; it never refuses.
 pub const SLOW_AFTER: i64 = 5;
-const THROTTLE_WINDOW: SignedDuration = SignedDuration::from_mins(15);
+pub const SLOW_STEP: std::time::Duration = std::time::Duration::from_millis(250);
+pub const SLOW_MAX: std::time::Duration = std::time::Duration::from_secs(3);
+/// Wrong current passwords (in a window) on the change-password form before
+/// every session of the account is ended.
+pub const CHANGE_PASSWORD_LIMIT: i64 = 5;
 pub const SETUP_LINK_LIFETIME: SignedDuration = SignedDuration::from_hours(72);
 pub const RESET_LINK_LIFETIME: SignedDuration = SignedDuration::from_hours(1);
 /// A session is marked as used at most this often (a write per request
@@ -168,40 +181,146 @@ fn staff_event(s: &StaffRow, action: AuditAction, source: Option<&str>, detail: 
     }
 }
 
+/// The throttle key of a source address: the address itself, or for IPv6
+/// its /64 (one host usually holds a whole /64).
+fn source_key(source: &str) -> String {
+    match source.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                let net = std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0);
+                format!("{net}/64")
+            }
+        },
+        Ok(ip) => ip.to_string(),
+        Err(_) => source.to_owned(),
+    }
+}
+
+/// The throttle key of an account: a hash of the email as typed
+/// (normalised), so unknown emails are counted exactly like known ones and
+/// no email is stored in the counters.
+fn account_key(email: &str) -> String {
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::digest(format!("velum-throttle:{}", email.trim().to_lowercase()));
+    digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn window_micros() -> i64 {
+    i64::try_from(THROTTLE_WINDOW.as_micros()).unwrap_or(i64::MAX)
+}
+
+/// One attempt let through [`App::admit`], counted in advance against its
+/// source and its account from that source.
+#[derive(Clone, Debug)]
+pub(crate) struct Attempt {
+    /// `src:<source>`, when the source is known.
+    source: Option<String>,
+    /// `pair:<account>:<source>`, when the source is known.
+    pair: Option<String>,
+    /// `acct:<account>`.
+    account: String,
+    /// The account-from-source count including this attempt.
+    pair_count: i64,
+}
+
 impl App {
-    /// Slow down a source that keeps failing (the delay grows with its
-    /// failures, up to five seconds).
-    async fn throttle(&self, source: Option<&str>) -> Result<(), AppError> {
-        let Some(source) = source else { return Ok(()) };
-        let mut tx = self.store().begin_read().await?;
-        let n = throttle::failures(&mut tx, source, self.now(), THROTTLE_WINDOW.as_micros() as i64).await?;
-        drop(tx);
-        if n > SLOW_AFTER {
-            let ms = u64::try_from((n - SLOW_AFTER).min(20) * 250).unwrap_or(0);
-            tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+    /// Let an attempt at `email` from `source` through, or refuse it. The
+    /// attempt is counted before anything is checked, so guesses sent in
+    /// parallel each see the ones before them: past [`LOCK_AFTER`] attempts
+    /// at this account from this source, or [`SOURCE_LIMIT`] from this
+    /// source, the answer is `TooManyAttempts` until the window ends. Past
+    /// [`SLOW_AFTER`] failures at the account from anywhere, the attempt
+    /// waits a little (never refused: that would let anyone lock the real
+    /// user out).
+    pub(crate) async fn admit(&self, email: &str, source: Option<&str>) -> Result<Attempt, AppError> {
+        let now = self.now();
+        let account = account_key(email);
+        let mut attempt = Attempt {
+            source: None,
+            pair: None,
+            account: format!("acct:{account}"),
+            pair_count: 0,
+        };
+        let mut tx = self.begin().await?;
+        let mut refuse = None;
+        if let Some(src) = source.map(source_key) {
+            let by_source = throttle::hit(&mut tx, &format!("src:{src}"), now, window_micros()).await?;
+            let pair_key = format!("pair:{account}:{src}");
+            let by_pair = throttle::hit(&mut tx, &pair_key, now, window_micros()).await?;
+            attempt.source = Some(format!("src:{src}"));
+            attempt.pair = Some(pair_key);
+            attempt.pair_count = by_pair.count;
+            if by_pair.count > LOCK_AFTER {
+                refuse = Some(by_pair);
+            } else if by_source.count > SOURCE_LIMIT {
+                refuse = Some(by_source);
+            }
+        }
+        let failures = throttle::peek(&mut tx, &attempt.account, now, window_micros())
+            .await?
+            .map_or(0, |c| c.count);
+        tx.commit().await?;
+        if let Some(c) = refuse {
+            let ends = c.window_start.saturating_add(THROTTLE_WINDOW).unwrap_or(now);
+            let secs = ends.duration_since(now).as_secs().max(1);
+            return Err(AppError::TooManyAttempts {
+                retry_after_secs: u64::try_from(secs).unwrap_or(1),
+            });
+        }
+        if failures > SLOW_AFTER {
+            let steps = u32::try_from(failures - SLOW_AFTER).unwrap_or(u32::MAX);
+            tokio::time::sleep(SLOW_STEP.saturating_mul(steps).min(SLOW_MAX)).await;
+        }
+        Ok(attempt)
+    }
+
+    /// A correct password or a completed sign-in: take the attempt back
+    /// off its source's count, and when `done`, forget this source's
+    /// attempts at the account.
+    async fn release(&self, tx: &mut Tx, attempt: &Attempt, done: bool) -> Result<(), AppError> {
+        if let Some(src) = &attempt.source {
+            throttle::forgive(tx, src).await?;
+        }
+        if done && let Some(pair) = &attempt.pair {
+            throttle::clear(tx, pair).await?;
         }
         Ok(())
     }
 
-    /// Record a failed attempt: count it against the account (locking it at
-    /// the limit) and the source, audit it, commit, and answer
+    /// Record a failed attempt: count it against the account (which only
+    /// slows further attempts), audit it (and the lock of this source out of
+    /// the account when it is reached), email the account holder once per
+    /// window when their account is being guessed at, commit, and answer
     /// `BadCredentials`.
-    async fn fail(&self, mut tx: Tx, account: Option<&StaffRow>, source: Option<&str>, reason: &str) -> AppError {
+    async fn fail(
+        &self,
+        mut tx: Tx,
+        account: Option<&StaffRow>,
+        attempt: Option<&Attempt>,
+        source: Option<&str>,
+        reason: &str,
+    ) -> AppError {
         let result: Result<(), AppError> = async {
             let now = self.now();
-            if let Some(src) = source {
-                throttle::record_failure(&mut tx, src, now, THROTTLE_WINDOW.as_micros() as i64).await?;
-            }
+            let failures = match attempt {
+                Some(a) => throttle::hit(&mut tx, &a.account, now, window_micros()).await?.count,
+                None => 0,
+            };
             match account {
                 Some(s) => {
-                    let scope = ClinicScope::new(s.clinic_id);
-                    let lock_until = now.saturating_add(LOCK_FOR).unwrap_or(now);
-                    let n = staff::record_failure(&mut tx, &scope, s.id, LOCK_AFTER, lock_until, now).await?;
                     self.audit(&mut tx, staff_event(s, AuditAction::SignInFailed, source, Some(reason)))
                         .await?;
-                    if n == LOCK_AFTER {
-                        self.audit(&mut tx, staff_event(s, AuditAction::AccountLocked, source, None))
-                            .await?;
+                    if attempt.is_some_and(|a| a.pair_count == LOCK_AFTER) {
+                        self.audit(
+                            &mut tx,
+                            staff_event(s, AuditAction::AccountLocked, source, Some("source_locked_out")),
+                        )
+                        .await?;
+                    }
+                    if failures == LOCK_AFTER {
+                        self.warn_holder(&mut tx, s).await?;
                     }
                 }
                 None => {
@@ -226,12 +345,39 @@ impl App {
         }
     }
 
+    /// Tell the account holder that their account is being guessed at (once
+    /// per window: called when the account's failures reach [`LOCK_AFTER`]).
+    async fn warn_holder(&self, tx: &mut Tx, s: &StaffRow) -> Result<(), AppError> {
+        let mins = THROTTLE_WINDOW.as_mins();
+        let body = format!(
+            "Someone has entered a wrong password or code for your Velum account {LOCK_AFTER} times in the last \
+             {mins} minutes.\n\n\
+             You can still sign in as usual: only the addresses the wrong attempts came from are locked out.\n\
+             If this was not you, change your password after signing in, and tell your clinic's owner.\n"
+        );
+        outbox::enqueue(
+            tx,
+            s.clinic_id,
+            &s.email,
+            "Wrong sign-in attempts on your Velum account",
+            &body,
+            self.now(),
+        )
+        .await?;
+        Ok(())
+    }
+
     /// Check email and password. On success returns the account; every
     /// failure is counted, audited and answered with `BadCredentials`. A
     /// correct password for a suspended clinic is audited and answered
     /// `ClinicSuspended`.
-    async fn check_password(&self, email: &str, password: &str, source: Option<&str>) -> Result<StaffRow, AppError> {
-        self.throttle(source).await?;
+    async fn check_password(
+        &self,
+        email: &str,
+        password: &str,
+        source: Option<&str>,
+    ) -> Result<(StaffRow, Attempt), AppError> {
+        let attempt = self.admit(email, source).await?;
         let email = email.trim().to_lowercase();
         let mut tx = self.store().begin_read().await?;
         let account = staff::find_for_sign_in(&mut tx, &email).await?;
@@ -243,27 +389,21 @@ impl App {
             .and_then(|s| s.password_hash.clone())
             .unwrap_or_else(|| password::dummy_hash().to_owned());
         let pw = password.to_owned();
-        let matches = tokio::task::spawn_blocking(move || password::verify_password(&hash, &pw))
-            .await
-            .map_err(|e| AppError::Internal(e.to_string()))?;
+        let matches = self.argon2(move || password::verify_password(&hash, &pw)).await?;
         let mut tx = self.begin().await?;
-        let now = self.now();
         let Some(s) = account else {
-            return Err(self.fail(tx, None, source, "unknown_account").await);
+            return Err(self.fail(tx, None, Some(&attempt), source, "unknown_account").await);
         };
         // Decide on the account as it is now, inside the write transaction:
         // guesses sent all at once each see the failures recorded before them.
         let Some(s) = staff::get(&mut tx, &ClinicScope::new(s.clinic_id), s.id).await? else {
-            return Err(self.fail(tx, None, source, "unknown_account").await);
+            return Err(self.fail(tx, None, Some(&attempt), source, "unknown_account").await);
         };
         if s.disabled {
-            return Err(self.fail(tx, Some(&s), source, "disabled").await);
-        }
-        if s.locked_until.is_some_and(|t| t > now) {
-            return Err(self.fail(tx, Some(&s), source, "locked").await);
+            return Err(self.fail(tx, Some(&s), Some(&attempt), source, "disabled").await);
         }
         if s.password_hash.is_none() || !matches {
-            return Err(self.fail(tx, Some(&s), source, "wrong_password").await);
+            return Err(self.fail(tx, Some(&s), Some(&attempt), source, "wrong_password").await);
         }
         let clinic = clinics::get(&mut tx, &ClinicScope::new(s.clinic_id)).await?;
         if clinic.is_none_or(|c| c.status != "active") {
@@ -274,11 +414,12 @@ impl App {
                 staff_event(&s, AuditAction::SignInFailed, source, Some("clinic_suspended")),
             )
             .await?;
+            self.release(&mut tx, &attempt, true).await?;
             tx.commit().await?;
             return Err(AppError::ClinicSuspended);
         }
         drop(tx);
-        Ok(s)
+        Ok((s, attempt))
     }
 
     /// Check a TOTP code against the account's confirmed secret and use it
@@ -333,9 +474,13 @@ impl App {
         s: &StaffRow,
         kind: &str,
         source: Option<&str>,
+        attempt: Option<&Attempt>,
     ) -> Result<IssuedSession, AppError> {
         let scope = ClinicScope::new(s.clinic_id);
         staff::clear_failures(&mut tx, &scope, s.id, self.now()).await?;
+        if let Some(a) = attempt {
+            self.release(&mut tx, a, true).await?;
+        }
         self.audit(&mut tx, staff_event(s, AuditAction::SignIn, source, Some(kind)))
             .await?;
         let issued = self.issue(&mut tx, s, kind, Stage::Full).await?;
@@ -356,16 +501,15 @@ impl App {
         code: &str,
         source: Option<&str>,
     ) -> Result<IssuedSession, AppError> {
-        let s = self.check_password(email, password, source).await?;
+        let (s, attempt) = self.check_password(email, password, source).await?;
         let mut tx = self.begin().await?;
         let s = staff::get(&mut tx, &ClinicScope::new(s.clinic_id), s.id)
             .await?
             .ok_or(AppError::BadCredentials)?;
-        let locked = s.locked_until.is_some_and(|t| t > self.now());
-        if locked || !s.totp_confirmed || !self.use_totp_code(&mut tx, &s, code).await? {
-            return Err(self.fail(tx, Some(&s), source, "wrong_code").await);
+        if !s.totp_confirmed || !self.use_totp_code(&mut tx, &s, code).await? {
+            return Err(self.fail(tx, Some(&s), Some(&attempt), source, "wrong_code").await);
         }
-        self.signed_in(tx, &s, "api", source).await
+        self.signed_in(tx, &s, "api", source, Some(&attempt)).await
     }
 
     /// Web sign-in, first step: email and password. Returns a short-lived
@@ -380,8 +524,11 @@ impl App {
         password: &str,
         source: Option<&str>,
     ) -> Result<IssuedSession, AppError> {
-        let s = self.check_password(email, password, source).await?;
+        let (s, attempt) = self.check_password(email, password, source).await?;
         let mut tx = self.begin().await?;
+        // The password was right: this attempt no longer counts against the
+        // source (the code step is counted on its own).
+        self.release(&mut tx, &attempt, false).await?;
         let stage = if s.totp_confirmed { Stage::Totp } else { Stage::Enrol };
         let issued = self.issue(&mut tx, &s, "web", stage).await?;
         tx.commit().await?;
@@ -401,15 +548,16 @@ impl App {
         source: Option<&str>,
     ) -> Result<IssuedSession, AppError> {
         let (tref, s) = self.pending(pending, Stage::Totp).await?;
+        let attempt = self.admit(&s.email, source).await?;
         let mut tx = self.begin().await?;
         let s = staff::get(&mut tx, &ClinicScope::new(s.clinic_id), s.id)
             .await?
             .ok_or(AppError::Unauthenticated)?;
-        if s.locked_until.is_some_and(|t| t > self.now()) || !self.use_totp_code(&mut tx, &s, code).await? {
-            return Err(self.fail(tx, Some(&s), source, "wrong_code").await);
+        if !self.use_totp_code(&mut tx, &s, code).await? {
+            return Err(self.fail(tx, Some(&s), Some(&attempt), source, "wrong_code").await);
         }
         sessions::delete(&mut tx, &tref.scope(), &tref.hash).await?;
-        self.signed_in(tx, &s, "web", source).await
+        self.signed_in(tx, &s, "web", source, Some(&attempt)).await
     }
 
     /// The TOTP set-up page for a pending session: makes (once) and shows
@@ -466,7 +614,7 @@ impl App {
         self.audit(&mut tx, staff_event(&s, AuditAction::TotpEnrolled, source, None))
             .await?;
         sessions::delete(&mut tx, &tref.scope(), &tref.hash).await?;
-        self.signed_in(tx, &s, "web", source).await
+        self.signed_in(tx, &s, "web", source, None).await
     }
 
     async fn pending(&self, token: &str, stage: Stage) -> Result<(TokenRef, StaffRow), AppError> {
@@ -626,9 +774,7 @@ impl App {
             return Err(AppError::Validation(errors));
         };
         let pw = pw.expose().to_owned();
-        let hash = tokio::task::spawn_blocking(move || password::hash_password(&pw))
-            .await
-            .map_err(|e| AppError::Internal(e.to_string()))?;
+        let hash = self.argon2(move || password::hash_password(&pw)).await?;
         let tref = TokenRef::parse(link_token).ok_or(AppError::NotFound)?;
         let mut tx = self.begin().await?;
         let (clinic, staff_id) = staff::use_link(&mut tx, &tref.scope(), &tref.hash, purpose, self.now())
@@ -656,8 +802,16 @@ impl App {
     /// 6.2.3), the new one must pass the password rules, and every session
     /// of the account ends, this one included (ASVS 7.4.3).
     ///
+    /// The current password is checked like a sign-in: through the same
+    /// attempt counters (refused with `TooManyAttempts` while this source is
+    /// locked out of the account), and each wrong one counts as a failed
+    /// sign-in. After [`CHANGE_PASSWORD_LIMIT`] wrong current passwords in a
+    /// window, every session of the account ends (a stolen session cannot
+    /// be told apart from the real one) and the answer is `Unauthenticated`.
+    ///
     /// # Errors
-    /// A field error on `current_password` or `password`.
+    /// A field error on `current_password` or `password`;
+    /// `TooManyAttempts`; `Unauthenticated` once the sessions were ended.
     pub async fn change_own_password(&self, actor: &Actor, current: &str, new_password: &str) -> Result<(), AppError> {
         let scope = ClinicScope::new(actor.clinic_id);
         let mut tx = self.store().begin_read().await?;
@@ -665,27 +819,59 @@ impl App {
             .await?
             .ok_or(AppError::Unauthenticated)?;
         drop(tx);
+        let source = actor.source.map(|a| a.to_string());
+        let attempt = self.admit(&s.email, source.as_deref()).await?;
         let hash = s
             .password_hash
             .clone()
             .unwrap_or_else(|| password::dummy_hash().to_owned());
         let cur = current.to_owned();
-        let matches = tokio::task::spawn_blocking(move || password::verify_password(&hash, &cur))
-            .await
-            .map_err(|e| AppError::Internal(e.to_string()))?;
+        let matches = self.argon2(move || password::verify_password(&hash, &cur)).await?;
+        let wrong_key = format!("chpw:{}", s.id);
         let mut errors = FieldErrors::new();
-        if !matches {
+        if matches {
+            let mut tx = self.begin().await?;
+            self.release(&mut tx, &attempt, true).await?;
+            throttle::clear(&mut tx, &wrong_key).await?;
+            tx.commit().await?;
+        } else {
             // Counted like a failed sign-in, so a stolen session cannot guess
             // the password without limit.
-            let tx = self.begin().await?;
-            let _ = self
+            let mut tx = self.begin().await?;
+            let wrong = throttle::hit(&mut tx, &wrong_key, self.now(), window_micros())
+                .await?
+                .count;
+            match self
                 .fail(
                     tx,
                     Some(&s),
-                    actor.source.map(|a| a.to_string()).as_deref(),
+                    Some(&attempt),
+                    source.as_deref(),
                     "wrong_current_password",
                 )
-                .await;
+                .await
+            {
+                AppError::BadCredentials => {}
+                e => return Err(e),
+            }
+            if wrong >= CHANGE_PASSWORD_LIMIT {
+                let mut tx = self.begin().await?;
+                let ended = sessions::delete_all_for(&mut tx, &scope, actor.staff_id).await?;
+                throttle::clear(&mut tx, &wrong_key).await?;
+                self.audit(
+                    &mut tx,
+                    crate::event(
+                        actor,
+                        AuditAction::SignOut,
+                        None,
+                        &[],
+                        Some(format!("wrong_current_password_limit sessions_ended:{ended}")),
+                    ),
+                )
+                .await?;
+                tx.commit().await?;
+                return Err(AppError::Unauthenticated);
+            }
             errors.add("current_password", "is not your current password");
         }
         let pw = errors.take(
@@ -696,9 +882,7 @@ impl App {
             return Err(AppError::Validation(errors));
         };
         let pw = pw.expose().to_owned();
-        let new_hash = tokio::task::spawn_blocking(move || password::hash_password(&pw))
-            .await
-            .map_err(|e| AppError::Internal(e.to_string()))?;
+        let new_hash = self.argon2(move || password::hash_password(&pw)).await?;
         let mut tx = self.begin().await?;
         staff::set_password(&mut tx, &scope, actor.staff_id, &new_hash, self.now()).await?;
         let ended = sessions::delete_all_for(&mut tx, &scope, actor.staff_id).await?;

@@ -65,6 +65,10 @@ struct Inner {
     master: MasterKey,
     clock: Arc<dyn Clock>,
     settings: AppSettings,
+    /// Argon2 runs at most this many at once (one per core), so a flood of
+    /// sign-ins waits its turn instead of allocating Argon2's memory for
+    /// every request at the same time.
+    hashing: tokio::sync::Semaphore,
 }
 
 impl std::fmt::Debug for App {
@@ -105,8 +109,28 @@ impl App {
                 master,
                 clock,
                 settings,
+                hashing: tokio::sync::Semaphore::new(
+                    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
+                ),
             }),
         })
+    }
+
+    /// Run Argon2 work (`f`) on the blocking pool, behind the semaphore
+    /// sized to the cores.
+    pub(crate) async fn argon2<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, AppError> {
+        let _permit = self
+            .inner
+            .hashing
+            .acquire()
+            .await
+            .map_err(|e| AppError::Internal(e.to_string()))?;
+        tokio::task::spawn_blocking(f)
+            .await
+            .map_err(|e| AppError::Internal(e.to_string()))
     }
 
     pub(crate) fn store(&self) -> &Store {

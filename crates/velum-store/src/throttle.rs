@@ -1,30 +1,72 @@
-//! Failed sign-ins per source address, kept in the database so every app
-//! server sees the same counts.
+//! Attempt counters for sign-in, password change and password reset, kept
+//! in the database so every app server sees the same counts. Each counter
+//! has a key (what is counted: a source address, an account, an account
+//! from one source) and a fixed window that restarts once it has passed.
 
 use jiff::Timestamp;
 
-use crate::{StoreError, Tx, micros};
+use crate::{StoreError, Tx, from_micros, micros};
 
-/// Record a failure from `source` and return the failures in the current
-/// window (which restarts after `window_micros`).
+/// A counter's value in its current window.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Counter {
+    pub count: i64,
+    pub window_start: Timestamp,
+}
+
+/// Count one more under `key` and return the counter in the current window
+/// (which restarts after `window_micros`).
 ///
 /// # Errors
 /// Database errors.
-pub async fn record_failure(tx: &mut Tx, source: &str, now: Timestamp, window_micros: i64) -> Result<i64, StoreError> {
+pub async fn hit(tx: &mut Tx, key: &str, now: Timestamp, window_micros: i64) -> Result<Counter, StoreError> {
     let now = micros(now);
-    let n: i64 = on_tx!(tx, |c| sqlx::query_scalar(
+    let (n, start): (i64, i64) = on_tx!(tx, |c| sqlx::query_as(
         "INSERT INTO login_throttle (source, failures, window_start) VALUES ($1, 1, $2) \
          ON CONFLICT (source) DO UPDATE SET \
            failures = CASE WHEN login_throttle.window_start < $3 THEN 1 ELSE login_throttle.failures + 1 END, \
            window_start = CASE WHEN login_throttle.window_start < $3 THEN $2 ELSE login_throttle.window_start END \
-         RETURNING failures",
+         RETURNING failures, window_start",
     )
-    .bind(source)
+    .bind(key)
     .bind(now)
     .bind(now - window_micros)
     .fetch_one(c)
     .await)?;
-    Ok(n)
+    Ok(Counter {
+        count: n,
+        window_start: from_micros(start)?,
+    })
+}
+
+/// Record a failure from `source` and return the failures in the current
+/// window.
+///
+/// # Errors
+/// Database errors.
+pub async fn record_failure(tx: &mut Tx, source: &str, now: Timestamp, window_micros: i64) -> Result<i64, StoreError> {
+    Ok(hit(tx, source, now, window_micros).await?.count)
+}
+
+/// The counter under `key` in the current window, if it has one.
+///
+/// # Errors
+/// Database errors.
+pub async fn peek(tx: &mut Tx, key: &str, now: Timestamp, window_micros: i64) -> Result<Option<Counter>, StoreError> {
+    let row: Option<(i64, i64)> = on_tx!(tx, |c| sqlx::query_as(
+        "SELECT failures, window_start FROM login_throttle WHERE source = $1 AND window_start >= $2"
+    )
+    .bind(key)
+    .bind(micros(now) - window_micros)
+    .fetch_optional(c)
+    .await)?;
+    row.map(|(n, start)| {
+        Ok(Counter {
+            count: n,
+            window_start: from_micros(start)?,
+        })
+    })
+    .transpose()
 }
 
 /// Failures from `source` in the current window.
@@ -32,12 +74,34 @@ pub async fn record_failure(tx: &mut Tx, source: &str, now: Timestamp, window_mi
 /// # Errors
 /// Database errors.
 pub async fn failures(tx: &mut Tx, source: &str, now: Timestamp, window_micros: i64) -> Result<i64, StoreError> {
-    let n: Option<i64> = on_tx!(tx, |c| sqlx::query_scalar(
-        "SELECT failures FROM login_throttle WHERE source = $1 AND window_start >= $2"
+    Ok(peek(tx, source, now, window_micros).await?.map_or(0, |c| c.count))
+}
+
+/// Take back one count under `key` (an attempt counted in advance that
+/// turned out to succeed). Never goes below zero.
+///
+/// # Errors
+/// Database errors.
+pub async fn forgive(tx: &mut Tx, key: &str) -> Result<(), StoreError> {
+    on_tx!(tx, |c| sqlx::query(
+        "UPDATE login_throttle SET failures = CASE WHEN failures > 0 THEN failures - 1 ELSE 0 END WHERE source = $1"
     )
-    .bind(source)
-    .bind(micros(now) - window_micros)
-    .fetch_optional(c)
-    .await)?;
-    Ok(n.unwrap_or(0))
+    .bind(key)
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// Forget the counter under `key`.
+///
+/// # Errors
+/// Database errors.
+pub async fn clear(tx: &mut Tx, key: &str) -> Result<(), StoreError> {
+    on_tx!(tx, |c| sqlx::query("DELETE FROM login_throttle WHERE source = $1")
+        .bind(key)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(())
 }

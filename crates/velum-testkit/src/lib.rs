@@ -357,6 +357,18 @@ impl TestApp {
             .expect("request")
     }
 
+    /// A client (no redirects followed) whose requests come from the
+    /// loopback address `ip` (any of 127.0.0.0/8 reaches the app), so a
+    /// test can play several source addresses.
+    pub fn client_from(&self, ip: std::net::Ipv4Addr, cookies: bool) -> reqwest::Client {
+        reqwest::Client::builder()
+            .local_address(std::net::IpAddr::V4(ip))
+            .cookie_store(cookies)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client")
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base_url)
     }
@@ -506,12 +518,19 @@ impl Web {
 impl TestApp {
     /// Sign in through the pages: password, then the TOTP code.
     pub async fn web_login(&self, staff: &Staff) -> Web {
+        let http = reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client");
+        self.web_login_with(staff, http).await
+    }
+
+    /// [`TestApp::web_login`] with a given client (one with a cookie store,
+    /// for example from [`TestApp::client_from`]).
+    pub async fn web_login_with(&self, staff: &Staff, http: reqwest::Client) -> Web {
         let web = Web {
-            http: reqwest::Client::builder()
-                .cookie_store(true)
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .expect("client"),
+            http,
             base_url: self.base_url.clone(),
         };
         let r = web

@@ -30,9 +30,13 @@ pub struct LoginResponse {
 
 /// Sign in. Every failure is the same 401, whatever was wrong, with one
 /// exception that only a correct password can reach: a clinic its provider
-/// has suspended is a 403 with `"code": "clinic_suspended"`.
+/// has suspended is a 403 with `"code": "clinic_suspended"`. Too many
+/// attempts from one address (at one account, or at all) are refused with
+/// a 429, `"code": "too_many_attempts"` and a `Retry-After` header, before
+/// anything is checked.
 #[utoipa::path(post, path = "/api/v1/auth/login", request_body = LoginRequest, tag = "auth",
-    responses((status = 200, body = LoginResponse), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = LoginResponse), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 429, body = ErrorBody, headers(("Retry-After" = u64, description = "seconds to wait")))))]
 pub async fn login(
     State(state): State<AppState>,
     ip: ClientIp,
