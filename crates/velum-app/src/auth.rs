@@ -73,6 +73,12 @@ pub const SOURCE_LIMIT: i64 = 30;
 pub const SLOW_AFTER: i64 = 5;
 pub const SLOW_STEP: std::time::Duration = std::time::Duration::from_millis(250);
 pub const SLOW_MAX: std::time::Duration = std::time::Duration::from_secs(3);
+/// Password-reset requests from one source in a window before they are
+/// refused (429).
+pub const RESET_SOURCE_LIMIT: i64 = 5;
+/// Password-reset requests for one email in a window that are acted on;
+/// later ones get the same answer but send nothing.
+pub const RESET_ACCOUNT_LIMIT: i64 = 3;
 /// Wrong current passwords (in a window) on the change-password form before
 /// every session of the account is ended.
 pub const CHANGE_PASSWORD_LIMIT: i64 = 5;
@@ -690,34 +696,86 @@ impl App {
         Ok(())
     }
 
-    /// "Forgot password": if the email has an active account, email it a
-    /// single-use link valid for an hour. Answers the same either way.
+    /// "Forgot password": queue the request for the background worker and
+    /// answer. The request does the same work whatever the email (two
+    /// counter updates and one queued row), so neither its answer nor its
+    /// time tells whether the email has an account; the worker looks the
+    /// email up and mails a link ([`App::process_password_resets`]).
+    ///
+    /// Throttled per source: past [`RESET_SOURCE_LIMIT`] requests in a
+    /// window the answer is `TooManyAttempts`. Per account (the email as
+    /// typed): past [`RESET_ACCOUNT_LIMIT`] requests in a window, further
+    /// ones are answered the same but not queued.
     ///
     /// # Errors
-    /// Database errors only.
+    /// `TooManyAttempts`; database errors.
     pub async fn request_password_reset(&self, email: &str, source: Option<&str>) -> Result<(), AppError> {
         let email = email.trim().to_lowercase();
-        let mut tx = self.begin().await?;
-        let Some(s) = staff::find_for_sign_in(&mut tx, &email).await?.filter(|s| !s.disabled) else {
-            return Ok(());
-        };
         let now = self.now();
-        let link = self
-            .new_link(&mut tx, &s, LinkPurpose::Reset, RESET_LINK_LIFETIME)
-            .await?;
-        let body = format!(
-            "Someone asked to reset the password for your Velum account.\n\n\
-             To choose a new password, open this link within the hour:\n{link}\n\n\
-             If it was not you, ignore this email: your password has not changed.\n"
-        );
-        outbox::enqueue(&mut tx, s.clinic_id, &s.email, "Reset your Velum password", &body, now).await?;
-        self.audit(
-            &mut tx,
-            staff_event(&s, AuditAction::PasswordResetRequested, source, None),
-        )
-        .await?;
+        let mut tx = self.begin().await?;
+        if let Some(src) = source.map(source_key) {
+            let c = throttle::hit(&mut tx, &format!("reset-src:{src}"), now, window_micros()).await?;
+            if c.count > RESET_SOURCE_LIMIT {
+                tx.commit().await?;
+                let ends = c.window_start.saturating_add(THROTTLE_WINDOW).unwrap_or(now);
+                let secs = ends.duration_since(now).as_secs().max(1);
+                return Err(AppError::TooManyAttempts {
+                    retry_after_secs: u64::try_from(secs).unwrap_or(1),
+                });
+            }
+        }
+        let key = format!("reset-acct:{}", account_key(&email));
+        let c = throttle::hit(&mut tx, &key, now, window_micros()).await?;
+        if c.count <= RESET_ACCOUNT_LIMIT {
+            throttle::queue_reset(&mut tx, &email, source, now).await?;
+        }
         tx.commit().await?;
         Ok(())
+    }
+
+    /// The background worker's part of "forgot password": take the queued
+    /// requests; for each email with an active account, replace any earlier
+    /// reset link with a new one and mail it (through the outbox). Emails
+    /// without an account get nothing. Returns how many links were made.
+    ///
+    /// # Errors
+    /// Database errors (the requests then stay queued).
+    pub async fn process_password_resets(&self) -> Result<usize, AppError> {
+        let mut made = 0;
+        loop {
+            let mut tx = self.begin().await?;
+            let requests = throttle::take_resets(&mut tx, 50).await?;
+            if requests.is_empty() {
+                return Ok(made);
+            }
+            for r in &requests {
+                let Some(s) = staff::find_for_sign_in(&mut tx, &r.email)
+                    .await?
+                    .filter(|s| !s.disabled)
+                else {
+                    continue;
+                };
+                let now = self.now();
+                staff::revoke_links(&mut tx, &ClinicScope::new(s.clinic_id), s.id, LinkPurpose::Reset, now).await?;
+                let link = self
+                    .new_link(&mut tx, &s, LinkPurpose::Reset, RESET_LINK_LIFETIME)
+                    .await?;
+                let body = format!(
+                    "Someone asked to reset the password for your Velum account.\n\n\
+                     To choose a new password, open this link within the hour:\n{link}\n\n\
+                     Any earlier reset link no longer works.\n\
+                     If it was not you, ignore this email: your password has not changed.\n"
+                );
+                outbox::enqueue(&mut tx, s.clinic_id, &s.email, "Reset your Velum password", &body, now).await?;
+                self.audit(
+                    &mut tx,
+                    staff_event(&s, AuditAction::PasswordResetRequested, r.source.as_deref(), None),
+                )
+                .await?;
+                made += 1;
+            }
+            tx.commit().await?;
+        }
     }
 
     /// Make a single-use link for `s` and return its URL.

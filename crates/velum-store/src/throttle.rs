@@ -105,3 +105,129 @@ pub async fn clear(tx: &mut Tx, key: &str) -> Result<(), StoreError> {
         .map(|r| r.rows_affected()))?;
     Ok(())
 }
+
+/// A password-reset request waiting for the background worker.
+#[derive(Clone, Debug)]
+pub struct ResetRequest {
+    pub email: String,
+    pub source: Option<String>,
+    pub requested_at: Timestamp,
+}
+
+/// Queue a password-reset request for the worker.
+///
+/// # Errors
+/// Database errors.
+pub async fn queue_reset(tx: &mut Tx, email: &str, source: Option<&str>, now: Timestamp) -> Result<(), StoreError> {
+    on_tx!(tx, |c| sqlx::query(
+        "INSERT INTO password_reset_requests (id, email, source, requested_at) VALUES ($1, $2, $3, $4)"
+    )
+    .bind(uuid::Uuid::now_v7())
+    .bind(email)
+    .bind(source)
+    .bind(micros(now))
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// Take (delete and return) up to `limit` queued reset requests, oldest
+/// first. Several workers never take the same request; if the transaction
+/// rolls back, the requests are queued again.
+///
+/// # Errors
+/// Database errors.
+pub async fn take_resets(tx: &mut Tx, limit: i64) -> Result<Vec<ResetRequest>, StoreError> {
+    let rows: Vec<(String, Option<String>, i64)> = on_tx!(tx, |c| sqlx::query_as(
+        "DELETE FROM password_reset_requests WHERE id IN \
+           (SELECT id FROM password_reset_requests ORDER BY requested_at, id LIMIT $1) \
+         RETURNING email, source, requested_at"
+    )
+    .bind(limit)
+    .fetch_all(c)
+    .await)?;
+    let mut out = rows
+        .into_iter()
+        .map(|(email, source, at)| {
+            Ok(ResetRequest {
+                email,
+                source,
+                requested_at: from_micros(at)?,
+            })
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    out.sort_by_key(|r| r.requested_at);
+    Ok(out)
+}
+
+/// Count a failed sign-in with an unknown email from `source`. When the
+/// source's previous window has ended, returns it (failures, window start)
+/// so it can be summarised; the count then restarts at one.
+///
+/// # Errors
+/// Database errors.
+pub async fn record_anonymous_failure(
+    tx: &mut Tx,
+    source: &str,
+    now: Timestamp,
+    window_micros: i64,
+) -> Result<Option<Counter>, StoreError> {
+    let cutoff = micros(now) - window_micros;
+    let old: Option<(i64, i64)> = on_tx!(tx, |c| sqlx::query_as(
+        "DELETE FROM anonymous_sign_in_failures WHERE source = $1 AND window_start < $2 \
+         RETURNING failures, window_start"
+    )
+    .bind(source)
+    .bind(cutoff)
+    .fetch_optional(c)
+    .await)?;
+    on_tx!(tx, |c| sqlx::query(
+        "INSERT INTO anonymous_sign_in_failures (source, failures, window_start) VALUES ($1, 1, $2) \
+         ON CONFLICT (source) DO UPDATE SET failures = anonymous_sign_in_failures.failures + 1"
+    )
+    .bind(source)
+    .bind(micros(now))
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    old.map(|(n, start)| {
+        Ok(Counter {
+            count: n,
+            window_start: from_micros(start)?,
+        })
+    })
+    .transpose()
+}
+
+/// Take (delete and return) every source's ended window of unknown-email
+/// failures, to be summarised.
+///
+/// # Errors
+/// Database errors.
+pub async fn take_ended_anonymous(
+    tx: &mut Tx,
+    now: Timestamp,
+    window_micros: i64,
+) -> Result<Vec<(String, Counter)>, StoreError> {
+    let rows: Vec<(String, i64, i64)> = on_tx!(tx, |c| sqlx::query_as(
+        "DELETE FROM anonymous_sign_in_failures WHERE window_start < $1 RETURNING source, failures, window_start"
+    )
+    .bind(micros(now) - window_micros)
+    .fetch_all(c)
+    .await)?;
+    let mut out = rows
+        .into_iter()
+        .map(|(source, n, start)| {
+            Ok((
+                source,
+                Counter {
+                    count: n,
+                    window_start: from_micros(start)?,
+                },
+            ))
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    out.sort_by_key(|(_, c)| c.window_start);
+    Ok(out)
+}

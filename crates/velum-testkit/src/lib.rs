@@ -373,8 +373,11 @@ impl TestApp {
         format!("{}{path}", self.base_url)
     }
 
-    /// Deliver the outbox to the SMTP sink now.
+    /// Run the background worker's mail work now, as `velum serve`'s
+    /// worker does each round: handle queued password-reset requests, then
+    /// deliver the outbox to the SMTP sink.
     pub async fn deliver_mail(&self) -> usize {
+        self.app.process_password_resets().await.expect("password resets");
         self.app.deliver_outbox().await.expect("deliver")
     }
 

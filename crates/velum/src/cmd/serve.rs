@@ -70,10 +70,15 @@ pub async fn serve(app: App, listen: SocketAddr, config: WebConfig) -> anyhow::R
     Ok(ExitCode::SUCCESS)
 }
 
-/// Deliver queued email every few seconds; once a minute, delete
+/// Every few seconds, handle queued password-reset requests and deliver
+/// queued email; once a minute, delete
 /// offboarding archives that waited past their time.
 async fn background_worker(app: App) {
     for round in 0_u64.. {
+        // Password-reset requests first, so their mail goes out this round.
+        if let Err(e) = app.process_password_resets().await {
+            tracing::warn!(error = %e, "password-reset requests failed");
+        }
         if let Err(e) = app.deliver_outbox().await {
             tracing::warn!(error = %e, "outbox delivery failed");
         }

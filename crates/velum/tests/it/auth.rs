@@ -369,3 +369,188 @@ async fn changing_ones_password_needs_the_current_one_and_ends_every_session() {
         .await;
     assert_eq!(r.status(), 200);
 }
+
+/// F37: changing one's password goes through the sign-in throttle. While
+/// this source is locked out of the account the form is refused (429),
+/// even with the right current password.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changing_ones_password_is_refused_while_the_account_is_locked() {
+    let t = TestApp::spawn().await;
+    let clinic = t.clinic("Alpha").await;
+    let s = clinic.by_role(Role::Receptionist);
+    let web = t.web_login(s).await;
+    for i in 0..11 {
+        let r = t
+            .post_json(
+                "/api/v1/auth/login",
+                &json!({"email": s.email, "password": format!("wrong-password-{i}"), "totp": "000000"}),
+            )
+            .await;
+        assert_eq!(r.status(), if i < 10 { 401 } else { 429 }, "attempt {i}");
+    }
+    let r = web
+        .submit(
+            "/account/password",
+            "/account/password",
+            &[
+                ("current_password", &s.password),
+                ("password", "amber-walrus-cinnamon-kite"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 429);
+    assert!(r.headers().contains_key("retry-after"));
+    assert!(r.text().await.unwrap().contains("Too many attempts"));
+    // Nothing changed: the old password still works once the window is over.
+    t.clock.advance(SignedDuration::from_mins(16));
+    let _ = t.login(s).await;
+}
+
+/// F37: five wrong current passwords on the change-password form end the
+/// session (every session of the account: a stolen one cannot be told
+/// apart), and each wrong one is audited as a failed sign-in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_wrong_current_passwords_end_the_session() {
+    let t = TestApp::spawn().await;
+    let clinic = t.clinic("Alpha").await;
+    let s = clinic.by_role(Role::Receptionist);
+    let api = t.login(s).await;
+    let web = t.web_login(s).await;
+    for i in 0..4 {
+        let r = web
+            .submit(
+                "/account/password",
+                "/account/password",
+                &[
+                    ("current_password", &format!("not-my-password-{i}")),
+                    ("password", "amber-walrus-cinnamon-kite"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status(), 422, "wrong current password {i}");
+    }
+    assert_eq!(web.get("/clients").await.status(), 200, "still signed in after four");
+    let r = web
+        .submit(
+            "/account/password",
+            "/account/password",
+            &[
+                ("current_password", "not-my-password-5"),
+                ("password", "amber-walrus-cinnamon-kite"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], "/login");
+    assert_eq!(web.get("/clients").await.status(), 303, "this session ended");
+    assert_eq!(api.get("/api/v1/clients").await.status(), 401, "and the others");
+    let events = trail(&t, clinic.owner()).await;
+    assert_eq!(
+        events
+            .iter()
+            .filter(|(a, d)| a == "sign_in_failed" && d == "wrong_current_password")
+            .count(),
+        5
+    );
+    // The password did not change.
+    let _ = t.login(s).await;
+}
+
+/// The reset links in the mail delivered so far, as paths.
+fn reset_paths(t: &TestApp) -> Vec<String> {
+    t.smtp
+        .messages()
+        .iter()
+        .filter_map(|m| {
+            m.split_whitespace()
+                .find(|w| w.starts_with(&format!("{}/reset/", t.base_url)))
+                .map(|l| l.trim_start_matches(&t.base_url).to_owned())
+        })
+        .collect()
+}
+
+/// A second reset link replaces the first: the first no longer works.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_reset_link_makes_the_earlier_one_stop_working() {
+    let t = TestApp::spawn().await;
+    let clinic = t.clinic("Alpha").await;
+    let s = clinic.by_role(Role::Manager);
+    let ask = json!({"email": s.email});
+    assert_eq!(t.post_json("/api/v1/auth/password-reset", &ask).await.status(), 202);
+    assert_eq!(t.deliver_mail().await, 1);
+    assert_eq!(t.post_json("/api/v1/auth/password-reset", &ask).await.status(), 202);
+    assert_eq!(t.deliver_mail().await, 1);
+    let links = reset_paths(&t);
+    assert_eq!(links.len(), 2, "{links:?}");
+    assert_ne!(links[0], links[1]);
+    assert_eq!(t.http.get(t.url(&links[0])).send().await.unwrap().status(), 404);
+    assert_eq!(t.http.get(t.url(&links[1])).send().await.unwrap().status(), 200);
+}
+
+/// The API's reset request answers exactly the same for a known and an
+/// unknown email; only the known one gets a link, sent by the worker.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn password_reset_answers_the_same_for_known_and_unknown_emails() {
+    let t = TestApp::spawn().await;
+    let clinic = t.clinic("Alpha").await;
+    let s = clinic.by_role(Role::Manager);
+    let known = t
+        .post_json("/api/v1/auth/password-reset", &json!({"email": s.email}))
+        .await;
+    let unknown = t
+        .post_json(
+            "/api/v1/auth/password-reset",
+            &json!({"email": "nobody@alpha.test.example"}),
+        )
+        .await;
+    assert_eq!(known.status(), 202);
+    assert_eq!(unknown.status(), known.status());
+    let (known, unknown) = (known.text().await.unwrap(), unknown.text().await.unwrap());
+    assert_eq!(known, unknown);
+    assert!(known.contains("If that address has a Velum account"), "{known}");
+    // Nothing was mailed by the request itself: the worker does it.
+    assert!(t.smtp.messages().is_empty());
+    assert_eq!(t.deliver_mail().await, 1);
+    let mails = t.smtp.messages();
+    assert_eq!(mails.len(), 1);
+    assert!(mails[0].contains(&s.email));
+    // A bad body names the field.
+    let r = t.post_json("/api/v1/auth/password-reset", &json!({})).await;
+    assert_eq!(r.status(), 422);
+    assert!(r.text().await.unwrap().contains("\"field\":\"email\""));
+}
+
+/// Reset requests are throttled per source (429 with Retry-After past five
+/// in 15 minutes) and per account (past three, the answer is the same but
+/// no more links are sent).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn password_reset_is_throttled_per_source_and_per_account() {
+    let t = TestApp::spawn().await;
+    let clinic = t.clinic("Alpha").await;
+    let s = clinic.by_role(Role::Manager);
+    for i in 0..6 {
+        let r = t
+            .post_json(
+                "/api/v1/auth/password-reset",
+                &json!({"email": format!("someone.{i}@elsewhere.example")}),
+            )
+            .await;
+        if i < 5 {
+            assert_eq!(r.status(), 202, "request {i}");
+        } else {
+            assert_eq!(r.status(), 429);
+            assert!(r.headers().contains_key("retry-after"));
+        }
+    }
+    for i in 0..5u8 {
+        let r = t
+            .client_from(Ipv4Addr::new(127, 0, 1, i + 1), false)
+            .post(t.url("/api/v1/auth/password-reset"))
+            .json(&json!({"email": s.email}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 202, "request {i} for the account");
+    }
+    assert_eq!(t.deliver_mail().await, 3, "three links for the account, no more");
+}
