@@ -189,6 +189,22 @@ impl TestApp {
     /// Start the app on a fresh database: an encrypted SQLite file in a
     /// temporary directory, or a new PostgreSQL database.
     pub async fn spawn_on(backend: Backend) -> TestApp {
+        Self::spawn_with(backend, Vec::new()).await
+    }
+
+    /// [`TestApp::spawn`] behind trusted proxies: requests from these
+    /// ranges have their `X-Forwarded-For` / `Forwarded` headers believed
+    /// (as `velum serve --trusted-proxy`). Test clients connect from
+    /// 127.0.0.1 unless they choose another loopback address.
+    pub async fn spawn_trusting(trusted_proxies: &[&str]) -> TestApp {
+        let nets = trusted_proxies
+            .iter()
+            .map(|t| velum_web::parse_trusted_proxy(t).expect("a CIDR"))
+            .collect();
+        Self::spawn_with(Backend::from_env(), nets).await
+    }
+
+    async fn spawn_with(backend: Backend, trusted_proxies: Vec<velum_web::IpNet>) -> TestApp {
         let data_dir = tempfile::tempdir().expect("temp dir");
         let smtp = SmtpSink::start().await;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
@@ -221,6 +237,7 @@ impl TestApp {
             velum_web::WebConfig {
                 secure_cookies: false,
                 first_run_token: None,
+                trusted_proxies,
             },
         );
         let (tx, rx) = oneshot::channel::<()>();

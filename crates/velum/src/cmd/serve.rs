@@ -22,9 +22,42 @@ pub struct Args {
     mail: MailArgs,
     #[command(flatten)]
     blobs: BlobArgs,
+    /// A reverse proxy in front of Velum, as an address range (CIDR, e.g.
+    /// 10.0.0.0/8; repeat the flag for more). Only requests from these
+    /// addresses have their X-Forwarded-For / Forwarded headers believed
+    /// for the client's address; by default none are, and the TCP peer is
+    /// the source address for throttling and the audit trail.
+    #[arg(
+        long = "trusted-proxy",
+        env = "VELUM_TRUSTED_PROXIES",
+        value_delimiter = ',',
+        value_name = "CIDR"
+    )]
+    trusted_proxy: Vec<String>,
+}
+
+/// How the trusted-proxy setting is named in errors.
+pub const TRUSTED_PROXY_SETTING: &str = "--trusted-proxy (VELUM_TRUSTED_PROXIES)";
+
+/// Parse the `--trusted-proxy` values; a bad one is one error line naming
+/// the setting.
+pub fn trusted_proxies(values: &[String]) -> anyhow::Result<Vec<velum_web::IpNet>> {
+    values
+        .iter()
+        .filter(|v| !v.trim().is_empty())
+        .map(|v| {
+            velum_web::parse_trusted_proxy(v).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "{TRUSTED_PROXY_SETTING}: {:?} is not an address range in CIDR form, such as 10.0.0.0/8",
+                    v.trim()
+                )
+            })
+        })
+        .collect()
 }
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let trusted_proxies = trusted_proxies(&args.trusted_proxy)?;
     let mut settings = args.mail.settings(Some(args.listen));
     // Checked before the database is opened, so a bad value stops start-up
     // with one line naming the setting.
@@ -48,6 +81,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         WebConfig {
             secure_cookies: secure,
             first_run_token,
+            trusted_proxies,
         },
     )
     .await

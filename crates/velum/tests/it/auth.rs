@@ -554,3 +554,74 @@ async fn password_reset_is_throttled_per_source_and_per_account() {
     }
     assert_eq!(t.deliver_mail().await, 3, "three links for the account, no more");
 }
+
+/// Sends a wrong sign-in for `email` from 127.0.0.1 claiming, in
+/// `X-Forwarded-For`, to come from `claimed`; returns the status.
+async fn wrong_sign_in_claiming(t: &TestApp, email: &str, claimed: &str) -> u16 {
+    t.http
+        .post(t.url("/api/v1/auth/login"))
+        .header("x-forwarded-for", claimed)
+        .json(&json!({"email": email, "password": "wrong-password-123", "totp": "000000"}))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+/// The sources recorded for failed sign-ins in the clinic's trail.
+async fn failure_sources(t: &TestApp, owner: &velum_testkit::Staff) -> Vec<String> {
+    t.app
+        .audit_trail(&owner.actor(), None)
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter(|e| e.action.as_str() == "sign_in_failed")
+        .map(|e| e.source.unwrap_or_default())
+        .collect()
+}
+
+/// Without a trusted proxy, `X-Forwarded-For` changes nothing: the TCP
+/// peer is the source for throttling and the audit trail, so a guesser
+/// cannot dodge the lock by inventing addresses.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forwarded_headers_are_ignored_without_a_trusted_proxy() {
+    let t = TestApp::spawn().await;
+    let clinic = t.clinic("Alpha").await;
+    let s = clinic.by_role(Role::Practitioner);
+    for i in 0..11 {
+        let status = wrong_sign_in_claiming(&t, &s.email, &format!("203.0.113.{i}")).await;
+        assert_eq!(status, if i < 10 { 401 } else { 429 }, "attempt {i}");
+    }
+    let sources = failure_sources(&t, clinic.owner()).await;
+    assert_eq!(sources.len(), 10);
+    assert!(sources.iter().all(|s| s == "127.0.0.1"), "{sources:?}");
+}
+
+/// Behind a trusted proxy (here 127.0.0.0/8, where the test connects
+/// from), the rightmost untrusted `X-Forwarded-For` hop is the source.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trusted_proxy_names_the_source() {
+    let t = TestApp::spawn_trusting(&["127.0.0.0/8"]).await;
+    let clinic = t.clinic("Alpha").await;
+    let s = clinic.by_role(Role::Practitioner);
+    for i in 0..11 {
+        let status = wrong_sign_in_claiming(&t, &s.email, &format!("1.2.3.{i}, 203.0.113.9, 127.0.0.9")).await;
+        assert_eq!(status, if i < 10 { 401 } else { 429 }, "attempt {i}");
+    }
+    let sources = failure_sources(&t, clinic.owner()).await;
+    assert_eq!(sources.len(), 10);
+    assert!(sources.iter().all(|s| s == "203.0.113.9"), "{sources:?}");
+    // Another client behind the same proxy is not locked out.
+    let code = t.fresh_code(s);
+    let r = t
+        .http
+        .post(t.url("/api/v1/auth/login"))
+        .header("x-forwarded-for", "198.51.100.20")
+        .json(&json!({"email": s.email, "password": s.password, "totp": code}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+}
