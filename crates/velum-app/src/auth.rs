@@ -217,6 +217,21 @@ fn window_micros() -> i64 {
     i64::try_from(THROTTLE_WINDOW.as_micros()).unwrap_or(i64::MAX)
 }
 
+/// The platform-chain event that sums up one source's failed sign-ins
+/// with unknown emails in one window.
+fn anonymous_summary(source: &str, window: throttle::Counter) -> NewAuditEvent {
+    platform_event(
+        AuditAction::SignInFailed,
+        Some(source.to_owned()),
+        Some(format!(
+            "unknown_account count:{} window_start:{} window_minutes:{}",
+            window.count,
+            window.window_start,
+            THROTTLE_WINDOW.as_mins()
+        )),
+    )
+}
+
 /// One attempt let through [`App::admit`], counted in advance against its
 /// source and its account from that source.
 #[derive(Clone, Debug)]
@@ -329,17 +344,25 @@ impl App {
                         self.warn_holder(&mut tx, s).await?;
                     }
                 }
-                None => {
-                    self.audit(
-                        &mut tx,
-                        platform_event(
-                            AuditAction::SignInFailed,
-                            source.map(str::to_owned),
-                            Some(reason.to_owned()),
-                        ),
-                    )
-                    .await?;
-                }
+                // No account: the platform's chain gets one summary event per
+                // source and window, written when the window has ended (here,
+                // at the source's next failure, or by the background worker).
+                None => match source.map(source_key) {
+                    Some(src) => {
+                        if let Some(ended) =
+                            throttle::record_anonymous_failure(&mut tx, &src, now, window_micros()).await?
+                        {
+                            self.audit(&mut tx, anonymous_summary(&src, ended)).await?;
+                        }
+                    }
+                    None => {
+                        self.audit(
+                            &mut tx,
+                            platform_event(AuditAction::SignInFailed, None, Some(reason.to_owned())),
+                        )
+                        .await?;
+                    }
+                },
             }
             tx.commit().await?;
             Ok(())
@@ -776,6 +799,22 @@ impl App {
             }
             tx.commit().await?;
         }
+    }
+
+    /// The background worker's part of counting failed sign-ins with
+    /// unknown emails: every source whose window has ended gets its one
+    /// summary event in the platform's chain. Returns how many.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn summarise_anonymous_failures(&self) -> Result<usize, AppError> {
+        let mut tx = self.begin().await?;
+        let ended = throttle::take_ended_anonymous(&mut tx, self.now(), window_micros()).await?;
+        for (src, window) in &ended {
+            self.audit(&mut tx, anonymous_summary(src, *window)).await?;
+        }
+        tx.commit().await?;
+        Ok(ended.len())
     }
 
     /// Make a single-use link for `s` and return its URL.

@@ -68,7 +68,7 @@ struct Inner {
     /// Argon2 runs at most this many at once (one per core), so a flood of
     /// sign-ins waits its turn instead of allocating Argon2's memory for
     /// every request at the same time.
-    hashing: tokio::sync::Semaphore,
+    hashing: Arc<tokio::sync::Semaphore>,
 }
 
 impl std::fmt::Debug for App {
@@ -109,28 +109,32 @@ impl App {
                 master,
                 clock,
                 settings,
-                hashing: tokio::sync::Semaphore::new(
+                hashing: Arc::new(tokio::sync::Semaphore::new(
                     std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
-                ),
+                )),
             }),
         })
     }
 
     /// Run Argon2 work (`f`) on the blocking pool, behind the semaphore
-    /// sized to the cores.
+    /// sized to the cores. The permit moves into the blocking task, so a
+    /// request dropped while Argon2 runs (timed out, client gone) keeps its
+    /// place until Argon2 ends.
     pub(crate) async fn argon2<T: Send + 'static>(
         &self,
         f: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, AppError> {
-        let _permit = self
-            .inner
-            .hashing
-            .acquire()
+        let permit = Arc::clone(&self.inner.hashing)
+            .acquire_owned()
             .await
             .map_err(|e| AppError::Internal(e.to_string()))?;
-        tokio::task::spawn_blocking(f)
-            .await
-            .map_err(|e| AppError::Internal(e.to_string()))
+        tokio::task::spawn_blocking(move || {
+            let out = f();
+            drop(permit);
+            out
+        })
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))
     }
 
     pub(crate) fn store(&self) -> &Store {

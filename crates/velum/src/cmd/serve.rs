@@ -105,7 +105,8 @@ pub async fn serve(app: App, listen: SocketAddr, config: WebConfig) -> anyhow::R
 }
 
 /// Every few seconds, handle queued password-reset requests and deliver
-/// queued email; once a minute, delete
+/// queued email; once a minute, write the summaries of failed sign-ins with
+/// unknown emails whose window has ended, and delete
 /// offboarding archives that waited past their time.
 async fn background_worker(app: App) {
     for round in 0_u64.. {
@@ -115,6 +116,11 @@ async fn background_worker(app: App) {
         }
         if let Err(e) = app.deliver_outbox().await {
             tracing::warn!(error = %e, "outbox delivery failed");
+        }
+        if round % 12 == 0
+            && let Err(e) = app.summarise_anonymous_failures().await
+        {
+            tracing::warn!(error = %e, "summarising failed sign-ins failed");
         }
         if round % 12 == 0
             && let Err(e) = app.drop_expired_archives().await

@@ -625,3 +625,105 @@ async fn a_trusted_proxy_names_the_source() {
         .unwrap();
     assert_eq!(r.status(), 200);
 }
+
+/// F37: throttling refuses, it does not only delay. 100 wrong sign-ins
+/// sent at once from one address: exactly the first ten are checked (401);
+/// the rest are refused unchecked with 429 and Retry-After, so sending in
+/// parallel gains nothing; `/healthz` keeps answering during the flood,
+/// and the pages say so too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_parallel_sign_ins_is_refused_and_health_still_answers() {
+    let t = TestApp::spawn().await;
+    let clinic = t.clinic("Alpha").await;
+    let s = clinic.by_role(Role::Practitioner);
+    let flood: Vec<_> = (0..100)
+        .map(|i| {
+            let http = t.http.clone();
+            let url = t.url("/api/v1/auth/login");
+            let email = s.email.clone();
+            tokio::spawn(async move {
+                let r = http
+                    .post(url)
+                    .json(&json!({"email": email, "password": format!("wrong-password-{i}"), "totp": "000000"}))
+                    .send()
+                    .await
+                    .unwrap();
+                let retry_after = r.headers().get("retry-after").is_some();
+                (r.status().as_u16(), retry_after)
+            })
+        })
+        .collect();
+    // Health is asked while the flood is in flight.
+    let health = t.http.get(t.url("/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+    let in_flight = flood.iter().filter(|h| !h.is_finished()).count();
+    let mut results = Vec::new();
+    for h in flood {
+        results.push(h.await.unwrap());
+    }
+    assert!(in_flight > 0, "the health check ran during the flood");
+    let checked = results.iter().filter(|(s, _)| *s == 401).count();
+    let refused = results.iter().filter(|(s, r)| *s == 429 && *r).count();
+    assert_eq!(checked, 10, "{results:?}");
+    assert_eq!(refused, 90, "{results:?}");
+    // The page answers 429 with a message and Retry-After as well.
+    let web = t.client_from(Ipv4Addr::LOCALHOST, true);
+    let page = web.get(t.url("/login")).send().await.unwrap().text().await.unwrap();
+    let csrf = velum_testkit::csrf_in(&page);
+    let r = web
+        .post(t.url("/login"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("email", s.email.as_str()),
+            ("password", "wrong-password-x"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 429);
+    assert!(r.headers().contains_key("retry-after"));
+    assert!(r.text().await.unwrap().contains("Too many attempts"));
+}
+
+/// F38 and housekeeping: failed sign-ins with unknown emails go to the
+/// platform's chain as one summary event per source and window, with the
+/// count, not as one event per attempt.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_email_failures_are_one_summary_event_per_source_and_window() {
+    let t = TestApp::spawn().await;
+    let op = t.operator().await;
+    let platform = |t: &TestApp| {
+        let reader = velum_app::Actor {
+            staff_id: op.id,
+            clinic_id: velum_app::platform::platform_id(),
+            role: Role::Auditor,
+            source: None,
+        };
+        let app = t.app.clone();
+        async move {
+            app.audit_trail(&reader, None)
+                .await
+                .unwrap()
+                .items
+                .into_iter()
+                .filter(|e| e.action.as_str() == "sign_in_failed")
+                .map(|e| (e.source.unwrap_or_default(), e.detail.unwrap_or_default()))
+                .collect::<Vec<_>>()
+        }
+    };
+    for i in 0..20 {
+        let status = wrong_sign_in_claiming(&t, &format!("nobody.{i}@unknown.example"), "203.0.113.1").await;
+        assert_eq!(status, 401, "attempt {i}");
+    }
+    assert!(platform(&t).await.is_empty(), "no event per attempt");
+    // The window is still open: nothing to sum up yet.
+    assert_eq!(t.app.summarise_anonymous_failures().await.unwrap(), 0);
+    t.clock.advance(SignedDuration::from_mins(16));
+    // The background worker writes the summary once the window has ended.
+    assert_eq!(t.app.summarise_anonymous_failures().await.unwrap(), 1);
+    assert_eq!(t.app.summarise_anonymous_failures().await.unwrap(), 0);
+    let events = platform(&t).await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0].0, "127.0.0.1");
+    assert!(events[0].1.starts_with("unknown_account count:20 "), "{events:?}");
+}
