@@ -234,7 +234,7 @@ fn anonymous_summary(source: &str, window: throttle::Counter) -> NewAuditEvent {
 
 /// One attempt let through [`App::admit`], counted in advance against its
 /// source and its account from that source.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub(crate) struct Attempt {
     /// `src:<source>`, when the source is known.
     source: Option<String>,
@@ -244,6 +244,9 @@ pub(crate) struct Attempt {
     account: String,
     /// The account-from-source count including this attempt.
     pair_count: i64,
+    /// This attempt's place among the sign-ins in progress, held until
+    /// the attempt is dropped.
+    _slot: tokio::sync::OwnedSemaphorePermit,
 }
 
 impl App {
@@ -255,10 +258,20 @@ impl App {
     /// [`SLOW_AFTER`] failures at the account from anywhere, the attempt
     /// waits a little (never refused: that would let anyone lock the real
     /// user out).
+    ///
+    /// At most [`crate::SIGN_INS_IN_PROGRESS_PER_CORE`] per core attempts are
+    /// in progress at once in this process; past that, the answer is
+    /// `TooManyAttempts` (retry after a second) before anything else, so a
+    /// flood of sign-ins cannot hold unbounded memory while it waits for
+    /// Argon2.
     pub(crate) async fn admit(&self, email: &str, source: Option<&str>) -> Result<Attempt, AppError> {
+        let slot = self
+            .sign_in_slot()
+            .ok_or(AppError::TooManyAttempts { retry_after_secs: 1 })?;
         let now = self.now();
         let account = account_key(email);
         let mut attempt = Attempt {
+            _slot: slot,
             source: None,
             pair: None,
             account: format!("acct:{account}"),

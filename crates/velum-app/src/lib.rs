@@ -69,7 +69,13 @@ struct Inner {
     /// sign-ins waits its turn instead of allocating Argon2's memory for
     /// every request at the same time.
     hashing: Arc<tokio::sync::Semaphore>,
+    /// Sign-in attempts in progress (waiting for Argon2 included); an
+    /// attempt that finds none free is refused at once.
+    sign_ins: Arc<tokio::sync::Semaphore>,
 }
+
+/// Sign-in attempts that may be in progress at once, per core.
+pub const SIGN_INS_IN_PROGRESS_PER_CORE: usize = 16;
 
 impl std::fmt::Debug for App {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -103,17 +109,22 @@ impl App {
             }
             DataLocation::Postgres(url) => Store::open_postgres(url, &master.fingerprint()).await?,
         };
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
         Ok(App {
             inner: Arc::new(Inner {
                 store,
                 master,
                 clock,
                 settings,
-                hashing: Arc::new(tokio::sync::Semaphore::new(
-                    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
-                )),
+                hashing: Arc::new(tokio::sync::Semaphore::new(cores)),
+                sign_ins: Arc::new(tokio::sync::Semaphore::new(cores * SIGN_INS_IN_PROGRESS_PER_CORE)),
             }),
         })
+    }
+
+    /// A place among the sign-ins in progress, if one is free.
+    pub(crate) fn sign_in_slot(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        Arc::clone(&self.inner.sign_ins).try_acquire_owned().ok()
     }
 
     /// Run Argon2 work (`f`) on the blocking pool, behind the semaphore

@@ -627,10 +627,11 @@ async fn a_trusted_proxy_names_the_source() {
 }
 
 /// F37: throttling refuses, it does not only delay. 100 wrong sign-ins
-/// sent at once from one address: exactly the first ten are checked (401);
-/// the rest are refused unchecked with 429 and Retry-After, so sending in
-/// parallel gains nothing; `/healthz` keeps answering during the flood,
-/// and the pages say so too.
+/// sent at once from one address: at most ten are checked (401); the rest
+/// are refused unchecked with 429 and Retry-After (by the lock, or because
+/// too many sign-ins are in progress), so sending in parallel gains
+/// nothing; `/healthz` keeps answering during the flood, and the pages say
+/// so too.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flood_of_parallel_sign_ins_is_refused_and_health_still_answers() {
     let t = TestApp::spawn().await;
@@ -664,8 +665,9 @@ async fn a_flood_of_parallel_sign_ins_is_refused_and_health_still_answers() {
     assert!(in_flight > 0, "the health check ran during the flood");
     let checked = results.iter().filter(|(s, _)| *s == 401).count();
     let refused = results.iter().filter(|(s, r)| *s == 429 && *r).count();
-    assert_eq!(checked, 10, "{results:?}");
-    assert_eq!(refused, 90, "{results:?}");
+    assert!((1..=10).contains(&checked), "{results:?}");
+    assert_eq!(checked + refused, 100, "{results:?}");
+    assert!(refused >= 90, "{results:?}");
     // The page answers 429 with a message and Retry-After as well.
     let web = t.client_from(Ipv4Addr::LOCALHOST, true);
     let page = web.get(t.url("/login")).send().await.unwrap().text().await.unwrap();
