@@ -56,13 +56,32 @@ pub const IDLE_TIMEOUT: SignedDuration = SignedDuration::from_mins(30);
 pub const ABSOLUTE_TIMEOUT: SignedDuration = SignedDuration::from_hours(12);
 /// Between the password and the code, or during TOTP set-up.
 pub const PENDING_TIMEOUT: SignedDuration = SignedDuration::from_mins(10);
-/// Failed attempts before an account is locked...
+/// Every attempt counter (per source, per account, per account from one
+/// source) counts in a fixed window of this length, from its first count.
+pub const THROTTLE_WINDOW: SignedDuration = SignedDuration::from_mins(15);
+/// Attempts at one account from one source in a window; past this, that
+/// source is locked out of that account (429) until the window ends. Other
+/// sources are not affected, so guessing cannot lock the real user out.
 pub const LOCK_AFTER: i64 = 10;
-/// ...and for how long.
-pub const LOCK_FOR: SignedDuration = SignedDuration::from_mins(15);
-/// Failures from one source before its answers are slowed down.
+/// Attempts from one source, at any accounts, in a window; past this, every
+/// sign-in from it is refused (429) until the window ends. Successful
+/// sign-ins are taken back off this count.
+pub const SOURCE_LIMIT: i64 = 30;
+/// Failures at one account, from anywhere, in a window before its attempts
+/// are slowed down (by `SLOW_STEP` per further failure, up to `SLOW_MAX`).
+/// The account-wide count only ever delays; it never refuses.
 pub const SLOW_AFTER: i64 = 5;
-const THROTTLE_WINDOW: SignedDuration = SignedDuration::from_mins(15);
+pub const SLOW_STEP: std::time::Duration = std::time::Duration::from_millis(250);
+pub const SLOW_MAX: std::time::Duration = std::time::Duration::from_secs(3);
+/// Password-reset requests from one source in a window before they are
+/// refused (429).
+pub const RESET_SOURCE_LIMIT: i64 = 5;
+/// Password-reset requests for one email in a window that are acted on;
+/// later ones get the same answer but send nothing.
+pub const RESET_ACCOUNT_LIMIT: i64 = 3;
+/// Wrong current passwords (in a window) on the change-password form before
+/// every session of the account is ended.
+pub const CHANGE_PASSWORD_LIMIT: i64 = 5;
 pub const SETUP_LINK_LIFETIME: SignedDuration = SignedDuration::from_hours(72);
 pub const RESET_LINK_LIFETIME: SignedDuration = SignedDuration::from_hours(1);
 /// A session is marked as used at most this often (a write per request
@@ -219,53 +238,195 @@ fn staff_event(s: &StaffRow, action: AuditAction, source: Option<&str>, detail: 
     }
 }
 
+/// The throttle key of a source address: the address itself, or for IPv6
+/// its /64 (one host usually holds a whole /64).
+fn source_key(source: &str) -> String {
+    match source.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                let net = std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0);
+                format!("{net}/64")
+            }
+        },
+        Ok(ip) => ip.to_string(),
+        Err(_) => source.to_owned(),
+    }
+}
+
+/// The throttle key of an account: a hash of the email as typed
+/// (normalised), so unknown emails are counted exactly like known ones and
+/// no email is stored in the counters.
+fn account_key(email: &str) -> String {
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::digest(format!("velum-throttle:{}", email.trim().to_lowercase()));
+    digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn window_micros() -> i64 {
+    i64::try_from(THROTTLE_WINDOW.as_micros()).unwrap_or(i64::MAX)
+}
+
+/// The platform-chain event that sums up one source's failed sign-ins
+/// with unknown emails in one window.
+fn anonymous_summary(source: &str, window: throttle::Counter) -> NewAuditEvent {
+    platform_event(
+        AuditAction::SignInFailed,
+        Some(source.to_owned()),
+        Some(format!(
+            "unknown_account count:{} window_start:{} window_minutes:{}",
+            window.count,
+            window.window_start,
+            THROTTLE_WINDOW.as_mins()
+        )),
+    )
+}
+
+/// One attempt let through [`App::admit`], counted in advance against its
+/// source and its account from that source.
+#[derive(Debug)]
+pub(crate) struct Attempt {
+    /// `src:<source>`, when the source is known.
+    source: Option<String>,
+    /// `pair:<account>:<source>`, when the source is known.
+    pair: Option<String>,
+    /// `acct:<account>`.
+    account: String,
+    /// The account-from-source count including this attempt.
+    pair_count: i64,
+    /// This attempt's place among the sign-ins in progress, held until
+    /// the attempt is dropped.
+    _slot: tokio::sync::OwnedSemaphorePermit,
+}
+
 impl App {
-    /// Slow down a source that keeps failing (the delay grows with its
-    /// failures, up to five seconds).
-    async fn throttle(&self, source: Option<&str>) -> Result<(), AppError> {
-        let Some(source) = source else { return Ok(()) };
-        let mut tx = self.store().begin_read().await?;
-        let n = throttle::failures(&mut tx, source, self.now(), THROTTLE_WINDOW.as_micros() as i64).await?;
-        drop(tx);
-        if n > SLOW_AFTER {
-            let ms = u64::try_from((n - SLOW_AFTER).min(20) * 250).unwrap_or(0);
-            tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+    /// Let an attempt at `email` from `source` through, or refuse it. The
+    /// attempt is counted before anything is checked, so guesses sent in
+    /// parallel each see the ones before them: past [`LOCK_AFTER`] attempts
+    /// at this account from this source, or [`SOURCE_LIMIT`] from this
+    /// source, the answer is `TooManyAttempts` until the window ends. Past
+    /// [`SLOW_AFTER`] failures at the account from anywhere, the attempt
+    /// waits a little (never refused: that would let anyone lock the real
+    /// user out).
+    ///
+    /// At most [`crate::SIGN_INS_IN_PROGRESS_PER_CORE`] per core attempts are
+    /// in progress at once in this process; past that, the answer is
+    /// `TooManyAttempts` (retry after a second) before anything else, so a
+    /// flood of sign-ins cannot hold unbounded memory while it waits for
+    /// Argon2.
+    pub(crate) async fn admit(&self, email: &str, source: Option<&str>) -> Result<Attempt, AppError> {
+        let slot = self
+            .sign_in_slot()
+            .ok_or(AppError::TooManyAttempts { retry_after_secs: 1 })?;
+        let now = self.now();
+        let account = account_key(email);
+        let mut attempt = Attempt {
+            _slot: slot,
+            source: None,
+            pair: None,
+            account: format!("acct:{account}"),
+            pair_count: 0,
+        };
+        let mut tx = self.begin().await?;
+        let mut refuse = None;
+        if let Some(src) = source.map(source_key) {
+            let by_source = throttle::hit(&mut tx, &format!("src:{src}"), now, window_micros()).await?;
+            let pair_key = format!("pair:{account}:{src}");
+            let by_pair = throttle::hit(&mut tx, &pair_key, now, window_micros()).await?;
+            attempt.source = Some(format!("src:{src}"));
+            attempt.pair = Some(pair_key);
+            attempt.pair_count = by_pair.count;
+            if by_pair.count > LOCK_AFTER {
+                refuse = Some(by_pair);
+            } else if by_source.count > SOURCE_LIMIT {
+                refuse = Some(by_source);
+            }
+        }
+        let failures = throttle::peek(&mut tx, &attempt.account, now, window_micros())
+            .await?
+            .map_or(0, |c| c.count);
+        tx.commit().await?;
+        if let Some(c) = refuse {
+            let ends = c.window_start.saturating_add(THROTTLE_WINDOW).unwrap_or(now);
+            let secs = ends.duration_since(now).as_secs().max(1);
+            return Err(AppError::TooManyAttempts {
+                retry_after_secs: u64::try_from(secs).unwrap_or(1),
+            });
+        }
+        if failures > SLOW_AFTER {
+            let steps = u32::try_from(failures - SLOW_AFTER).unwrap_or(u32::MAX);
+            tokio::time::sleep(SLOW_STEP.saturating_mul(steps).min(SLOW_MAX)).await;
+        }
+        Ok(attempt)
+    }
+
+    /// A correct password or a completed sign-in: take the attempt back
+    /// off its source's count, and when `done`, forget this source's
+    /// attempts at the account.
+    async fn release(&self, tx: &mut Tx, attempt: &Attempt, done: bool) -> Result<(), AppError> {
+        if let Some(src) = &attempt.source {
+            throttle::forgive(tx, src).await?;
+        }
+        if done && let Some(pair) = &attempt.pair {
+            throttle::clear(tx, pair).await?;
         }
         Ok(())
     }
 
-    /// Record a failed attempt: count it against the account (locking it at
-    /// the limit) and the source, audit it, commit, and answer
+    /// Record a failed attempt: count it against the account (which only
+    /// slows further attempts), audit it (and the lock of this source out of
+    /// the account when it is reached), email the account holder once per
+    /// window when their account is being guessed at, commit, and answer
     /// `BadCredentials`.
-    async fn fail(&self, mut tx: Tx, account: Option<&StaffRow>, source: Option<&str>, reason: &str) -> AppError {
+    async fn fail(
+        &self,
+        mut tx: Tx,
+        account: Option<&StaffRow>,
+        attempt: Option<&Attempt>,
+        source: Option<&str>,
+        reason: &str,
+    ) -> AppError {
         let result: Result<(), AppError> = async {
             let now = self.now();
-            if let Some(src) = source {
-                throttle::record_failure(&mut tx, src, now, THROTTLE_WINDOW.as_micros() as i64).await?;
-            }
+            let failures = match attempt {
+                Some(a) => throttle::hit(&mut tx, &a.account, now, window_micros()).await?.count,
+                None => 0,
+            };
             match account {
                 Some(s) => {
-                    let scope = ClinicScope::new(s.clinic_id);
-                    let lock_until = now.saturating_add(LOCK_FOR).unwrap_or(now);
-                    let n = staff::record_failure(&mut tx, &scope, s.id, LOCK_AFTER, lock_until, now).await?;
                     self.audit(&mut tx, staff_event(s, AuditAction::SignInFailed, source, Some(reason)))
                         .await?;
-                    if n == LOCK_AFTER {
-                        self.audit(&mut tx, staff_event(s, AuditAction::AccountLocked, source, None))
-                            .await?;
+                    if attempt.is_some_and(|a| a.pair_count == LOCK_AFTER) {
+                        self.audit(
+                            &mut tx,
+                            staff_event(s, AuditAction::AccountLocked, source, Some("source_locked_out")),
+                        )
+                        .await?;
+                    }
+                    if failures == LOCK_AFTER {
+                        self.warn_holder(&mut tx, s).await?;
                     }
                 }
-                None => {
-                    self.audit(
-                        &mut tx,
-                        platform_event(
-                            AuditAction::SignInFailed,
-                            source.map(str::to_owned),
-                            Some(reason.to_owned()),
-                        ),
-                    )
-                    .await?;
-                }
+                // No account: the platform's chain gets one summary event per
+                // source and window, written when the window has ended (here,
+                // at the source's next failure, or by the background worker).
+                None => match source.map(source_key) {
+                    Some(src) => {
+                        if let Some(ended) =
+                            throttle::record_anonymous_failure(&mut tx, &src, now, window_micros()).await?
+                        {
+                            self.audit(&mut tx, anonymous_summary(&src, ended)).await?;
+                        }
+                    }
+                    None => {
+                        self.audit(
+                            &mut tx,
+                            platform_event(AuditAction::SignInFailed, None, Some(reason.to_owned())),
+                        )
+                        .await?;
+                    }
+                },
             }
             tx.commit().await?;
             Ok(())
@@ -277,12 +438,39 @@ impl App {
         }
     }
 
+    /// Tell the account holder that their account is being guessed at (once
+    /// per window: called when the account's failures reach [`LOCK_AFTER`]).
+    async fn warn_holder(&self, tx: &mut Tx, s: &StaffRow) -> Result<(), AppError> {
+        let mins = THROTTLE_WINDOW.as_mins();
+        let body = format!(
+            "Someone has entered a wrong password or code for your Velum account {LOCK_AFTER} times in the last \
+             {mins} minutes.\n\n\
+             You can still sign in as usual: only the addresses the wrong attempts came from are locked out.\n\
+             If this was not you, change your password after signing in, and tell your clinic's owner.\n"
+        );
+        outbox::enqueue(
+            tx,
+            s.clinic_id,
+            &s.email,
+            "Wrong sign-in attempts on your Velum account",
+            &body,
+            self.now(),
+        )
+        .await?;
+        Ok(())
+    }
+
     /// Check email and password. On success returns the account; every
     /// failure is counted, audited and answered with `BadCredentials`. A
     /// correct password for a suspended clinic is audited and answered
     /// `ClinicSuspended`.
-    async fn check_password(&self, email: &str, password: &str, source: Option<&str>) -> Result<StaffRow, AppError> {
-        self.throttle(source).await?;
+    async fn check_password(
+        &self,
+        email: &str,
+        password: &str,
+        source: Option<&str>,
+    ) -> Result<(StaffRow, Attempt), AppError> {
+        let attempt = self.admit(email, source).await?;
         let email = email.trim().to_lowercase();
         let mut tx = self.store().begin_read().await?;
         let account = staff::find_for_sign_in(&mut tx, &email).await?;
@@ -294,27 +482,21 @@ impl App {
             .and_then(|s| s.password_hash.clone())
             .unwrap_or_else(|| password::dummy_hash().to_owned());
         let pw = password.to_owned();
-        let matches = tokio::task::spawn_blocking(move || password::verify_password(&hash, &pw))
-            .await
-            .map_err(|e| AppError::Internal(e.to_string()))?;
+        let matches = self.argon2(move || password::verify_password(&hash, &pw)).await?;
         let mut tx = self.begin().await?;
-        let now = self.now();
         let Some(s) = account else {
-            return Err(self.fail(tx, None, source, "unknown_account").await);
+            return Err(self.fail(tx, None, Some(&attempt), source, "unknown_account").await);
         };
         // Decide on the account as it is now, inside the write transaction:
         // guesses sent all at once each see the failures recorded before them.
         let Some(s) = staff::get(&mut tx, &ClinicScope::new(s.clinic_id), s.id).await? else {
-            return Err(self.fail(tx, None, source, "unknown_account").await);
+            return Err(self.fail(tx, None, Some(&attempt), source, "unknown_account").await);
         };
         if s.disabled {
-            return Err(self.fail(tx, Some(&s), source, "disabled").await);
-        }
-        if s.locked_until.is_some_and(|t| t > now) {
-            return Err(self.fail(tx, Some(&s), source, "locked").await);
+            return Err(self.fail(tx, Some(&s), Some(&attempt), source, "disabled").await);
         }
         if s.password_hash.is_none() || !matches {
-            return Err(self.fail(tx, Some(&s), source, "wrong_password").await);
+            return Err(self.fail(tx, Some(&s), Some(&attempt), source, "wrong_password").await);
         }
         let clinic = clinics::get(&mut tx, &ClinicScope::new(s.clinic_id)).await?;
         if clinic.is_none_or(|c| c.status != "active") {
@@ -325,11 +507,12 @@ impl App {
                 staff_event(&s, AuditAction::SignInFailed, source, Some("clinic_suspended")),
             )
             .await?;
+            self.release(&mut tx, &attempt, true).await?;
             tx.commit().await?;
             return Err(AppError::ClinicSuspended);
         }
         drop(tx);
-        Ok(s)
+        Ok((s, attempt))
     }
 
     /// Check a TOTP code against the account's confirmed secret and use it
@@ -446,9 +629,13 @@ impl App {
         s: &StaffRow,
         kind: &str,
         source: Option<&str>,
+        attempt: Option<&Attempt>,
     ) -> Result<IssuedSession, AppError> {
         let scope = ClinicScope::new(s.clinic_id);
         staff::clear_failures(&mut tx, &scope, s.id, self.now()).await?;
+        if let Some(a) = attempt {
+            self.release(&mut tx, a, true).await?;
+        }
         self.audit(&mut tx, staff_event(s, AuditAction::SignIn, source, Some(kind)))
             .await?;
         let issued = self.issue(&mut tx, s, kind, Stage::Full).await?;
@@ -469,21 +656,20 @@ impl App {
         code: &str,
         source: Option<&str>,
     ) -> Result<IssuedSession, AppError> {
-        let s = self.check_password(email, password, source).await?;
+        let (s, attempt) = self.check_password(email, password, source).await?;
         let mut tx = self.begin().await?;
         let s = staff::get(&mut tx, &ClinicScope::new(s.clinic_id), s.id)
             .await?
             .ok_or(AppError::BadCredentials)?;
-        let locked = s.locked_until.is_some_and(|t| t > self.now());
-        let factor = if locked || !s.totp_confirmed {
-            SecondFactor::Refused
-        } else {
+        let factor = if s.totp_confirmed {
             self.use_second_factor(&mut tx, &s, code, source).await?
+        } else {
+            SecondFactor::Refused
         };
         if factor == SecondFactor::Refused {
-            return Err(self.fail(tx, Some(&s), source, "wrong_code").await);
+            return Err(self.fail(tx, Some(&s), Some(&attempt), source, "wrong_code").await);
         }
-        let mut issued = self.signed_in(tx, &s, "api", source).await?;
+        let mut issued = self.signed_in(tx, &s, "api", source, Some(&attempt)).await?;
         if let SecondFactor::Recovery { left } = factor {
             issued.recovery_codes_left = Some(left);
         }
@@ -502,8 +688,11 @@ impl App {
         password: &str,
         source: Option<&str>,
     ) -> Result<IssuedSession, AppError> {
-        let s = self.check_password(email, password, source).await?;
+        let (s, attempt) = self.check_password(email, password, source).await?;
         let mut tx = self.begin().await?;
+        // The password was right: this attempt no longer counts against the
+        // source (the code step is counted on its own).
+        self.release(&mut tx, &attempt, false).await?;
         let stage = if s.totp_confirmed { Stage::Totp } else { Stage::Enrol };
         let issued = self.issue(&mut tx, &s, "web", stage).await?;
         tx.commit().await?;
@@ -523,20 +712,17 @@ impl App {
         source: Option<&str>,
     ) -> Result<IssuedSession, AppError> {
         let (tref, s) = self.pending(pending, Stage::Totp).await?;
+        let attempt = self.admit(&s.email, source).await?;
         let mut tx = self.begin().await?;
         let s = staff::get(&mut tx, &ClinicScope::new(s.clinic_id), s.id)
             .await?
             .ok_or(AppError::Unauthenticated)?;
-        let factor = if s.locked_until.is_some_and(|t| t > self.now()) {
-            SecondFactor::Refused
-        } else {
-            self.use_second_factor(&mut tx, &s, code, source).await?
-        };
+        let factor = self.use_second_factor(&mut tx, &s, code, source).await?;
         if factor == SecondFactor::Refused {
-            return Err(self.fail(tx, Some(&s), source, "wrong_code").await);
+            return Err(self.fail(tx, Some(&s), Some(&attempt), source, "wrong_code").await);
         }
         sessions::delete(&mut tx, &tref.scope(), &tref.hash).await?;
-        let mut issued = self.signed_in(tx, &s, "web", source).await?;
+        let mut issued = self.signed_in(tx, &s, "web", source, Some(&attempt)).await?;
         if let SecondFactor::Recovery { left } = factor {
             issued.recovery_codes_left = Some(left);
         }
@@ -624,7 +810,7 @@ impl App {
             .await?;
         let codes = self.new_recovery_codes(&mut tx, &s).await?;
         sessions::delete_stage_for(&mut tx, &scope, s.id, Stage::Enrol.as_str()).await?;
-        let mut issued = self.signed_in(tx, &s, "web", source).await?;
+        let mut issued = self.signed_in(tx, &s, "web", source, None).await?;
         issued.recovery_codes = codes;
         Ok(issued)
     }
@@ -702,34 +888,102 @@ impl App {
         Ok(())
     }
 
-    /// "Forgot password": if the email has an active account, email it a
-    /// single-use link valid for an hour. Answers the same either way.
+    /// "Forgot password": queue the request for the background worker and
+    /// answer. The request does the same work whatever the email (two
+    /// counter updates and one queued row), so neither its answer nor its
+    /// time tells whether the email has an account; the worker looks the
+    /// email up and mails a link ([`App::process_password_resets`]).
+    ///
+    /// Throttled per source: past [`RESET_SOURCE_LIMIT`] requests in a
+    /// window the answer is `TooManyAttempts`. Per account (the email as
+    /// typed): past [`RESET_ACCOUNT_LIMIT`] requests in a window, further
+    /// ones are answered the same but not queued.
     ///
     /// # Errors
-    /// Database errors only.
+    /// `TooManyAttempts`; database errors.
     pub async fn request_password_reset(&self, email: &str, source: Option<&str>) -> Result<(), AppError> {
         let email = email.trim().to_lowercase();
-        let mut tx = self.begin().await?;
-        let Some(s) = staff::find_for_sign_in(&mut tx, &email).await?.filter(|s| !s.disabled) else {
-            return Ok(());
-        };
         let now = self.now();
-        let link = self
-            .new_link(&mut tx, &s, LinkPurpose::Reset, RESET_LINK_LIFETIME)
-            .await?;
-        let body = format!(
-            "Someone asked to reset the password for your Velum account.\n\n\
-             To choose a new password, open this link within the hour:\n{link}\n\n\
-             If it was not you, ignore this email: your password has not changed.\n"
-        );
-        outbox::enqueue(&mut tx, s.clinic_id, &s.email, "Reset your Velum password", &body, now).await?;
-        self.audit(
-            &mut tx,
-            staff_event(&s, AuditAction::PasswordResetRequested, source, None),
-        )
-        .await?;
+        let mut tx = self.begin().await?;
+        if let Some(src) = source.map(source_key) {
+            let c = throttle::hit(&mut tx, &format!("reset-src:{src}"), now, window_micros()).await?;
+            if c.count > RESET_SOURCE_LIMIT {
+                tx.commit().await?;
+                let ends = c.window_start.saturating_add(THROTTLE_WINDOW).unwrap_or(now);
+                let secs = ends.duration_since(now).as_secs().max(1);
+                return Err(AppError::TooManyAttempts {
+                    retry_after_secs: u64::try_from(secs).unwrap_or(1),
+                });
+            }
+        }
+        let key = format!("reset-acct:{}", account_key(&email));
+        let c = throttle::hit(&mut tx, &key, now, window_micros()).await?;
+        if c.count <= RESET_ACCOUNT_LIMIT {
+            throttle::queue_reset(&mut tx, &email, source, now).await?;
+        }
         tx.commit().await?;
         Ok(())
+    }
+
+    /// The background worker's part of "forgot password": take the queued
+    /// requests; for each email with an active account, replace any earlier
+    /// reset link with a new one and mail it (through the outbox). Emails
+    /// without an account get nothing. Returns how many links were made.
+    ///
+    /// # Errors
+    /// Database errors (the requests then stay queued).
+    pub async fn process_password_resets(&self) -> Result<usize, AppError> {
+        let mut made = 0;
+        loop {
+            let mut tx = self.begin().await?;
+            let requests = throttle::take_resets(&mut tx, 50).await?;
+            if requests.is_empty() {
+                return Ok(made);
+            }
+            for r in &requests {
+                let Some(s) = staff::find_for_sign_in(&mut tx, &r.email)
+                    .await?
+                    .filter(|s| !s.disabled)
+                else {
+                    continue;
+                };
+                let now = self.now();
+                staff::revoke_links(&mut tx, &ClinicScope::new(s.clinic_id), s.id, LinkPurpose::Reset, now).await?;
+                let link = self
+                    .new_link(&mut tx, &s, LinkPurpose::Reset, RESET_LINK_LIFETIME)
+                    .await?;
+                let body = format!(
+                    "Someone asked to reset the password for your Velum account.\n\n\
+                     To choose a new password, open this link within the hour:\n{link}\n\n\
+                     Any earlier reset link no longer works.\n\
+                     If it was not you, ignore this email: your password has not changed.\n"
+                );
+                outbox::enqueue(&mut tx, s.clinic_id, &s.email, "Reset your Velum password", &body, now).await?;
+                self.audit(
+                    &mut tx,
+                    staff_event(&s, AuditAction::PasswordResetRequested, r.source.as_deref(), None),
+                )
+                .await?;
+                made += 1;
+            }
+            tx.commit().await?;
+        }
+    }
+
+    /// The background worker's part of counting failed sign-ins with
+    /// unknown emails: every source whose window has ended gets its one
+    /// summary event in the platform's chain. Returns how many.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn summarise_anonymous_failures(&self) -> Result<usize, AppError> {
+        let mut tx = self.begin().await?;
+        let ended = throttle::take_ended_anonymous(&mut tx, self.now(), window_micros()).await?;
+        for (src, window) in &ended {
+            self.audit(&mut tx, anonymous_summary(src, *window)).await?;
+        }
+        tx.commit().await?;
+        Ok(ended.len())
     }
 
     /// Make a single-use link for `s` and return its URL.
@@ -789,9 +1043,7 @@ impl App {
             return Err(AppError::Validation(errors));
         };
         let pw = pw.expose().to_owned();
-        let hash = tokio::task::spawn_blocking(move || password::hash_password(&pw))
-            .await
-            .map_err(|e| AppError::Internal(e.to_string()))?;
+        let hash = self.argon2(move || password::hash_password(&pw)).await?;
         let tref = TokenRef::parse(link_token).ok_or(AppError::NotFound)?;
         let mut tx = self.begin().await?;
         let (clinic, staff_id) = staff::use_link(&mut tx, &tref.scope(), &tref.hash, purpose, self.now())
@@ -819,8 +1071,16 @@ impl App {
     /// 6.2.3), the new one must pass the password rules, and every session
     /// of the account ends, this one included (ASVS 7.4.3).
     ///
+    /// The current password is checked like a sign-in: through the same
+    /// attempt counters (refused with `TooManyAttempts` while this source is
+    /// locked out of the account), and each wrong one counts as a failed
+    /// sign-in. After [`CHANGE_PASSWORD_LIMIT`] wrong current passwords in a
+    /// window, every session of the account ends (a stolen session cannot
+    /// be told apart from the real one) and the answer is `Unauthenticated`.
+    ///
     /// # Errors
-    /// A field error on `current_password` or `password`.
+    /// A field error on `current_password` or `password`;
+    /// `TooManyAttempts`; `Unauthenticated` once the sessions were ended.
     pub async fn change_own_password(&self, actor: &Actor, current: &str, new_password: &str) -> Result<(), AppError> {
         let scope = ClinicScope::new(actor.clinic_id);
         let mut tx = self.store().begin_read().await?;
@@ -828,27 +1088,59 @@ impl App {
             .await?
             .ok_or(AppError::Unauthenticated)?;
         drop(tx);
+        let source = actor.source.map(|a| a.to_string());
+        let attempt = self.admit(&s.email, source.as_deref()).await?;
         let hash = s
             .password_hash
             .clone()
             .unwrap_or_else(|| password::dummy_hash().to_owned());
         let cur = current.to_owned();
-        let matches = tokio::task::spawn_blocking(move || password::verify_password(&hash, &cur))
-            .await
-            .map_err(|e| AppError::Internal(e.to_string()))?;
+        let matches = self.argon2(move || password::verify_password(&hash, &cur)).await?;
+        let wrong_key = format!("chpw:{}", s.id);
         let mut errors = FieldErrors::new();
-        if !matches {
+        if matches {
+            let mut tx = self.begin().await?;
+            self.release(&mut tx, &attempt, true).await?;
+            throttle::clear(&mut tx, &wrong_key).await?;
+            tx.commit().await?;
+        } else {
             // Counted like a failed sign-in, so a stolen session cannot guess
             // the password without limit.
-            let tx = self.begin().await?;
-            let _ = self
+            let mut tx = self.begin().await?;
+            let wrong = throttle::hit(&mut tx, &wrong_key, self.now(), window_micros())
+                .await?
+                .count;
+            match self
                 .fail(
                     tx,
                     Some(&s),
-                    actor.source.map(|a| a.to_string()).as_deref(),
+                    Some(&attempt),
+                    source.as_deref(),
                     "wrong_current_password",
                 )
-                .await;
+                .await
+            {
+                AppError::BadCredentials => {}
+                e => return Err(e),
+            }
+            if wrong >= CHANGE_PASSWORD_LIMIT {
+                let mut tx = self.begin().await?;
+                let ended = sessions::delete_all_for(&mut tx, &scope, actor.staff_id).await?;
+                throttle::clear(&mut tx, &wrong_key).await?;
+                self.audit(
+                    &mut tx,
+                    crate::event(
+                        actor,
+                        AuditAction::SignOut,
+                        None,
+                        &[],
+                        Some(format!("wrong_current_password_limit sessions_ended:{ended}")),
+                    ),
+                )
+                .await?;
+                tx.commit().await?;
+                return Err(AppError::Unauthenticated);
+            }
             errors.add("current_password", "is not your current password");
         }
         let pw = errors.take(
@@ -859,9 +1151,7 @@ impl App {
             return Err(AppError::Validation(errors));
         };
         let pw = pw.expose().to_owned();
-        let new_hash = tokio::task::spawn_blocking(move || password::hash_password(&pw))
-            .await
-            .map_err(|e| AppError::Internal(e.to_string()))?;
+        let new_hash = self.argon2(move || password::hash_password(&pw)).await?;
         let mut tx = self.begin().await?;
         staff::set_password(&mut tx, &scope, actor.staff_id, &new_hash, self.now()).await?;
         let ended = sessions::delete_all_for(&mut tx, &scope, actor.staff_id).await?;

@@ -37,6 +37,11 @@ pub enum AppError {
     /// does not tell which emails have accounts.
     #[error("the clinic is suspended")]
     ClinicSuspended,
+    /// Too many attempts from this source (or at this account from this
+    /// source): refused without checking anything, until the counting
+    /// window ends in `retry_after_secs` seconds.
+    #[error("too many attempts")]
+    TooManyAttempts { retry_after_secs: u64 },
     /// No session, or it expired or was ended.
     #[error("not signed in")]
     Unauthenticated,

@@ -91,7 +91,17 @@ struct Inner {
     master: Arc<MasterKey>,
     clock: Arc<dyn Clock>,
     settings: AppSettings,
+    /// Argon2 runs at most this many at once (one per core), so a flood of
+    /// sign-ins waits its turn instead of allocating Argon2's memory for
+    /// every request at the same time.
+    hashing: Arc<tokio::sync::Semaphore>,
+    /// Sign-in attempts in progress (waiting for Argon2 included); an
+    /// attempt that finds none free is refused at once.
+    sign_ins: Arc<tokio::sync::Semaphore>,
 }
+
+/// Sign-in attempts that may be in progress at once, per core.
+pub const SIGN_INS_IN_PROGRESS_PER_CORE: usize = 16;
 
 impl std::fmt::Debug for App {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -134,12 +144,15 @@ impl App {
             }
         };
         let master = Arc::new(master);
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
         let app = App {
             inner: Arc::new(Inner {
                 store: store.with_master_key(master.clone()),
                 master,
                 clock,
                 settings,
+                hashing: Arc::new(tokio::sync::Semaphore::new(cores)),
+                sign_ins: Arc::new(tokio::sync::Semaphore::new(cores * SIGN_INS_IN_PROGRESS_PER_CORE)),
             }),
         };
         // Data migrations that need the master key run after the schema's.
@@ -149,6 +162,32 @@ impl App {
         app.upgrade_medical_aad().await?;
         app.upgrade_audit_chains_once().await?;
         Ok(app)
+    }
+
+    /// A place among the sign-ins in progress, if one is free.
+    pub(crate) fn sign_in_slot(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        Arc::clone(&self.inner.sign_ins).try_acquire_owned().ok()
+    }
+
+    /// Run Argon2 work (`f`) on the blocking pool, behind the semaphore
+    /// sized to the cores. The permit moves into the blocking task, so a
+    /// request dropped while Argon2 runs (timed out, client gone) keeps its
+    /// place until Argon2 ends.
+    pub(crate) async fn argon2<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, AppError> {
+        let permit = Arc::clone(&self.inner.hashing)
+            .acquire_owned()
+            .await
+            .map_err(|e| AppError::Internal(e.to_string()))?;
+        tokio::task::spawn_blocking(move || {
+            let out = f();
+            drop(permit);
+            out
+        })
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))
     }
 
     pub(crate) fn store(&self) -> &Store {

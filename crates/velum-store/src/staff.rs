@@ -468,6 +468,31 @@ pub async fn use_link(
     Ok(row.map(|(c, s)| (ClinicId::from_uuid(c), StaffId::from_uuid(s))))
 }
 
+/// Use up every live link of `purpose` for `staff` (a new one replaces them).
+///
+/// # Errors
+/// Database errors.
+pub async fn revoke_links(
+    tx: &mut Tx,
+    scope: &ClinicScope,
+    staff: StaffId,
+    purpose: LinkPurpose,
+    now: Timestamp,
+) -> Result<u64, StoreError> {
+    let n = on_tx!(tx, |c| sqlx::query(
+        "UPDATE one_time_tokens SET used_at = $4 \
+         WHERE clinic_id = $1 AND staff_id = $2 AND purpose = $3 AND used_at IS NULL"
+    )
+    .bind(scope.clinic_id().as_uuid())
+    .bind(staff.as_uuid())
+    .bind(purpose.as_str())
+    .bind(micros(now))
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(n)
+}
+
 /// # Errors
 /// Database errors.
 pub async fn set_display_name(

@@ -205,6 +205,7 @@ impl TestApp {
     /// Start the app on a fresh database: an encrypted SQLite file in a
     /// temporary directory, or a new PostgreSQL database.
     pub async fn spawn_on(backend: Backend) -> TestApp {
+<<<<<<< HEAD
         Self::spawn_with(backend, false).await
     }
 
@@ -216,6 +217,24 @@ impl TestApp {
     }
 
     async fn spawn_with(backend: Backend, https: bool) -> TestApp {
+=======
+        Self::spawn_with(backend, Vec::new()).await
+    }
+
+    /// [`TestApp::spawn`] behind trusted proxies: requests from these
+    /// ranges have their `X-Forwarded-For` / `Forwarded` headers believed
+    /// (as `velum serve --trusted-proxy`). Test clients connect from
+    /// 127.0.0.1 unless they choose another loopback address.
+    pub async fn spawn_trusting(trusted_proxies: &[&str]) -> TestApp {
+        let nets = trusted_proxies
+            .iter()
+            .map(|t| velum_web::parse_trusted_proxy(t).expect("a CIDR"))
+            .collect();
+        Self::spawn_with(Backend::from_env(), nets).await
+    }
+
+    async fn spawn_with(backend: Backend, trusted_proxies: Vec<velum_web::IpNet>) -> TestApp {
+>>>>>>> throttle
         let data_dir = tempfile::tempdir().expect("temp dir");
         let smtp = SmtpSink::start().await;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
@@ -244,6 +263,7 @@ impl TestApp {
             velum_web::WebConfig {
                 secure_cookies: https,
                 first_run_token: None,
+                trusted_proxies,
             },
         );
         let (tx, rx) = oneshot::channel::<()>();
@@ -380,12 +400,27 @@ impl TestApp {
             .expect("request")
     }
 
+    /// A client (no redirects followed) whose requests come from the
+    /// loopback address `ip` (any of 127.0.0.0/8 reaches the app), so a
+    /// test can play several source addresses.
+    pub fn client_from(&self, ip: std::net::Ipv4Addr, cookies: bool) -> reqwest::Client {
+        reqwest::Client::builder()
+            .local_address(std::net::IpAddr::V4(ip))
+            .cookie_store(cookies)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client")
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base_url)
     }
 
-    /// Deliver the outbox to the SMTP sink now.
+    /// Run the background worker's mail work now, as `velum serve`'s
+    /// worker does each round: handle queued password-reset requests, then
+    /// deliver the outbox to the SMTP sink.
     pub async fn deliver_mail(&self) -> usize {
+        self.app.process_password_resets().await.expect("password resets");
         self.app.deliver_outbox().await.expect("deliver")
     }
 
@@ -529,12 +564,19 @@ impl Web {
 impl TestApp {
     /// Sign in through the pages: password, then the TOTP code.
     pub async fn web_login(&self, staff: &Staff) -> Web {
+        let http = reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client");
+        self.web_login_with(staff, http).await
+    }
+
+    /// [`TestApp::web_login`] with a given client (one with a cookie store,
+    /// for example from [`TestApp::client_from`]).
+    pub async fn web_login_with(&self, staff: &Staff, http: reqwest::Client) -> Web {
         let web = Web {
-            http: reqwest::Client::builder()
-                .cookie_store(true)
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .expect("client"),
+            http,
             base_url: self.base_url.clone(),
         };
         let r = web

@@ -30,13 +30,34 @@ pub struct ErrorBody {
     pub duplicates: Option<Vec<crate::api::clients::DuplicateJson>>,
     /// A stable code for the few errors a program must tell apart:
     /// `clinic_suspended` (sign-in with a correct password to a clinic its
-    /// provider has suspended).
+    /// provider has suspended); `too_many_attempts` (a 429: wait for the
+    /// seconds in the `Retry-After` header).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub code: Option<String>,
 }
 
 /// The message a suspended clinic's staff see after a correct password.
 pub const CLINIC_SUSPENDED: &str = "This clinic's account is suspended. Contact your provider.";
+
+/// A 429 refusal: how long to wait, as the `Retry-After` header and in words.
+fn too_many(retry_after_secs: u64, body: Response) -> Response {
+    let mut res = body;
+    *res.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+    if let Ok(v) = axum::http::HeaderValue::from_str(&retry_after_secs.to_string()) {
+        res.headers_mut().insert(axum::http::header::RETRY_AFTER, v);
+    }
+    res
+}
+
+/// "in N minutes" (rounded up) for a wait of `secs` seconds.
+fn wait_words(secs: u64) -> String {
+    let mins = secs.div_ceil(60).max(1);
+    if mins == 1 {
+        "in a minute".to_owned()
+    } else {
+        format!("in {mins} minutes")
+    }
+}
 
 /// An error answered as JSON.
 #[derive(Debug)]
@@ -134,6 +155,21 @@ impl IntoResponse for ApiError {
                 }),
             )
                 .into_response(),
+            AppError::TooManyAttempts { retry_after_secs } => too_many(
+                retry_after_secs,
+                Json(ErrorBody {
+                    errors: vec![ErrorItem {
+                        field: None,
+                        message: format!(
+                            "too many attempts; try again {} (see Retry-After)",
+                            wait_words(retry_after_secs)
+                        ),
+                    }],
+                    duplicates: None,
+                    code: Some("too_many_attempts".into()),
+                })
+                .into_response(),
+            ),
             AppError::Unauthenticated => api_error(
                 StatusCode::UNAUTHORIZED,
                 None,
@@ -223,6 +259,17 @@ impl IntoResponse for PageError {
                      This has been recorded; ask the clinic's owner to contact the installation's administrator.",
                 )
             }
+            AppError::TooManyAttempts { retry_after_secs } => too_many(
+                retry_after_secs,
+                error_page(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "Too many attempts",
+                    &format!(
+                        "There have been too many attempts from your network. Please try again {}.",
+                        wait_words(retry_after_secs)
+                    ),
+                ),
+            ),
             AppError::Validation(_) | AppError::Conflict(_) | AppError::Duplicate(_) => error_page(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "Please check the form",

@@ -7,8 +7,8 @@ use std::str::FromStr;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Path, Request};
-use axum::http::StatusCode;
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, IntoResponseParts, Redirect, Response, ResponseParts};
 use axum_extra::extract::cookie::{Cookie, SameSite};
 use serde::de::DeserializeOwned;
@@ -117,17 +117,90 @@ impl IntoResponse for CookieJar {
     }
 }
 
-/// The caller's address, for the audit trail only.
+/// The caller's address: the source for throttling and the audit trail.
+/// The TCP peer, unless the peer is a trusted proxy (see
+/// [`crate::WebConfig::trusted_proxies`] and [`source_address`]).
 #[derive(Clone, Copy, Debug)]
 pub struct ClientIp(pub Option<IpAddr>);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+impl FromRequestParts<AppState> for ClientIp {
     type Rejection = std::convert::Infallible;
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(ClientIp(
-            parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()),
-        ))
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+        Ok(ClientIp(peer.map(|p| {
+            source_address(p, &parts.headers, &state.config.trusted_proxies)
+        })))
     }
+}
+
+/// The source address of a request from `peer`. When `peer` is a trusted
+/// proxy, the hops its headers list (`Forwarded: for=`, else
+/// `X-Forwarded-For`) are read from the right, skipping trusted proxies:
+/// the first hop that is not one is the source. A hop that cannot be read
+/// stops the walk at the last address known. Otherwise the headers are
+/// ignored: anyone can send them.
+#[must_use]
+pub fn source_address(peer: IpAddr, headers: &HeaderMap, trusted: &[ipnet::IpNet]) -> IpAddr {
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|n| n.contains(ip));
+    let peer = peer.to_canonical();
+    if !is_trusted(&peer) {
+        return peer;
+    }
+    let forwarded: Vec<Option<IpAddr>> = headers
+        .get_all(axum::http::header::FORWARDED)
+        .iter()
+        .flat_map(|v| v.to_str().unwrap_or("for=unknown").split(','))
+        .map(|element| {
+            element
+                .split(';')
+                .find_map(|pair| {
+                    let (k, v) = pair.trim().split_once('=')?;
+                    k.trim().eq_ignore_ascii_case("for").then(|| parse_hop(v))
+                })
+                .flatten()
+        })
+        .collect();
+    let hops = if forwarded.is_empty() {
+        headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .flat_map(|v| v.to_str().unwrap_or("unknown").split(','))
+            .map(parse_hop)
+            .collect()
+    } else {
+        forwarded
+    };
+    let mut source = peer;
+    for hop in hops.iter().rev() {
+        match hop {
+            Some(ip) => {
+                source = *ip;
+                if !is_trusted(ip) {
+                    break;
+                }
+            }
+            None => break,
+        }
+    }
+    source
+}
+
+/// One hop: `203.0.113.7`, `203.0.113.7:4711`, `"[2001:db8::1]:4711"`,
+/// `2001:db8::1`. `None` for anything else (`unknown`, obfuscated names).
+fn parse_hop(text: &str) -> Option<IpAddr> {
+    let t = text.trim().trim_matches('"');
+    if let Some(rest) = t.strip_prefix('[') {
+        return rest
+            .split(']')
+            .next()?
+            .parse::<IpAddr>()
+            .ok()
+            .map(|ip| ip.to_canonical());
+    }
+    t.parse::<IpAddr>()
+        .ok()
+        .or_else(|| t.parse::<SocketAddr>().ok().map(|s| s.ip()))
+        .map(|ip| ip.to_canonical())
 }
 
 impl ClientIp {
@@ -376,5 +449,69 @@ impl<T: FromStr + Send, S: Send + Sync> FromRequestParts<S> for PageId<T> {
             .await
             .map_err(|_| not_found())?;
         raw.parse().map(PageId).map_err(|_| not_found())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(*k, v.parse().unwrap());
+        }
+        h
+    }
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    fn nets(list: &[&str]) -> Vec<ipnet::IpNet> {
+        list.iter().map(|n| crate::parse_trusted_proxy(n).unwrap()).collect()
+    }
+
+    #[test]
+    fn without_a_trusted_proxy_the_peer_is_the_source() {
+        let h = headers(&[("x-forwarded-for", "203.0.113.7"), ("forwarded", "for=198.51.100.1")]);
+        assert_eq!(source_address(ip("10.0.0.5"), &h, &[]), ip("10.0.0.5"));
+        assert_eq!(
+            source_address(ip("192.0.2.1"), &h, &nets(&["10.0.0.0/8"])),
+            ip("192.0.2.1")
+        );
+    }
+
+    #[test]
+    fn a_trusted_proxy_gives_the_rightmost_untrusted_hop() {
+        let trusted = nets(&["10.0.0.0/8", "fd00::/8"]);
+        // The client can put anything on the left; it is not believed.
+        let h = headers(&[("x-forwarded-for", "1.2.3.4, 203.0.113.7, 10.1.1.1")]);
+        assert_eq!(source_address(ip("10.0.0.5"), &h, &trusted), ip("203.0.113.7"));
+        let h = headers(&[("forwarded", "for=1.2.3.4, for=\"[2001:db8::9]:4711\";proto=https")]);
+        assert_eq!(source_address(ip("fd00::1"), &h, &trusted), ip("2001:db8::9"));
+        // Forwarded wins over X-Forwarded-For.
+        let h = headers(&[("forwarded", "for=198.51.100.1:80"), ("x-forwarded-for", "203.0.113.7")]);
+        assert_eq!(source_address(ip("10.0.0.5"), &h, &trusted), ip("198.51.100.1"));
+        // An unreadable hop stops the walk at the last address known.
+        let h = headers(&[("x-forwarded-for", "203.0.113.7, unknown, 10.2.2.2")]);
+        assert_eq!(source_address(ip("10.0.0.5"), &h, &trusted), ip("10.2.2.2"));
+        // No header: the proxy itself.
+        assert_eq!(
+            source_address(ip("10.0.0.5"), &HeaderMap::new(), &trusted),
+            ip("10.0.0.5")
+        );
+        // An IPv4 peer seen as IPv6-mapped is matched as IPv4.
+        let h = headers(&[("x-forwarded-for", "203.0.113.7")]);
+        assert_eq!(source_address(ip("::ffff:10.0.0.5"), &h, &trusted), ip("203.0.113.7"));
+    }
+
+    #[test]
+    fn trusted_proxy_values_parse_or_are_refused() {
+        assert!(crate::parse_trusted_proxy("10.0.0.0/8").is_some());
+        assert!(crate::parse_trusted_proxy("127.0.0.1").is_some());
+        assert!(crate::parse_trusted_proxy("fd00::/8").is_some());
+        assert!(crate::parse_trusted_proxy("10.0.0.0/33").is_none());
+        assert!(crate::parse_trusted_proxy("proxy.example").is_none());
     }
 }

@@ -22,6 +22,18 @@ use axum::routing::get;
 use velum_app::App;
 
 pub use api::openapi::openapi_json;
+pub use extract::source_address;
+pub use ipnet::IpNet;
+
+/// Parse one `--trusted-proxy` value: an address range in CIDR form
+/// (`10.0.0.0/8`, `fd00::/8`) or a single address. `None` if it is neither.
+#[must_use]
+pub fn parse_trusted_proxy(text: &str) -> Option<IpNet> {
+    let text = text.trim();
+    text.parse::<IpNet>()
+        .ok()
+        .or_else(|| text.parse::<std::net::IpAddr>().ok().map(IpNet::from))
+}
 
 /// Web settings.
 #[derive(Clone, Debug)]
@@ -35,6 +47,12 @@ pub struct WebConfig {
     /// new server first cannot make themselves its owner. `None` closes the
     /// first-run page.
     pub first_run_token: Option<String>,
+    /// Reverse proxies whose `Forwarded` / `X-Forwarded-For` headers are
+    /// believed (`--trusted-proxy`). Only when the TCP peer is inside one of
+    /// these ranges is the client's address taken from those headers (the
+    /// rightmost hop that is not itself a trusted proxy); otherwise the TCP
+    /// peer is the source address, for throttling and the audit trail.
+    pub trusted_proxies: Vec<IpNet>,
 }
 
 /// Shared by every handler.

@@ -37,9 +37,13 @@ pub struct LoginResponse {
 
 /// Sign in. Every failure is the same 401, whatever was wrong, with one
 /// exception that only a correct password can reach: a clinic its provider
-/// has suspended is a 403 with `"code": "clinic_suspended"`.
+/// has suspended is a 403 with `"code": "clinic_suspended"`. Too many
+/// attempts from one address (at one account, or at all) are refused with
+/// a 429, `"code": "too_many_attempts"` and a `Retry-After` header, before
+/// anything is checked.
 #[utoipa::path(post, path = "/api/v1/auth/login", request_body = LoginRequest, tag = "auth",
-    responses((status = 200, body = LoginResponse), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = LoginResponse), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 429, body = ErrorBody, headers(("Retry-After" = u64, description = "seconds to wait")))))]
 pub async fn login(
     State(state): State<AppState>,
     ip: ClientIp,
@@ -73,4 +77,53 @@ pub async fn logout(
         .to_owned();
     state.app.sign_out(&token, Some(&actor)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordResetRequest {
+    pub email: String,
+}
+
+impl std::fmt::Debug for PasswordResetRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PasswordResetRequest")
+            .field("email", &"[redacted]")
+            .finish()
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PasswordResetAccepted {
+    /// The same words whether or not the email has an account.
+    pub message: String,
+}
+
+/// Ask for a password-reset link. The answer is the same 202, with the same
+/// body, whether or not the email has an account: the request is queued and
+/// the background worker mails a single-use link (valid for one hour; it
+/// replaces any earlier one) only if it has. Too many requests from one
+/// address are refused with a 429, `"code": "too_many_attempts"` and a
+/// `Retry-After` header.
+#[utoipa::path(post, path = "/api/v1/auth/password-reset", request_body = PasswordResetRequest, tag = "auth",
+    responses((status = 202, body = PasswordResetAccepted), (status = 422, body = ErrorBody),
+        (status = 429, body = ErrorBody, headers(("Retry-After" = u64, description = "seconds to wait")))))]
+pub async fn password_reset(
+    State(state): State<AppState>,
+    ip: ClientIp,
+    ApiJson(body): ApiJson<PasswordResetRequest>,
+) -> Result<Response, ApiError> {
+    state
+        .app
+        .request_password_reset(&body.email, ip.text().as_deref())
+        .await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(PasswordResetAccepted {
+            message: "If that address has a Velum account, a link to choose a new password is on its way. \
+                      It works once, for one hour."
+                .into(),
+        }),
+    )
+        .into_response())
 }

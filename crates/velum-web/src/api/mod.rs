@@ -21,6 +21,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/auth/login", post(auth::login))
         .route("/auth/logout", post(auth::logout))
+        .route("/auth/password-reset", post(auth::password_reset))
         .route("/clients", get(clients::list).post(clients::create))
         .route("/clients/search", post(clients::search))
         .route("/clients/{id}", get(clients::get).patch(clients::update))

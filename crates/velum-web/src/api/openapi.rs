@@ -17,7 +17,7 @@ use crate::error::{ErrorBody, ErrorItem};
         license(name = "AGPL-3.0-or-later")
     ),
     paths(
-        auth::login, auth::logout,
+        auth::login, auth::logout, auth::password_reset,
         clients::list, clients::search, clients::create, clients::get, clients::update,
         clients::get_medical, clients::put_medical, clients::access_log,
         audit::trail, audit::head,

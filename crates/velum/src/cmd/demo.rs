@@ -98,6 +98,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         WebConfig {
             secure_cookies: false,
             first_run_token: None,
+            trusted_proxies: Vec::new(),
         },
     )
     .await

@@ -28,6 +28,18 @@ pub struct Args {
     #[arg(long, env = "VELUM_INSECURE_HTTP", action = clap::ArgAction::SetTrue,
         value_parser = clap::builder::BoolishValueParser::new())]
     insecure_http: bool,
+    /// A reverse proxy in front of Velum, as an address range (CIDR, e.g.
+    /// 10.0.0.0/8; repeat the flag for more). Only requests from these
+    /// addresses have their X-Forwarded-For / Forwarded headers believed
+    /// for the client's address; by default none are, and the TCP peer is
+    /// the source address for throttling and the audit trail.
+    #[arg(
+        long = "trusted-proxy",
+        env = "VELUM_TRUSTED_PROXIES",
+        value_delimiter = ',',
+        value_name = "CIDR"
+    )]
+    trusted_proxy: Vec<String>,
 }
 
 /// How the HTTPS rule is named in errors.
@@ -54,7 +66,29 @@ pub fn https_base_url(base_url: &str, insecure_http: bool) -> anyhow::Result<boo
     }
 }
 
+
+/// How the trusted-proxy setting is named in errors.
+pub const TRUSTED_PROXY_SETTING: &str = "--trusted-proxy (VELUM_TRUSTED_PROXIES)";
+
+/// Parse the `--trusted-proxy` values; a bad one is one error line naming
+/// the setting.
+pub fn trusted_proxies(values: &[String]) -> anyhow::Result<Vec<velum_web::IpNet>> {
+    values
+        .iter()
+        .filter(|v| !v.trim().is_empty())
+        .map(|v| {
+            velum_web::parse_trusted_proxy(v).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "{TRUSTED_PROXY_SETTING}: {:?} is not an address range in CIDR form, such as 10.0.0.0/8",
+                    v.trim()
+                )
+            })
+        })
+        .collect()
+}
+
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let trusted_proxies = trusted_proxies(&args.trusted_proxy)?;
     let mut settings = args.mail.checked_settings(Some(args.listen))?;
     // Checked before the database is opened, so a bad value stops start-up
     // with one line naming the setting.
@@ -78,6 +112,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         WebConfig {
             secure_cookies: secure,
             first_run_token,
+            trusted_proxies,
         },
     )
     .await
@@ -100,13 +135,24 @@ pub async fn serve(app: App, listen: SocketAddr, config: WebConfig) -> anyhow::R
     Ok(ExitCode::SUCCESS)
 }
 
-/// Deliver queued email every few seconds; once a minute, delete
-/// offboarding archives that waited past their time, and (half a minute
-/// later) expired sessions, spent links and stale throttle rows.
+/// Every few seconds, handle queued password-reset requests and deliver
+/// queued email; once a minute, write the summaries of failed sign-ins with
+/// unknown emails whose window has ended, delete offboarding archives that
+/// waited past their time, and (half a minute later) expired sessions,
+/// spent links and stale throttle rows; weekly, mail signed audit heads.
 async fn background_worker(app: App) {
     for round in 0_u64.. {
+        // Password-reset requests first, so their mail goes out this round.
+        if let Err(e) = app.process_password_resets().await {
+            tracing::warn!(error = %e, "password-reset requests failed");
+        }
         if let Err(e) = app.deliver_outbox().await {
             tracing::warn!(error = %e, "outbox delivery failed");
+        }
+        if round % 12 == 0
+            && let Err(e) = app.summarise_anonymous_failures().await
+        {
+            tracing::warn!(error = %e, "summarising failed sign-ins failed");
         }
         if round % 12 == 0
             && let Err(e) = app.drop_expired_archives().await

@@ -455,6 +455,39 @@ async fn two_serve_processes_on_one_postgres_database_share_sessions() {
     }
 }
 
+#[test]
+fn a_bad_trusted_proxy_stops_serve_with_one_line_naming_the_setting() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    assert!(
+        velum(&["keys", "init", "--data-dir", d])
+            .output()
+            .unwrap()
+            .status
+            .success()
+    );
+    for (flag, env) in [(Some("10.0.0.0/33"), None), (None, Some("10.0.0.0/8,proxy.example"))] {
+        let mut args = vec!["serve", "--data-dir", d, "--listen", "127.0.0.1:0"];
+        if let Some(f) = flag {
+            args.extend(["--trusted-proxy", "10.0.0.0/8", "--trusted-proxy", f]);
+        }
+        let mut cmd = velum(&args);
+        cmd.env_remove("VELUM_TRUSTED_PROXIES");
+        if let Some(e) = env {
+            cmd.env("VELUM_TRUSTED_PROXIES", e);
+        }
+        let out = cmd.output().unwrap();
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+        assert!(err.contains("--trusted-proxy (VELUM_TRUSTED_PROXIES)"), "{err}");
+    }
+    assert!(
+        !dir.path().join("velum.db").exists(),
+        "refused before the database was opened"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_opens_the_blob_store_and_a_bad_blob_url_stops_it_with_one_line() {
     let dir = tempfile::tempdir().unwrap();
