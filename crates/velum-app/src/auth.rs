@@ -1205,11 +1205,12 @@ impl App {
             .password_hash
             .clone()
             .unwrap_or_else(|| password::dummy_hash().to_owned());
-        let pw = current_password.to_owned();
-        let matches = tokio::task::spawn_blocking(move || password::verify_password(&hash, &pw))
-            .await
-            .map_err(|e| AppError::Internal(e.to_string()))?;
         let source = actor.source.map(|a| a.to_string());
+        // Checked like a sign-in: through the same counters, and refused
+        // while this source is locked out of the account.
+        let attempt = self.admit(&s.email, source.as_deref()).await?;
+        let pw = current_password.to_owned();
+        let matches = self.argon2(move || password::verify_password(&hash, &pw)).await?;
         let mut tx = self.begin().await?;
         // A TOTP code only: a recovery code cannot make new recovery codes.
         let code_ok = matches && self.use_totp_code(&mut tx, &s, code).await?;
@@ -1219,13 +1220,17 @@ impl App {
             } else {
                 "wrong_current_password"
             };
-            let _ = self.fail(tx, Some(&s), source.as_deref(), reason).await;
+            match self.fail(tx, Some(&s), Some(&attempt), source.as_deref(), reason).await {
+                AppError::BadCredentials => {}
+                e => return Err(e),
+            }
             return Err(AppError::Validation(if matches {
                 FieldErrors::single("code", "was not accepted: enter the newest code from your app")
             } else {
                 FieldErrors::single("current_password", "is not your current password")
             }));
         }
+        self.release(&mut tx, &attempt, true).await?;
         let codes = self.new_recovery_codes(&mut tx, &s).await?;
         self.audit(
             &mut tx,

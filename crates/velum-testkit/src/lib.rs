@@ -205,20 +205,14 @@ impl TestApp {
     /// Start the app on a fresh database: an encrypted SQLite file in a
     /// temporary directory, or a new PostgreSQL database.
     pub async fn spawn_on(backend: Backend) -> TestApp {
-<<<<<<< HEAD
-        Self::spawn_with(backend, false).await
+        Self::spawn_with(backend, false, Vec::new()).await
     }
 
     /// Start the app as it runs behind a TLS proxy (an `https://` base URL):
     /// `__Host-` cookies marked `Secure`, HSTS on every response. The test
     /// still talks plain HTTP to the socket, as the proxy would.
     pub async fn spawn_https() -> TestApp {
-        Self::spawn_with(Backend::from_env(), true).await
-    }
-
-    async fn spawn_with(backend: Backend, https: bool) -> TestApp {
-=======
-        Self::spawn_with(backend, Vec::new()).await
+        Self::spawn_with(Backend::from_env(), true, Vec::new()).await
     }
 
     /// [`TestApp::spawn`] behind trusted proxies: requests from these
@@ -230,11 +224,10 @@ impl TestApp {
             .iter()
             .map(|t| velum_web::parse_trusted_proxy(t).expect("a CIDR"))
             .collect();
-        Self::spawn_with(Backend::from_env(), nets).await
+        Self::spawn_with(Backend::from_env(), false, nets).await
     }
 
-    async fn spawn_with(backend: Backend, trusted_proxies: Vec<velum_web::IpNet>) -> TestApp {
->>>>>>> throttle
+    async fn spawn_with(backend: Backend, https: bool, trusted_proxies: Vec<velum_web::IpNet>) -> TestApp {
         let data_dir = tempfile::tempdir().expect("temp dir");
         let smtp = SmtpSink::start().await;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");

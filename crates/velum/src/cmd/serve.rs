@@ -66,7 +66,6 @@ pub fn https_base_url(base_url: &str, insecure_http: bool) -> anyhow::Result<boo
     }
 }
 
-
 /// How the trusted-proxy setting is named in errors.
 pub const TRUSTED_PROXY_SETTING: &str = "--trusted-proxy (VELUM_TRUSTED_PROXIES)";
 
