@@ -80,6 +80,16 @@ impl Raw {
         on_raw!(self, |c| sqlx::query_scalar(sql).fetch_one(c).await.unwrap())
     }
 
+    /// Throttle rows whose window started before `micros`.
+    async fn throttle_rows_before(&mut self, micros: i64) -> i64 {
+        const SQL: &str = "SELECT COUNT(*) FROM login_throttle WHERE window_start < $1";
+        on_raw!(self, |c| sqlx::query_scalar(SQL)
+            .bind(micros)
+            .fetch_one(c)
+            .await
+            .unwrap())
+    }
+
     async fn close(self) {
         on_raw!(self, |c| c.close().await.unwrap());
     }
@@ -104,6 +114,8 @@ async fn forgot_password(t: &TestApp, email: &str) {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
+    // The request only queues; the background worker makes the link and the mail.
+    t.app.process_password_resets().await.unwrap();
 }
 
 /// Issue 16 item 18: a reset link is sealed while it waits in the outbox
@@ -235,14 +247,15 @@ async fn housekeeping_deletes_expired_sign_in_state_and_keeps_live_state() {
     let sessions = raw.count(SESSIONS).await;
     assert!(sessions >= 1);
     assert_eq!(raw.count(RESETS).await, 1);
-    assert_eq!(raw.count(THROTTLE).await, 1);
+    let throttle_rows = raw.count(THROTTLE).await;
+    assert!(throttle_rows >= 1);
 
     // Nothing is due yet: everything stays.
     let purged = t.app.housekeeping().await.unwrap();
     assert_eq!(purged, velum_app::housekeeping::Purged::default());
     assert_eq!(raw.count(SESSIONS).await, sessions);
     assert_eq!(raw.count(RESETS).await, 1);
-    assert_eq!(raw.count(THROTTLE).await, 1);
+    assert_eq!(raw.count(THROTTLE).await, throttle_rows);
     assert_eq!(old_session.get("/api/v1/audit").await.status(), 200);
 
     // Two hours later: the session has been idle too long, the reset link
@@ -252,11 +265,14 @@ async fn housekeeping_deletes_expired_sign_in_state_and_keeps_live_state() {
     let new_session = t.login(owner).await;
     forgot_password(&t, &owner.email).await;
     let purged = t.app.housekeeping().await.unwrap();
-    assert_eq!((purged.links, purged.throttle), (1, 1), "{purged:?}");
+    assert_eq!(purged.links, 1, "{purged:?}");
+    assert!(purged.throttle >= 1, "{purged:?}");
     assert!(purged.sessions >= 1, "{purged:?}");
     assert_eq!(raw.count(SESSIONS).await, 1, "only the new session is left");
     assert_eq!(raw.count(RESETS).await, 1, "only the new link is left");
-    assert_eq!(raw.count(THROTTLE).await, 0);
+    // Only counters of this last hour's attempts are left.
+    let hour_ago = velum_app::Clock::now(t.clock.as_ref()).as_microsecond() - 3_600_000_000;
+    assert_eq!(raw.throttle_rows_before(hour_ago).await, 0);
     assert_eq!(new_session.get("/api/v1/audit").await.status(), 200);
     assert_eq!(old_session.get("/api/v1/audit").await.status(), 401);
 
