@@ -13,7 +13,7 @@ use velum_core::ClinicId;
 use velum_core::actor::Purpose;
 use velum_core::audit::{AuditAction, NewAuditEvent};
 use velum_crypto::{ClientKey, ClinicKey, WrappedKey};
-use velum_store::{ClinicScope, StoreError, Tx, clients, clinics, staff};
+use velum_store::{ClinicScope, StoreError, Tx, clients, clinics, sessions, staff};
 
 use crate::{App, AppError};
 
@@ -215,6 +215,7 @@ impl App {
         let mut tx = self.begin().await?;
         let remaining = u64::try_from(clients::count_keys_not_under(&mut tx, &scope, key_id).await?).unwrap_or(0);
         let retired = if remaining == 0 {
+            self.reseal_stragglers(&mut tx, &scope, key_id, &new_key).await?;
             clinics::retire_unused_keys(&mut tx, &scope, key_id).await?
         } else {
             0
@@ -234,6 +235,44 @@ impl App {
             remaining,
             retired,
         })
+    }
+}
+
+impl App {
+    /// Before older clinic keys are deleted: a TOTP secret confirmed while
+    /// the rotation ran may have been sealed under an older key (the set-up
+    /// read it before the new key existed); re-seal any such secret under
+    /// the new key, trying each older key. Set-up secrets waiting on
+    /// sign-in sessions are dropped: those sessions show a new secret at
+    /// their next page, instead of one that no key opens. Returns how many
+    /// confirmed secrets were re-sealed.
+    async fn reseal_stragglers(
+        &self,
+        tx: &mut Tx,
+        scope: &ClinicScope,
+        key_id: i64,
+        new_key: &ClinicKey,
+    ) -> Result<u64, AppError> {
+        let clinic = scope.clinic_id();
+        let mut older = Vec::new();
+        for id in clinics::key_ids(tx, scope).await? {
+            if id < key_id {
+                older.push(self.clinic_key_by_id(tx, scope, id).await?);
+            }
+        }
+        let mut resealed = 0;
+        for (id, sealed) in staff::sealed_totp_secrets(tx, scope).await? {
+            let aad = crate::auth::totp_aad(clinic, id);
+            if new_key.open(&sealed, &aad).is_ok() {
+                continue;
+            }
+            if let Some(plain) = older.iter().find_map(|k| k.open(&sealed, &aad).ok()) {
+                staff::reseal_totp(tx, scope, id, &new_key.seal(&plain, &aad)).await?;
+                resealed += 1;
+            }
+        }
+        sessions::clear_totp_pending(tx, scope).await?;
+        Ok(resealed)
     }
 }
 

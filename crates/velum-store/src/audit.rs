@@ -165,6 +165,37 @@ pub async fn client_access_log(
         .collect()
 }
 
+/// The first clinic marked offboarded without a chain of its own whose
+/// offboarding the platform's chain does not record (a
+/// `clinic_offboarded` event naming it and its certificate).
+async fn unrecorded_offboarding(tx: &mut Tx) -> Result<Option<ChainBreak>, StoreError> {
+    let gone: Vec<Uuid> = on_tx!(tx, |c| sqlx::query_scalar(
+        "SELECT id FROM clinics c WHERE kind = 'clinic' AND status = 'offboarded' \
+         AND NOT EXISTS (SELECT 1 FROM audit_events e WHERE e.clinic_id = c.id) ORDER BY id"
+    )
+    .fetch_all(c)
+    .await)?;
+    if gone.is_empty() {
+        return Ok(None);
+    }
+    let recorded: Vec<Option<String>> = on_tx!(tx, |c| sqlx::query_scalar(
+        "SELECT detail FROM audit_events WHERE clinic_id = $1 AND action = 'clinic_offboarded'"
+    )
+    .bind(crate::platform::platform_id().as_uuid())
+    .fetch_all(c)
+    .await)?;
+    Ok(gone.into_iter().map(ClinicId::from_uuid).find_map(|clinic| {
+        let names = format!("clinic:{clinic} certificate:");
+        let found = recorded.iter().flatten().any(|d| d.contains(&names));
+        (!found).then_some(ChainBreak {
+            clinic_id: clinic,
+            seq: 0,
+            event_id: None,
+            reason: "marked offboarded, but the platform's chain records no offboarding of it",
+        })
+    }))
+}
+
 /// The first place a chain does not hold.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ChainBreak {
@@ -231,6 +262,10 @@ impl Store {
                 return Ok(report);
             }
         }
+        // A clinic marked offboarded may have no chain only if the
+        // platform's (verified, keyed) chain records its offboarding: else
+        // marking a clinic offboarded would be a way to delete its chain.
+        report.first_break = unrecorded_offboarding(&mut tx).await?;
         Ok(report)
     }
 

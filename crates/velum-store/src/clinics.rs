@@ -126,8 +126,9 @@ pub async fn add_key(
 }
 
 /// Delete the clinic's key rows older than `current` that no client key
-/// and no queued mail names any more (the end of a rotation; a key still
-/// sealing queued mail goes at a later run, once that mail has left).
+/// and no mail still waiting to be sent is sealed under (the end of a
+/// rotation; a key still sealing queued mail goes at a later run, once that
+/// mail has left: sent or given-up mail keeps no sealed bytes).
 /// Returns how many went.
 ///
 /// # Errors
@@ -137,7 +138,8 @@ pub async fn retire_unused_keys(tx: &mut Tx, scope: &ClinicScope, current: i64) 
         "DELETE FROM clinic_keys WHERE clinic_id = $1 AND key_id < $2 AND NOT EXISTS ( \
            SELECT 1 FROM client_keys k WHERE k.clinic_id = clinic_keys.clinic_id AND k.key_id = clinic_keys.key_id) \
          AND NOT EXISTS ( \
-           SELECT 1 FROM outbox o WHERE o.key_clinic_id = clinic_keys.clinic_id AND o.key_id = clinic_keys.key_id)",
+           SELECT 1 FROM outbox o WHERE o.key_clinic_id = clinic_keys.clinic_id AND o.key_id = clinic_keys.key_id \
+             AND o.sealed IS NOT NULL)",
     )
     .bind(scope.clinic_id().as_uuid())
     .bind(current)

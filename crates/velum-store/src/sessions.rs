@@ -254,3 +254,21 @@ pub async fn delete_stage_for(
     .map(|r| r.rows_affected()))?;
     Ok(done)
 }
+
+/// Drop every set-up secret waiting on the clinic's sign-in sessions (a
+/// clinic-key rotation is about to delete the key they are sealed under);
+/// each such session is shown a new secret at its next page. Returns how
+/// many were dropped.
+///
+/// # Errors
+/// Database errors.
+pub async fn clear_totp_pending(tx: &mut Tx, scope: &ClinicScope) -> Result<u64, StoreError> {
+    let n = on_tx!(tx, |c| sqlx::query(
+        "UPDATE sessions SET totp_pending = NULL WHERE clinic_id = $1 AND totp_pending IS NOT NULL"
+    )
+    .bind(scope.clinic_id().as_uuid())
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(n)
+}

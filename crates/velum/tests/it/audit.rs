@@ -838,3 +838,43 @@ async fn owners_are_mailed_the_signed_head_weekly_and_only_weekly() {
     assert_eq!(head_mails(&t).len(), 2);
     assert_eq!(t.app.mail_signed_heads().await.unwrap(), 0);
 }
+
+/// F38: a clinic marked offboarded in the database, its chain and head
+/// deleted, without the offboarding the platform's chain would record, is
+/// a break: marking a clinic offboarded is not a way to delete its chain.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chain_deleted_under_a_false_offboarded_status_is_caught() {
+    let t = TestApp::spawn().await;
+    let clinic = clinic_with_history(&t).await;
+    assert_eq!(t.app.verify_audit().await.unwrap().first_break, None);
+    let id = clinic.id.as_uuid();
+    with_db!(t, |c| {
+        sqlx::query("UPDATE clinics SET status = 'offboarded' WHERE id = $1")
+            .bind(id)
+            .execute(&mut c)
+            .await
+            .unwrap();
+        sqlx::query("DELETE FROM audit_heads WHERE clinic_id = $1")
+            .bind(id)
+            .execute(&mut c)
+            .await
+            .unwrap();
+        sqlx::query("DELETE FROM audit_events WHERE clinic_id = $1")
+            .bind(id)
+            .execute(&mut c)
+            .await
+            .unwrap();
+    });
+    let b = t
+        .app
+        .verify_audit()
+        .await
+        .unwrap()
+        .first_break
+        .expect("the deleted chain is found");
+    assert_eq!(b.clinic_id, clinic.id);
+    assert!(b.reason.contains("records no offboarding"), "{}", b.reason);
+    let (code, out) = audit_cli(&t, &["verify"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains(&clinic.id.to_string()), "{out}");
+}

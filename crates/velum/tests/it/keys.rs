@@ -403,3 +403,47 @@ async fn rotate_clinic_on_postgres_resumes_and_keeps_clients_readable() {
     assert_eq!(events.len(), 3, "{events:?}");
     app.close().await;
 }
+
+/// Mail is sealed under the clinic key row it names (issue 16 item 18), so
+/// a rotation keeps an older key while mail sealed under it waits to be
+/// sent, and retires it at the next run once that mail has left; mail
+/// already sent holds no sealed bytes and keeps no key alive.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_old_key_goes_once_the_mail_sealed_under_it_has_left() {
+    let dir = data_dir();
+    let clock = clock();
+    let smtp = velum_testkit::SmtpSink::start().await;
+    let app = open_app(&sqlite(dir.path()), clock.clone(), Some(&smtp)).await;
+    let seeded = seed(&app).await;
+
+    // Mail sent before the rotation keeps nothing alive.
+    app.request_password_reset(&seeded.owner_email, None).await.unwrap();
+    app.process_password_resets().await.unwrap();
+    assert_eq!(app.deliver_outbox().await.unwrap(), 1);
+    let first = app.rotate_clinic_key(seeded.clinic, None).await.unwrap();
+    assert!(first.finished(), "{first:?}");
+    assert_eq!(first.retired, 1, "{first:?}");
+
+    // Mail queued under key 2, then a rotation: key 2 stays while it waits.
+    clock.advance(SignedDuration::from_hours(1));
+    app.request_password_reset(&seeded.owner_email, None).await.unwrap();
+    app.process_password_resets().await.unwrap();
+    let second = app.rotate_clinic_key(seeded.clinic, None).await.unwrap();
+    assert_eq!((second.remaining, second.retired), (0, 0), "{second:?}");
+    // The waiting mail still opens and goes; the next run retires key 2.
+    assert_eq!(app.deliver_outbox().await.unwrap(), 1);
+    let mail = smtp.messages().pop().unwrap();
+    assert!(mail.contains("/reset/"), "{mail}");
+    let third = app.rotate_clinic_key(seeded.clinic, None).await.unwrap();
+    assert_eq!((third.started, third.retired), (false, 1), "{third:?}");
+    all_readable(&app, &seeded).await;
+
+    // The owner still signs in: the TOTP secret moved with the keys.
+    clock.advance(SignedDuration::from_secs(60));
+    let code = code_at(&seeded.owner_totp, clock.now());
+    app.api_sign_in(&seeded.owner_email, PASSWORD, &code, None)
+        .await
+        .unwrap();
+    assert!(app.verify_audit().await.unwrap().first_break.is_none());
+    app.close().await;
+}
