@@ -404,7 +404,9 @@ impl App {
                         )
                         .await?;
                     }
-                    if failures == LOCK_AFTER {
+                    // A disabled account has no one to warn (and its
+                    // holder may have left the clinic).
+                    if failures == LOCK_AFTER && !s.disabled {
                         self.warn_holder(&mut tx, s).await?;
                     }
                 }

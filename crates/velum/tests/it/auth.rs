@@ -729,3 +729,25 @@ async fn unknown_email_failures_are_one_summary_event_per_source_and_window() {
     assert_eq!(events[0].0, "127.0.0.1");
     assert!(events[0].1.starts_with("unknown_account count:20 "), "{events:?}");
 }
+
+/// Guessing at a disabled account sends no warning mail: nobody holds it
+/// any more, and its address may belong to someone who left the clinic.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn guessing_at_a_disabled_account_warns_nobody() {
+    let t = TestApp::spawn().await;
+    let clinic = t.clinic("Alpha").await;
+    let s = clinic.by_role(Role::Practitioner);
+    t.app
+        .set_staff_disabled(&clinic.owner().actor(), s.id, true)
+        .await
+        .unwrap();
+    guess_fifty_times(&t, s).await;
+    t.deliver_mail().await;
+    assert!(
+        !t.smtp
+            .messages()
+            .iter()
+            .any(|m| m.contains("Wrong sign-in attempts on your Velum account")),
+        "no warning for a disabled account"
+    );
+}
