@@ -173,6 +173,7 @@ pub fn label(field: &str) -> &str {
         "display_name" => "Name",
         "role" => "Role",
         "code" => "Code",
+        "recovery_code" => "Recovery code",
         "credentials" => "",
         "name" => "Clinic name",
         "notes" => "Notes",
