@@ -364,7 +364,7 @@ impl App {
     /// A correct password or a completed sign-in: take the attempt back
     /// off its source's count, and when `done`, forget this source's
     /// attempts at the account.
-    async fn release(&self, tx: &mut Tx, attempt: &Attempt, done: bool) -> Result<(), AppError> {
+    pub(crate) async fn release(&self, tx: &mut Tx, attempt: &Attempt, done: bool) -> Result<(), AppError> {
         if let Some(src) = &attempt.source {
             throttle::forgive(tx, src).await?;
         }
@@ -379,7 +379,7 @@ impl App {
     /// the account when it is reached), email the account holder once per
     /// window when their account is being guessed at, commit, and answer
     /// `BadCredentials`.
-    async fn fail(
+    pub(crate) async fn fail(
         &self,
         mut tx: Tx,
         account: Option<&StaffRow>,
