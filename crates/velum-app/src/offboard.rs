@@ -1132,6 +1132,20 @@ impl App {
             }))
     }
 
+    /// The clinics whose owner has asked to leave (operators only).
+    ///
+    /// # Errors
+    /// `Forbidden` for anyone but an operator.
+    pub async fn clinics_asking_to_leave(&self, actor: &Actor) -> Result<Vec<ClinicId>, AppError> {
+        self.require_operator(actor).await?;
+        let mut tx = self.store().begin_read().await?;
+        Ok(offboard::leaving_clinics(&mut tx)
+            .await?
+            .into_iter()
+            .map(ClinicId::from_uuid)
+            .collect())
+    }
+
     /// Where a clinic's offboarding stands (operators only).
     ///
     /// # Errors

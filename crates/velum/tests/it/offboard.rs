@@ -1040,6 +1040,12 @@ async fn an_owner_asks_to_leave_and_an_operator_offboards_from_the_platform_page
     assert_eq!(r.status(), 303);
     let html = web.get("/platform").await.text().await.unwrap();
     assert!(html.contains(&page), "an Offboard link for the suspended clinic");
+    let flag = r#"<strong class="flag">Owner asked to leave</strong>"#;
+    assert_eq!(
+        html.matches(flag).count(),
+        1,
+        "the clinic whose owner asked to leave is flagged, the other is not: {html}"
+    );
 
     // The wrong name: the field is named, nothing changes.
     let r = web
@@ -1072,6 +1078,14 @@ async fn an_owner_asks_to_leave_and_an_operator_offboards_from_the_platform_page
     assert!(!html.contains("archive-key") && !html.contains("--key"), "{html}");
     assert!(html.contains("sealed to the passphrase its owner chose"), "{html}");
     assert_eq!(status(&t).await, "offboarded");
+    // Afterwards the page shows the offboarded state only, and the list no
+    // longer flags the clinic.
+    let html = web.get(&page).await.text().await.unwrap();
+    assert!(html.contains("This clinic has been offboarded already"), "{html}");
+    assert!(!html.contains("has not asked to leave"), "{html}");
+    assert!(!html.contains("No operator has approved"), "{html}");
+    let list = web.get("/platform").await.text().await.unwrap();
+    assert!(!list.contains(flag), "{list}");
     let r = web.get(&format!("/platform/clinics/{}/archive", alpha.id)).await;
     assert_eq!(r.status(), 200);
     assert!(
