@@ -701,13 +701,21 @@ pub async fn change_password(
             }),
         )
             .into_response()),
-        Err(AppError::Validation(errors)) => Ok(render(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            &AccountPage {
-                nav: Some(Nav::of(&session)),
-                errors: Errors(errors),
-            },
-        )),
+        Err(AppError::Validation(errors)) => {
+            // The new password's field is labelled "New password" here.
+            let mut shown = FieldErrors::new();
+            for e in errors.as_slice() {
+                let field = if e.field == "password" { "new_password" } else { e.field.as_str() };
+                shown.add(field, e.message.clone());
+            }
+            Ok(render(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &AccountPage {
+                    nav: Some(Nav::of(&session)),
+                    errors: Errors(shown),
+                },
+            ))
+        }
         Err(e) => Err(e.into()),
     }
 }

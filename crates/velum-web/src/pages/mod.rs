@@ -170,6 +170,7 @@ pub fn label(field: &str) -> &str {
         "postcode" => "Postcode",
         "password" => "Password",
         "current_password" => "Current password",
+        "new_password" => "New password",
         "display_name" => "Name",
         "role" => "Role",
         "code" => "Code",
