@@ -162,3 +162,27 @@ async fn staff_actions_are_confirmed_by_name_and_reported() {
         "the refusal is audited"
     );
 }
+
+/// F37: sign-in lockout is per account and source (the throttle), so the
+/// staff list no longer shows a per-account "Locked" status from the old
+/// `staff.locked_until` column, which nothing keeps up to date: even a
+/// value left in it shows the person as Active, and they can sign in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_staff_list_shows_no_stale_per_account_lock() {
+    if velum_testkit::Backend::from_env() != velum_testkit::Backend::Sqlite {
+        return;
+    }
+    let t = TestApp::spawn().await;
+    let clinic = t.clinic("Alpha").await;
+    let db = t.data_dir.path().join("velum.db");
+    crate::audit::tamper(
+        &db,
+        "UPDATE staff SET failed_attempts = 10, locked_until = 9000000000000000",
+    )
+    .await;
+    let web = t.web_login(clinic.owner()).await;
+    let html = web.get("/staff").await.text().await.unwrap();
+    assert!(!html.contains("Locked"), "{html}");
+    assert!(html.contains("Active"), "{html}");
+    let _ = t.login(clinic.by_role(Role::Receptionist)).await;
+}
