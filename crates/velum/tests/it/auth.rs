@@ -768,6 +768,10 @@ async fn account_forms_ask_for_missing_fields_and_name_the_new_password() {
         html.contains(r##"<a href="#code">"##),
         "the empty code is flagged: {html}"
     );
+    assert!(
+        html.contains(r#"<label for="code">Code</label>"#),
+        "labelled as the summary names it: {html}"
+    );
 
     let r = web
         .submit(
