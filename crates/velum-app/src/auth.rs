@@ -82,6 +82,9 @@ pub const RESET_ACCOUNT_LIMIT: i64 = 3;
 /// Wrong current passwords (in a window) on the change-password form before
 /// every session of the account is ended.
 pub const CHANGE_PASSWORD_LIMIT: i64 = 5;
+
+/// An empty current-password field, told apart from a wrong password.
+const EMPTY_CURRENT_PASSWORD: &str = "is empty. Enter your current password";
 pub const SETUP_LINK_LIFETIME: SignedDuration = SignedDuration::from_hours(72);
 pub const RESET_LINK_LIFETIME: SignedDuration = SignedDuration::from_hours(1);
 /// A session is marked as used at most this often (a write per request
@@ -364,7 +367,7 @@ impl App {
     /// A correct password or a completed sign-in: take the attempt back
     /// off its source's count, and when `done`, forget this source's
     /// attempts at the account.
-    async fn release(&self, tx: &mut Tx, attempt: &Attempt, done: bool) -> Result<(), AppError> {
+    pub(crate) async fn release(&self, tx: &mut Tx, attempt: &Attempt, done: bool) -> Result<(), AppError> {
         if let Some(src) = &attempt.source {
             throttle::forgive(tx, src).await?;
         }
@@ -379,7 +382,7 @@ impl App {
     /// the account when it is reached), email the account holder once per
     /// window when their account is being guessed at, commit, and answer
     /// `BadCredentials`.
-    async fn fail(
+    pub(crate) async fn fail(
         &self,
         mut tx: Tx,
         account: Option<&StaffRow>,
@@ -1090,6 +1093,16 @@ impl App {
             .await?
             .ok_or(AppError::Unauthenticated)?;
         drop(tx);
+        if current.is_empty() {
+            // Nothing typed is not a wrong guess: say what is missing, with
+            // the new password's problems too, and count nothing.
+            let mut errors = FieldErrors::single("current_password", EMPTY_CURRENT_PASSWORD);
+            let _ = errors.take(
+                "password",
+                password::check_new_password(new_password, &[s.email.as_str(), "velum"]),
+            );
+            return Err(AppError::Validation(errors));
+        }
         let source = actor.source.map(|a| a.to_string());
         let attempt = self.admit(&s.email, source.as_deref()).await?;
         let hash = s
@@ -1207,6 +1220,16 @@ impl App {
             .password_hash
             .clone()
             .unwrap_or_else(|| password::dummy_hash().to_owned());
+        let mut missing = FieldErrors::new();
+        if current_password.is_empty() {
+            missing.add("current_password", EMPTY_CURRENT_PASSWORD);
+        }
+        if code.trim().is_empty() {
+            missing.add("code", "is empty. Enter the code your authenticator app shows now");
+        }
+        if !missing.is_empty() {
+            return Err(AppError::Validation(missing));
+        }
         let source = actor.source.map(|a| a.to_string());
         // Checked like a sign-in: through the same counters, and refused
         // while this source is locked out of the account.

@@ -1009,29 +1009,50 @@ impl App {
         if input.passphrase != input.passphrase_again {
             errors.add("passphrase_again", "does not match the passphrase");
         }
+        // Every field's format is reported in one go; the password and the
+        // code are checked only once the form is complete.
+        if input.password.is_empty() {
+            errors.add("password", "is needed: enter your password");
+        }
+        let code: String = input.totp_code.chars().filter(|c| !c.is_whitespace()).collect();
+        if code.len() != 6 || !code.chars().all(|c| c.is_ascii_digit()) {
+            errors.add("totp_code", "must be the 6-digit code your authenticator app shows now");
+        }
         if !errors.is_empty() {
             return Err(AppError::Validation(errors));
         }
         let passphrase = passphrase.ok_or(AppError::Internal("passphrase checked".into()))?;
-        // The account password and a fresh code, again.
-        let hash = me.password_hash.clone().unwrap_or_default();
+        // The account password and a fresh code, again, through the
+        // sign-in throttle: a stolen session cannot guess them without limit.
+        let source = actor.source.map(|a| a.to_string());
+        let attempt = self.admit(&me.email, source.as_deref()).await?;
+        let hash = me
+            .password_hash
+            .clone()
+            .unwrap_or_else(|| velum_crypto::password::dummy_hash().to_owned());
         let (typed, phrase) = (input.password.clone(), passphrase.expose().to_owned());
-        let (password_ok, same) = tokio::task::spawn_blocking(move || {
-            let ok = velum_crypto::password::verify_password(&hash, &typed);
-            (ok, ok && velum_crypto::password::verify_password(&hash, &phrase))
-        })
-        .await
-        .map_err(|e| AppError::Internal(e.to_string()))?;
+        let (password_ok, same) = self
+            .argon2(move || {
+                let ok = velum_crypto::password::verify_password(&hash, &typed);
+                (ok, ok && velum_crypto::password::verify_password(&hash, &phrase))
+            })
+            .await?;
         let mut tx = self.begin().await?;
-        let code_ok = password_ok && self.use_totp_code(&mut tx, &me, &input.totp_code).await?;
+        let code_ok = password_ok && self.use_totp_code(&mut tx, &me, &code).await?;
         if !code_ok {
-            tx.commit().await?;
             let field = if password_ok { "totp_code" } else { "password" };
+            let reason = format!("request_leaving {field}_wrong");
+            match self
+                .fail(tx, Some(&me), Some(&attempt), source.as_deref(), &reason)
+                .await
+            {
+                AppError::BadCredentials => {}
+                e => return Err(e),
+            }
             let answer = AppError::field(field, "is not right");
-            return Err(self
-                .refuse(actor, &format!("request_leaving {field}_wrong"), answer)
-                .await);
+            return Err(self.refuse(actor, &reason, answer).await);
         }
+        self.release(&mut tx, &attempt, true).await?;
         if same {
             return Err(AppError::field("passphrase", "must not be your password"));
         }
@@ -1109,6 +1130,20 @@ impl App {
                 requested_at: l.requested_at,
                 reason: l.reason,
             }))
+    }
+
+    /// The clinics whose owner has asked to leave (operators only).
+    ///
+    /// # Errors
+    /// `Forbidden` for anyone but an operator.
+    pub async fn clinics_asking_to_leave(&self, actor: &Actor) -> Result<Vec<ClinicId>, AppError> {
+        self.require_operator(actor).await?;
+        let mut tx = self.store().begin_read().await?;
+        Ok(offboard::leaving_clinics(&mut tx)
+            .await?
+            .into_iter()
+            .map(ClinicId::from_uuid)
+            .collect())
     }
 
     /// Where a clinic's offboarding stands (operators only).

@@ -24,7 +24,6 @@ pub struct StaffView {
     pub disabled: bool,
     pub totp_enrolled: bool,
     pub activated: bool,
-    pub locked: bool,
 }
 
 /// An invitation as typed.
@@ -53,7 +52,6 @@ impl App {
             disabled: s.disabled,
             totp_enrolled: s.totp_confirmed,
             activated: s.password_hash.is_some(),
-            locked: s.locked_until.is_some_and(|t| t > self.now()),
         }
     }
 

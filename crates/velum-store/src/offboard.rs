@@ -362,6 +362,19 @@ pub async fn leaving(tx: &mut Tx, scope: &ClinicScope) -> Result<Option<LeavingR
     .transpose()
 }
 
+/// Every clinic whose owner has asked to leave (for the platform's list).
+///
+/// # Errors
+/// Database errors.
+pub async fn leaving_clinics(tx: &mut Tx) -> Result<Vec<Uuid>, StoreError> {
+    let rows: Vec<(Uuid,)> = on_tx!(tx, |c| {
+        sqlx::query_as("SELECT clinic_id FROM clinic_leaving ORDER BY clinic_id")
+            .fetch_all(c)
+            .await
+    })?;
+    Ok(rows.into_iter().map(|(id,)| id).collect())
+}
+
 /// One operator's approval of an offboarding the owner did not ask for.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Approval {

@@ -174,6 +174,9 @@ pub struct CodeForm {
     csrf: String,
     #[serde(default)]
     code: String,
+    /// Set by the "Lost your phone?" form instead of `code`.
+    #[serde(default)]
+    recovery_code: String,
 }
 
 pub async fn code(
@@ -188,11 +191,11 @@ pub async fn code(
     let Some(pending) = jar.get(PENDING_COOKIE).map(|c| c.value().to_owned()) else {
         return Ok(Redirect::to("/login").into_response());
     };
-    match state
-        .app
-        .web_verify_totp(&pending, &form.code, ip.text().as_deref())
-        .await
-    {
+    // Both forms go to the same check, which takes an app code or a
+    // recovery code; the error goes on the field the person used.
+    let recovery = form.code.trim().is_empty() && !form.recovery_code.trim().is_empty();
+    let typed = if recovery { &form.recovery_code } else { &form.code };
+    match state.app.web_verify_totp(&pending, typed, ip.text().as_deref()).await {
         Ok(session) if session.recovery_codes_left.is_some() => {
             // Signed in with a recovery code: show how many are left.
             let jar = jar.remove(removal(PENDING_COOKIE)).add(cookie(
@@ -208,10 +211,17 @@ pub async fn code(
             &CodePage {
                 nav: None,
                 csrf: form.csrf,
-                errors: Errors(FieldErrors::single(
-                    "code",
-                    "was not accepted. Codes change every 30 seconds and each works once: wait for the next code and try again.",
-                )),
+                errors: Errors(if recovery {
+                    FieldErrors::single(
+                        "recovery_code",
+                        "was not accepted. Check you typed one of the codes you saved; each works once.",
+                    )
+                } else {
+                    FieldErrors::single(
+                        "code",
+                        "was not accepted. Codes change every 30 seconds and each works once: wait for the next code and try again.",
+                    )
+                }),
             },
         )),
         Err(AppError::Unauthenticated) => {
@@ -691,13 +701,21 @@ pub async fn change_password(
             }),
         )
             .into_response()),
-        Err(AppError::Validation(errors)) => Ok(render(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            &AccountPage {
-                nav: Some(Nav::of(&session)),
-                errors: Errors(errors),
-            },
-        )),
+        Err(AppError::Validation(errors)) => {
+            // The new password's field is labelled "New password" here.
+            let mut shown = FieldErrors::new();
+            for e in errors.as_slice() {
+                let field = if e.field == "password" { "new_password" } else { e.field.as_str() };
+                shown.add(field, e.message.clone());
+            }
+            Ok(render(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &AccountPage {
+                    nav: Some(Nav::of(&session)),
+                    errors: Errors(shown),
+                },
+            ))
+        }
         Err(e) => Err(e.into()),
     }
 }

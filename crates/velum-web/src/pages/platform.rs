@@ -67,6 +67,8 @@ struct ClinicLine {
     /// active, suspended or offboarded.
     status: String,
     active: bool,
+    /// The owner has asked to leave (and it is not offboarded yet).
+    leaving: bool,
     created: String,
     clients: i64,
     staff: i64,
@@ -105,6 +107,7 @@ async fn platform_page(
     created: Option<(String, String)>,
     status: StatusCode,
 ) -> Result<Response, PageError> {
+    let leaving = state.app.clinics_asking_to_leave(&s.actor).await?;
     let clinics = state
         .app
         .clinic_usage(&s.actor)
@@ -112,6 +115,7 @@ async fn platform_page(
         .into_iter()
         .map(|c| ClinicLine {
             id: c.id,
+            leaving: c.status != "offboarded" && leaving.contains(&c.id),
             name: c.name,
             active: c.status == "active",
             status: c.status,

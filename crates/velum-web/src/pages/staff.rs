@@ -26,7 +26,23 @@ struct StaffPage {
     roles: Vec<(&'static str, &'static str)>,
     v: InviteInput,
     errors: Errors,
-    invited: String,
+    /// What was just done, said back.
+    notice: String,
+    /// Why an action on the list was refused.
+    problem: String,
+}
+
+/// "Are you sure?" before an action on one member of staff, naming them.
+#[derive(Template)]
+#[template(path = "staff_confirm.html")]
+struct ConfirmPage {
+    nav: Option<Nav>,
+    title: String,
+    message: String,
+    action: String,
+    /// The status form's `disabled` value; empty for other actions.
+    disabled: &'static str,
+    button: &'static str,
 }
 
 async fn page(
@@ -34,7 +50,40 @@ async fn page(
     s: &StaffSession,
     v: InviteInput,
     errors: Errors,
-    invited: String,
+    notice: String,
+    status: StatusCode,
+) -> Result<Response, PageError> {
+    page_with(state, s, v, errors, notice, String::new(), status).await
+}
+
+/// The staff list with a refusal of an action on it shown above.
+async fn refused(state: &AppState, s: &StaffSession, problem: &str, status: StatusCode) -> Result<Response, PageError> {
+    page_with(
+        state,
+        s,
+        blank_invite(),
+        Errors::default(),
+        String::new(),
+        problem.to_owned(),
+        status,
+    )
+    .await
+}
+
+fn blank_invite() -> InviteInput {
+    InviteInput {
+        role: "practitioner".into(),
+        ..InviteInput::default()
+    }
+}
+
+async fn page_with(
+    state: &AppState,
+    s: &StaffSession,
+    v: InviteInput,
+    errors: Errors,
+    notice: String,
+    problem: String,
     status: StatusCode,
 ) -> Result<Response, PageError> {
     let staff = state.app.list_staff(&s.actor).await?;
@@ -51,7 +100,8 @@ async fn page(
                 .collect(),
             v,
             errors,
-            invited,
+            notice,
+            problem,
         },
     ))
 }
@@ -106,7 +156,10 @@ pub async fn invite(
                     ..InviteInput::default()
                 },
                 Errors::default(),
-                v.display_name,
+                format!(
+                    "Invitation sent to {}. The link in it works for 72 hours.",
+                    v.display_name
+                ),
                 StatusCode::OK,
             )
             .await
@@ -147,12 +200,26 @@ pub async fn role(
     Ok(Redirect::to("/staff").into_response())
 }
 
+/// The named member of staff of the signed-in person's clinic, for a
+/// confirmation page.
+async fn named(state: &AppState, s: &StaffSession, id: StaffId) -> Result<String, PageError> {
+    let staff = state.app.list_staff(&s.actor).await?;
+    staff
+        .into_iter()
+        .find(|v| v.id == id)
+        .map(|v| v.display_name)
+        .ok_or_else(|| AppError::NotFound.into())
+}
+
 #[derive(Deserialize)]
 pub struct StatusForm {
     #[serde(default)]
     csrf: String,
     #[serde(default)]
     disabled: String,
+    /// "yes" once the person has confirmed on the confirmation page.
+    #[serde(default)]
+    confirm: String,
 }
 
 pub async fn status(
@@ -164,14 +231,50 @@ pub async fn status(
     if let Err(r) = s.check_csrf(&f.csrf) {
         return Ok(r);
     }
-    state.app.set_staff_disabled(&s.actor, id, f.disabled == "true").await?;
-    Ok(Redirect::to("/staff").into_response())
+    let disable = f.disabled == "true";
+    if f.confirm != "yes" {
+        let name = named(&state, &s, id).await?;
+        let (title, message, button) = if disable {
+            (
+                format!("Disable {name}?"),
+                format!("{name} will be signed out now and cannot sign in until an owner or manager re-enables them."),
+                "Disable",
+            )
+        } else {
+            (
+                format!("Re-enable {name}?"),
+                format!("{name} will be able to sign in again."),
+                "Re-enable",
+            )
+        };
+        return Ok(render(
+            StatusCode::OK,
+            &ConfirmPage {
+                nav: Some(Nav::of(&s)),
+                title,
+                message,
+                action: format!("/staff/{id}/status"),
+                disabled: if disable { "true" } else { "false" },
+                button,
+            },
+        ));
+    }
+    let v = state.app.set_staff_disabled(&s.actor, id, disable).await?;
+    let notice = if disable {
+        format!("{} is disabled and has been signed out.", v.display_name)
+    } else {
+        format!("{} can sign in again.", v.display_name)
+    };
+    page(&state, &s, blank_invite(), Errors::default(), notice, StatusCode::OK).await
 }
 
 #[derive(Deserialize)]
 pub struct ResetForm {
     #[serde(default)]
     csrf: String,
+    /// "yes" once the person has confirmed on the confirmation page.
+    #[serde(default)]
+    confirm: String,
 }
 
 pub async fn totp_reset(
@@ -183,6 +286,43 @@ pub async fn totp_reset(
     if let Err(r) = s.check_csrf(&f.csrf) {
         return Ok(r);
     }
-    state.app.reset_staff_totp(&s.actor, id).await?;
-    Ok(Redirect::to("/staff").into_response())
+    if id == s.actor.staff_id {
+        // Refused (and audited) by the app; said plainly here.
+        return match state.app.reset_staff_totp(&s.actor, id).await {
+            Err(AppError::Forbidden) => {
+                refused(
+                    &state,
+                    &s,
+                    "You cannot reset your own two-step sign-in; ask another owner or manager.",
+                    StatusCode::FORBIDDEN,
+                )
+                .await
+            }
+            Err(e) => Err(e.into()),
+            Ok(_) => Err(AppError::Internal("own two-step reset allowed".into()).into()),
+        };
+    }
+    if f.confirm != "yes" {
+        let name = named(&state, &s, id).await?;
+        return Ok(render(
+            StatusCode::OK,
+            &ConfirmPage {
+                nav: Some(Nav::of(&s)),
+                title: format!("Reset two-step sign-in for {name}?"),
+                message: format!(
+                    "For a lost phone. {name} will be signed out now and emailed, their recovery codes stop working, \
+                     and they set up two-step sign-in again at their next sign-in."
+                ),
+                action: format!("/staff/{id}/totp-reset"),
+                disabled: "",
+                button: "Reset two-step",
+            },
+        ));
+    }
+    let v = state.app.reset_staff_totp(&s.actor, id).await?;
+    let notice = format!(
+        "Two-step sign-in reset for {}. They have been signed out and emailed, and set it up again at their next sign-in.",
+        v.display_name
+    );
+    page(&state, &s, blank_invite(), Errors::default(), notice, StatusCode::OK).await
 }

@@ -120,7 +120,8 @@ fn verify(dir: &std::path::Path) -> (i32, String) {
     )
 }
 
-async fn tamper(db: &std::path::Path, sql: &str) {
+/// Run `sql` on the encrypted SQLite database at `db`, behind the app.
+pub async fn tamper(db: &std::path::Path, sql: &str) {
     let key = test_master_key().sqlcipher_key();
     let mut conn = SqliteConnectOptions::new()
         .filename(db)

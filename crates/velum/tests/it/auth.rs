@@ -750,4 +750,78 @@ async fn guessing_at_a_disabled_account_warns_nobody() {
             .any(|m| m.contains("Wrong sign-in attempts on your Velum account")),
         "no warning for a disabled account"
     );
+/// F37: on the password and recovery-code forms an empty current password
+/// is asked for ("Enter your current password"), not called wrong, and
+/// counts as no attempt; an empty app code is flagged on its field; and a
+/// breached new password is reported under the "New password" label its
+/// field carries.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn account_forms_ask_for_missing_fields_and_name_the_new_password() {
+    let t = TestApp::spawn().await;
+    let clinic = t.clinic("Alpha").await;
+    let s = clinic.by_role(Role::Receptionist);
+    let web = t.web_login(s).await;
+    let r = web
+        .submit(
+            "/account/password",
+            "/account/password",
+            &[("current_password", ""), ("password", "amber-walrus-cinnamon-kite")],
+        )
+        .await;
+    assert_eq!(r.status(), 422);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("Enter your current password"), "{html}");
+    assert!(!html.contains("is not your current password"), "{html}");
+
+    let r = web
+        .submit(
+            "/account/recovery-codes",
+            "/account/recovery-codes",
+            &[("current_password", ""), ("code", "")],
+        )
+        .await;
+    assert_eq!(r.status(), 422);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("Enter your current password"), "{html}");
+    assert!(!html.contains("is not your current password"), "{html}");
+    assert!(
+        html.contains(r##"<a href="#code">"##),
+        "the empty code is flagged: {html}"
+    );
+    assert!(
+        html.contains(r#"<label for="code">Code</label>"#),
+        "labelled as the summary names it: {html}"
+    );
+
+    let r = web
+        .submit(
+            "/account/password",
+            "/account/password",
+            &[("current_password", &s.password), ("password", "7m9n6l1d5p8r3k2l4s6a")],
+        )
+        .await;
+    assert_eq!(r.status(), 422);
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains(r##"<a href="#new_password">New password appears in lists of passwords leaked"##),
+        "{html}"
+    );
+    assert!(
+        html.contains(r#"<label for="new_password">New password</label>"#),
+        "{html}"
+    );
+    assert!(html.contains(r#"<input id="new_password" name="password""#), "{html}");
+    // Nothing typed was not counted as a wrong guess: the right password
+    // still changes it.
+    let r = web
+        .submit(
+            "/account/password",
+            "/account/password",
+            &[
+                ("current_password", &s.password),
+                ("password", "amber-walrus-cinnamon-kite"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 200);
 }

@@ -1040,6 +1040,12 @@ async fn an_owner_asks_to_leave_and_an_operator_offboards_from_the_platform_page
     assert_eq!(r.status(), 303);
     let html = web.get("/platform").await.text().await.unwrap();
     assert!(html.contains(&page), "an Offboard link for the suspended clinic");
+    let flag = r#"<strong class="flag">Owner asked to leave</strong>"#;
+    assert_eq!(
+        html.matches(flag).count(),
+        1,
+        "the clinic whose owner asked to leave is flagged, the other is not: {html}"
+    );
 
     // The wrong name: the field is named, nothing changes.
     let r = web
@@ -1072,6 +1078,14 @@ async fn an_owner_asks_to_leave_and_an_operator_offboards_from_the_platform_page
     assert!(!html.contains("archive-key") && !html.contains("--key"), "{html}");
     assert!(html.contains("sealed to the passphrase its owner chose"), "{html}");
     assert_eq!(status(&t).await, "offboarded");
+    // Afterwards the page shows the offboarded state only, and the list no
+    // longer flags the clinic.
+    let html = web.get(&page).await.text().await.unwrap();
+    assert!(html.contains("This clinic has been offboarded already"), "{html}");
+    assert!(!html.contains("has not asked to leave"), "{html}");
+    assert!(!html.contains("No operator has approved"), "{html}");
+    let list = web.get("/platform").await.text().await.unwrap();
+    assert!(!list.contains(flag), "{list}");
     let r = web.get(&format!("/platform/clinics/{}/archive", alpha.id)).await;
     assert_eq!(r.status(), 200);
     assert!(
@@ -1160,4 +1174,97 @@ async fn an_owner_asks_to_leave_and_an_operator_offboards_from_the_platform_page
             .status(),
         403
     );
+}
+
+/// The Leaving page (F37): the reason's length and the passphrase's
+/// minimum are shown before anything is typed; an empty or badly typed
+/// form reports every field's problem at once, each under the name its
+/// field carries on the page; and nothing is recorded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_leaving_page_reports_every_field_error_at_once_under_its_label() {
+    let t = TestApp::spawn().await;
+    let alpha = t.clinic("Alpha Leaving Form").await;
+    let web = t.web_login(alpha.owner()).await;
+    let html = web.get("/leaving").await.text().await.unwrap();
+    assert!(html.contains("in 10 to 500 characters"), "{html}");
+    assert!(html.contains("At least 12 characters"), "{html}");
+    let r = web
+        .submit(
+            "/leaving",
+            "/leaving",
+            &[
+                ("reason", "short"),
+                ("passphrase", "tiny"),
+                ("passphrase_again", "other"),
+                ("password", ""),
+                ("totp_code", ""),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 422);
+    let html = r.text().await.unwrap();
+    for (field, label) in [
+        ("reason", "Reason"),
+        ("passphrase", "Archive passphrase"),
+        ("passphrase_again", "The passphrase again"),
+        ("password", "Password"),
+        ("totp_code", "Two-step code"),
+    ] {
+        assert!(
+            html.contains(&format!(r##"<a href="#{field}">{label} "##)),
+            "{field} in the summary as {label}: {html}"
+        );
+        assert!(
+            html.contains(&format!(r#"<label for="{field}">{label}</label>"#)),
+            "{field} labelled {label}: {html}"
+        );
+    }
+    let html = web.get("/leaving").await.text().await.unwrap();
+    assert!(html.contains("Ask to leave"), "nothing recorded");
+}
+
+/// F37: wrong passwords on the Leaving page go through the sign-in
+/// throttle like a password change: once this source is locked out of the
+/// account the page answers 429, even with the right password and code.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_passwords_on_the_leaving_page_are_throttled_like_sign_ins() {
+    let t = TestApp::spawn().await;
+    let alpha = t.clinic("Alpha Leaving Throttle").await;
+    let owner = alpha.owner();
+    let web = t.web_login(owner).await;
+    for i in 0..10 {
+        let password = format!("wrong-password-{i}");
+        let r = web
+            .submit(
+                "/leaving",
+                "/leaving",
+                &[
+                    ("reason", REASON),
+                    ("passphrase", PASSPHRASE),
+                    ("passphrase_again", PASSPHRASE),
+                    ("password", &password),
+                    ("totp_code", "000000"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status(), 422, "attempt {i}");
+    }
+    let code = t.fresh_code(owner);
+    let r = web
+        .submit(
+            "/leaving",
+            "/leaving",
+            &[
+                ("reason", REASON),
+                ("passphrase", PASSPHRASE),
+                ("passphrase_again", PASSPHRASE),
+                ("password", &owner.password),
+                ("totp_code", &code),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 429);
+    assert!(r.headers().contains_key("retry-after"));
+    let html = web.get("/leaving").await.text().await.unwrap();
+    assert!(html.contains("Ask to leave"), "nothing recorded");
 }

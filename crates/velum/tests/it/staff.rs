@@ -88,3 +88,101 @@ async fn only_owners_and_managers_administer_staff() {
     );
     assert!(t.app.change_role(&manager, target, "practitioner").await.is_ok());
 }
+
+/// F38: on the staff page, "Reset two-step" and "Disable" first ask for a
+/// confirmation that names the person, act only once it is given, and say
+/// what was done; resetting one's own two-step sign-in is refused with a
+/// plain message on the page (not the generic role page), and audited.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staff_actions_are_confirmed_by_name_and_reported() {
+    let t = TestApp::spawn().await;
+    let clinic = t.clinic("Alpha").await;
+    let manager = clinic.by_role(Role::Manager);
+    let target = clinic.by_role(Role::Receptionist);
+    let name = t
+        .app
+        .list_staff(&clinic.owner().actor())
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|v| v.id == target.id)
+        .unwrap()
+        .display_name;
+    let web = t.web_login(manager).await;
+    let reset = format!("/staff/{}/totp-reset", target.id);
+
+    // The button asks first, naming the person, and changes nothing.
+    let r = web.submit("/staff", &reset, &[]).await;
+    assert_eq!(r.status(), 200);
+    let html = r.text().await.unwrap();
+    assert!(html.contains(&format!("Reset two-step sign-in for {name}?")), "{html}");
+    assert!(html.contains(r#"name="confirm" value="yes""#), "{html}");
+    let target_api = t.login(target).await;
+    assert_eq!(target_api.get("/api/v1/clients").await.status(), 200, "not reset yet");
+    // Confirmed: done and said.
+    let r = web.submit("/staff", &reset, &[("confirm", "yes")]).await;
+    assert_eq!(r.status(), 200);
+    let html = r.text().await.unwrap();
+    assert!(html.contains(&format!("Two-step sign-in reset for {name}.")), "{html}");
+    assert_eq!(target_api.get("/api/v1/clients").await.status(), 401, "signed out");
+
+    // Disable asks too, then says it was done.
+    let status = format!("/staff/{}/status", target.id);
+    let r = web.submit("/staff", &status, &[("disabled", "true")]).await;
+    assert_eq!(r.status(), 200);
+    let html = r.text().await.unwrap();
+    assert!(html.contains(&format!("Disable {name}?")), "{html}");
+    let r = web
+        .submit("/staff", &status, &[("disabled", "true"), ("confirm", "yes")])
+        .await;
+    assert_eq!(r.status(), 200);
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains(&format!("{name} is disabled and has been signed out."))
+    );
+
+    // One's own: a plain refusal on the page, audited.
+    let own = format!("/staff/{}/totp-reset", manager.id);
+    let r = web.submit("/staff", &own, &[("confirm", "yes")]).await;
+    assert_eq!(r.status(), 403);
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains("You cannot reset your own two-step sign-in; ask another owner or manager"),
+        "{html}"
+    );
+    assert!(!html.contains("Not available to your role"), "{html}");
+    let trail = t.app.audit_trail(&clinic.owner().actor(), None).await.unwrap();
+    assert!(
+        trail
+            .items
+            .iter()
+            .any(|e| e.action.as_str() == "denied" && e.detail.as_deref().is_some_and(|d| d.contains("reset_totp"))),
+        "the refusal is audited"
+    );
+}
+
+/// F37: sign-in lockout is per account and source (the throttle), so the
+/// staff list no longer shows a per-account "Locked" status from the old
+/// `staff.locked_until` column, which nothing keeps up to date: even a
+/// value left in it shows the person as Active, and they can sign in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_staff_list_shows_no_stale_per_account_lock() {
+    if velum_testkit::Backend::from_env() != velum_testkit::Backend::Sqlite {
+        return;
+    }
+    let t = TestApp::spawn().await;
+    let clinic = t.clinic("Alpha").await;
+    let db = t.data_dir.path().join("velum.db");
+    crate::audit::tamper(
+        &db,
+        "UPDATE staff SET failed_attempts = 10, locked_until = 9000000000000000",
+    )
+    .await;
+    let web = t.web_login(clinic.owner()).await;
+    let html = web.get("/staff").await.text().await.unwrap();
+    assert!(!html.contains("Locked"), "{html}");
+    assert!(html.contains("Active"), "{html}");
+    let _ = t.login(clinic.by_role(Role::Receptionist)).await;
+}

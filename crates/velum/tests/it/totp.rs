@@ -339,6 +339,41 @@ async fn recovery_codes_are_shown_once_and_each_works_once() {
     assert!(mails.iter().any(|m| m.contains("8 of your recovery codes are left")));
 }
 
+/// Item 14 (F37): the "Lost your phone?" form of the code page sends its
+/// own field; a wrong recovery code is reported on that field in its own
+/// words, not as a wrong app code, and a right one signs in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_recovery_code_is_reported_on_the_recovery_code_field() {
+    let t = TestApp::spawn().await;
+    let clinic = t.clinic("Alpha").await;
+    let (email, password, _, codes) = enrolled_account(&t, &clinic, "rhys").await;
+    let (web, to) = password_step(&t, &email, &password).await;
+    assert_eq!(to, "/login/code");
+    let r = web
+        .submit(
+            "/login/code",
+            "/login/code",
+            &[("recovery_code", "aaaa-bbbb-cccc-dddd")],
+        )
+        .await;
+    assert_eq!(r.status(), 401);
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains(r##"<a href="#recovery_code">Recovery code was not accepted"##),
+        "{html}"
+    );
+    assert!(
+        !html.contains("Codes change every 30 seconds"),
+        "not the app-code message"
+    );
+    assert!(!html.contains(r##"href="#code""##), "not on the app-code field");
+    let r = web
+        .submit("/login/code", "/login/code", &[("recovery_code", &codes[0])])
+        .await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], "/account/recovery-codes?used=1");
+}
+
 /// Item 14: a signed-in member of staff makes new recovery codes after
 /// entering their password and a TOTP code again; the old codes stop
 /// working.
@@ -516,8 +551,8 @@ async fn owners_and_managers_reset_anothers_two_step_sign_in_never_their_own() {
         "nor for oneself"
     );
     let path = format!("/staff/{}/totp-reset", target.id);
-    let r = web.submit("/staff", &path, &[]).await;
-    assert_eq!(r.status(), 303);
+    let r = web.submit("/staff", &path, &[("confirm", "yes")]).await;
+    assert_eq!(r.status(), 200);
     let (_, to) = password_step(&t, &target.email, &target.password).await;
     assert_eq!(to, "/login/two-step-setup");
 }
