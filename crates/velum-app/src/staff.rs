@@ -319,7 +319,9 @@ impl App {
         let scope = ClinicScope::new(actor.clinic_id);
         let mut tx = self.begin().await?;
         let Some(target) = self.target(&mut tx, actor, id).await? else {
-            return Err(AppError::NotFound);
+            drop(tx);
+            let reason = format!("reset_totp unknown_staff:{id}");
+            return Err(self.refuse(actor, &reason, AppError::NotFound).await);
         };
         if !Self::may_change(actor, &target, None) {
             drop(tx);

@@ -401,7 +401,15 @@ async fn refusals_are_audited_in_the_refused_actors_chain() {
         t.app.set_staff_disabled(&alpha_owner, theirs, true).await,
         Err(velum_app::AppError::NotFound)
     ));
+    assert!(matches!(
+        t.app.reset_staff_totp(&alpha_owner, theirs).await,
+        Err(velum_app::AppError::NotFound)
+    ));
     let alpha_chain = chain_of(&t, alpha.id).await;
+    assert!(
+        denied(&alpha_chain, &format!("reset_totp unknown_staff:{theirs}")),
+        "{alpha_chain:?}"
+    );
     assert!(
         denied(&alpha_chain, &format!("change_role unknown_staff:{theirs}")),
         "{alpha_chain:?}"
