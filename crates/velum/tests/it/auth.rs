@@ -750,6 +750,8 @@ async fn guessing_at_a_disabled_account_warns_nobody() {
             .any(|m| m.contains("Wrong sign-in attempts on your Velum account")),
         "no warning for a disabled account"
     );
+}
+
 /// F37: on the password and recovery-code forms an empty current password
 /// is asked for ("Enter your current password"), not called wrong, and
 /// counts as no attempt; an empty app code is flagged on its field; and a
