@@ -1016,12 +1016,12 @@ impl App {
         // The account password and a fresh code, again.
         let hash = me.password_hash.clone().unwrap_or_default();
         let (typed, phrase) = (input.password.clone(), passphrase.expose().to_owned());
-        let (password_ok, same) = tokio::task::spawn_blocking(move || {
-            let ok = velum_crypto::password::verify_password(&hash, &typed);
-            (ok, ok && velum_crypto::password::verify_password(&hash, &phrase))
-        })
-        .await
-        .map_err(|e| AppError::Internal(e.to_string()))?;
+        let (password_ok, same) = self
+            .argon2(move || {
+                let ok = velum_crypto::password::verify_password(&hash, &typed);
+                (ok, ok && velum_crypto::password::verify_password(&hash, &phrase))
+            })
+            .await?;
         let mut tx = self.begin().await?;
         let code_ok = password_ok && self.use_totp_code(&mut tx, &me, &input.totp_code).await?;
         if !code_ok {
