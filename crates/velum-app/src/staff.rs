@@ -372,9 +372,7 @@ impl App {
     ) -> Result<(StaffId, TotpSecret), AppError> {
         let id = StaffId::new();
         let pw = plain_password.to_owned();
-        let hash = tokio::task::spawn_blocking(move || password::hash_password(&pw))
-            .await
-            .map_err(|e| AppError::Internal(e.to_string()))?;
+        let hash = self.argon2(move || password::hash_password(&pw)).await?;
         create_account(tx, scope, id, email, name, role, Some(&hash), self.now()).await?;
         let secret = TotpSecret::generate();
         let (_, clinic_key) = self.clinic_key(tx, scope).await?;
