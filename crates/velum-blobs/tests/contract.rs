@@ -1,7 +1,7 @@
 //! The blob store contract, run on every backend: the local directory
 //! always, and S3 whenever `VELUM_TEST_S3_URL` is set (start a throwaway
 //! server with `eval "$(scripts/moto)"`). Without it the S3 tests print a
-//! `SKIPPED: S3 …` line and pass.
+//! `SKIPPED: S3 …` line and pass, unless `CI` is set: then they fail.
 //!
 //! Each S3 test makes its own randomly named bucket, so tests can run in
 //! parallel against one server and never see each other's objects.
@@ -34,6 +34,10 @@ impl Target {
     /// `None` (after saying so on stderr) when no S3 server is configured.
     async fn s3(test: &str) -> Option<Target> {
         let Some(base) = s3_url() else {
+            assert!(
+                !under_ci(),
+                "S3 {test}: VELUM_TEST_S3_URL is not set and CI is: CI must run every S3 test"
+            );
             eprintln!(
                 "SKIPPED: S3 {test}: VELUM_TEST_S3_URL is not set (start a server with: eval \"$(scripts/moto)\")"
             );
@@ -63,6 +67,12 @@ impl Target {
         let store = BlobStore::open(url.as_str()).expect("open S3 store");
         Some(Target { store, dir: None })
     }
+}
+
+/// Whether the tests run under CI (`CI` set to any non-empty value).
+#[expect(clippy::disallowed_methods, reason = "the tests read their own settings")]
+fn under_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty())
 }
 
 /// The S3 server tests may use, if any.

@@ -633,6 +633,19 @@ mod upgrade_tests {
         std::env::var("VELUM_TEST_PG_URL").ok()
     }
 
+    /// True (after saying so) when no PostgreSQL server is configured; under
+    /// CI (`CI` set) a missing server fails the test instead.
+    #[expect(clippy::disallowed_methods, reason = "CI is named by the environment, as in the testkit")]
+    fn skip_without_pg() -> bool {
+        if pg_url().is_some() {
+            return false;
+        }
+        let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty());
+        assert!(!ci, "PostgreSQL upgrade test: VELUM_TEST_PG_URL is not set and CI is");
+        eprintln!("SKIPPED: PostgreSQL upgrade test: VELUM_TEST_PG_URL is not set");
+        true
+    }
+
     async fn at_version(backend: Backend, version: i64) -> (Store, tempfile::TempDir) {
         let dir = tempfile::tempdir().unwrap();
         let (all, pool) = match backend {
@@ -816,8 +829,7 @@ mod upgrade_tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn postgres_sealed_outbox_clears_sent_mail_and_keeps_queued_mail() {
-        if pg_url().is_none() {
-            eprintln!("SKIPPED: PostgreSQL upgrade test: VELUM_TEST_PG_URL is not set");
+        if skip_without_pg() {
             return;
         }
         sealed_outbox_clears_sent_mail_and_keeps_queued_mail(Backend::Postgres).await;
@@ -830,8 +842,7 @@ mod upgrade_tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn postgres_clinic_first_keys_keep_accounts_and_queued_mail() {
-        if pg_url().is_none() {
-            eprintln!("SKIPPED: PostgreSQL upgrade test: VELUM_TEST_PG_URL is not set");
+        if skip_without_pg() {
             return;
         }
         clinic_first_keys_keep_accounts_and_queued_mail(Backend::Postgres).await;
@@ -955,8 +966,7 @@ mod upgrade_tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn postgres_keyed_chain_upgrade_keeps_old_links() {
-        if pg_url().is_none() {
-            eprintln!("SKIPPED: PostgreSQL upgrade test: VELUM_TEST_PG_URL is not set");
+        if skip_without_pg() {
             return;
         }
         keyed_chain_upgrade_keeps_old_links(Backend::Postgres).await;

@@ -185,12 +185,24 @@ pub async fn open_app_with_blobs(
         .expect("open app")
 }
 
+/// Whether the tests run under CI (`CI` set to any non-empty value): then a
+/// missing PostgreSQL server, S3 server or browser part is a failure, never
+/// a skip, so CI cannot pass without them.
+pub fn under_ci() -> bool {
+    env("CI").is_some()
+}
+
 /// Print, loudly, that PostgreSQL tests were skipped. Returns true when they
-/// must be skipped (no server configured).
+/// must be skipped (no server configured). Under CI ([`under_ci`]) a
+/// missing server fails the test instead.
 pub fn skip_without_pg(test: &str) -> bool {
     if pg_url().is_some() {
         return false;
     }
+    assert!(
+        !under_ci(),
+        "PostgreSQL test {test}: VELUM_TEST_PG_URL is not set and CI is: CI must run every PostgreSQL test"
+    );
     eprintln!("SKIPPED: PostgreSQL test {test}: VELUM_TEST_PG_URL is not set (.ci/run starts a server and sets it)");
     true
 }
