@@ -635,7 +635,10 @@ mod upgrade_tests {
 
     /// True (after saying so) when no PostgreSQL server is configured; under
     /// CI (`CI` set) a missing server fails the test instead.
-    #[expect(clippy::disallowed_methods, reason = "CI is named by the environment, as in the testkit")]
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "CI is named by the environment, as in the testkit"
+    )]
     fn skip_without_pg() -> bool {
         if pg_url().is_some() {
             return false;

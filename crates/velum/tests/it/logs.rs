@@ -1,6 +1,8 @@
 //! No personal data in logs or error answers (G19, docs/LOGGING.md): seed
 //! canary personal data, drive every route that touches it (good and bad
-//! input, API and pages), and look for the canary in everything logged.
+//! input, API and pages: clients, staff, the audit trail and the platform),
+//! check the status of every request (so the canary really went in), and
+//! look for the canary in everything logged.
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
@@ -63,12 +65,13 @@ async fn canary_personal_data_never_reaches_the_logs_or_error_answers() {
     let c: Value = r.json().await.unwrap();
     let id = c["id"].as_str().unwrap().to_owned();
     let medical = format!("/api/v1/clients/{id}/medical");
-    owner
+    let r = owner
         .put(
             &medical,
             &json!({"allergies": ["Canaryseed"], "notes": "Quarrington family history"}),
         )
         .await;
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
 
     // Good requests.
     for path in [
@@ -76,7 +79,7 @@ async fn canary_personal_data_never_reaches_the_logs_or_error_answers() {
         medical.clone(),
         format!("/api/v1/clients/{id}/access-log"),
     ] {
-        owner.get(&path).await;
+        assert_eq!(owner.get(&path).await.status(), 200, "{path}");
     }
     for q in ["Quarrington", "07400 424242", "canary.quarrington@example.net"] {
         let r = owner.post("/api/v1/clients/search", &json!({"q": q})).await;
@@ -86,12 +89,13 @@ async fn canary_personal_data_never_reaches_the_logs_or_error_answers() {
     let r = owner.get("/api/v1/clients?q=Quarrington").await;
     assert_eq!(r.status(), 400);
     answers.push(r.text().await.unwrap());
-    owner
+    let r = owner
         .patch(
             &format!("/api/v1/clients/{id}"),
             &json!({"address": {"line2": "Thistledown"}}),
         )
         .await;
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
     // Bad requests carrying the canary.
     let bad = [
         (format!("/api/v1/clients/{id}"), json!({"date_of_birth": "Quarrington"})),
@@ -170,6 +174,7 @@ async fn canary_personal_data_never_reaches_the_logs_or_error_answers() {
             &json!({"email": "canary.quarrington@example.net", "password": "Quarrington", "totp": "1"}),
         )
         .await;
+    assert_eq!(r.status(), 401);
     answers.push(r.text().await.unwrap());
 
     // Pages.
@@ -184,7 +189,13 @@ async fn canary_personal_data_never_reaches_the_logs_or_error_answers() {
     ] {
         assert_eq!(web.get(path).await.status(), 200, "{path}");
     }
-    web.submit("/clients", "/clients/search", &[("q", "Quarrington")]).await;
+    let r = web.submit("/clients", "/clients/search", &[("q", "Quarrington")]).await;
+    assert_eq!(r.status(), 303, "a search goes to a sealed token");
+    let results = r.headers()["location"].to_str().unwrap().to_owned();
+    answers.push(results.clone());
+    let r = web.get(&results).await;
+    assert_eq!(r.status(), 200, "{results}");
+    assert!(r.text().await.unwrap().contains(&id), "the search found the canary");
     let r = web
         .submit(
             &format!("/clients/{id}/edit"),
@@ -200,12 +211,14 @@ async fn canary_personal_data_never_reaches_the_logs_or_error_answers() {
     assert_eq!(r.status(), 422);
     let html = r.text().await.unwrap();
     assert!(html.contains("Quarrington"), "a failed form keeps what was typed");
-    web.submit(
-        &format!("/clients/{id}/medical/edit"),
-        &format!("/clients/{id}/medical/edit"),
-        &[("allergies", "Canaryseed"), ("notes", &"Quarrington ".repeat(2000))],
-    )
-    .await;
+    let r = web
+        .submit(
+            &format!("/clients/{id}/medical/edit"),
+            &format!("/clients/{id}/medical/edit"),
+            &[("allergies", "Canaryseed"), ("notes", &"Quarrington ".repeat(2000))],
+        )
+        .await;
+    assert_eq!(r.status(), 422, "notes too long");
 
     // A page form that cannot be read gets a fixed page, never serde's text.
     let r = web
@@ -218,6 +231,157 @@ async fn canary_personal_data_never_reaches_the_logs_or_error_answers() {
         .unwrap();
     assert!(r.status().is_client_error(), "{}", r.status());
     answers.push(r.text().await.unwrap());
+
+    // Staff: an invitation carrying the canary (refused, then accepted),
+    // the staff page showing it, and refused changes.
+    let invite = [
+        ("display_name", "Zebedee Quarrington"),
+        ("email", "Zebedee@@Quarrington"),
+        ("role", "practitioner"),
+    ];
+    let r = web.submit("/staff", "/staff/invite", &invite).await;
+    assert_eq!(r.status(), 422);
+    let r = web
+        .submit(
+            "/staff",
+            "/staff/invite",
+            &[
+                ("display_name", "Zebedee Quarrington"),
+                ("email", "canary.quarrington@example.net"),
+                ("role", "practitioner"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(t.deliver_mail().await, 1, "the invitation went out");
+    let r = web.get("/staff").await;
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("Zebedee Quarrington"), "invited");
+    let desk_staff = clinic.by_role(Role::Receptionist);
+    let r = web
+        .submit(
+            "/staff",
+            &format!("/staff/{}/role", desk_staff.id),
+            &[("role", "Quarrington")],
+        )
+        .await;
+    assert!(r.status().is_client_error(), "{}", r.status());
+    answers.push(r.text().await.unwrap());
+    let r = desk
+        .post(
+            &format!("/api/v1/staff/{}/totp-reset", clinic.owner().id),
+            &json!({"reason": "Quarrington"}),
+        )
+        .await;
+    assert_eq!(r.status(), 403);
+    answers.push(r.text().await.unwrap());
+
+    // The audit trail, which records every read of the canary client.
+    for path in ["/api/v1/audit", "/api/v1/audit/head"] {
+        assert_eq!(owner.get(path).await.status(), 200, "{path}");
+    }
+    for path in ["/audit", "/audit/head"] {
+        assert_eq!(web.get(path).await.status(), 200, "{path}");
+    }
+    let r = owner.get("/api/v1/audit?cursor=Quarrington").await;
+    assert_eq!(r.status(), 422);
+    answers.push(r.text().await.unwrap());
+    let r = web.get("/audit?cursor=Quarrington").await;
+    assert!(r.status().is_client_error(), "{}", r.status());
+    answers.push(r.text().await.unwrap());
+
+    // The platform (hosted mode): a clinic whose owner is the canary, a
+    // support request and a suspension whose reasons name it, the pages.
+    let op = t.operator().await;
+    let platform = t.login(&op).await;
+    let r = platform
+        .post(
+            "/api/v1/platform/clinics",
+            &json!({"name": "Zebedee", "owner_email": "Zebedee@@Quarrington"}),
+        )
+        .await;
+    assert_eq!(r.status(), 422);
+    answers.push(r.text().await.unwrap());
+    let r = platform
+        .post(
+            "/api/v1/platform/clinics",
+            &json!({"name": "Beta Skin", "owner_email": "quarrington.owner@example.net"}),
+        )
+        .await;
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap_or_default());
+    let beta: Value = r.json().await.unwrap();
+    let beta = beta["id"].as_str().unwrap().to_owned();
+    let r = platform
+        .post(
+            &format!("/api/v1/platform/clinics/{}/support", clinic.id),
+            &json!({"reason": "Zebedee Quarrington of BT9 6AD cannot book", "minutes": 30}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let grant: Value = r.json().await.unwrap();
+    let grant = grant["id"].as_str().unwrap().to_owned();
+    let r = owner.get("/api/v1/support").await;
+    assert_eq!(r.status(), 200);
+    assert!(
+        r.text().await.unwrap().contains("Zebedee Quarrington"),
+        "the owner sees the reason"
+    );
+    let r = owner.post(&format!("/api/v1/support/{grant}/grant"), &json!({})).await;
+    assert_eq!(r.status(), 204);
+    let r = platform
+        .post(
+            &format!("/api/v1/platform/clinics/{beta}/suspend"),
+            &json!({"reason": "Zebedee Quarrington asked us to"}),
+        )
+        .await;
+    assert_eq!(r.status(), 204);
+    let r = platform
+        .post(
+            &format!("/api/v1/platform/clinics/{beta}/resume"),
+            &json!({"reason": "Quarrington"}),
+        )
+        .await;
+    assert_eq!(r.status(), 204, "resumed");
+    for path in [
+        "/api/v1/platform/clinics".to_owned(),
+        "/api/v1/platform/support".to_owned(),
+        format!("/api/v1/platform/clinics/{}/health", clinic.id),
+    ] {
+        assert_eq!(platform.get(&path).await.status(), 200, "{path}");
+    }
+    assert!(t.deliver_mail().await >= 2, "set-up and suspension emails went out");
+    let op_web = t.web_login(&op).await;
+    let r = op_web.get("/platform").await;
+    assert_eq!(r.status(), 200);
+    let r = op_web
+        .submit(
+            "/platform",
+            "/platform/clinics",
+            &[("name", "Gamma Skin"), ("owner_email", "Zebedee@@Quarrington")],
+        )
+        .await;
+    assert_eq!(r.status(), 422);
+    let r = op_web
+        .submit(
+            "/platform",
+            &format!("/platform/clinics/{}/support", clinic.id),
+            &[("reason", "Quarrington"), ("minutes", "600")],
+        )
+        .await;
+    assert_eq!(r.status(), 422);
+    let r = op_web
+        .submit(
+            "/platform",
+            &format!("/platform/clinics/{}/support/{grant}/enter", clinic.id),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status(), 303, "the granted visit starts");
+    for path in ["/clients".to_owned(), format!("/clients/{id}")] {
+        let r = op_web.get(&path).await;
+        assert_eq!(r.status(), 200, "{path}");
+        assert!(r.text().await.unwrap().contains("Support visit to"), "{path}");
+    }
 
     drop(t);
     let text = String::from_utf8_lossy(&logs.0.lock().unwrap()).into_owned();
