@@ -649,8 +649,41 @@ mod upgrade_tests {
         true
     }
 
-    async fn at_version(backend: Backend, version: i64) -> (Store, tempfile::TempDir) {
+    /// A test's temporary directory and, on PostgreSQL, its own database:
+    /// both deleted when this is dropped, also when the test fails.
+    struct Scratch {
+        _dir: tempfile::TempDir,
+        /// The admin URL and the database's name.
+        pg: Option<(String, String)>,
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let Some((admin, name)) = self.pg.take() else { return };
+            // Its own thread and runtime: this may run inside a runtime.
+            let dropped = std::thread::spawn(move || {
+                use sqlx::Connection;
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .ok()?;
+                rt.block_on(async {
+                    let mut conn = sqlx::PgConnection::connect(&admin).await.ok()?;
+                    let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+                    sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut conn).await.ok()?;
+                    conn.close().await.ok()
+                })
+            })
+            .join();
+            if !matches!(dropped, Ok(Some(()))) {
+                eprintln!("warning: a PostgreSQL upgrade test's database was not dropped");
+            }
+        }
+    }
+
+    async fn at_version(backend: Backend, version: i64) -> (Store, Scratch) {
         let dir = tempfile::tempdir().unwrap();
+        let mut pg = None;
         let (all, pool) = match backend {
             Backend::Sqlite => {
                 let opts = SqliteConnectOptions::new()
@@ -677,6 +710,7 @@ mod upgrade_tests {
                     Some((base, _)) => format!("{base}/{name}"),
                     None => unreachable!("a PostgreSQL URL has a path"),
                 };
+                pg = Some((admin, name));
                 (&PG_MIGRATIONS, Pool::Pg(PgPool::connect(&url).await.unwrap()))
             }
         };
@@ -692,7 +726,7 @@ mod upgrade_tests {
                 keys: None,
                 chain,
             },
-            dir,
+            Scratch { _dir: dir, pg },
         )
     }
 

@@ -2,7 +2,7 @@
 //! database in a temporary directory, a clock the test moves, typed role
 //! fixtures, an API client, and an SMTP listener on loopback that keeps
 //! what it receives. Dropping a `TestApp` stops the server and deletes its
-//! data.
+//! data (its temporary directory, and its PostgreSQL database if it has one).
 
 mod smtp;
 
@@ -38,6 +38,8 @@ pub struct TestApp {
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<()>>,
     counter: std::sync::atomic::AtomicU32,
+    /// The test's own PostgreSQL database, dropped after the app is closed.
+    _pg: Option<PgDatabase>,
 }
 
 /// A member of staff with known credentials.
@@ -114,9 +116,56 @@ pub fn pg_url() -> Option<String> {
     env("VELUM_TEST_PG_URL")
 }
 
-/// A fresh, empty PostgreSQL database on the test server; returns its URL.
-/// Panics if `VELUM_TEST_PG_URL` is not set.
-pub async fn fresh_pg_database() -> String {
+/// A PostgreSQL database made for one test on the test server. Dropping it
+/// drops the database (ending any connection still open to it), also when
+/// the test fails, so the server does not fill up with test databases.
+#[derive(Debug)]
+pub struct PgDatabase {
+    admin: String,
+    name: String,
+    url: String,
+}
+
+impl PgDatabase {
+    /// The database's URL.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+}
+
+impl Drop for PgDatabase {
+    /// Blocking, on a thread of its own with its own runtime, so it works
+    /// from any context: inside or outside a runtime, and while unwinding.
+    fn drop(&mut self) {
+        let admin = self.admin.clone();
+        let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+        let dropped = std::thread::spawn(move || -> Result<(), String> {
+            use sqlx::Connection;
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())?;
+            rt.block_on(async {
+                let mut conn = sqlx::PgConnection::connect(&admin).await.map_err(|e| e.to_string())?;
+                sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                    .execute(&mut conn)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                conn.close().await.map_err(|e| e.to_string())
+            })
+        })
+        .join();
+        match dropped {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => eprintln!("warning: test database {} was not dropped: {e}", self.name),
+            Err(_) => eprintln!("warning: test database {} was not dropped", self.name),
+        }
+    }
+}
+
+/// A fresh, empty PostgreSQL database on the test server, dropped with the
+/// returned guard. Panics if `VELUM_TEST_PG_URL` is not set.
+pub async fn fresh_pg_database() -> PgDatabase {
     use sqlx::Connection;
     let admin = pg_url().expect("VELUM_TEST_PG_URL must be set for PostgreSQL tests");
     let name = format!("velum_t_{}", uuid::Uuid::new_v4().simple());
@@ -129,18 +178,44 @@ pub async fn fresh_pg_database() -> String {
         .expect("create test database");
     conn.close().await.expect("close");
     let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
-    format!("{base}/{name}")
+    let url = format!("{base}/{name}");
+    PgDatabase { admin, name, url }
 }
 
-/// A fresh, empty place for data on `backend`; keep the returned directory
-/// alive as long as the data is used.
-pub async fn fresh_location(backend: Backend) -> (DataLocation, tempfile::TempDir) {
+/// Where a test's data lives: a temporary directory, and the test's own
+/// PostgreSQL database if it has one. Keep it alive as long as the data is
+/// used; dropping it deletes both.
+#[derive(Debug)]
+pub struct Scratch {
+    dir: tempfile::TempDir,
+    // Declared after `dir`, dropped after it: the directory goes first.
+    pg: Option<PgDatabase>,
+}
+
+impl Scratch {
+    /// The temporary directory.
+    pub fn path(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
+    /// The test's own PostgreSQL database, if it has one.
+    pub fn pg(&self) -> Option<&PgDatabase> {
+        self.pg.as_ref()
+    }
+}
+
+/// A fresh, empty place for data on `backend`; keep the returned
+/// [`Scratch`] alive as long as the data is used.
+pub async fn fresh_location(backend: Backend) -> (DataLocation, Scratch) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let location = match backend {
-        Backend::Sqlite => DataLocation::SqliteFile(dir.path().join("velum.db")),
-        Backend::Postgres => DataLocation::Postgres(fresh_pg_database().await),
+    let (location, pg) = match backend {
+        Backend::Sqlite => (DataLocation::SqliteFile(dir.path().join("velum.db")), None),
+        Backend::Postgres => {
+            let db = fresh_pg_database().await;
+            (DataLocation::Postgres(db.url().to_owned()), Some(db))
+        }
     };
-    (location, dir)
+    (location, Scratch { dir, pg })
 }
 
 /// Settings that send mail to `sink` over STARTTLS (required, as
@@ -256,9 +331,12 @@ impl TestApp {
             // As `velum serve` on the embedded database: blobs/ in the data dir.
             blobs: Some(BlobStore::open(&data_dir.path().join("blobs").to_string_lossy()).expect("blob store")),
         };
-        let location = match backend {
-            Backend::Sqlite => DataLocation::SqliteFile(data_dir.path().join("velum.db")),
-            Backend::Postgres => DataLocation::Postgres(fresh_pg_database().await),
+        let (location, pg) = match backend {
+            Backend::Sqlite => (DataLocation::SqliteFile(data_dir.path().join("velum.db")), None),
+            Backend::Postgres => {
+                let db = fresh_pg_database().await;
+                (DataLocation::Postgres(db.url().to_owned()), Some(db))
+            }
         };
         let app = App::open(&location, test_master_key(), clock.clone(), settings)
             .await
@@ -294,6 +372,7 @@ impl TestApp {
             shutdown: Some(tx),
             server: Some(server),
             counter: std::sync::atomic::AtomicU32::new(0),
+            _pg: pg,
         };
         t.wait_healthy().await;
         t

@@ -375,7 +375,8 @@ async fn two_serve_processes_on_one_postgres_database_share_sessions() {
     if velum_testkit::skip_without_pg("cli::two_serve_processes_on_one_postgres_database_share_sessions") {
         return;
     }
-    let url = velum_testkit::fresh_pg_database().await;
+    let db = velum_testkit::fresh_pg_database().await;
+    let url = db.url().to_owned();
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("demo");
     let d = data.to_str().unwrap();

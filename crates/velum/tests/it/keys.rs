@@ -361,7 +361,8 @@ async fn rotate_clinic_on_postgres_resumes_and_keeps_clients_readable() {
     if velum_testkit::skip_without_pg("rotate_clinic_on_postgres") {
         return;
     }
-    let url = velum_testkit::fresh_pg_database().await;
+    let db = velum_testkit::fresh_pg_database().await;
+    let url = db.url().to_owned();
     let location = DataLocation::Postgres(url.clone());
     let keys = data_dir();
     let key_file = keys.path().join("master.key");

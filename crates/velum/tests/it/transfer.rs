@@ -569,7 +569,8 @@ async fn transfer_sqlite_to_postgres_and_back() {
     let clock = test_clock();
     let (src, seeded, before, file) = seeded_export(&clock).await;
     let key = src.path().join("master.key");
-    let url = velum_testkit::fresh_pg_database().await;
+    let db = velum_testkit::fresh_pg_database().await;
+    let url = db.url().to_owned();
 
     // SQLite → PostgreSQL (migrated by the import), then verified there.
     let out = ok(&velum_with_key(&["import", "--database-url", &url, s(&file)], &key));
