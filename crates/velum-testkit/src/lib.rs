@@ -4,6 +4,8 @@
 //! what it receives. Dropping a `TestApp` stops the server and deletes its
 //! data (its temporary directory, and its PostgreSQL database if it has one).
 
+pub mod cli;
+mod raw;
 mod smtp;
 
 use std::net::SocketAddr;
@@ -21,7 +23,10 @@ use velum_app::{
 };
 use velum_crypto::TotpSecret;
 
+pub use raw::{RawDb, tamper};
 pub use smtp::SmtpSink;
+#[doc(hidden)]
+pub use sqlx as __sqlx;
 
 /// A running app with its own data.
 pub struct TestApp {
@@ -83,9 +88,13 @@ impl Clinic {
     }
 }
 
+/// The bytes of [`test_master_key`], as `velum` reads them from a key file
+/// ([`cli::data_dir_with_key`]).
+pub const TEST_KEY: [u8; 32] = [7; 32];
+
 /// The master key every test app uses: fixed, so data dirs can be reopened.
 pub fn test_master_key() -> MasterKey {
-    MasterKey::from_bytes(&[7u8; 32]).expect("32 bytes")
+    MasterKey::from_bytes(&TEST_KEY).expect("32 bytes")
 }
 
 /// Which database a test app runs on.

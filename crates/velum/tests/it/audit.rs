@@ -1,15 +1,11 @@
 //! The audit trail: every read recorded, the chain verified, and any edit,
 //! insertion or deletion detected by `velum audit verify` (DOMAIN F38).
 
-use std::process::Command;
-
-use secrecy::ExposeSecret;
 use serde_json::Value;
-use sqlx::sqlite::SqliteConnectOptions;
-use sqlx::{ConnectOptions, Connection};
+use velum_app::DataLocation;
 use velum_core::audit::CanonicalFields;
 use velum_core::{ClinicId, Role};
-use velum_testkit::{TestApp, client_json, test_master_key};
+use velum_testkit::{TEST_KEY, TestApp, cli, client_json, tamper, with_db};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hundred_reads_make_a_hundred_read_events_newest_first() {
@@ -108,32 +104,14 @@ async fn refusals_and_sign_ins_are_in_the_chain() {
 
 /// Run `velum audit verify` on a data dir; returns (exit code, stdout).
 fn verify(dir: &std::path::Path) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_velum"))
-        .args(["audit", "verify", "--data-dir"])
+    let out = cli::command(env!("CARGO_BIN_EXE_velum"), &["audit", "verify", "--data-dir"])
         .arg(dir)
-        .env_remove("VELUM_MASTER_KEY_FILE")
         .output()
         .unwrap();
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
     )
-}
-
-/// Run `sql` on the encrypted SQLite database at `db`, behind the app.
-pub async fn tamper(db: &std::path::Path, sql: &str) {
-    let key = test_master_key().sqlcipher_key();
-    let mut conn = SqliteConnectOptions::new()
-        .filename(db)
-        .pragma("key", format!("\"{}\"", key.expose_secret()))
-        .connect()
-        .await
-        .unwrap();
-    sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    conn.close().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -199,7 +177,7 @@ async fn verify_detects_edits_insertions_and_deletions() {
     ];
     for sql in cases {
         restore();
-        tamper(&db, &sql).await;
+        tamper(&DataLocation::SqliteFile(db.clone()), &sql).await;
         let (code, out) = verify(&dir);
         assert_ne!(code, 0, "tampering not detected: {sql}\n{out}");
         assert!(out.contains("BROKEN") && out.contains(&clinic.id.to_string()), "{out}");
@@ -226,7 +204,7 @@ async fn when_the_audit_write_fails_the_action_fails_and_changes_nothing() {
         .unwrap();
     let id = c["id"].as_str().unwrap();
     let db = t.data_dir.path().join("velum.db");
-    tamper(&db, "CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_events BEGIN SELECT RAISE(ABORT, 'audit store unavailable'); END;").await;
+    tamper(&DataLocation::SqliteFile(db.clone()), "CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_events BEGIN SELECT RAISE(ABORT, 'audit store unavailable'); END;").await;
 
     let r = owner.get(&format!("/api/v1/clients/{id}")).await;
     assert_eq!(r.status(), 500, "no read without its audit event");
@@ -242,7 +220,7 @@ async fn when_the_audit_write_fails_the_action_fails_and_changes_nothing() {
     let r = owner.post("/api/v1/clients", &client_json(2)).await;
     assert_eq!(r.status(), 500);
 
-    tamper(&db, "DROP TRIGGER refuse_audit;").await;
+    tamper(&DataLocation::SqliteFile(db.clone()), "DROP TRIGGER refuse_audit;").await;
     let after: Value = owner.get(&format!("/api/v1/clients/{id}")).await.json().await.unwrap();
     assert_eq!(after["given_name"], "Amelia", "the failed change was rolled back");
     assert_eq!(
@@ -328,33 +306,6 @@ type EventCols = (
     Option<String>,
     Option<String>,
 );
-
-/// Run `$body` with `$c` a direct connection to the test app's database
-/// (either backend), as a database administrator would.
-macro_rules! with_db {
-    ($t:expr, |$c:ident| $body:expr) => {
-        match &$t.location {
-            velum_app::DataLocation::SqliteFile(path) => {
-                let key = test_master_key().sqlcipher_key();
-                let mut $c = SqliteConnectOptions::new()
-                    .filename(path)
-                    .pragma("key", format!("\"{}\"", key.expose_secret()))
-                    .connect()
-                    .await
-                    .unwrap();
-                let out = $body;
-                $c.close().await.unwrap();
-                out
-            }
-            velum_app::DataLocation::Postgres(url) => {
-                let mut $c = sqlx::PgConnection::connect(url).await.unwrap();
-                let out = $body;
-                $c.close().await.unwrap();
-                out
-            }
-        }
-    };
-}
 
 /// What a database administrator without the master key can do: change
 /// event `edit_seq`'s detail (if given), mark the events in `range` as link
@@ -443,28 +394,16 @@ async fn dba_rewrite(
 /// `velum audit verify` (or another `audit` subcommand) on the test app's
 /// database, either backend; returns (exit code, stdout).
 fn audit_cli(t: &TestApp, args: &[&str]) -> (i32, String) {
-    let key_dir = tempfile::tempdir().unwrap();
+    let key_dir = cli::data_dir_with_key(TEST_KEY);
     let key = key_dir.path().join("master.key");
-    std::fs::write(&key, test_master_key().to_bytes()).unwrap();
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
-    }
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_velum"));
-    cmd.arg("audit").args(args).env("VELUM_MASTER_KEY_FILE", &key);
+    let mut cmd = cli::command(env!("CARGO_BIN_EXE_velum"), &["audit"]);
+    cmd.args(args).env("VELUM_MASTER_KEY_FILE", &key);
     match &t.location {
         velum_app::DataLocation::SqliteFile(path) => cmd.arg("--data-dir").arg(path.parent().unwrap()),
         velum_app::DataLocation::Postgres(url) => cmd.args(["--database-url", url]),
     };
     let out = cmd.output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
+    (out.status.code().unwrap_or(-1), cli::text(&out))
 }
 
 async fn clinic_with_history(t: &TestApp) -> velum_testkit::Clinic {

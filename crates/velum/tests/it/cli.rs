@@ -18,13 +18,7 @@ fn free_port() -> u16 {
 }
 
 fn velum(args: &[&str]) -> Command {
-    let mut c = Command::new(BIN);
-    c.args(args)
-        .env_remove("VELUM_MASTER_KEY_FILE")
-        .env_remove("VELUM_INSECURE_HTTP")
-        .env_remove("VELUM_BASE_URL")
-        .env("RUST_LOG", "warn");
-    c
+    velum_testkit::cli::command(BIN, args)
 }
 
 /// Poll `/healthz` until the server answers (or the process exits).

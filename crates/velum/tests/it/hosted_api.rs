@@ -4,13 +4,10 @@
 //! 404, bad input names the field and changes nothing. And a suspended
 //! clinic's staff are told so, but only after a correct password.
 
-use secrecy::ExposeSecret;
 use serde_json::{Value, json};
-use sqlx::{ConnectOptions, Connection};
-use velum_app::DataLocation;
 use velum_app::platform::platform_id;
 use velum_core::{Actor, ClinicId, Role};
-use velum_testkit::{Api, Staff, TestApp, client_json, test_master_key};
+use velum_testkit::{Api, Staff, TestApp, client_json, with_db};
 
 fn fields(body: &Value) -> Vec<String> {
     body["errors"]
@@ -63,38 +60,14 @@ async fn platform_actions(t: &TestApp, op: &Staff) -> Vec<(String, String)> {
 /// Change one stored audit event behind the app's back, on either backend.
 async fn tamper(t: &TestApp, clinic: ClinicId, seq: i64) {
     const SQL: &str = "UPDATE audit_events SET detail = 'edited' WHERE clinic_id = $1 AND seq = $2";
-    match &t.location {
-        DataLocation::SqliteFile(path) => {
-            let key = test_master_key().sqlcipher_key();
-            let mut conn = sqlx::sqlite::SqliteConnectOptions::new()
-                .filename(path)
-                .pragma("key", format!("\"{}\"", key.expose_secret()))
-                .connect()
-                .await
-                .unwrap();
-            let n = sqlx::query(SQL)
-                .bind(clinic.as_uuid())
-                .bind(seq)
-                .execute(&mut conn)
-                .await
-                .unwrap()
-                .rows_affected();
-            assert_eq!(n, 1);
-            conn.close().await.unwrap();
-        }
-        DataLocation::Postgres(url) => {
-            let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
-            let n = sqlx::query(SQL)
-                .bind(clinic.as_uuid())
-                .bind(seq)
-                .execute(&mut conn)
-                .await
-                .unwrap()
-                .rows_affected();
-            assert_eq!(n, 1);
-            conn.close().await.unwrap();
-        }
-    }
+    let n = with_db!(t, |c| sqlx::query(SQL)
+        .bind(clinic.as_uuid())
+        .bind(seq)
+        .execute(&mut c)
+        .await
+        .unwrap()
+        .rows_affected());
+    assert_eq!(n, 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

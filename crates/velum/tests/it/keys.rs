@@ -5,8 +5,7 @@
 //! TOTP secrets are re-sealed), a second rotation works, an interrupted one
 //! resumes, and export/import and offboarding work on a rotated clinic.
 
-use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::Arc;
 
 use jiff::{SignedDuration, Timestamp};
@@ -14,56 +13,15 @@ use velum_app::offboard::{ArchiveSecret, LeaveInput, OffboardRequest, Offboardin
 use velum_app::{Actor, App, ClientId, ClinicId, Clock, DataLocation, FixedClock, Role, Section};
 use velum_core::audit::AuditAction;
 use velum_core::client::{ClientInput, MedicalInput};
-use velum_testkit::{code_at, open_app};
+use velum_testkit::cli::{self, ok, s, sqlite};
+use velum_testkit::{TEST_KEY, code_at, open_app};
 
 const BIN: &str = env!("CARGO_BIN_EXE_velum");
 const PASSWORD: &str = "harbour-thistle-copper-meadow";
 const PASSPHRASE: &str = "lantern-orchard-pebble-violet-summit";
-/// testkit's master key (`open_app` uses it); the CLI reads it from DIR/master.key.
-const TEST_KEY: [u8; 32] = [7; 32];
 
 fn velum(args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .env_remove("VELUM_MASTER_KEY_FILE")
-        .env_remove("VELUM_DATABASE_URL")
-        .env_remove("VELUM_DATA_DIR")
-        .env("RUST_LOG", "warn")
-        .output()
-        .unwrap()
-}
-
-#[track_caller]
-fn ok(o: &Output) -> String {
-    assert!(
-        o.status.success(),
-        "velum failed: {}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn data_dir() -> tempfile::TempDir {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let dir = tempfile::tempdir().unwrap();
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(dir.path().join("master.key"))
-        .unwrap();
-    f.write_all(&TEST_KEY).unwrap();
-    dir
-}
-
-fn sqlite(dir: &Path) -> DataLocation {
-    DataLocation::SqliteFile(dir.join("velum.db"))
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
+    cli::run(BIN, args)
 }
 
 const ALLERGIES: [&str; 3] = ["Lidocaine", "Latex", "Hyaluronidase"];
@@ -151,7 +109,7 @@ fn clock() -> Arc<FixedClock> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rotate_clinic_rewraps_every_client_resumes_and_keeps_transfer_and_offboarding_working() {
-    let dir = data_dir();
+    let dir = cli::data_dir_with_key(TEST_KEY);
     let d = s(dir.path()).to_owned();
     let clock = clock();
     let app = open_app(&sqlite(dir.path()), clock.clone(), None).await;
@@ -246,7 +204,7 @@ async fn rotate_clinic_rewraps_every_client_resumes_and_keeps_transfer_and_offbo
         "--out",
         s(&file),
     ]));
-    let dst = data_dir();
+    let dst = cli::data_dir_with_key(TEST_KEY);
     ok(&velum(&["import", "--data-dir", s(dst.path()), s(&file)]));
     let moved = open_app(&sqlite(dst.path()), clock.clone(), None).await;
     all_readable(&moved, &seeded).await;
@@ -364,7 +322,7 @@ async fn rotate_clinic_on_postgres_resumes_and_keeps_clients_readable() {
     let db = velum_testkit::fresh_pg_database().await;
     let url = db.url().to_owned();
     let location = DataLocation::Postgres(url.clone());
-    let keys = data_dir();
+    let keys = cli::data_dir_with_key(TEST_KEY);
     let key_file = keys.path().join("master.key");
     let clock = clock();
     let app = open_app(&location, clock.clone(), None).await;
@@ -374,15 +332,7 @@ async fn rotate_clinic_on_postgres_resumes_and_keeps_clients_readable() {
     let rotate = |extra: &[&str]| {
         let mut args = vec!["keys", "rotate-clinic", "--database-url", &url, "--clinic", &clinic];
         args.extend_from_slice(extra);
-        let o = Command::new(BIN)
-            .args(&args)
-            .env("VELUM_MASTER_KEY_FILE", &key_file)
-            .env_remove("VELUM_DATABASE_URL")
-            .env_remove("VELUM_DATA_DIR")
-            .env("RUST_LOG", "warn")
-            .output()
-            .unwrap();
-        ok(&o)
+        ok(&cli::run_with_key(BIN, &args, &key_file))
     };
     let out = rotate(&["--max-clients", "1"]);
     assert!(
@@ -411,7 +361,7 @@ async fn rotate_clinic_on_postgres_resumes_and_keeps_clients_readable() {
 /// already sent holds no sealed bytes and keeps no key alive.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_old_key_goes_once_the_mail_sealed_under_it_has_left() {
-    let dir = data_dir();
+    let dir = cli::data_dir_with_key(TEST_KEY);
     let clock = clock();
     let smtp = velum_testkit::SmtpSink::start().await;
     let app = open_app(&sqlite(dir.path()), clock.clone(), Some(&smtp)).await;

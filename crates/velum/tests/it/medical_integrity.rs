@@ -10,108 +10,59 @@
 
 use std::sync::Arc;
 
-use secrecy::ExposeSecret;
-use sqlx::{ConnectOptions, Connection};
 use velum_app::{AppError, ClientId, ClinicId, DataLocation, FixedClock, Section};
 use velum_core::audit::AuditAction;
 use velum_core::client::{ClientInput, MedicalInput};
 use velum_crypto::{Aad, WrappedKey};
-use velum_testkit::{TestApp, open_app, test_master_key};
+use velum_testkit::{RawDb, TestApp, on_raw, open_app, test_master_key};
 
 /// A direct connection to the suite's database, on either backend.
-enum Db {
-    Sqlite(sqlx::SqliteConnection),
-    Pg(sqlx::PgConnection),
-}
+struct Db(RawDb);
 
 impl Db {
     async fn open(location: &DataLocation) -> Db {
-        match location {
-            DataLocation::SqliteFile(path) => {
-                let key = test_master_key().sqlcipher_key();
-                let conn = sqlx::sqlite::SqliteConnectOptions::new()
-                    .filename(path)
-                    .pragma("key", format!("\"{}\"", key.expose_secret()))
-                    .connect()
-                    .await
-                    .unwrap();
-                Db::Sqlite(conn)
-            }
-            DataLocation::Postgres(url) => Db::Pg(sqlx::PgConnection::connect(url).await.unwrap()),
-        }
+        Db(RawDb::open(location).await)
     }
 
     /// One BLOB/BYTEA value of a query taking `$1` clinic and `$2` client.
     async fn bytes(&mut self, sql: &'static str, clinic: ClinicId, client: ClientId) -> Vec<u8> {
-        match self {
-            Db::Sqlite(c) => sqlx::query_scalar(sql)
-                .bind(clinic.as_uuid())
-                .bind(client.as_uuid())
-                .fetch_one(c)
-                .await
-                .unwrap(),
-            Db::Pg(c) => sqlx::query_scalar(sql)
-                .bind(clinic.as_uuid())
-                .bind(client.as_uuid())
-                .fetch_one(c)
-                .await
-                .unwrap(),
-        }
+        on_raw!(&mut self.0, |c| sqlx::query_scalar(sql)
+            .bind(clinic.as_uuid())
+            .bind(client.as_uuid())
+            .fetch_one(c)
+            .await
+            .unwrap())
     }
 
     /// One integer value of a query taking `$1` clinic and `$2` client.
     async fn int(&mut self, sql: &'static str, clinic: ClinicId, client: ClientId) -> i64 {
-        match self {
-            Db::Sqlite(c) => sqlx::query_scalar(sql)
-                .bind(clinic.as_uuid())
-                .bind(client.as_uuid())
-                .fetch_one(c)
-                .await
-                .unwrap(),
-            Db::Pg(c) => sqlx::query_scalar(sql)
-                .bind(clinic.as_uuid())
-                .bind(client.as_uuid())
-                .fetch_one(c)
-                .await
-                .unwrap(),
-        }
+        on_raw!(&mut self.0, |c| sqlx::query_scalar(sql)
+            .bind(clinic.as_uuid())
+            .bind(client.as_uuid())
+            .fetch_one(c)
+            .await
+            .unwrap())
     }
 
     /// Run a statement taking `$1` clinic, `$2` client and `$3` bytes;
     /// returns the rows it changed.
     async fn exec(&mut self, sql: &'static str, clinic: ClinicId, client: ClientId, bytes: &[u8]) -> u64 {
-        match self {
-            Db::Sqlite(c) => sqlx::query(sql)
-                .bind(clinic.as_uuid())
-                .bind(client.as_uuid())
-                .bind(bytes)
-                .execute(c)
-                .await
-                .unwrap()
-                .rows_affected(),
-            Db::Pg(c) => sqlx::query(sql)
-                .bind(clinic.as_uuid())
-                .bind(client.as_uuid())
-                .bind(bytes)
-                .execute(c)
-                .await
-                .unwrap()
-                .rows_affected(),
-        }
+        on_raw!(&mut self.0, |c| sqlx::query(sql)
+            .bind(clinic.as_uuid())
+            .bind(client.as_uuid())
+            .bind(bytes)
+            .execute(c)
+            .await
+            .unwrap()
+            .rows_affected())
     }
 
     async fn exec_plain(&mut self, sql: &'static str) {
-        match self {
-            Db::Sqlite(c) => sqlx::query(sql).execute(c).await.map(|_| ()).unwrap(),
-            Db::Pg(c) => sqlx::query(sql).execute(c).await.map(|_| ()).unwrap(),
-        }
+        on_raw!(&mut self.0, |c| sqlx::query(sql).execute(c).await.map(|_| ()).unwrap())
     }
 
     async fn close(self) {
-        match self {
-            Db::Sqlite(c) => c.close().await.unwrap(),
-            Db::Pg(c) => c.close().await.unwrap(),
-        }
+        self.0.close().await;
     }
 }
 

@@ -14,7 +14,7 @@
 //! leaves any copy of the data in backups unreadable.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::Arc;
 
 use jiff::{SignedDuration, Timestamp};
@@ -24,9 +24,10 @@ use velum_app::offboard::{
     ArchiveError, ArchiveSecret, CertificateFile, LeaveInput, OffboardError, OffboardRequest, Offboarding, open_archive,
 };
 use velum_app::platform::platform_id;
-use velum_app::{Actor, App, AppError, BlobStore, ClientId, ClinicId, Clock, DataLocation, FixedClock, Role, Section};
+use velum_app::{Actor, App, AppError, BlobStore, ClientId, ClinicId, Clock, FixedClock, Role, Section};
 use velum_core::client::{ClientInput, MedicalInput};
-use velum_testkit::{TestApp, code_at, open_app_with_blobs};
+use velum_testkit::cli::{self, ok, refused, s, sqlite, text};
+use velum_testkit::{TEST_KEY, TestApp, code_at, open_app_with_blobs};
 
 const BIN: &str = env!("CARGO_BIN_EXE_velum");
 const PASSWORD: &str = "harbour-thistle-copper-meadow";
@@ -34,60 +35,7 @@ const PASSPHRASE: &str = "lantern quarry saffron oriole";
 const REASON: &str = "The clinic has moved to another provider";
 
 fn velum(args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .env_remove("VELUM_MASTER_KEY_FILE")
-        .env_remove("VELUM_DATABASE_URL")
-        .env_remove("VELUM_DATA_DIR")
-        .env_remove("VELUM_BLOB_URL")
-        .env("RUST_LOG", "warn")
-        .output()
-        .unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-#[track_caller]
-fn ok(o: &Output) -> String {
-    assert!(o.status.success(), "velum failed: {}", text(o));
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-/// A refusal: failure, one line on stderr naming each of `expect`.
-#[track_caller]
-fn refused(o: &Output, expect: &[&str]) -> String {
-    assert!(!o.status.success(), "velum should have refused: {}", text(o));
-    let err = String::from_utf8_lossy(&o.stderr).into_owned();
-    for e in expect {
-        assert!(err.contains(e), "expected {e:?} in {err}");
-    }
-    assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
-    err
-}
-
-/// A data directory holding the test kit's master key (mode 0600).
-fn data_dir() -> tempfile::TempDir {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let dir = tempfile::tempdir().unwrap();
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(dir.path().join("master.key"))
-        .unwrap();
-    f.write_all(&[7; 32]).unwrap();
-    dir
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
+    cli::run(BIN, args)
 }
 
 fn clock() -> Arc<FixedClock> {
@@ -219,10 +167,6 @@ fn blob_store(dir: &Path) -> BlobStore {
     BlobStore::open(s(&dir.join("blobs"))).unwrap()
 }
 
-fn sqlite(dir: &Path) -> DataLocation {
-    DataLocation::SqliteFile(dir.join("velum.db"))
-}
-
 /// Every table with a `clinic_id` column, and its rows for `clinic`.
 async fn rows_left(app: &App, clinic: ClinicId) -> Vec<(String, i64)> {
     app.remaining_rows(clinic).await.unwrap()
@@ -262,7 +206,7 @@ async fn chain_of(app: &App, clinic: ClinicId) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_offboarded_clinic_leaves_with_an_archive_only_its_owner_can_open_and_nothing_of_it_remains() {
-    let dir = data_dir();
+    let dir = cli::data_dir_with_key(TEST_KEY);
     let d = s(dir.path()).to_owned();
     let clock = clock();
     let app = open_app_with_blobs(&sqlite(dir.path()), clock.clone(), None, Some(blob_store(dir.path()))).await;
@@ -604,7 +548,7 @@ async fn state_of(app: &App, blobs: &BlobStore, clinics: &[ClinicId]) -> Vec<Str
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refused_offboardings_change_nothing_and_name_the_problem() {
-    let dir = data_dir();
+    let dir = cli::data_dir_with_key(TEST_KEY);
     let clock = clock();
     let blobs = blob_store(dir.path());
     let app = open_app_with_blobs(&sqlite(dir.path()), clock.clone(), None, Some(blobs.clone())).await;

@@ -169,14 +169,10 @@ async fn staff_actions_are_confirmed_by_name_and_reported() {
 /// value left in it shows the person as Active, and they can sign in.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_staff_list_shows_no_stale_per_account_lock() {
-    if velum_testkit::Backend::from_env() != velum_testkit::Backend::Sqlite {
-        return;
-    }
     let t = TestApp::spawn().await;
     let clinic = t.clinic("Alpha").await;
-    let db = t.data_dir.path().join("velum.db");
-    crate::audit::tamper(
-        &db,
+    velum_testkit::tamper(
+        &t.location,
         "UPDATE staff SET failed_attempts = 10, locked_until = 9000000000000000",
     )
     .await;

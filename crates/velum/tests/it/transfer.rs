@@ -6,96 +6,25 @@
 //! `VELUM_TEST_PG_URL` is set (otherwise it prints SKIPPED).
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::Arc;
 
 use jiff::{SignedDuration, Timestamp};
 use velum_app::clients::{ClientPatch, Marketing};
 use velum_app::{Actor, App, AppError, ClientId, ClinicId, Clock, DataLocation, FixedClock, Role, Section, StaffId};
 use velum_core::client::{ClientDetails, ClientInput, MedicalInput, MedicalSummary};
-use velum_testkit::{code_at, open_app};
+use velum_testkit::cli::{self, bad_flags, data_dir_with_key, ok, refused, s, sqlite};
+use velum_testkit::{TEST_KEY, code_at, open_app};
 
 const BIN: &str = env!("CARGO_BIN_EXE_velum");
 const PASSWORD: &str = "harbour-thistle-copper-meadow";
-/// testkit's master key (`open_app` uses it); the CLI reads it from DIR/master.key.
-const TEST_KEY: [u8; 32] = [7; 32];
 
 fn velum(args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .env_remove("VELUM_MASTER_KEY_FILE")
-        .env_remove("VELUM_DATABASE_URL")
-        .env_remove("VELUM_DATA_DIR")
-        .env("RUST_LOG", "warn")
-        .output()
-        .unwrap()
+    cli::run(BIN, args)
 }
 
 fn velum_with_key(args: &[&str], key: &Path) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .env("VELUM_MASTER_KEY_FILE", key)
-        .env_remove("VELUM_DATABASE_URL")
-        .env_remove("VELUM_DATA_DIR")
-        .env("RUST_LOG", "warn")
-        .output()
-        .unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-#[track_caller]
-fn ok(o: &Output) -> String {
-    assert!(o.status.success(), "velum failed: {}", text(o));
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-/// A refusal: failure, one line on stderr naming `expect`.
-#[track_caller]
-fn refused(o: &Output, expect: &[&str]) -> String {
-    let err = bad_flags(o, expect);
-    assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
-    err
-}
-
-/// Refused by the argument parser (which adds a usage line).
-#[track_caller]
-fn bad_flags(o: &Output, expect: &[&str]) -> String {
-    assert!(!o.status.success(), "velum should have refused: {}", text(o));
-    let err = String::from_utf8_lossy(&o.stderr).into_owned();
-    for e in expect {
-        assert!(err.contains(e), "expected {e:?} in {err}");
-    }
-    err
-}
-
-/// A data directory holding `key` as master.key (mode 0600).
-fn data_dir(key: [u8; 32]) -> tempfile::TempDir {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let dir = tempfile::tempdir().unwrap();
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(dir.path().join("master.key"))
-        .unwrap();
-    f.write_all(&key).unwrap();
-    dir
-}
-
-fn sqlite(dir: &Path) -> DataLocation {
-    DataLocation::SqliteFile(dir.join("velum.db"))
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
+    cli::run_with_key(BIN, args, key)
 }
 
 fn audit_verify(args: &[&str]) -> String {
@@ -358,7 +287,7 @@ fn test_clock() -> Arc<FixedClock> {
 
 /// Seed a SQLite source, take its views, export it with the CLI.
 async fn seeded_export(clock: &Arc<FixedClock>) -> (tempfile::TempDir, Seeded, Vec<ClientView>, std::path::PathBuf) {
-    let src = data_dir(TEST_KEY);
+    let src = data_dir_with_key(TEST_KEY);
     let app = open_app(&sqlite(src.path()), clock.clone(), None).await;
     let seeded = seed(&app, clock).await;
     let before = views(&app, &seeded.owner, &seeded.clients).await;
@@ -449,7 +378,7 @@ async fn transfer_sqlite_to_sqlite_round_trip_and_refusals() {
     }
 
     // Import into a new installation with the same master key.
-    let dst = data_dir(TEST_KEY);
+    let dst = data_dir_with_key(TEST_KEY);
     let out = ok(&velum(&["import", "--data-dir", s(dst.path()), s(&file)]));
     assert!(
         out.contains(&seeded.clinic.to_string()) && out.contains("clients 3"),
@@ -498,7 +427,7 @@ async fn transfer_sqlite_to_sqlite_round_trip_and_refusals() {
 
     // Damaged and foreign files are refused before the target is touched:
     // a fresh target directory gets no database at all.
-    let fresh = data_dir(TEST_KEY);
+    let fresh = data_dir_with_key(TEST_KEY);
     let try_import = |name: &str, content: &[u8], expect: &[&str]| {
         let f = fresh.path().join(name);
         std::fs::write(&f, content).unwrap();
@@ -593,7 +522,7 @@ async fn transfer_sqlite_to_postgres_and_back() {
         &key,
     ));
     assert!(out.contains("clients 3"), "{out}");
-    let dst = data_dir(TEST_KEY);
+    let dst = data_dir_with_key(TEST_KEY);
     ok(&velum(&["import", "--data-dir", s(dst.path()), s(&back)]));
     audit_verify(&["--data-dir", s(dst.path())]);
     audit_verify(&["--data-dir", s(src.path())]);
