@@ -60,13 +60,29 @@ pub struct Staff {
 
 impl Staff {
     pub fn actor(&self) -> Actor {
-        Actor {
-            staff_id: self.id,
-            clinic_id: self.clinic,
-            role: self.role,
-            source: None,
-        }
+        staff_actor(self.clinic, self.id, self.role)
     }
+}
+
+/// Member of staff `staff` acting as `role` in `clinic` (no source address),
+/// for tests that call the app directly.
+pub fn staff_actor(clinic: ClinicId, staff: StaffId, role: Role) -> Actor {
+    Actor {
+        staff_id: staff,
+        clinic_id: clinic,
+        role,
+        source: None,
+    }
+}
+
+/// A clock fixed at the real time now, which the test then moves.
+pub fn clock_now() -> Arc<FixedClock> {
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "the test clock starts at the real time, then the test moves it"
+    )]
+    let now = Timestamp::now();
+    Arc::new(FixedClock::new(now))
 }
 
 /// A clinic with one account per role.
@@ -329,11 +345,7 @@ impl TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let base_url = format!("http://{addr}");
-        #[expect(
-            clippy::disallowed_methods,
-            reason = "the test clock starts at the real time, then the test moves it"
-        )]
-        let clock = Arc::new(FixedClock::new(Timestamp::now()));
+        let clock = clock_now();
         let settings = AppSettings {
             base_url: base_url.clone(),
             smtp: Some(smtp_settings(&smtp)),

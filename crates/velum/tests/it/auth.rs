@@ -695,12 +695,7 @@ async fn unknown_email_failures_are_one_summary_event_per_source_and_window() {
     let t = TestApp::spawn().await;
     let op = t.operator().await;
     let platform = |t: &TestApp| {
-        let reader = velum_app::Actor {
-            staff_id: op.id,
-            clinic_id: velum_app::platform::platform_id(),
-            role: Role::Auditor,
-            source: None,
-        };
+        let reader = velum_testkit::staff_actor(velum_app::platform::platform_id(), op.id, Role::Auditor);
         let app = t.app.clone();
         async move {
             app.audit_trail(&reader, None)

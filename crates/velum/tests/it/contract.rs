@@ -3,12 +3,10 @@
 //! test names say which). Without PostgreSQL the PostgreSQL half prints
 //! SKIPPED and returns, unless `CI` is set: then it fails.
 
-use std::sync::Arc;
-
-use jiff::{SignedDuration, Timestamp};
-use velum_app::{Actor, App, AppError, Clock, FixedClock, Role, Section};
+use jiff::SignedDuration;
+use velum_app::{Actor, App, AppError, Clock, Role, Section};
 use velum_core::client::{ClientInput, MedicalInput};
-use velum_testkit::{Backend, SmtpSink, code_at, fresh_location, open_app};
+use velum_testkit::{Backend, SmtpSink, clock_now, code_at, fresh_location, open_app};
 
 macro_rules! contract {
     ($($name:ident),* $(,)?) => {
@@ -47,12 +45,6 @@ contract!(
     a_recovery_code_is_used_once_even_by_two_servers_at_once,
 );
 
-fn clock() -> Arc<FixedClock> {
-    #[expect(clippy::disallowed_methods, reason = "the test clock starts at the real time")]
-    let now = Timestamp::now();
-    Arc::new(FixedClock::new(now))
-}
-
 fn input(n: u32, family: &str) -> ClientInput {
     ClientInput {
         given_name: "Amelia".into(),
@@ -74,17 +66,12 @@ async fn owner(app: &App, clinic: &str) -> Actor {
         .fixture_staff(id, &email, "Owner", Role::Owner, "granite-puffin-lagoon-velvet")
         .await
         .unwrap();
-    Actor {
-        staff_id,
-        clinic_id: id,
-        role: Role::Owner,
-        source: None,
-    }
+    velum_testkit::staff_actor(id, staff_id, Role::Owner)
 }
 
 async fn tenancy_scopes_every_read_and_write(backend: Backend) {
     let (loc, _dir) = fresh_location(backend).await;
-    let app = open_app(&loc, clock(), None).await;
+    let app = open_app(&loc, clock_now(), None).await;
     let a = owner(&app, "Alpha").await;
     let b = owner(&app, "Beta").await;
     let theirs = app
@@ -131,7 +118,7 @@ async fn tenancy_scopes_every_read_and_write(backend: Backend) {
 
 async fn search_finds_by_name_date_phone_and_email_and_pages(backend: Backend) {
     let (loc, _dir) = fresh_location(backend).await;
-    let app = open_app(&loc, clock(), None).await;
+    let app = open_app(&loc, clock_now(), None).await;
     let o = owner(&app, "Alpha").await;
     for n in 0..55 {
         let family = if n % 2 == 0 { "Smith-Jones" } else { "Ó Súilleabháin" };
@@ -195,7 +182,7 @@ async fn search_finds_by_name_date_phone_and_email_and_pages(backend: Backend) {
 
 async fn name_search_lists_family_names_first_and_pages_across_both(backend: Backend) {
     let (loc, _dir) = fresh_location(backend).await;
-    let app = open_app(&loc, clock(), None).await;
+    let app = open_app(&loc, clock_now(), None).await;
     let o = owner(&app, "Alpha").await;
     // 30 family names starting "smi", 30 given names starting "smi" (with
     // other family names), one card matching both ways, and others.
@@ -260,7 +247,7 @@ async fn name_search_lists_family_names_first_and_pages_across_both(backend: Bac
 
 async fn changes_keep_sealed_history_and_medical_round_trips(backend: Backend) {
     let (loc, _dir) = fresh_location(backend).await;
-    let app = open_app(&loc, clock(), None).await;
+    let app = open_app(&loc, clock_now(), None).await;
     let o = owner(&app, "Alpha").await;
     let id = app
         .create_client(&o, &input(1, "Brown"), false)
@@ -301,7 +288,7 @@ async fn changes_keep_sealed_history_and_medical_round_trips(backend: Backend) {
 
 async fn audit_chain_stays_one_valid_chain_under_concurrent_writers(backend: Backend) {
     let (loc, _dir) = fresh_location(backend).await;
-    let c = clock();
+    let c = clock_now();
     let one = open_app(&loc, c.clone(), None).await;
     let two = open_app(&loc, c, None).await;
     let o = owner(&one, "Alpha").await;
@@ -338,7 +325,7 @@ async fn audit_chain_stays_one_valid_chain_under_concurrent_writers(backend: Bac
 
 async fn two_servers_share_sessions_locks_and_the_outbox(backend: Backend) {
     let (loc, _dir) = fresh_location(backend).await;
-    let c = clock();
+    let c = clock_now();
     let smtp = SmtpSink::start().await;
     let one = open_app(&loc, c.clone(), Some(&smtp)).await;
     let two = open_app(&loc, c.clone(), Some(&smtp)).await;
@@ -412,8 +399,8 @@ async fn schema_matches_the_other_backend(backend: Backend) {
     }
     let (sqlite, _d1) = fresh_location(Backend::Sqlite).await;
     let (pg, _d2) = fresh_location(Backend::Postgres).await;
-    let a = open_app(&sqlite, clock(), None).await;
-    let b = open_app(&pg, clock(), None).await;
+    let a = open_app(&sqlite, clock_now(), None).await;
+    let b = open_app(&pg, clock_now(), None).await;
     let sa = a.schema_columns().await.unwrap();
     let sb = b.schema_columns().await.unwrap();
     assert!(!sa.is_empty());
@@ -437,7 +424,7 @@ async fn schema_matches_the_other_backend(backend: Backend) {
 async fn offboarding_deletes_every_row_of_the_clinic_and_keeps_its_tombstone(backend: Backend) {
     use velum_app::offboard::{ArchiveSecret, LeaveInput, OffboardRequest, Offboarding, open_archive};
     let (loc, _dir) = fresh_location(backend).await;
-    let c = clock();
+    let c = clock_now();
     let app = open_app(&loc, c.clone(), None).await;
     let alpha = app.fixture_clinic("Alpha").await.unwrap();
     let (owner_id, totp) = app
@@ -450,12 +437,7 @@ async fn offboarding_deletes_every_row_of_the_clinic_and_keeps_its_tombstone(bac
         )
         .await
         .unwrap();
-    let a = Actor {
-        staff_id: owner_id,
-        clinic_id: alpha,
-        role: Role::Owner,
-        source: None,
-    };
+    let a = velum_testkit::staff_actor(alpha, owner_id, Role::Owner);
     let b = owner(&app, "Beta").await;
     let mine = app
         .create_client(&a, &input(1, "Brown"), false)
@@ -573,7 +555,7 @@ const NOT_CLINIC_DATA: &[&str] = &[
 
 async fn clinic_id_leads_every_key_of_clinic_data(backend: Backend) {
     let (loc, _dir) = fresh_location(backend).await;
-    let app = open_app(&loc, clock(), None).await;
+    let app = open_app(&loc, clock_now(), None).await;
     let keys = app.schema_keys().await.unwrap();
     let tables: std::collections::BTreeSet<String> = app
         .schema_columns()
@@ -618,7 +600,7 @@ async fn clinic_id_leads_every_key_of_clinic_data(backend: Backend) {
 /// making new codes ends the old ones, and a TOTP reset ends them all.
 async fn a_recovery_code_is_used_once_even_by_two_servers_at_once(backend: Backend) {
     let (loc, _dir) = fresh_location(backend).await;
-    let c = clock();
+    let c = clock_now();
     let one = open_app(&loc, c.clone(), None).await;
     let two = open_app(&loc, c.clone(), None).await;
     let owner = owner(&one, "Alpha").await;
@@ -627,12 +609,7 @@ async fn a_recovery_code_is_used_once_even_by_two_servers_at_once(backend: Backe
         .fixture_staff(owner.clinic_id, "p@alpha.example", "P", Role::Practitioner, pw)
         .await
         .unwrap();
-    let actor = Actor {
-        staff_id: id,
-        clinic_id: owner.clinic_id,
-        role: Role::Practitioner,
-        source: None,
-    };
+    let actor = velum_testkit::staff_actor(owner.clinic_id, id, Role::Practitioner);
     c.advance(SignedDuration::from_secs(30));
     let old = one
         .regenerate_recovery_codes(&actor, pw, &code_at(&secret, c.now()))

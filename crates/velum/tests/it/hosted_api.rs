@@ -6,7 +6,7 @@
 
 use serde_json::{Value, json};
 use velum_app::platform::platform_id;
-use velum_core::{Actor, ClinicId, Role};
+use velum_core::{ClinicId, Role};
 use velum_testkit::{Api, Staff, TestApp, client_json, with_db};
 
 fn fields(body: &Value) -> Vec<String> {
@@ -41,12 +41,7 @@ async fn actions(owner: &Api) -> Vec<(String, String)> {
 /// The platform's own chain, read as an auditor of it would (no staff role
 /// can read it through the app's routes).
 async fn platform_actions(t: &TestApp, op: &Staff) -> Vec<(String, String)> {
-    let reader = Actor {
-        staff_id: op.id,
-        clinic_id: platform_id(),
-        role: Role::Auditor,
-        source: None,
-    };
+    let reader = velum_testkit::staff_actor(platform_id(), op.id, Role::Auditor);
     t.app
         .audit_trail(&reader, None)
         .await

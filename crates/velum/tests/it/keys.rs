@@ -6,15 +6,14 @@
 //! resumes, and export/import and offboarding work on a rotated clinic.
 
 use std::process::Output;
-use std::sync::Arc;
 
-use jiff::{SignedDuration, Timestamp};
+use jiff::SignedDuration;
 use velum_app::offboard::{ArchiveSecret, LeaveInput, OffboardRequest, Offboarding, open_archive};
-use velum_app::{Actor, App, ClientId, ClinicId, Clock, DataLocation, FixedClock, Role, Section};
+use velum_app::{Actor, App, ClientId, ClinicId, Clock, DataLocation, Role, Section};
 use velum_core::audit::AuditAction;
 use velum_core::client::{ClientInput, MedicalInput};
 use velum_testkit::cli::{self, ok, s, sqlite};
-use velum_testkit::{TEST_KEY, code_at, open_app};
+use velum_testkit::{TEST_KEY, clock_now, code_at, open_app};
 
 const BIN: &str = env!("CARGO_BIN_EXE_velum");
 const PASSWORD: &str = "harbour-thistle-copper-meadow";
@@ -41,12 +40,7 @@ async fn seed(app: &App) -> Seeded {
         .fixture_staff(clinic, &owner_email, "Olive Owner", Role::Owner, PASSWORD)
         .await
         .unwrap();
-    let owner = Actor {
-        staff_id,
-        clinic_id: clinic,
-        role: Role::Owner,
-        source: None,
-    };
+    let owner = velum_testkit::staff_actor(clinic, staff_id, Role::Owner);
     let mut clients = Vec::new();
     for (n, allergy) in ALLERGIES.iter().enumerate() {
         let input = ClientInput {
@@ -101,17 +95,11 @@ async fn rotation_events(app: &App, owner: &Actor) -> Vec<String> {
     out
 }
 
-fn clock() -> Arc<FixedClock> {
-    #[expect(clippy::disallowed_methods, reason = "the test clock starts at the real time")]
-    let now = Timestamp::now();
-    Arc::new(FixedClock::new(now))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rotate_clinic_rewraps_every_client_resumes_and_keeps_transfer_and_offboarding_working() {
     let dir = cli::data_dir_with_key(TEST_KEY);
     let d = s(dir.path()).to_owned();
-    let clock = clock();
+    let clock = clock_now();
     let app = open_app(&sqlite(dir.path()), clock.clone(), None).await;
     let seeded = seed(&app).await;
     app.close().await;
@@ -324,7 +312,7 @@ async fn rotate_clinic_on_postgres_resumes_and_keeps_clients_readable() {
     let location = DataLocation::Postgres(url.clone());
     let keys = cli::data_dir_with_key(TEST_KEY);
     let key_file = keys.path().join("master.key");
-    let clock = clock();
+    let clock = clock_now();
     let app = open_app(&location, clock.clone(), None).await;
     let seeded = seed(&app).await;
     app.close().await;
@@ -362,7 +350,7 @@ async fn rotate_clinic_on_postgres_resumes_and_keeps_clients_readable() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_old_key_goes_once_the_mail_sealed_under_it_has_left() {
     let dir = cli::data_dir_with_key(TEST_KEY);
-    let clock = clock();
+    let clock = clock_now();
     let smtp = velum_testkit::SmtpSink::start().await;
     let app = open_app(&sqlite(dir.path()), clock.clone(), Some(&smtp)).await;
     let seeded = seed(&app).await;

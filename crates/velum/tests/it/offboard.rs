@@ -15,9 +15,8 @@
 
 use std::path::Path;
 use std::process::Output;
-use std::sync::Arc;
 
-use jiff::{SignedDuration, Timestamp};
+use jiff::SignedDuration;
 use serde_json::Value;
 use velum_app::clients::ClientPatch;
 use velum_app::offboard::{
@@ -27,7 +26,7 @@ use velum_app::platform::platform_id;
 use velum_app::{Actor, App, AppError, BlobStore, ClientId, ClinicId, Clock, FixedClock, Role, Section};
 use velum_core::client::{ClientInput, MedicalInput};
 use velum_testkit::cli::{self, ok, refused, s, sqlite, text};
-use velum_testkit::{TEST_KEY, TestApp, code_at, open_app_with_blobs};
+use velum_testkit::{TEST_KEY, TestApp, clock_now, code_at, open_app_with_blobs, staff_actor};
 
 const BIN: &str = env!("CARGO_BIN_EXE_velum");
 const PASSWORD: &str = "harbour-thistle-copper-meadow";
@@ -36,21 +35,6 @@ const REASON: &str = "The clinic has moved to another provider";
 
 fn velum(args: &[&str]) -> Output {
     cli::run(BIN, args)
-}
-
-fn clock() -> Arc<FixedClock> {
-    #[expect(clippy::disallowed_methods, reason = "the test clock starts at the real time")]
-    let now = Timestamp::now();
-    Arc::new(FixedClock::new(now))
-}
-
-fn actor(clinic_id: ClinicId, staff_id: velum_app::StaffId, role: Role) -> Actor {
-    Actor {
-        staff_id,
-        clinic_id,
-        role,
-        source: None,
-    }
 }
 
 fn input(n: u32, family: &str) -> ClientInput {
@@ -98,8 +82,8 @@ async fn seed(app: &App, clock: &FixedClock) -> Seeded {
         )
         .await
         .unwrap();
-    let owner = actor(alpha, owner_id, Role::Owner);
-    let prac = actor(alpha, prac_id, Role::Practitioner);
+    let owner = staff_actor(alpha, owner_id, Role::Owner);
+    let prac = staff_actor(alpha, prac_id, Role::Practitioner);
     for (n, family) in ["Quillfeather", "Ravensworth"].iter().enumerate() {
         let id = app
             .create_client(&owner, &input(u32::try_from(n).unwrap(), family), false)
@@ -135,7 +119,7 @@ async fn seed(app: &App, clock: &FixedClock) -> Seeded {
         .fixture_staff(beta, "owner@beta-staying.example", "Bea Owner", Role::Owner, PASSWORD)
         .await
         .unwrap();
-    let beta_owner = actor(beta, beta_owner_id, Role::Owner);
+    let beta_owner = staff_actor(beta, beta_owner_id, Role::Owner);
     let beta_client = app
         .create_client(&beta_owner, &input(9, "Tarrant"), false)
         .await
@@ -147,7 +131,7 @@ async fn seed(app: &App, clock: &FixedClock) -> Seeded {
         .fixture_operator("ops@platform.example", "Sam Support", PASSWORD)
         .await
         .unwrap();
-    let operator = actor(platform_id(), op_id, Role::Operator);
+    let operator = staff_actor(platform_id(), op_id, Role::Operator);
     app.request_support(&operator, alpha, "Checking a failed import for the owner", "30")
         .await
         .unwrap();
@@ -187,7 +171,7 @@ fn leave_input(seeded: &Seeded, clock: &FixedClock) -> LeaveInput {
 
 /// Every `action detail` of `clinic`'s chain, as its auditor reads it.
 async fn chain_of(app: &App, clinic: ClinicId) -> Vec<String> {
-    let auditor = actor(clinic, velum_app::StaffId::new(), Role::Auditor);
+    let auditor = staff_actor(clinic, velum_app::StaffId::new(), Role::Auditor);
     let mut out = Vec::new();
     let mut cursor: Option<String> = None;
     loop {
@@ -208,7 +192,7 @@ async fn chain_of(app: &App, clinic: ClinicId) -> Vec<String> {
 async fn an_offboarded_clinic_leaves_with_an_archive_only_its_owner_can_open_and_nothing_of_it_remains() {
     let dir = cli::data_dir_with_key(TEST_KEY);
     let d = s(dir.path()).to_owned();
-    let clock = clock();
+    let clock = clock_now();
     let app = open_app_with_blobs(&sqlite(dir.path()), clock.clone(), None, Some(blob_store(dir.path()))).await;
     let seeded = seed(&app, &clock).await;
     let alpha = seeded.alpha.to_string();
@@ -549,7 +533,7 @@ async fn state_of(app: &App, blobs: &BlobStore, clinics: &[ClinicId]) -> Vec<Str
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refused_offboardings_change_nothing_and_name_the_problem() {
     let dir = cli::data_dir_with_key(TEST_KEY);
-    let clock = clock();
+    let clock = clock_now();
     let blobs = blob_store(dir.path());
     let app = open_app_with_blobs(&sqlite(dir.path()), clock.clone(), None, Some(blobs.clone())).await;
     let seeded = seed(&app, &clock).await;
@@ -674,7 +658,7 @@ async fn refused_offboardings_change_nothing_and_name_the_problem() {
         ["passphrase"]
     );
     input = leave_input(&seeded, &clock);
-    let not_owner = actor(seeded.alpha, seeded.operator.staff_id, Role::Manager);
+    let not_owner = staff_actor(seeded.alpha, seeded.operator.staff_id, Role::Manager);
     assert!(matches!(
         app.request_leaving(&not_owner, &input).await,
         Err(AppError::Forbidden)

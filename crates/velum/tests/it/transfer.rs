@@ -14,7 +14,7 @@ use velum_app::clients::{ClientPatch, Marketing};
 use velum_app::{Actor, App, AppError, ClientId, ClinicId, Clock, DataLocation, FixedClock, Role, Section, StaffId};
 use velum_core::client::{ClientDetails, ClientInput, MedicalInput, MedicalSummary};
 use velum_testkit::cli::{self, bad_flags, data_dir_with_key, ok, refused, s, sqlite};
-use velum_testkit::{TEST_KEY, code_at, open_app};
+use velum_testkit::{TEST_KEY, clock_now, code_at, open_app, staff_actor};
 
 const BIN: &str = env!("CARGO_BIN_EXE_velum");
 const PASSWORD: &str = "harbour-thistle-copper-meadow";
@@ -80,8 +80,8 @@ async fn seed(app: &App, clock: &FixedClock) -> Seeded {
         )
         .await
         .unwrap();
-    let owner = actor(clinic, owner_id, Role::Owner);
-    let prac = actor(clinic, prac_id, Role::Practitioner);
+    let owner = staff_actor(clinic, owner_id, Role::Owner);
+    let prac = staff_actor(clinic, prac_id, Role::Practitioner);
     let mut clients = Vec::new();
     for (n, family) in ["Quillfeather", "Ravensworth", "Stonebridge"].iter().enumerate() {
         let id = app
@@ -135,9 +135,13 @@ async fn seed(app: &App, clock: &FixedClock) -> Seeded {
         .fixture_staff(other, "owner@beta-stay.example", "Bea Owner", Role::Owner, PASSWORD)
         .await
         .unwrap();
-    app.create_client(&actor(other, other_owner, Role::Owner), &input(9, "Tarrant"), false)
-        .await
-        .unwrap();
+    app.create_client(
+        &staff_actor(other, other_owner, Role::Owner),
+        &input(9, "Tarrant"),
+        false,
+    )
+    .await
+    .unwrap();
     // The owner signs in on the source: the code's step is then used up,
     // and that must still hold after the move.
     clock.advance(SignedDuration::from_secs(30));
@@ -154,15 +158,6 @@ async fn seed(app: &App, clock: &FixedClock) -> Seeded {
         owner_totp,
         clients,
         session,
-    }
-}
-
-fn actor(clinic_id: ClinicId, staff_id: StaffId, role: Role) -> Actor {
-    Actor {
-        staff_id,
-        clinic_id,
-        role,
-        source: None,
     }
 }
 
@@ -279,12 +274,6 @@ async fn last_action(app: &App, owner: &Actor) -> String {
     trail.items[1].action.as_str().to_owned()
 }
 
-fn test_clock() -> Arc<FixedClock> {
-    #[expect(clippy::disallowed_methods, reason = "the test clock starts at the real time")]
-    let now = Timestamp::now();
-    Arc::new(FixedClock::new(now))
-}
-
 /// Seed a SQLite source, take its views, export it with the CLI.
 async fn seeded_export(clock: &Arc<FixedClock>) -> (tempfile::TempDir, Seeded, Vec<ClientView>, std::path::PathBuf) {
     let src = data_dir_with_key(TEST_KEY);
@@ -312,7 +301,7 @@ async fn seeded_export(clock: &Arc<FixedClock>) -> (tempfile::TempDir, Seeded, V
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn transfer_sqlite_to_sqlite_round_trip_and_refusals() {
-    let clock = test_clock();
+    let clock = clock_now();
     let (src, seeded, before, file) = seeded_export(&clock).await;
 
     // Two clinics: --clinic is needed, and the error names no clinic.
@@ -495,7 +484,7 @@ async fn transfer_sqlite_to_postgres_and_back() {
     if velum_testkit::skip_without_pg("transfer::transfer_sqlite_to_postgres_and_back") {
         return;
     }
-    let clock = test_clock();
+    let clock = clock_now();
     let (src, seeded, before, file) = seeded_export(&clock).await;
     let key = src.path().join("master.key");
     let db = velum_testkit::fresh_pg_database().await;
