@@ -75,6 +75,24 @@ pub fn staff_actor(clinic: ClinicId, staff: StaffId, role: Role) -> Actor {
     }
 }
 
+/// A ready member of staff (password set, two-step sign-in confirmed) made
+/// through `app`'s fixtures, for tests that call the app directly: acting
+/// as them, and their TOTP secret.
+pub async fn seed_staff(
+    app: &App,
+    clinic: ClinicId,
+    email: &str,
+    name: &str,
+    role: Role,
+    password: &str,
+) -> (Actor, String) {
+    let (id, totp_secret) = app
+        .fixture_staff(clinic, email, name, role, password)
+        .await
+        .expect("staff");
+    (staff_actor(clinic, id, role), totp_secret)
+}
+
 /// A clock fixed at the real time now, which the test then moves.
 pub fn clock_now() -> Arc<FixedClock> {
     #[expect(

@@ -6,7 +6,7 @@
 use jiff::SignedDuration;
 use velum_app::{Actor, App, AppError, Clock, Role, Section};
 use velum_core::client::{ClientInput, MedicalInput};
-use velum_testkit::{Backend, SmtpSink, clock_now, code_at, fresh_location, open_app};
+use velum_testkit::{Backend, SmtpSink, clock_now, code_at, fresh_location, open_app, seed_staff};
 
 macro_rules! contract {
     ($($name:ident),* $(,)?) => {
@@ -62,11 +62,9 @@ fn input(n: u32, family: &str) -> ClientInput {
 async fn owner(app: &App, clinic: &str) -> Actor {
     let id = app.fixture_clinic(clinic).await.unwrap();
     let email = format!("owner@{}.example", clinic.to_lowercase());
-    let (staff_id, _) = app
-        .fixture_staff(id, &email, "Owner", Role::Owner, "granite-puffin-lagoon-velvet")
+    seed_staff(app, id, &email, "Owner", Role::Owner, "granite-puffin-lagoon-velvet")
         .await
-        .unwrap();
-    velum_testkit::staff_actor(id, staff_id, Role::Owner)
+        .0
 }
 
 async fn tenancy_scopes_every_read_and_write(backend: Backend) {
@@ -427,17 +425,15 @@ async fn offboarding_deletes_every_row_of_the_clinic_and_keeps_its_tombstone(bac
     let c = clock_now();
     let app = open_app(&loc, c.clone(), None).await;
     let alpha = app.fixture_clinic("Alpha").await.unwrap();
-    let (owner_id, totp) = app
-        .fixture_staff(
-            alpha,
-            "owner@alpha.example",
-            "Owner",
-            Role::Owner,
-            "granite-puffin-lagoon-velvet",
-        )
-        .await
-        .unwrap();
-    let a = velum_testkit::staff_actor(alpha, owner_id, Role::Owner);
+    let (a, totp) = seed_staff(
+        &app,
+        alpha,
+        "owner@alpha.example",
+        "Owner",
+        Role::Owner,
+        "granite-puffin-lagoon-velvet",
+    )
+    .await;
     let b = owner(&app, "Beta").await;
     let mine = app
         .create_client(&a, &input(1, "Brown"), false)

@@ -36,11 +36,8 @@ struct Seeded {
 async fn seed(app: &App) -> Seeded {
     let clinic = app.fixture_clinic("Rotating Clinic").await.unwrap();
     let owner_email = "owner@rotating.example".to_owned();
-    let (staff_id, owner_totp) = app
-        .fixture_staff(clinic, &owner_email, "Olive Owner", Role::Owner, PASSWORD)
-        .await
-        .unwrap();
-    let owner = velum_testkit::staff_actor(clinic, staff_id, Role::Owner);
+    let (owner, owner_totp) =
+        velum_testkit::seed_staff(app, clinic, &owner_email, "Olive Owner", Role::Owner, PASSWORD).await;
     let mut clients = Vec::new();
     for (n, allergy) in ALLERGIES.iter().enumerate() {
         let input = ClientInput {

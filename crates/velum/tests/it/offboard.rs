@@ -26,7 +26,7 @@ use velum_app::platform::platform_id;
 use velum_app::{Actor, App, AppError, BlobStore, ClientId, ClinicId, Clock, FixedClock, Role, Section};
 use velum_core::client::{ClientInput, MedicalInput};
 use velum_testkit::cli::{self, ok, refused, s, sqlite, text};
-use velum_testkit::{TEST_KEY, TestApp, clock_now, code_at, open_app_with_blobs, staff_actor};
+use velum_testkit::{TEST_KEY, TestApp, clock_now, code_at, open_app_with_blobs, seed_staff, staff_actor};
 
 const BIN: &str = env!("CARGO_BIN_EXE_velum");
 const PASSWORD: &str = "harbour-thistle-copper-meadow";
@@ -68,22 +68,17 @@ struct Seeded {
 async fn seed(app: &App, clock: &FixedClock) -> Seeded {
     let alpha = app.fixture_clinic("Alpha Leaving").await.unwrap();
     let alpha_owner_email = "owner@alpha-leaving.example".to_owned();
-    let (owner_id, alpha_owner_totp) = app
-        .fixture_staff(alpha, &alpha_owner_email, "Olive Owner", Role::Owner, PASSWORD)
-        .await
-        .unwrap();
-    let (prac_id, _) = app
-        .fixture_staff(
-            alpha,
-            "prac@alpha-leaving.example",
-            "Pat Practitioner",
-            Role::Practitioner,
-            PASSWORD,
-        )
-        .await
-        .unwrap();
-    let owner = staff_actor(alpha, owner_id, Role::Owner);
-    let prac = staff_actor(alpha, prac_id, Role::Practitioner);
+    let (owner, alpha_owner_totp) =
+        seed_staff(app, alpha, &alpha_owner_email, "Olive Owner", Role::Owner, PASSWORD).await;
+    let (prac, _) = seed_staff(
+        app,
+        alpha,
+        "prac@alpha-leaving.example",
+        "Pat Practitioner",
+        Role::Practitioner,
+        PASSWORD,
+    )
+    .await;
     for (n, family) in ["Quillfeather", "Ravensworth"].iter().enumerate() {
         let id = app
             .create_client(&owner, &input(u32::try_from(n).unwrap(), family), false)
@@ -115,11 +110,15 @@ async fn seed(app: &App, clock: &FixedClock) -> Seeded {
             .unwrap();
     }
     let beta = app.fixture_clinic("Beta Staying").await.unwrap();
-    let (beta_owner_id, _) = app
-        .fixture_staff(beta, "owner@beta-staying.example", "Bea Owner", Role::Owner, PASSWORD)
-        .await
-        .unwrap();
-    let beta_owner = staff_actor(beta, beta_owner_id, Role::Owner);
+    let (beta_owner, _) = seed_staff(
+        app,
+        beta,
+        "owner@beta-staying.example",
+        "Bea Owner",
+        Role::Owner,
+        PASSWORD,
+    )
+    .await;
     let beta_client = app
         .create_client(&beta_owner, &input(9, "Tarrant"), false)
         .await

@@ -14,7 +14,7 @@ use velum_app::clients::{ClientPatch, Marketing};
 use velum_app::{Actor, App, AppError, ClientId, ClinicId, Clock, DataLocation, FixedClock, Role, Section, StaffId};
 use velum_core::client::{ClientDetails, ClientInput, MedicalInput, MedicalSummary};
 use velum_testkit::cli::{self, bad_flags, data_dir_with_key, ok, refused, s, sqlite};
-use velum_testkit::{TEST_KEY, clock_now, code_at, open_app, staff_actor};
+use velum_testkit::{TEST_KEY, clock_now, code_at, open_app, seed_staff};
 
 const BIN: &str = env!("CARGO_BIN_EXE_velum");
 const PASSWORD: &str = "harbour-thistle-copper-meadow";
@@ -66,22 +66,16 @@ struct Seeded {
 async fn seed(app: &App, clock: &FixedClock) -> Seeded {
     let clinic = app.fixture_clinic("Alpha Move").await.unwrap();
     let owner_email = "owner@alpha-move.example".to_owned();
-    let (owner_id, owner_totp) = app
-        .fixture_staff(clinic, &owner_email, "Olive Owner", Role::Owner, PASSWORD)
-        .await
-        .unwrap();
-    let (prac_id, _) = app
-        .fixture_staff(
-            clinic,
-            "prac@alpha-move.example",
-            "Pat Practitioner",
-            Role::Practitioner,
-            PASSWORD,
-        )
-        .await
-        .unwrap();
-    let owner = staff_actor(clinic, owner_id, Role::Owner);
-    let prac = staff_actor(clinic, prac_id, Role::Practitioner);
+    let (owner, owner_totp) = seed_staff(app, clinic, &owner_email, "Olive Owner", Role::Owner, PASSWORD).await;
+    let (prac, _) = seed_staff(
+        app,
+        clinic,
+        "prac@alpha-move.example",
+        "Pat Practitioner",
+        Role::Practitioner,
+        PASSWORD,
+    )
+    .await;
     let mut clients = Vec::new();
     for (n, family) in ["Quillfeather", "Ravensworth", "Stonebridge"].iter().enumerate() {
         let id = app
@@ -131,17 +125,18 @@ async fn seed(app: &App, clock: &FixedClock) -> Seeded {
     }
     // A second clinic, with a client of its own: it stays where it is.
     let other = app.fixture_clinic("Beta Stay").await.unwrap();
-    let (other_owner, _) = app
-        .fixture_staff(other, "owner@beta-stay.example", "Bea Owner", Role::Owner, PASSWORD)
+    let (other_owner, _) = seed_staff(
+        app,
+        other,
+        "owner@beta-stay.example",
+        "Bea Owner",
+        Role::Owner,
+        PASSWORD,
+    )
+    .await;
+    app.create_client(&other_owner, &input(9, "Tarrant"), false)
         .await
         .unwrap();
-    app.create_client(
-        &staff_actor(other, other_owner, Role::Owner),
-        &input(9, "Tarrant"),
-        false,
-    )
-    .await
-    .unwrap();
     // The owner signs in on the source: the code's step is then used up,
     // and that must still hold after the move.
     clock.advance(SignedDuration::from_secs(30));
