@@ -326,6 +326,12 @@ async fn canary_personal_data_never_reaches_the_logs_or_error_answers() {
         r.text().await.unwrap().contains("Zebedee Quarrington"),
         "the owner sees the reason"
     );
+    let r = web.get("/support").await;
+    assert_eq!(r.status(), 200);
+    assert!(
+        r.text().await.unwrap().contains("Zebedee Quarrington"),
+        "the owner's page shows it"
+    );
     let r = owner.post(&format!("/api/v1/support/{grant}/grant"), &json!({})).await;
     assert_eq!(r.status(), 204);
     let r = platform
@@ -352,6 +358,8 @@ async fn canary_personal_data_never_reaches_the_logs_or_error_answers() {
     assert!(t.deliver_mail().await >= 2, "set-up and suspension emails went out");
     let op_web = t.web_login(&op).await;
     let r = op_web.get("/platform").await;
+    assert_eq!(r.status(), 200);
+    let r = op_web.get(&format!("/platform/clinics/{}/support", clinic.id)).await;
     assert_eq!(r.status(), 200);
     let r = op_web
         .submit(
