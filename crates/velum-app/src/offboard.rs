@@ -451,25 +451,11 @@ pub struct ArchiveHeader {
 }
 
 fn unhex(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
-        .collect()
-}
-
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes.iter().fold(String::with_capacity(2 * bytes.len()), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
+    hex::decode(text).ok()
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
-    hex(&Sha256::digest(bytes))
+    hex::encode(Sha256::digest(bytes))
 }
 
 /// Compact JSON with every object's keys sorted: the bytes the
@@ -611,9 +597,9 @@ fn seal_archive_to(
             velum_crypto::archive::PASSPHRASE_T,
             velum_crypto::archive::PASSPHRASE_P
         )),
-        salt: Some(hex(recipient.salt())),
-        recipient: Some(hex(recipient.public())),
-        ephemeral: Some(hex(sealer.ephemeral())),
+        salt: Some(hex::encode(recipient.salt())),
+        recipient: Some(hex::encode(recipient.public())),
+        ephemeral: Some(hex::encode(sealer.ephemeral())),
     };
     let header_bytes = serde_json::to_vec(&header).map_err(json)?;
     let sealed = sealer.seal(&body, &archive_aad(ARCHIVE_FORMAT, &header_bytes, clinic));
@@ -880,7 +866,7 @@ fn archive_document(
         .map(|h| -> Result<Value, AppError> {
             Ok(json!({
                 "seq": field(h, "seq"),
-                "hash": hex(&bytes_of(h, "hash")?.unwrap_or_default()),
+                "hash": hex::encode(bytes_of(h, "hash")?.unwrap_or_default()),
             }))
         })
         .transpose()?
@@ -907,11 +893,11 @@ fn archive_document(
             e.insert("at_micros".into(), field(r, "at").clone());
             e.insert(
                 "prev_hash".into(),
-                Value::String(hex(&bytes_of(r, "prev_hash")?.unwrap_or_default())),
+                Value::String(hex::encode(bytes_of(r, "prev_hash")?.unwrap_or_default())),
             );
             e.insert(
                 "hash".into(),
-                Value::String(hex(&bytes_of(r, "hash")?.unwrap_or_default())),
+                Value::String(hex::encode(bytes_of(r, "hash")?.unwrap_or_default())),
             );
             Ok(Value::Object(e))
         })
@@ -1378,7 +1364,7 @@ impl App {
             }),
             clinic_chain_head: ChainHead {
                 seq: last.seq,
-                hash: hex(&last.hash),
+                hash: hex::encode(last.hash),
             },
             rows_deleted: counts.iter().map(|(t, n)| ((*t).to_owned(), *n)).collect(),
             keys_destroyed: KeysDestroyed {
@@ -1405,7 +1391,7 @@ impl App {
             recorded_in: RecordedIn {
                 chain: "platform".into(),
                 seq: recorded.seq,
-                hash: hex(&recorded.hash),
+                hash: hex::encode(recorded.hash),
             },
         };
         let certificate_text = serde_json::to_string_pretty(&file_doc)
@@ -1551,7 +1537,7 @@ impl App {
         };
         let expected = format!("clinic:{} certificate:sha256:{sha}", file.certificate.clinic_id);
         if action != AuditAction::ClinicOffboarded.as_str()
-            || hex(&hash) != file.recorded_in.hash
+            || hex::encode(hash) != file.recorded_in.hash
             || !detail.is_some_and(|d| d.ends_with(&expected))
         {
             return Err(bad("is not the one the platform's chain records"));

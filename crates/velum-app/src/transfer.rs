@@ -161,10 +161,7 @@ struct BodyLine<'a> {
 /// NEVER CHANGE THIS for format 1: it is bound into every export file.
 fn body_aad(header_bytes: &[u8], clinic: ClinicId) -> Aad {
     let digest = Sha256::digest(header_bytes);
-    let mut hex = String::with_capacity(64);
-    for b in digest {
-        hex.push_str(&format!("{b:02x}"));
-    }
+    let hex = hex::encode(digest);
     Aad::record(
         &format!("velum.clinic-export/v{FORMAT_VERSION}/sha256:{hex}"),
         &[clinic.as_uuid()],
