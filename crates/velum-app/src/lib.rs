@@ -19,7 +19,6 @@ pub mod mail;
 pub mod offboard;
 pub mod platform;
 pub mod staff;
-pub mod synthetic;
 pub mod transfer;
 
 use std::sync::Arc;
