@@ -18,6 +18,7 @@ pub mod keys;
 pub mod mail;
 pub mod offboard;
 pub mod platform;
+mod sealed_file;
 pub mod staff;
 pub mod transfer;
 

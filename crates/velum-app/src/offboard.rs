@@ -111,6 +111,7 @@ use velum_store::{ClinicScope, StoreError, audit, clinics, offboard};
 
 use crate::clients::{history_aad, open_medical};
 use crate::platform::platform_id;
+use crate::sealed_file::{CLINIC_ARCHIVE, FrameError};
 use crate::{App, AppError};
 
 /// The archive format this build writes: 2, sealed to the owner's
@@ -128,7 +129,8 @@ const CIPHER_V2: &str = "X25519 (Argon2id passphrase key) + HKDF-SHA256 + AES-25
 pub const REASON_CHARS: std::ops::RangeInclusive<usize> = 10..=500;
 
 /// The archive file's first line.
-const ARCHIVE_MAGIC: &[u8] = b"VELUM CLINIC ARCHIVE\n";
+#[cfg(test)]
+const ARCHIVE_MAGIC: &[u8] = CLINIC_ARCHIVE.marker;
 
 /// The certificate's format tag.
 pub const CERTIFICATE_FORMAT: &str = "velum.offboarding-certificate/v1";
@@ -508,10 +510,7 @@ pub fn certificate_sha256(c: &Certificate) -> Result<String, AppError> {
 /// Associated data of the archive body. NEVER CHANGE THIS for formats 1
 /// and 2: it is bound into every archive handed to a clinic.
 fn archive_aad(format: u32, header_bytes: &[u8], clinic: ClinicId) -> Aad {
-    Aad::record(
-        &format!("velum.clinic-archive/v{format}/sha256:{}", sha256_hex(header_bytes)),
-        &[clinic.as_uuid()],
-    )
+    CLINIC_ARCHIVE.aad(format, header_bytes, clinic)
 }
 
 /// Open an offboarding archive without any database or master key: what
@@ -524,26 +523,16 @@ fn archive_aad(format: u32, header_bytes: &[u8], clinic: ClinicId) -> Aad {
 /// format version, a damaged header, the wrong kind of secret, a key that
 /// is not 64 hex digits, or a key or passphrase that does not open it.
 pub fn open_archive(file: &[u8], secret: ArchiveSecret<'_>) -> Result<(ArchiveHeader, Vec<u8>), ArchiveError> {
-    let rest = file.strip_prefix(ARCHIVE_MAGIC).ok_or(ArchiveError::NotAnArchive)?;
-    let split = rest
-        .iter()
-        .position(|&b| b == b'\n')
-        .ok_or(ArchiveError::Damaged("the header line is cut off"))?;
-    let (header_bytes, sealed) = (&rest[..split], &rest[split + 1..]);
-    let loose: Value =
-        serde_json::from_slice(header_bytes).map_err(|_| ArchiveError::Damaged("the header is not readable"))?;
-    let format = match loose.get("format") {
-        Some(v) if v.as_u64() == Some(u64::from(ARCHIVE_FORMAT)) => ARCHIVE_FORMAT,
-        Some(v) if v.as_u64() == Some(u64::from(ARCHIVE_FORMAT_KEY)) => ARCHIVE_FORMAT_KEY,
-        Some(v) => {
-            return Err(ArchiveError::UnsupportedVersion {
-                found: v.to_string().chars().take(20).collect(),
-            });
-        }
-        None => return Err(ArchiveError::Damaged("the header has no format version")),
+    let framing = |e| match e {
+        FrameError::NoMarker => ArchiveError::NotAnArchive,
+        FrameError::Unsupported { found } => ArchiveError::UnsupportedVersion { found },
+        FrameError::Damaged(what) => ArchiveError::Damaged(what),
     };
-    let header: ArchiveHeader =
-        serde_json::from_value(loose).map_err(|_| ArchiveError::Damaged("the header is not readable"))?;
+    let frame = CLINIC_ARCHIVE
+        .split(file, &[ARCHIVE_FORMAT_KEY, ARCHIVE_FORMAT])
+        .map_err(framing)?;
+    let header: ArchiveHeader = frame.header().map_err(framing)?;
+    let (format, header_bytes, sealed) = (frame.format, frame.header_bytes, frame.sealed);
     let aad = archive_aad(format, header_bytes, header.clinic_id);
     let body = match (format, secret) {
         (ARCHIVE_FORMAT_KEY, ArchiveSecret::Key(text)) => {
@@ -603,12 +592,7 @@ fn seal_archive_to(
     };
     let header_bytes = serde_json::to_vec(&header).map_err(json)?;
     let sealed = sealer.seal(&body, &archive_aad(ARCHIVE_FORMAT, &header_bytes, clinic));
-    let mut file = Vec::with_capacity(ARCHIVE_MAGIC.len() + header_bytes.len() + 1 + sealed.len());
-    file.extend_from_slice(ARCHIVE_MAGIC);
-    file.extend_from_slice(&header_bytes);
-    file.push(b'\n');
-    file.extend_from_slice(&sealed);
-    Ok(file)
+    Ok(CLINIC_ARCHIVE.assemble(&header_bytes, &sealed))
 }
 
 /// A format-1 archive (one-off key), as earlier builds wrote them: kept to
@@ -619,12 +603,7 @@ fn seal_archive(header: &ArchiveHeader, document: &Value, key: &ArchiveKey) -> R
     let header_bytes = serde_json::to_vec(header).map_err(json)?;
     let body = serde_json::to_vec_pretty(document).map_err(json)?;
     let sealed = key.seal(&body, &archive_aad(header.format, &header_bytes, header.clinic_id));
-    let mut file = Vec::with_capacity(ARCHIVE_MAGIC.len() + header_bytes.len() + 1 + sealed.len());
-    file.extend_from_slice(ARCHIVE_MAGIC);
-    file.extend_from_slice(&header_bytes);
-    file.push(b'\n');
-    file.extend_from_slice(&sealed);
-    Ok(file)
+    Ok(CLINIC_ARCHIVE.assemble(&header_bytes, &sealed))
 }
 
 /// One blob of the clinic, opened (or not, when its client's key is gone).
