@@ -11,7 +11,12 @@
 //! the owner cannot, two different operators approve (the first approval is
 //! recorded, [`Offboarding::Approved`]). The owner is emailed at each step.
 //!
-//! [`App::offboard_clinic`] does it in one transaction, in this order:
+//! [`App::offboard_clinic`] does it in one transaction, in this order.
+//! Before it, when a blob store is configured and the owner asked to leave,
+//! the clinic's key rows are read in a short read transaction and its blobs
+//! are listed, fetched and opened with no transaction open, so no database
+//! connection waits on the blob store while reading them; step 4 refuses
+//! (`Changed`, nothing deleted) if the key rows differ from those.
 //!
 //! 1. policy: only a platform operator (or the command line, which holds
 //!    the master key and completes only what the owner asked for), only a
@@ -26,8 +31,8 @@
 //! 4. when the owner asked: every row of the clinic read in one snapshot,
 //!    opened (client keys unwrapped, medical summaries and earlier versions
 //!    decrypted) and laid out as one JSON document (see [the
-//!    archive](#the-archive)), with the clinic's blobs opened too when a
-//!    blob store is configured, then sealed to the owner's passphrase and
+//!    archive](#the-archive)), with the clinic's blobs fetched before the
+//!    transaction (see above), then sealed to the owner's passphrase and
 //!    handed to `save`, which must make it durable. If `save` fails,
 //!    nothing has been deleted. Without the owner, no archive is made;
 //! 5. every row of the clinic deleted, keys first in effect
@@ -37,7 +42,10 @@
 //! 6. the clinic's blobs deleted, when a blob store is configured. This is
 //!    the last step that can fail before the commit, and a failure rolls
 //!    the database back (the clinic stays suspended; run it again, deleting
-//!    blobs is idempotent);
+//!    blobs is idempotent). It stays inside the transaction until a durable
+//!    record of a pending deletion (a job) can carry it past the commit:
+//!    after the commit, a failed deletion would leave blobs behind a
+//!    certificate that says they are gone;
 //! 7. the certificate, its SHA-256 in a `clinic_offboarded` event of the
 //!    **platform's** chain, the certificate stored beside the tombstone,
 //!    the owners' email queued; commit. Then, on SQLite, `VACUUM`.
@@ -50,8 +58,10 @@
 //! <sealed body>
 //! ```
 //!
-//! The header line is plaintext JSON and holds nothing personal (the salt
-//! and public keys are public values). The body is [`velum_crypto::seal`]'s
+//! The framing (marker line, header line, associated data) is the export
+//! file's, written once in `sealed_file.rs`. The header line is plaintext
+//! JSON and holds nothing personal (the salt and public keys are public
+//! values). The body is [`velum_crypto::seal`]'s
 //! format (version byte, 96-bit nonce, ciphertext, tag) under a key agreed
 //! between the ephemeral key and the owner's passphrase key, with
 //! associated data naming the format version, the SHA-256 of the exact
@@ -762,6 +772,27 @@ struct BlobFile {
 
 type Row = Map<String, Value>;
 
+/// The tables whose rows open the clinic's blobs.
+const KEY_TABLES: &[&str] = &["clinic_keys", "client_keys"];
+
+/// The key tables' rows among `tables`, to compare what the blobs were
+/// opened with against what the transaction reads.
+fn key_rows(tables: &[TableRows]) -> Vec<&[Row]> {
+    tables
+        .iter()
+        .filter(|t| KEY_TABLES.contains(&t.table))
+        .map(|t| t.rows.as_slice())
+        .collect()
+}
+
+/// The clinic's blobs, fetched and opened before the offboarding's
+/// transaction, with the key rows they were opened with.
+struct Prefetched {
+    keys: Vec<TableRows>,
+    files: Vec<BlobFile>,
+    stray: u64,
+}
+
 fn corrupt(what: &'static str) -> AppError {
     AppError::Internal(format!("offboarding archive: {what}"))
 }
@@ -1366,6 +1397,10 @@ impl App {
         }
         let reason = checked_reason(request.reason)?;
         let scope = ClinicScope::new(clinic);
+        // The blobs are fetched before the transaction, so no database
+        // connection waits on the blob store; the transaction checks that
+        // the keys they were opened with are still the clinic's.
+        let mut prefetched = self.prefetch_blobs(&scope).await?;
         let mut tx = self.store().begin_snapshot().await?;
         let row = clinics::get(&mut tx, &scope)
             .await?
@@ -1478,7 +1513,13 @@ impl App {
                     .map_err(|_| AppError::Internal("the stored archive recipient is damaged".into()))?;
                 let tables = transfer::read_clinic(&mut tx, &scope).await?;
                 let clinic_keys = clinic_keys_of(self, clinic, &tables)?;
-                let (files, stray) = self.clinic_blobs(clinic, &clinic_keys, &tables).await?;
+                let (files, stray) = match prefetched.take() {
+                    Some(p) if key_rows(&p.keys) == key_rows(&tables) => (p.files, p.stray),
+                    // The keys changed, or the owner asked to leave, since the blobs were read.
+                    Some(_) => return Err(OffboardError::Changed),
+                    None if self.settings().blobs.is_some() => return Err(OffboardError::Changed),
+                    None => (Vec::new(), 0),
+                };
                 let document = archive_document(clinic, &clinic_keys, &tables, files, now, stray)?;
                 drop(clinic_keys);
                 let file = seal_archive_to(clinic, now, &document, &recipient)?;
@@ -1611,6 +1652,25 @@ impl App {
     /// Database errors.
     pub async fn sqlite_deletion_state(&self) -> Result<Option<(i64, i64)>, AppError> {
         Ok(self.store().sqlite_deletion_state().await?)
+    }
+
+    /// When a blob store is configured and the owner has asked to leave:
+    /// the clinic's key rows, read in a short transaction, and its blobs,
+    /// listed, fetched and opened after it, with no transaction open.
+    async fn prefetch_blobs(&self, scope: &ClinicScope) -> Result<Option<Prefetched>, OffboardError> {
+        if self.settings().blobs.is_none() {
+            return Ok(None);
+        }
+        let mut tx = self.store().begin_read().await?;
+        if offboard::leaving(&mut tx, scope).await?.is_none() {
+            return Ok(None);
+        }
+        let keys = transfer::read_tables(&mut tx, scope, |t| KEY_TABLES.contains(&t)).await?;
+        drop(tx);
+        let clinic = scope.clinic_id();
+        let clinic_keys = clinic_keys_of(self, clinic, &keys)?;
+        let (files, stray) = self.clinic_blobs(clinic, &clinic_keys, &keys).await?;
+        Ok(Some(Prefetched { keys, files, stray }))
     }
 
     /// The clinic's blobs, opened with their clients' keys, when a blob
