@@ -137,19 +137,13 @@ pub enum HeadError {
     NotInChain { clinic: ClinicId, seq: i64 },
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// Exactly `N` bytes from lower-case hex.
 fn from_hex<const N: usize>(text: &str) -> Option<[u8; N]> {
-    if text.len() != 2 * N || !text.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+    if text.bytes().any(|b| b.is_ascii_uppercase()) {
         return None;
     }
     let mut out = [0u8; N];
-    for (i, pair) in text.as_bytes().chunks(2).enumerate() {
-        out[i] = u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok()?;
-    }
+    hex::decode_to_slice(text, &mut out).ok()?;
     Some(out)
 }
 
@@ -171,19 +165,19 @@ impl SignedHead {
     /// The link as the document writes it: 64 lower-case hex digits.
     #[must_use]
     pub fn link_hex(&self) -> String {
-        hex(&self.link)
+        hex::encode(self.link)
     }
 
     /// The public key as the document writes it: `ed25519:` and 64 hex digits.
     #[must_use]
     pub fn public_key_text(&self) -> String {
-        format!("ed25519:{}", hex(&self.public_key))
+        format!("ed25519:{}", hex::encode(self.public_key))
     }
 
     /// The signature as the document writes it: `ed25519:` and 128 hex digits.
     #[must_use]
     pub fn signature_text(&self) -> String {
-        format!("ed25519:{}", hex(&self.signature))
+        format!("ed25519:{}", hex::encode(self.signature))
     }
 
     /// The document, as `velum audit head` prints it.
@@ -323,8 +317,8 @@ impl App {
         let ours = self.master().audit_head_signing_key().public_key();
         if head.public_key != ours {
             return Ok(Err(HeadError::OtherInstallation {
-                theirs: hex(&head.public_key),
-                ours: hex(&ours),
+                theirs: hex::encode(head.public_key),
+                ours: hex::encode(ours),
             }));
         }
         if !verify_head_signature(&ours, head.signed_part().as_bytes(), &head.signature) {

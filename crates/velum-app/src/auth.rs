@@ -264,7 +264,7 @@ fn source_key(source: &str) -> String {
 fn account_key(email: &str) -> String {
     use sha2::Digest as _;
     let digest = sha2::Sha256::digest(format!("velum-throttle:{}", email.trim().to_lowercase()));
-    digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(&digest[..16])
 }
 
 fn window_micros() -> i64 {

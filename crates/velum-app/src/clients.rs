@@ -847,7 +847,7 @@ impl App {
         drop(tx);
         let plain = format!("{}|{}|{q}", self.now().as_second(), u8::from(include_archived));
         let sealed = key.seal(plain.as_bytes(), &search_aad(actor));
-        Ok(sealed.iter().map(|b| format!("{b:02x}")).collect())
+        Ok(hex::encode(sealed))
     }
 
     /// Open a sealed search: `(query, include_archived)`.
@@ -855,17 +855,7 @@ impl App {
     /// # Errors
     /// `NotFound` for a link that is not this staff member's, or has expired.
     pub async fn open_search(&self, actor: &Actor, token: &str) -> Result<(String, bool), AppError> {
-        let bytes: Option<Vec<u8>> = token
-            .len()
-            .is_multiple_of(2)
-            .then(|| {
-                (0..token.len())
-                    .step_by(2)
-                    .map(|i| u8::from_str_radix(token.get(i..i + 2)?, 16).ok())
-                    .collect()
-            })
-            .flatten();
-        let bytes = bytes.ok_or(AppError::NotFound)?;
+        let bytes = hex::decode(token).map_err(|_| AppError::NotFound)?;
         let scope = ClinicScope::new(actor.clinic_id);
         let mut tx = self.store().begin_read().await?;
         let (_, key) = self.clinic_key(&mut tx, &scope).await?;

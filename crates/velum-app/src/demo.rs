@@ -9,8 +9,8 @@ use velum_core::{Actor, ClinicId, Role, StaffId};
 use velum_store::ClinicScope;
 
 use crate::clients::Marketing;
-use crate::synthetic::Synthetic;
 use crate::{App, AppError};
+use velum_synthetic::Synthetic;
 
 /// One demo account, as printed and written to `demo-credentials.json`.
 #[derive(Clone, Debug, Serialize)]

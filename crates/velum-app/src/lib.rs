@@ -18,8 +18,8 @@ pub mod keys;
 pub mod mail;
 pub mod offboard;
 pub mod platform;
+mod sealed_file;
 pub mod staff;
-pub mod synthetic;
 pub mod transfer;
 
 use std::sync::Arc;

@@ -37,7 +37,6 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use velum_core::ClinicId;
 use velum_core::actor::Purpose;
 use velum_core::audit::{AuditAction, NewAuditEvent};
@@ -45,6 +44,7 @@ use velum_crypto::{Aad, ClinicKey, MasterKey, WrappedKey};
 use velum_store::transfer::{self, CLINIC_TABLES, TableRows};
 use velum_store::{ClinicScope, StoreError, audit, clinics, staff};
 
+use crate::sealed_file::{CLINIC_EXPORT, FrameError};
 use crate::{App, AppError};
 
 /// The export format this build writes and reads. Bump it for any change
@@ -52,7 +52,8 @@ use crate::{App, AppError};
 pub const FORMAT_VERSION: u32 = 1;
 
 /// The file's first line.
-const MAGIC: &[u8] = b"VELUM CLINIC EXPORT\n";
+#[cfg(test)]
+const MAGIC: &[u8] = CLINIC_EXPORT.marker;
 
 /// Why an export or import did not happen. Every message is one line, names
 /// the cause, and carries no personal data (ids and counts only).
@@ -160,15 +161,7 @@ struct BodyLine<'a> {
 /// Associated data of the body: format version, header digest, clinic id.
 /// NEVER CHANGE THIS for format 1: it is bound into every export file.
 fn body_aad(header_bytes: &[u8], clinic: ClinicId) -> Aad {
-    let digest = Sha256::digest(header_bytes);
-    let mut hex = String::with_capacity(64);
-    for b in digest {
-        hex.push_str(&format!("{b:02x}"));
-    }
-    Aad::record(
-        &format!("velum.clinic-export/v{FORMAT_VERSION}/sha256:{hex}"),
-        &[clinic.as_uuid()],
-    )
+    CLINIC_EXPORT.aad(FORMAT_VERSION, header_bytes, clinic)
 }
 
 /// An export file that opened: its header and its rows.
@@ -199,27 +192,14 @@ pub fn check_export(file: &[u8], master: &MasterKey) -> Result<TransferSummary, 
 }
 
 fn open_file(file: &[u8], master: &MasterKey) -> Result<Opened, TransferError> {
-    let rest = file.strip_prefix(MAGIC).ok_or(TransferError::NotAnExport)?;
-    let split = rest
-        .iter()
-        .position(|&b| b == b'\n')
-        .ok_or(TransferError::Damaged("the header line is cut off"))?;
-    let (header_bytes, sealed) = (&rest[..split], &rest[split + 1..]);
-    // The version first, leniently, so a newer format is named as such
-    // rather than reported as a header this build cannot parse.
-    let loose: serde_json::Value =
-        serde_json::from_slice(header_bytes).map_err(|_| TransferError::Damaged("the header is not readable"))?;
-    match loose.get("format") {
-        Some(v) if v.as_u64() == Some(u64::from(FORMAT_VERSION)) => {}
-        Some(v) => {
-            return Err(TransferError::UnsupportedVersion {
-                found: v.to_string().chars().take(20).collect(),
-            });
-        }
-        None => return Err(TransferError::Damaged("the header has no format version")),
-    }
-    let header: Header =
-        serde_json::from_value(loose).map_err(|_| TransferError::Damaged("the header is not readable"))?;
+    let framing = |e| match e {
+        FrameError::NoMarker => TransferError::NotAnExport,
+        FrameError::Unsupported { found } => TransferError::UnsupportedVersion { found },
+        FrameError::Damaged(what) => TransferError::Damaged(what),
+    };
+    let frame = CLINIC_EXPORT.split(file, &[FORMAT_VERSION]).map_err(framing)?;
+    let header: Header = frame.header().map_err(framing)?;
+    let (header_bytes, sealed) = (frame.header_bytes, frame.sealed);
     let ours = master.fingerprint();
     if header.master_key_fingerprint != ours {
         return Err(TransferError::WrongMasterKey {
@@ -300,12 +280,7 @@ fn encode_file(header: &Header, tables: &[TableRows], clinic_key: &ClinicKey) ->
         }
     }
     let sealed = clinic_key.seal(&body, &body_aad(&header_bytes, header.clinic_id));
-    let mut file = Vec::with_capacity(MAGIC.len() + header_bytes.len() + 1 + sealed.len());
-    file.extend_from_slice(MAGIC);
-    file.extend_from_slice(&header_bytes);
-    file.push(b'\n');
-    file.extend_from_slice(&sealed);
-    Ok(file)
+    Ok(CLINIC_EXPORT.assemble(&header_bytes, &sealed))
 }
 
 fn system_event(clinic_id: ClinicId, action: AuditAction, detail: String) -> NewAuditEvent {

@@ -177,14 +177,6 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn hex(bytes: &[u8]) -> String {
-        bytes
-            .iter()
-            .flat_map(|b| [b >> 4, b & 0xf])
-            .map(|nibble| char::from_digit(u32::from(nibble), 16).unwrap())
-            .collect()
-    }
-
     fn chain_key_of_0x11() -> ChainKey {
         crate::MasterKey::from_bytes(&[0x11; 32]).unwrap().audit_chain_key()
     }
@@ -211,11 +203,11 @@ mod tests {
         // then the HMAC above; cross-checked with Python's hmac/hashlib.
         let keys = chain_key_of_0x11();
         assert_eq!(
-            hex(&keys.for_chain(Uuid::nil()).link(&GENESIS, b"")),
+            hex::encode(keys.for_chain(Uuid::nil()).link(&GENESIS, b"")),
             PINNED_V2_PLATFORM_EMPTY
         );
         assert_eq!(
-            hex(&keys.for_chain(Uuid::from_u128(1)).link(&[0xab; 32], b"event")),
+            hex::encode(keys.for_chain(Uuid::from_u128(1)).link(&[0xab; 32], b"event")),
             PINNED_V2_CLINIC_1_EVENT
         );
     }
@@ -300,11 +292,7 @@ mod tests {
     #[test]
     fn link_is_pinned() {
         // Stored chains depend on this value; never update it.
-        let hex: String = link(&GENESIS, b"")
-            .iter()
-            .flat_map(|b| [b >> 4, b & 0xf])
-            .map(|nibble| char::from_digit(u32::from(nibble), 16).unwrap())
-            .collect();
+        let hex = hex::encode(link(&GENESIS, b""));
         assert_eq!(hex, PINNED_EMPTY_GENESIS_LINK);
     }
     const PINNED_EMPTY_GENESIS_LINK: &str = "1abf1f9e0ae9b940be8a5a79d5f0369a3109ae4fa0d349b690ad236e3a940ed6";

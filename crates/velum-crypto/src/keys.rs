@@ -71,12 +71,13 @@ fn client_key_aad(clinic: ClinicId, client: ClientId) -> Vec<u8> {
     aad
 }
 
-fn lower_hex(bytes: &[u8], out: &mut String) {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    for b in bytes {
-        out.push(char::from(DIGITS[usize::from(b >> 4)]));
-        out.push(char::from(DIGITS[usize::from(b & 0xf)]));
-    }
+/// Lower-case hex of a key into a buffer that is wiped on drop: no
+/// unzeroized copy of the digits is left behind.
+fn lower_hex(key: &[u8; KEY_LEN]) -> Zeroizing<[u8; 2 * KEY_LEN]> {
+    let mut out = Zeroizing::new([0u8; 2 * KEY_LEN]);
+    // Cannot fail: the buffer is exactly twice the key's length.
+    let _ = hex::encode_to_slice(key, out.as_mut_slice());
+    out
 }
 
 /// The installation's root key. Read from the key file by the caller.
@@ -127,7 +128,7 @@ impl MasterKey {
         // unzeroized copy behind.
         let mut literal = String::with_capacity(2 * KEY_LEN + 3);
         literal.push_str("x'");
-        lower_hex(key.as_ref(), &mut literal);
+        literal.extend(lower_hex(&key).iter().map(|&b| char::from(b)));
         literal.push('\'');
         SecretString::from(literal)
     }
@@ -139,9 +140,7 @@ impl MasterKey {
     #[must_use]
     pub fn fingerprint(&self) -> String {
         let id = derive(&self.0, INFO_KEY_ID);
-        let mut hex = String::with_capacity(16);
-        lower_hex(&id[..8], &mut hex);
-        hex
+        hex::encode(&id[..8])
     }
 
     /// The audit chain's v2 key: HKDF-SHA256 with info
@@ -302,10 +301,9 @@ impl ArchiveKey {
     /// log or store it.
     #[must_use]
     pub fn to_text(&self) -> SecretString {
-        let mut hex = Zeroizing::new(String::with_capacity(2 * KEY_LEN));
-        lower_hex(&self.0, &mut hex);
+        let hex = lower_hex(&self.0);
         let mut text = String::with_capacity(2 * KEY_LEN + 7);
-        for (i, chunk) in hex.as_bytes().chunks(8).enumerate() {
+        for (i, chunk) in hex.chunks(8).enumerate() {
             if i > 0 {
                 text.push('-');
             }
@@ -329,18 +327,10 @@ impl ArchiveKey {
         if digits.len() != 2 * KEY_LEN {
             return Err(CryptoError::KeyText);
         }
-        let nibble = |b: u8| char::from(b).to_digit(16).ok_or(CryptoError::KeyText);
         let mut key = [0u8; KEY_LEN];
-        for (i, pair) in digits.chunks(2).enumerate() {
-            let hi = nibble(pair[0]);
-            let lo = nibble(pair[1]);
-            match (hi, lo) {
-                (Ok(hi), Ok(lo)) => key[i] = u8::try_from(hi * 16 + lo).map_err(|_| CryptoError::KeyText)?,
-                _ => {
-                    key.zeroize();
-                    return Err(CryptoError::KeyText);
-                }
-            }
+        if hex::decode_to_slice(digits.as_slice(), &mut key).is_err() {
+            key.zeroize();
+            return Err(CryptoError::KeyText);
         }
         Ok(ArchiveKey(key))
     }

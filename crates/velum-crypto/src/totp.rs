@@ -173,15 +173,13 @@ impl TotpSecret {
 /// Percent-encode everything except RFC 3986 unreserved characters. Spaces
 /// become `%20`, never `+`, which some authenticator apps show literally.
 fn percent_encode(text: &str) -> String {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
     let mut out = String::with_capacity(text.len());
     for b in text.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
             out.push(char::from(b));
         } else {
             out.push('%');
-            out.push(char::from(HEX[usize::from(b >> 4)]));
-            out.push(char::from(HEX[usize::from(b & 0xf)]));
+            out.push_str(&hex::encode_upper([b]));
         }
     }
     out

@@ -315,9 +315,22 @@ pub async fn clinic_exists(tx: &mut Tx, scope: &ClinicScope) -> Result<bool, Sto
 /// # Errors
 /// Database errors; `Corrupt` for a value the declared kind cannot hold.
 pub async fn read_clinic(tx: &mut Tx, scope: &ClinicScope) -> Result<Vec<TableRows>, StoreError> {
+    read_tables(tx, scope, |_| true).await
+}
+
+/// The rows of the clinic in the tables of [`CLINIC_TABLES`] that `which`
+/// picks, in that order, as [`read_clinic`] reads them.
+///
+/// # Errors
+/// Database errors; `Corrupt` for a value the declared kind cannot hold.
+pub async fn read_tables(
+    tx: &mut Tx,
+    scope: &ClinicScope,
+    which: impl Fn(&str) -> bool,
+) -> Result<Vec<TableRows>, StoreError> {
     let clinic = scope.clinic_id().as_uuid();
     let mut out = Vec::with_capacity(CLINIC_TABLES.len());
-    for t in CLINIC_TABLES {
+    for t in CLINIC_TABLES.iter().filter(|t| which(t.name)) {
         let names: Vec<&str> = t.columns.iter().map(|c| c.name).collect();
         // Built from the constant table list above, never from input.
         let sql = format!(

@@ -16,12 +16,12 @@ use reqwest::{Method, Response};
 use serde_json::Value;
 use tokio::sync::oneshot;
 use velum_app::mail::SmtpTls;
-use velum_app::synthetic::Synthetic;
 use velum_app::{
     Actor, App, AppSettings, BlobStore, ClientId, ClinicId, Clock, DataLocation, FixedClock, MasterKey, Role,
     SmtpSettings, StaffId,
 };
 use velum_crypto::TotpSecret;
+use velum_synthetic::Synthetic;
 
 pub use raw::{RawDb, tamper};
 pub use smtp::SmtpSink;

@@ -15,8 +15,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use velum_app::synthetic::Synthetic;
 use velum_app::{Actor, App, AppSettings, DataLocation, MasterKey, Role, Section, SystemClock};
+use velum_synthetic::Synthetic;
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;

@@ -201,14 +201,6 @@ pub struct ChainBreakJson {
     pub reason: String,
 }
 
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
-}
-
 fn health_json(h: ClinicHealth) -> ClinicHealthJson {
     ClinicHealthJson {
         clinic: clinic_json(h.usage),
@@ -216,7 +208,7 @@ fn health_json(h: ClinicHealth) -> ClinicHealthJson {
             intact: h.chain.first_break.is_none(),
             events: h.chain.events,
             head_seq: h.chain.head_seq,
-            head_hash: h.chain.head_hash.map(|x| hex(&x)),
+            head_hash: h.chain.head_hash.map(hex::encode),
             first_break: h.chain.first_break.map(|b| ChainBreakJson {
                 seq: b.seq,
                 reason: b.reason.to_owned(),

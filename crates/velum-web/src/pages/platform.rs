@@ -702,11 +702,7 @@ pub async fn verify_chain(
     }
     let id: ClinicId = id.parse().map_err(|_| AppError::NotFound)?;
     let h = state.app.clinic_health(&s.actor, id).await?;
-    let head_hash = h
-        .chain
-        .head_hash
-        .map(|x| x.iter().map(|b| format!("{b:02x}")).collect())
-        .unwrap_or_default();
+    let head_hash = h.chain.head_hash.map(hex::encode).unwrap_or_default();
     Ok(ok(&HealthPage {
         nav: Some(Nav::of(&s)),
         name: h.usage.name,

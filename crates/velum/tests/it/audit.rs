@@ -668,7 +668,7 @@ async fn signed_heads_prove_the_chain_still_holds_them() {
         .find_map(|l| l.strip_prefix("public-key: ed25519:"))
         .unwrap()
         .to_owned();
-    let theirs_hex: String = theirs.iter().map(|b| format!("{b:02x}")).collect();
+    let theirs_hex = hex::encode(theirs);
     let foreign = doc.replace(&ours_hex, &theirs_hex);
     assert!(matches!(
         t.app.check_signed_head(&foreign).await.unwrap(),
