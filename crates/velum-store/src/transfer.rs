@@ -20,6 +20,7 @@ use serde_json::{Map, Value};
 use sqlx::AssertSqlSafe;
 use uuid::Uuid;
 
+use crate::bind::BindScope;
 use crate::{ClinicScope, StoreError, Tx};
 
 /// How a column is stored and carried in an export.
@@ -298,7 +299,7 @@ pub struct TableRows {
 /// Database errors.
 pub async fn clinic_exists(tx: &mut Tx, scope: &ClinicScope) -> Result<bool, StoreError> {
     let n: i64 = on_tx!(tx, |c| sqlx::query_scalar("SELECT COUNT(*) FROM clinics WHERE id = $1")
-        .bind(scope.clinic_id().as_uuid())
+        .bind_scope(scope)
         .fetch_one(c)
         .await)?;
     Ok(n > 0)
