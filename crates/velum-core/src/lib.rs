@@ -11,6 +11,7 @@ pub mod audit;
 pub mod client;
 pub mod id;
 pub mod redact;
+pub mod settings;
 pub mod text;
 
 pub use actor::{Actor, Role, Section};
