@@ -69,6 +69,8 @@
 //!   `medical` (the current summary, opened), `history` (each change with,
 //!   where kept, the previous value opened), and `files` (blobs, base64);
 //! - `support_grants`: every break-glass request and decision;
+//! - `settings`: the clinic's own settings and public slug (null when it
+//!   never saved any);
 //! - `audit`: the chain head and every event, links in hex with their link
 //!   version, so the clinic can check its trail with the encoding in
 //!   `velum_core::audit` (version-1 links by anyone; version-2 links are
@@ -162,6 +164,8 @@ pub const ARCHIVE_PLACES: &[(&str, &str)] = &[
     ("client_medical", "clients[].medical (opened)"),
     ("client_history", "clients[].history (earlier values opened)"),
     ("support_grants", "support_grants"),
+    ("clinic_settings", "settings"),
+    ("clinic_slugs", "settings.public_slug"),
     ("audit_heads", "audit.head"),
     ("audit_events", "audit.events"),
 ];
@@ -875,6 +879,36 @@ fn archive_document(
         })
         .collect::<Result<Vec<Value>, AppError>>()?;
 
+    let settings = rows(tables, "clinic_settings")
+        .first()
+        .map(|r| -> Result<Value, AppError> {
+            let mut s = pick(
+                r,
+                &[
+                    "time_zone",
+                    "display_name",
+                    "line1",
+                    "line2",
+                    "town",
+                    "postcode",
+                    "regulator",
+                    "registration_number",
+                    "licensing_authority",
+                    "licence_number",
+                    "cancellation_notice_hours",
+                    "reminder_lead_hours",
+                    "clinical_retention_years",
+                    "financial_retention_years",
+                    "updated_by",
+                ],
+            );
+            s.insert("updated_at".into(), instant(r, "updated_at")?);
+            let slug = rows(tables, "clinic_slugs").first().map(|r| field(r, "slug").clone());
+            s.insert("public_slug".into(), slug.unwrap_or(Value::Null));
+            Ok(Value::Object(s))
+        })
+        .transpose()?
+        .unwrap_or(Value::Null);
     let head = rows(tables, "audit_heads")
         .first()
         .map(|h| -> Result<Value, AppError> {
@@ -930,6 +964,7 @@ fn archive_document(
         "unreadable_files": unreadable_files,
         "stray_objects_skipped": stray_blobs,
         "support_grants": grants,
+        "settings": settings,
         "audit": {"head": head, "events": events},
         "contents": contents,
     }))

@@ -21,6 +21,7 @@ pub mod offboard;
 pub mod outbox;
 pub mod platform;
 pub mod sessions;
+pub mod settings;
 pub mod staff;
 pub mod throttle;
 pub mod transfer;

@@ -561,12 +561,14 @@ async fn offboarding_deletes_every_row_of_the_clinic_and_keeps_its_tombstone(bac
 }
 
 /// Tables that hold no clinic's data: the tenants themselves, installation
-/// settings, the sign-in email directory and per-address throttles. Everything
-/// else is distributed by clinic (docs/deploy/postgres.md).
+/// settings, the sign-in email and public-slug directories and per-address
+/// throttles. Everything else is distributed by clinic
+/// (docs/deploy/postgres.md).
 const NOT_CLINIC_DATA: &[&str] = &[
     "clinics",
     "meta",
     "staff_logins",
+    "clinic_slugs",
     "login_throttle",
     "password_reset_requests",
     "anonymous_sign_in_failures",
