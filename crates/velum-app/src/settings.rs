@@ -17,8 +17,9 @@ const fn may_read(role: Role) -> bool {
     matches!(role, Role::Owner | Role::Manager)
 }
 
-/// Who may change them: the owner.
-const fn may_change(role: Role) -> bool {
+/// Who may change them: the owner. Pages ask this to offer the form.
+#[must_use]
+pub const fn may_change(role: Role) -> bool {
     matches!(role, Role::Owner)
 }
 
