@@ -2,7 +2,6 @@
 //! (`clinic_slugs`, unique across the installation).
 
 use jiff::Timestamp;
-use uuid::Uuid;
 use velum_core::StaffId;
 use velum_core::client::Address;
 use velum_core::settings::{
@@ -168,19 +167,4 @@ pub async fn put(
         })?;
     }
     Ok(())
-}
-
-/// The clinic whose public slug this is, if any (for the future booking
-/// page; installation-wide, so no scope).
-///
-/// # Errors
-/// Database errors.
-pub async fn clinic_by_slug(tx: &mut Tx, slug: &PublicSlug) -> Result<Option<velum_core::ClinicId>, StoreError> {
-    let id: Option<Uuid> = on_tx!(tx, |c| sqlx::query_scalar(
-        "SELECT clinic_id FROM clinic_slugs WHERE slug = $1"
-    )
-    .bind(slug.as_str())
-    .fetch_optional(c)
-    .await)?;
-    Ok(id.map(velum_core::ClinicId::from_uuid))
 }
