@@ -415,7 +415,8 @@ impl App {
         allow_duplicate: bool,
     ) -> Result<Card, AppError> {
         self.allow(actor, Access::Write, None, &[Section::Contact]).await?;
-        let details = input.parse(self.today()).map_err(AppError::Validation)?;
+        let today = self.clinic_today(actor.clinic_id).await?;
+        let details = input.parse(today).map_err(AppError::Validation)?;
         let scope = ClinicScope::new(actor.clinic_id);
         let mut tx = self.begin().await?;
         if !allow_duplicate {
@@ -475,13 +476,14 @@ impl App {
     pub async fn update_client(&self, actor: &Actor, id: ClientId, patch: ClientPatch) -> Result<Card, AppError> {
         let sections = [Section::Contact];
         self.allow(actor, Access::Write, Some(id), &sections).await?;
+        let today = self.clinic_today(actor.clinic_id).await?;
         let scope = ClinicScope::new(actor.clinic_id);
         let mut tx = self.begin().await?;
         let Some(before) = self.load(&mut tx, actor, id).await? else {
             return Err(self.not_found(tx, actor, id, &sections).await);
         };
         let input = patch.apply(ClientInput::from_details(&before.details));
-        let details = input.parse(self.today()).map_err(AppError::Validation)?;
+        let details = input.parse(today).map_err(AppError::Validation)?;
         let now = self.now();
         if details != before.details {
             let key = self.client_key(&mut tx, &scope, id).await?;
@@ -679,7 +681,7 @@ impl App {
             return Err(self.deny(actor, None, &sections, "search").await);
         }
         let after = parse_cursor::<ClientId>(cursor)?;
-        let term = search_term(q, self.today());
+        let term = search_term(q, self.clinic_today(actor.clinic_id).await?);
         // Marketing staff may not see dates of birth, emails or phone numbers,
         // so they may not search by them either (it would confirm them).
         if marketing_only && !matches!(term, SearchTerm::All | SearchTerm::Name(_)) {

@@ -3,7 +3,7 @@
 
 use std::sync::Mutex;
 
-use jiff::{SignedDuration, Timestamp, tz::TimeZone};
+use jiff::{SignedDuration, Timestamp};
 
 pub trait Clock: Send + Sync {
     fn now(&self) -> Timestamp;
@@ -41,12 +41,4 @@ impl Clock for FixedClock {
     fn now(&self) -> Timestamp {
         *self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
-}
-
-/// The clinic's civil date for an instant. Clinics are in the UK; the zone
-/// database is bundled so every machine agrees on the clocks changing.
-#[must_use]
-pub fn london_date(t: Timestamp) -> jiff::civil::Date {
-    let tz = TimeZone::get("Europe/London").unwrap_or(TimeZone::UTC);
-    t.to_zoned(tz).date()
 }

@@ -225,7 +225,7 @@ impl App {
         rng: &mut Synthetic,
     ) -> Result<Vec<velum_core::ClientId>, AppError> {
         let mut ids = Vec::with_capacity(n);
-        let today = self.today();
+        let today = self.clinic_today(actor.clinic_id).await?;
         for _ in 0..n {
             let c = rng.client(today);
             let input = ClientInput {

@@ -19,6 +19,7 @@ pub mod mail;
 pub mod offboard;
 pub mod platform;
 mod sealed_file;
+pub mod settings;
 pub mod staff;
 pub mod transfer;
 
@@ -206,12 +207,6 @@ impl App {
     #[must_use]
     pub fn now(&self) -> jiff::Timestamp {
         self.inner.clock.now()
-    }
-
-    /// Today's date in the clinic's time zone (Europe/London).
-    #[must_use]
-    pub fn today(&self) -> jiff::civil::Date {
-        clock::london_date(self.now())
     }
 
     pub(crate) async fn begin(&self) -> Result<Tx, AppError> {

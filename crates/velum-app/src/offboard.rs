@@ -79,6 +79,8 @@
 //!   `medical` (the current summary, opened), `history` (each change with,
 //!   where kept, the previous value opened), and `files` (blobs, base64);
 //! - `support_grants`: every break-glass request and decision;
+//! - `settings`: the clinic's own settings and public slug (null when it
+//!   never saved any);
 //! - `audit`: the chain head and every event, links in hex with their link
 //!   version, so the clinic can check its trail with the encoding in
 //!   `velum_core::audit` (version-1 links by anyone; version-2 links are
@@ -174,6 +176,8 @@ pub const ARCHIVE_PLACES: &[(&str, &str)] = &[
     ("client_medical", "clients[].medical (opened)"),
     ("client_history", "clients[].history (earlier values opened)"),
     ("support_grants", "support_grants"),
+    ("clinic_settings", "settings"),
+    ("clinic_slugs", "settings.public_slug"),
     ("audit_heads", "audit.head"),
     ("audit_events", "audit.events"),
 ];
@@ -196,6 +200,26 @@ pub struct ArchiveColumns {
 /// is one clinic's), the clinic's kind, key rows' dates, sign-in secrets and
 /// lock-out state, the sign-in directory, and the search keys (derived from
 /// the names, which are in).
+/// The clinic settings' columns the archive carries.
+const SETTINGS_READS: &[&str] = &[
+    "time_zone",
+    "display_name",
+    "line1",
+    "line2",
+    "town",
+    "postcode",
+    "regulator",
+    "registration_number",
+    "licensing_authority",
+    "licence_number",
+    "cancellation_notice_hours",
+    "reminder_lead_hours",
+    "clinical_retention_years",
+    "financial_retention_years",
+    "updated_by",
+    "updated_at",
+];
+
 pub const ARCHIVE_COLUMNS: &[ArchiveColumns] = &[
     ArchiveColumns {
         table: "clinics",
@@ -297,6 +321,16 @@ pub const ARCHIVE_COLUMNS: &[ArchiveColumns] = &[
             "decided_at",
             "expires_at",
         ],
+        leaves_out: &["clinic_id"],
+    },
+    ArchiveColumns {
+        table: "clinic_settings",
+        reads: SETTINGS_READS,
+        leaves_out: &["clinic_id"],
+    },
+    ArchiveColumns {
+        table: "clinic_slugs",
+        reads: &["slug"],
         leaves_out: &["clinic_id"],
     },
     ArchiveColumns {
@@ -1055,6 +1089,21 @@ fn archive_document(
         })
         .collect::<Result<Vec<Value>, AppError>>()?;
 
+    let settings = rows(tables, "clinic_settings")?
+        .first()
+        .map(|r| -> Result<Value, AppError> {
+            let plain: Vec<&str> = SETTINGS_READS.iter().copied().filter(|c| *c != "updated_at").collect();
+            let mut s = r.pick(&plain)?;
+            s.insert("updated_at".into(), r.instant("updated_at")?);
+            let slug = rows(tables, "clinic_slugs")?
+                .first()
+                .map(|r| r.field("slug").cloned())
+                .transpose()?;
+            s.insert("public_slug".into(), slug.unwrap_or(Value::Null));
+            Ok(Value::Object(s))
+        })
+        .transpose()?
+        .unwrap_or(Value::Null);
     let head = rows(tables, "audit_heads")?
         .first()
         .map(|h| -> Result<Value, AppError> {
@@ -1107,6 +1156,7 @@ fn archive_document(
         "unreadable_files": unreadable_files,
         "stray_objects_skipped": stray_blobs,
         "support_grants": grants,
+        "settings": settings,
         "audit": {"head": head, "events": events},
         "contents": contents,
     }))

@@ -91,10 +91,13 @@ pub enum AuditAction {
     /// 2): this event's keyed link covers the last plain SHA-256 link, and
     /// every later event is keyed. A system event.
     AuditChainUpgraded,
+    /// The owner changed the clinic's settings (the detail names the
+    /// fields changed, never their values).
+    SettingsChanged,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 38] = [
+    pub const ALL: [AuditAction; 39] = [
         AuditAction::Read,
         AuditAction::Search,
         AuditAction::Create,
@@ -133,6 +136,7 @@ impl AuditAction {
         AuditAction::OffboardingRequested,
         AuditAction::OffboardingApproved,
         AuditAction::AuditChainUpgraded,
+        AuditAction::SettingsChanged,
     ];
 
     #[must_use]
@@ -176,6 +180,7 @@ impl AuditAction {
             AuditAction::OffboardingRequested => "offboarding_requested",
             AuditAction::OffboardingApproved => "offboarding_approved",
             AuditAction::AuditChainUpgraded => "audit_chain_upgraded",
+            AuditAction::SettingsChanged => "settings_changed",
         }
     }
 
@@ -221,6 +226,7 @@ impl AuditAction {
             AuditAction::OffboardingRequested => "Asked to leave (offboarding)",
             AuditAction::OffboardingApproved => "Approved offboarding the clinic",
             AuditAction::AuditChainUpgraded => "Sealed the audit trail under the installation's key",
+            AuditAction::SettingsChanged => "Changed the clinic's settings",
         }
     }
 }
@@ -449,6 +455,7 @@ mod tests {
                 "offboarding_requested",
                 "offboarding_approved",
                 "audit_chain_upgraded",
+                "settings_changed",
             ]
         );
     }

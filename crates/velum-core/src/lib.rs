@@ -4,13 +4,15 @@
 //!
 //! What lives here: typed ids ([`id`]), validated personal-data values
 //! ([`text`]), staff roles and the per-section permission table ([`actor`]),
-//! the client card ([`client`]) and the audit event value ([`audit`]).
+//! the client card ([`client`]), the audit event value ([`audit`]) and a
+//! clinic's own settings ([`settings`]).
 
 pub mod actor;
 pub mod audit;
 pub mod client;
 pub mod id;
 pub mod redact;
+pub mod settings;
 pub mod text;
 
 pub use actor::{Actor, Role, Section};

@@ -17,6 +17,7 @@ use velum_core::id::AuditEventId;
 use velum_core::{ClientId, ClinicId, StaffId};
 use velum_crypto::chain;
 
+use crate::bind::BindScope;
 use crate::db::parse_enum;
 use crate::{Backend, ClinicScope, Store, StoreError, Tx, from_micros, micros};
 
@@ -143,7 +144,7 @@ pub async fn client_access_log(
          WHERE e.clinic_id = $1 AND e.client_id = $2 AND e.seq < $3 \
          ORDER BY e.seq DESC LIMIT $4",
     )
-    .bind(scope.clinic_id().as_uuid())
+    .bind_scope(scope)
     .bind(client.as_uuid())
     .bind(before_seq.unwrap_or(i64::MAX))
     .bind(limit)
@@ -281,7 +282,7 @@ impl Store {
         let head: Option<(i64, Vec<u8>)> = on_tx!(tx, |c| sqlx::query_as(
             "SELECT seq, hash FROM audit_heads WHERE clinic_id = $1"
         )
-        .bind(scope.clinic_id().as_uuid())
+        .bind_scope(scope)
         .fetch_optional(c)
         .await)?;
         let (head_seq, head_hash) = match head {
@@ -595,7 +596,7 @@ pub async fn clinic_trail(
          LEFT JOIN clients cl ON cl.clinic_id = e.clinic_id AND cl.id = e.client_id \
          WHERE e.clinic_id = $1 AND e.seq < $2 ORDER BY e.seq DESC LIMIT $3",
     )
-    .bind(scope.clinic_id().as_uuid())
+    .bind_scope(scope)
     .bind(before_seq.unwrap_or(i64::MAX))
     .bind(limit)
     .bind(Uuid::nil())
@@ -645,7 +646,7 @@ pub async fn head(tx: &mut Tx, scope: &ClinicScope) -> Result<Option<Head>, Stor
          LEFT JOIN audit_events e ON e.clinic_id = h.clinic_id AND e.seq = h.seq \
          WHERE h.clinic_id = $1"
     )
-    .bind(scope.clinic_id().as_uuid())
+    .bind_scope(scope)
     .fetch_optional(c)
     .await)?;
     match row {
@@ -668,7 +669,7 @@ pub async fn link_at(tx: &mut Tx, scope: &ClinicScope, seq: i64) -> Result<Optio
     Ok(on_tx!(tx, |c| sqlx::query_scalar(
         "SELECT hash FROM audit_events WHERE clinic_id = $1 AND seq = $2"
     )
-    .bind(scope.clinic_id().as_uuid())
+    .bind_scope(scope)
     .bind(seq)
     .fetch_optional(c)
     .await)?)
@@ -709,7 +710,7 @@ pub async fn claim_head_mail(
          ON CONFLICT (clinic_id) DO UPDATE SET last_sent_at = excluded.last_sent_at \
          WHERE audit_head_mailings.last_sent_at <= $2"
     )
-    .bind(scope.clinic_id().as_uuid())
+    .bind_scope(scope)
     .bind(micros(cutoff))
     .bind(micros(now))
     .execute(c)
@@ -726,7 +727,7 @@ pub async fn owner_emails(tx: &mut Tx, scope: &ClinicScope) -> Result<Vec<String
     Ok(on_tx!(tx, |c| sqlx::query_scalar(
         "SELECT email FROM staff WHERE clinic_id = $1 AND role = 'owner' AND disabled = FALSE ORDER BY email"
     )
-    .bind(scope.clinic_id().as_uuid())
+    .bind_scope(scope)
     .fetch_all(c)
     .await)?)
 }

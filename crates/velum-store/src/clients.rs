@@ -9,6 +9,7 @@ use velum_core::text::{AddressLine, DateOfBirth, EmailAddress, PersonName, Postc
 use velum_core::{ClientId, StaffId};
 use velum_crypto::WrappedKey;
 
+use crate::bind::BindScope;
 use crate::{Backend, ClinicScope, StoreError, Tx, from_micros, micros};
 
 /// A client card as stored (contact section and status).
@@ -135,7 +136,7 @@ pub async fn insert(
            email, mobile, line1, line2, town, postcode, version, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 1, $15, $15)",
     )
-    .bind(scope.clinic_id().as_uuid())
+    .bind_scope(scope)
     .bind(id.as_uuid())
     .bind(f.given)
     .bind(f.family)
@@ -156,7 +157,7 @@ pub async fn insert(
     on_tx!(tx, |c| sqlx::query(
         "INSERT INTO client_keys (clinic_id, client_id, key_id, wrapped, created_at) VALUES ($1, $2, $3, $4, $5)",
     )
-    .bind(scope.clinic_id().as_uuid())
+    .bind_scope(scope)
     .bind(id.as_uuid())
     .bind(key.0)
     .bind(key.1.as_bytes())
@@ -175,7 +176,7 @@ pub async fn key(tx: &mut Tx, scope: &ClinicScope, id: ClientId) -> Result<Optio
     let row: Option<(i64, Vec<u8>)> = on_tx!(tx, |c| sqlx::query_as(
         "SELECT key_id, wrapped FROM client_keys WHERE clinic_id = $1 AND client_id = $2"
     )
-    .bind(scope.clinic_id().as_uuid())
+    .bind_scope(scope)
     .bind(id.as_uuid())
     .fetch_optional(c)
     .await)?;
@@ -198,7 +199,7 @@ pub async fn keys_not_under(
         "SELECT client_id, key_id, wrapped FROM client_keys WHERE clinic_id = $1 AND key_id <> $2 \
          ORDER BY client_id LIMIT $3"
     )
-    .bind(scope.clinic_id().as_uuid())
+    .bind_scope(scope)
     .bind(current)
     .bind(limit)
     .fetch_all(c)
@@ -217,7 +218,7 @@ pub async fn count_keys_not_under(tx: &mut Tx, scope: &ClinicScope, current: i64
     let n: i64 = on_tx!(tx, |c| sqlx::query_scalar(
         "SELECT COUNT(*) FROM client_keys WHERE clinic_id = $1 AND key_id <> $2"
     )
-    .bind(scope.clinic_id().as_uuid())
+    .bind_scope(scope)
     .bind(current)
     .fetch_one(c)
     .await)?;
@@ -240,7 +241,7 @@ pub async fn rewrap_key(
     let n = on_tx!(tx, |c| sqlx::query(
         "UPDATE client_keys SET key_id = $4, wrapped = $5 WHERE clinic_id = $1 AND client_id = $2 AND key_id = $3"
     )
-    .bind(scope.clinic_id().as_uuid())
+    .bind_scope(scope)
     .bind(id.as_uuid())
     .bind(from)
     .bind(to.0)
@@ -257,7 +258,7 @@ pub async fn get(tx: &mut Tx, scope: &ClinicScope, id: ClientId) -> Result<Optio
     let row: Option<Row> = on_tx!(tx, |c| sqlx::query_as(AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM clients WHERE clinic_id = $1 AND id = $2"
     )))
-    .bind(scope.clinic_id().as_uuid())
+    .bind_scope(scope)
     .bind(id.as_uuid())
     .fetch_optional(c)
     .await)?;
@@ -282,7 +283,7 @@ pub async fn update_details(
            version = version + 1, updated_at = $15 \
          WHERE clinic_id = $1 AND id = $2",
     )
-    .bind(scope.clinic_id().as_uuid())
+    .bind_scope(scope)
     .bind(id.as_uuid())
     .bind(f.given)
     .bind(f.family)
@@ -315,7 +316,7 @@ pub async fn set_archived(
     let done = on_tx!(tx, |c| sqlx::query(
         "UPDATE clients SET archived = $3, version = version + 1, updated_at = $4 WHERE clinic_id = $1 AND id = $2",
     )
-    .bind(scope.clinic_id().as_uuid())
+    .bind_scope(scope)
     .bind(id.as_uuid())
     .bind(archived)
     .bind(micros(now))
@@ -339,7 +340,7 @@ pub async fn set_marketing(
         "UPDATE clients SET marketing_email = $3, marketing_sms = $4, version = version + 1, updated_at = $5 \
          WHERE clinic_id = $1 AND id = $2",
     )
-    .bind(scope.clinic_id().as_uuid())
+    .bind_scope(scope)
     .bind(id.as_uuid())
     .bind(email)
     .bind(sms)
@@ -366,7 +367,7 @@ pub async fn find_duplicates(
            (family_key = $2 AND given_key = $3 AND date_of_birth = $4) OR email = $5 OR mobile = $6) \
          ORDER BY family_key, given_key, id LIMIT 10"
     )))
-    .bind(scope.clinic_id().as_uuid())
+    .bind_scope(scope)
     .bind(&f.family_key)
     .bind(&f.given_key)
     .bind(&f.dob)
@@ -452,7 +453,7 @@ pub async fn search(
          ORDER BY {plus}family_key, {plus}given_key, {plus}id LIMIT $5"
     );
     let rows: Vec<Row> = on_tx!(tx, |c| sqlx::query_as(AssertSqlSafe(sql))
-        .bind(scope.clinic_id().as_uuid())
+        .bind_scope(scope)
         .bind(a)
         .bind(b)
         .bind(after.map(|c| c.as_uuid()))
@@ -470,7 +471,7 @@ pub async fn count(tx: &mut Tx, scope: &ClinicScope) -> Result<i64, StoreError> 
     let n: i64 = on_tx!(tx, |c| sqlx::query_scalar(
         "SELECT COUNT(*) FROM clients WHERE clinic_id = $1"
     )
-    .bind(scope.clinic_id().as_uuid())
+    .bind_scope(scope)
     .fetch_one(c)
     .await)?;
     Ok(n)
@@ -499,7 +500,7 @@ pub async fn medical(tx: &mut Tx, scope: &ClinicScope, id: ClientId) -> Result<O
     let row: Option<(Vec<u8>, i64, i64)> = on_tx!(tx, |c| sqlx::query_as(
         "SELECT sealed, version, aad_scheme FROM client_medical WHERE clinic_id = $1 AND client_id = $2"
     )
-    .bind(scope.clinic_id().as_uuid())
+    .bind_scope(scope)
     .bind(id.as_uuid())
     .fetch_optional(c)
     .await)?;
@@ -534,7 +535,7 @@ pub async fn put_medical(
            aad_scheme = excluded.aad_scheme, updated_at = excluded.updated_at, updated_by = excluded.updated_by \
          WHERE client_medical.version = excluded.version - 1",
     )
-    .bind(scope.clinic_id().as_uuid())
+    .bind_scope(scope)
     .bind(id.as_uuid())
     .bind(sealed)
     .bind(version)
@@ -562,7 +563,7 @@ pub async fn medical_old_scheme(
         "SELECT client_id, sealed, version, aad_scheme FROM client_medical \
          WHERE clinic_id = $1 AND aad_scheme = 1 AND ($2 IS NULL OR client_id > $2) ORDER BY client_id LIMIT $3"
     )
-    .bind(scope.clinic_id().as_uuid())
+    .bind_scope(scope)
     .bind(after.map(|a| a.as_uuid()))
     .bind(limit)
     .fetch_all(c)
@@ -598,7 +599,7 @@ pub async fn reseal_medical(
         "UPDATE client_medical SET sealed = $4, aad_scheme = $5 \
          WHERE clinic_id = $1 AND client_id = $2 AND version = $3 AND aad_scheme = 1"
     )
-    .bind(scope.clinic_id().as_uuid())
+    .bind_scope(scope)
     .bind(id.as_uuid())
     .bind(version)
     .bind(sealed)
@@ -695,7 +696,7 @@ pub async fn insert_history(
         "INSERT INTO client_history (clinic_id, client_id, id, section, changed_at, changed_by, previous_sealed) \
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
-    .bind(scope.clinic_id().as_uuid())
+    .bind_scope(scope)
     .bind(client.as_uuid())
     .bind(id)
     .bind(section)
@@ -718,7 +719,7 @@ pub async fn history(tx: &mut Tx, scope: &ClinicScope, client: ClientId) -> Resu
          FROM client_history h LEFT JOIN staff s ON s.clinic_id = h.clinic_id AND s.id = h.changed_by \
          WHERE h.clinic_id = $1 AND h.client_id = $2 ORDER BY h.id DESC LIMIT 200",
     )
-    .bind(scope.clinic_id().as_uuid())
+    .bind_scope(scope)
     .bind(client.as_uuid())
     .fetch_all(c)
     .await)?;
@@ -762,7 +763,7 @@ async fn name_search(
             let keys: Option<(String, String, String)> = on_tx!(tx, |c| sqlx::query_as(
                 "SELECT family_key, given_key, full_key FROM clients WHERE clinic_id = $1 AND id = $2"
             )
-            .bind(scope.clinic_id().as_uuid())
+            .bind_scope(scope)
             .bind(id.as_uuid())
             .fetch_optional(c)
             .await)?;
@@ -808,7 +809,7 @@ async fn name_search(
                 indexed_by("clients_family")
             );
             let rows: Vec<Row> = on_tx!(tx, |c| sqlx::query_as(AssertSqlSafe(sql))
-                .bind(scope.clinic_id().as_uuid())
+                .bind_scope(scope)
                 .bind(p)
                 .bind(&end)
                 .bind(limit)
@@ -839,7 +840,7 @@ async fn name_search(
         indexed_by("clients_full")
     );
     let rows: Vec<Row> = on_tx!(tx, |c| sqlx::query_as(AssertSqlSafe(sql))
-        .bind(scope.clinic_id().as_uuid())
+        .bind_scope(scope)
         .bind(p)
         .bind(&end)
         .bind(wanted)

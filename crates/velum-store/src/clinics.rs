@@ -5,6 +5,7 @@ use uuid::Uuid;
 use velum_core::ClinicId;
 use velum_crypto::WrappedKey;
 
+use crate::bind::BindScope;
 use crate::{ClinicScope, Store, StoreError, Tx, from_micros, micros};
 
 #[derive(Clone, Debug)]
@@ -55,7 +56,7 @@ pub async fn current_key(tx: &mut Tx, scope: &ClinicScope) -> Result<(i64, Wrapp
     let row: Option<(i64, Vec<u8>)> = on_tx!(tx, |c| sqlx::query_as(
         "SELECT key_id, wrapped FROM clinic_keys WHERE clinic_id = $1 ORDER BY key_id DESC LIMIT 1"
     )
-    .bind(scope.clinic_id().as_uuid())
+    .bind_scope(scope)
     .fetch_optional(c)
     .await)?;
     let (id, bytes) = row.ok_or(StoreError::Corrupt("clinic has no key"))?;
@@ -71,7 +72,7 @@ pub async fn key(tx: &mut Tx, scope: &ClinicScope, key_id: i64) -> Result<Wrappe
     let row: Option<Vec<u8>> = on_tx!(tx, |c| sqlx::query_scalar(
         "SELECT wrapped FROM clinic_keys WHERE clinic_id = $1 AND key_id = $2"
     )
-    .bind(scope.clinic_id().as_uuid())
+    .bind_scope(scope)
     .bind(key_id)
     .fetch_optional(c)
     .await)?;
@@ -89,7 +90,7 @@ pub async fn key_ids(tx: &mut Tx, scope: &ClinicScope) -> Result<Vec<i64>, Store
     let ids: Vec<i64> = on_tx!(tx, |c| sqlx::query_scalar(
         "SELECT key_id FROM clinic_keys WHERE clinic_id = $1 ORDER BY key_id"
     )
-    .bind(scope.clinic_id().as_uuid())
+    .bind_scope(scope)
     .fetch_all(c)
     .await)?;
     Ok(ids)
@@ -109,13 +110,13 @@ pub async fn add_key(
     let id: i64 = on_tx!(tx, |c| sqlx::query_scalar(
         "SELECT COALESCE(MAX(key_id), 0) + 1 FROM clinic_keys WHERE clinic_id = $1"
     )
-    .bind(scope.clinic_id().as_uuid())
+    .bind_scope(scope)
     .fetch_one(c)
     .await)?;
     on_tx!(tx, |c| sqlx::query(
         "INSERT INTO clinic_keys (clinic_id, key_id, wrapped, created_at) VALUES ($1, $2, $3, $4)"
     )
-    .bind(scope.clinic_id().as_uuid())
+    .bind_scope(scope)
     .bind(id)
     .bind(wrapped.as_bytes())
     .bind(micros(now))
@@ -141,7 +142,7 @@ pub async fn retire_unused_keys(tx: &mut Tx, scope: &ClinicScope, current: i64) 
            SELECT 1 FROM outbox o WHERE o.key_clinic_id = clinic_keys.clinic_id AND o.key_id = clinic_keys.key_id \
              AND o.sealed IS NOT NULL)",
     )
-    .bind(scope.clinic_id().as_uuid())
+    .bind_scope(scope)
     .bind(current)
     .execute(c)
     .await
@@ -155,7 +156,7 @@ pub async fn get(tx: &mut Tx, scope: &ClinicScope) -> Result<Option<ClinicRow>, 
     let row: Option<(Uuid, String, String, i64)> = on_tx!(tx, |c| sqlx::query_as(
         "SELECT id, name, status, created_at FROM clinics WHERE id = $1"
     )
-    .bind(scope.clinic_id().as_uuid())
+    .bind_scope(scope)
     .fetch_optional(c)
     .await)?;
     row.map(to_row).transpose()

@@ -14,12 +14,14 @@
 #[macro_use]
 mod db;
 pub mod audit;
+mod bind;
 pub mod clients;
 pub mod clinics;
 pub mod offboard;
 pub mod outbox;
 pub mod platform;
 pub mod sessions;
+pub mod settings;
 pub mod staff;
 pub mod throttle;
 pub mod transfer;

@@ -18,6 +18,7 @@ use uuid::Uuid;
 use crate::transfer::{CLINIC_TABLES, NOT_MOVED};
 use velum_core::StaffId;
 
+use crate::bind::BindScope;
 use crate::{ClinicScope, StoreError, Tx, from_micros, micros};
 
 /// Tables with clinic rows that offboarding keeps, and why.
@@ -120,7 +121,7 @@ pub async fn remaining_rows(tx: &mut Tx, scope: &ClinicScope) -> Result<Vec<(Str
             table.replace('"', "")
         );
         let n: i64 = on_tx!(tx, |c| sqlx::query_scalar(AssertSqlSafe(sql.as_str()))
-            .bind(scope.clinic_id().as_uuid())
+            .bind_scope(scope)
             .fetch_one(c)
             .await)?;
         out.push((table, n));
@@ -144,7 +145,7 @@ pub async fn insert(
         "INSERT INTO clinic_offboardings (clinic_id, at, certificate, archive, archive_expires_at) \
          VALUES ($1, $2, $3, $4, $5)"
     )
-    .bind(scope.clinic_id().as_uuid())
+    .bind_scope(scope)
     .bind(micros(at))
     .bind(certificate)
     .bind(archive.map(|(a, _)| a))
@@ -175,7 +176,7 @@ pub async fn get(tx: &mut Tx, scope: &ClinicScope, now: Timestamp) -> Result<Opt
         "SELECT at, certificate, (archive IS NOT NULL AND archive_expires_at > $2) \
          FROM clinic_offboardings WHERE clinic_id = $1"
     )
-    .bind(scope.clinic_id().as_uuid())
+    .bind_scope(scope)
     .bind(micros(now))
     .fetch_optional(c)
     .await)?;
@@ -197,7 +198,7 @@ pub async fn archive(tx: &mut Tx, scope: &ClinicScope, now: Timestamp) -> Result
     let row: Option<Option<Vec<u8>>> = on_tx!(tx, |c| sqlx::query_scalar(
         "SELECT archive FROM clinic_offboardings WHERE clinic_id = $1 AND archive_expires_at > $2"
     )
-    .bind(scope.clinic_id().as_uuid())
+    .bind_scope(scope)
     .bind(micros(now))
     .fetch_optional(c)
     .await)?;
@@ -215,7 +216,7 @@ pub async fn drop_archives(tx: &mut Tx, clinic: Option<&ClinicScope>, now: Times
             "UPDATE clinic_offboardings SET archive = NULL, archive_expires_at = NULL \
              WHERE clinic_id = $1 AND archive IS NOT NULL"
         )
-        .bind(scope.clinic_id().as_uuid())
+        .bind_scope(scope)
         .execute(c)
         .await
         .map(|r| r.rows_affected()))?,
@@ -324,7 +325,7 @@ pub async fn insert_leaving(tx: &mut Tx, scope: &ClinicScope, row: &LeavingRow) 
         "INSERT INTO clinic_leaving (clinic_id, requested_by, requested_at, reason, archive_salt, archive_public) \
          VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (clinic_id) DO NOTHING"
     )
-    .bind(scope.clinic_id().as_uuid())
+    .bind_scope(scope)
     .bind(row.requested_by.as_uuid())
     .bind(micros(row.requested_at))
     .bind(row.reason.as_str())
@@ -346,7 +347,7 @@ pub async fn leaving(tx: &mut Tx, scope: &ClinicScope) -> Result<Option<LeavingR
         sqlx::query_as(
         "SELECT requested_by, requested_at, reason, archive_salt, archive_public FROM clinic_leaving WHERE clinic_id = $1"
     )
-    .bind(scope.clinic_id().as_uuid())
+    .bind_scope(scope)
     .fetch_optional(c)
     .await
     })?;
@@ -392,7 +393,7 @@ pub async fn insert_approval(tx: &mut Tx, scope: &ClinicScope, a: &Approval) -> 
         "INSERT INTO offboarding_approvals (clinic_id, operator_id, approved_at, reason) \
          VALUES ($1, $2, $3, $4) ON CONFLICT (clinic_id, operator_id) DO NOTHING"
     )
-    .bind(scope.clinic_id().as_uuid())
+    .bind_scope(scope)
     .bind(a.operator_id.as_uuid())
     .bind(micros(a.approved_at))
     .bind(a.reason.as_str())
@@ -411,7 +412,7 @@ pub async fn approvals(tx: &mut Tx, scope: &ClinicScope) -> Result<Vec<Approval>
         "SELECT operator_id, approved_at, reason FROM offboarding_approvals WHERE clinic_id = $1 \
          ORDER BY approved_at, operator_id"
     )
-    .bind(scope.clinic_id().as_uuid())
+    .bind_scope(scope)
     .fetch_all(c)
     .await)?;
     rows.into_iter()
@@ -434,7 +435,7 @@ pub async fn owner_emails(tx: &mut Tx, scope: &ClinicScope) -> Result<Vec<String
     Ok(on_tx!(tx, |c| sqlx::query_scalar(
         "SELECT email FROM staff WHERE clinic_id = $1 AND role = 'owner' AND NOT disabled ORDER BY email"
     )
-    .bind(scope.clinic_id().as_uuid())
+    .bind_scope(scope)
     .fetch_all(c)
     .await)?)
 }

@@ -6,6 +6,7 @@ use uuid::Uuid;
 use velum_core::{ClinicId, StaffId};
 use velum_crypto::WrappedKey;
 
+use crate::bind::BindScope;
 use crate::{ClinicScope, StoreError, Tx, from_micros, micros};
 
 /// The platform's row in `clinics`: the all-zero id.
@@ -50,7 +51,7 @@ pub async fn set_status(tx: &mut Tx, scope: &ClinicScope, status: &str) -> Resul
     let n = on_tx!(tx, |c| sqlx::query(
         "UPDATE clinics SET status = $2 WHERE id = $1 AND kind = 'clinic' AND status <> 'offboarded'"
     )
-    .bind(scope.clinic_id().as_uuid())
+    .bind_scope(scope)
     .bind(status)
     .execute(c)
     .await
@@ -130,7 +131,7 @@ pub async fn usage(tx: &mut Tx) -> Result<Vec<ClinicUsage>, StoreError> {
 pub async fn clinic_usage(tx: &mut Tx, scope: &ClinicScope) -> Result<Option<ClinicUsage>, StoreError> {
     let sql = format!("{USAGE} AND k.id = $1");
     let row: Option<UsageRow> = on_tx!(tx, |c| sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
-        .bind(scope.clinic_id().as_uuid())
+        .bind_scope(scope)
         .fetch_optional(c)
         .await)?;
     row.map(ClinicUsage::try_from).transpose()
@@ -218,7 +219,7 @@ pub async fn insert_grant(
         "INSERT INTO support_grants (clinic_id, id, operator_id, reason, minutes, status, requested_at) \
          VALUES ($1, $2, $3, $4, $5, 'requested', $6)"
     )
-    .bind(scope.clinic_id().as_uuid())
+    .bind_scope(scope)
     .bind(id)
     .bind(operator.as_uuid())
     .bind(reason)
@@ -237,7 +238,7 @@ pub async fn insert_grant(
 pub async fn grant(tx: &mut Tx, scope: &ClinicScope, id: Uuid) -> Result<Option<GrantRow>, StoreError> {
     let sql = grant_sql("WHERE g.clinic_id = $1 AND g.id = $2");
     let row: Option<Grant> = on_tx!(tx, |c| sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
-        .bind(scope.clinic_id().as_uuid())
+        .bind_scope(scope)
         .bind(id)
         .fetch_optional(c)
         .await)?;
@@ -251,7 +252,7 @@ pub async fn grant(tx: &mut Tx, scope: &ClinicScope, id: Uuid) -> Result<Option<
 pub async fn clinic_grants(tx: &mut Tx, scope: &ClinicScope) -> Result<Vec<GrantRow>, StoreError> {
     let sql = grant_sql("WHERE g.clinic_id = $1 ORDER BY g.requested_at DESC LIMIT 100");
     let rows: Vec<Grant> = on_tx!(tx, |c| sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
-        .bind(scope.clinic_id().as_uuid())
+        .bind_scope(scope)
         .fetch_all(c)
         .await)?;
     rows.into_iter().map(GrantRow::try_from).collect()
@@ -294,7 +295,7 @@ pub async fn decide(
                 decided_at = COALESCE(decided_at, $6), expires_at = $7 \
          WHERE clinic_id = $1 AND id = $2 AND status = $3"
     )
-    .bind(scope.clinic_id().as_uuid())
+    .bind_scope(scope)
     .bind(id)
     .bind(from)
     .bind(to)
@@ -323,7 +324,7 @@ pub async fn set_session_support(
     .bind(token_hash.as_slice())
     .bind(visit.map(|v| v.0.as_uuid()))
     .bind(visit.map(|v| v.1))
-    .bind(session_scope.clinic_id().as_uuid())
+    .bind_scope(session_scope)
     .execute(c)
     .await
     .map(|r| r.rows_affected()))?;
@@ -345,7 +346,7 @@ pub async fn events_under_grant(
     let n: i64 = on_tx!(tx, |c| sqlx::query_scalar(
         "SELECT COUNT(*) FROM audit_events WHERE clinic_id = $1 AND actor_id = $2 AND at >= $3 AND at <= $4"
     )
-    .bind(scope.clinic_id().as_uuid())
+    .bind_scope(scope)
     .bind(operator.as_uuid())
     .bind(micros(from))
     .bind(micros(until))

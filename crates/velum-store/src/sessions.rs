@@ -6,6 +6,7 @@ use jiff::Timestamp;
 use uuid::Uuid;
 use velum_core::{ClinicId, Role, StaffId};
 
+use crate::bind::BindScope;
 use crate::{ClinicScope, StoreError, Tx, from_micros, micros};
 
 #[derive(Clone, Debug)]
@@ -97,7 +98,7 @@ pub async fn find(tx: &mut Tx, scope: &ClinicScope, token_hash: &[u8; 32]) -> Re
          JOIN clinics c ON c.id = s.clinic_id \
          WHERE s.clinic_id = $1 AND s.token_hash = $2",
     )
-    .bind(scope.clinic_id().as_uuid())
+    .bind_scope(scope)
     .bind(token_hash.as_slice())
     .fetch_optional(c)
     .await
@@ -133,7 +134,7 @@ pub async fn touch(tx: &mut Tx, scope: &ClinicScope, token_hash: &[u8; 32], now:
     on_tx!(tx, |c| sqlx::query(
         "UPDATE sessions SET last_seen_at = $3 WHERE clinic_id = $1 AND token_hash = $2"
     )
-    .bind(scope.clinic_id().as_uuid())
+    .bind_scope(scope)
     .bind(token_hash.as_slice())
     .bind(micros(now))
     .execute(c)
@@ -148,7 +149,7 @@ pub async fn delete(tx: &mut Tx, scope: &ClinicScope, token_hash: &[u8; 32]) -> 
     on_tx!(tx, |c| sqlx::query(
         "DELETE FROM sessions WHERE clinic_id = $1 AND token_hash = $2"
     )
-    .bind(scope.clinic_id().as_uuid())
+    .bind_scope(scope)
     .bind(token_hash.as_slice())
     .execute(c)
     .await
@@ -164,7 +165,7 @@ pub async fn delete_all_for(tx: &mut Tx, scope: &ClinicScope, staff: StaffId) ->
     let done = on_tx!(tx, |c| sqlx::query(
         "DELETE FROM sessions WHERE clinic_id = $1 AND staff_id = $2"
     )
-    .bind(scope.clinic_id().as_uuid())
+    .bind_scope(scope)
     .bind(staff.as_uuid())
     .execute(c)
     .await
@@ -202,7 +203,7 @@ pub async fn totp_pending(
     let row: Option<(Option<Vec<u8>>,)> = on_tx!(tx, |c| sqlx::query_as(
         "SELECT totp_pending FROM sessions WHERE clinic_id = $1 AND token_hash = $2"
     )
-    .bind(scope.clinic_id().as_uuid())
+    .bind_scope(scope)
     .bind(token_hash.as_slice())
     .fetch_optional(c)
     .await)?;
@@ -223,7 +224,7 @@ pub async fn set_totp_pending(
     let done = on_tx!(tx, |c| sqlx::query(
         "UPDATE sessions SET totp_pending = $3 WHERE clinic_id = $1 AND token_hash = $2 AND totp_pending IS NULL"
     )
-    .bind(scope.clinic_id().as_uuid())
+    .bind_scope(scope)
     .bind(token_hash.as_slice())
     .bind(sealed)
     .execute(c)
@@ -246,7 +247,7 @@ pub async fn delete_stage_for(
     let done = on_tx!(tx, |c| sqlx::query(
         "DELETE FROM sessions WHERE clinic_id = $1 AND staff_id = $2 AND stage = $3"
     )
-    .bind(scope.clinic_id().as_uuid())
+    .bind_scope(scope)
     .bind(staff.as_uuid())
     .bind(stage)
     .execute(c)
@@ -266,7 +267,7 @@ pub async fn clear_totp_pending(tx: &mut Tx, scope: &ClinicScope) -> Result<u64,
     let n = on_tx!(tx, |c| sqlx::query(
         "UPDATE sessions SET totp_pending = NULL WHERE clinic_id = $1 AND totp_pending IS NOT NULL"
     )
-    .bind(scope.clinic_id().as_uuid())
+    .bind_scope(scope)
     .execute(c)
     .await
     .map(|r| r.rows_affected()))?;

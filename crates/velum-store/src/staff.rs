@@ -5,6 +5,7 @@ use sqlx::AssertSqlSafe;
 use uuid::Uuid;
 use velum_core::{ClinicId, Role, StaffId};
 
+use crate::bind::BindScope;
 use crate::{ClinicScope, StoreError, Tx, from_micros, micros};
 
 #[derive(Clone, Debug)]
@@ -86,7 +87,7 @@ pub async fn insert(
         "INSERT INTO staff_logins (email, clinic_id, staff_id) VALUES ($1, $2, $3)"
     )
     .bind(email)
-    .bind(scope.clinic_id().as_uuid())
+    .bind_scope(scope)
     .bind(id.as_uuid())
     .execute(c)
     .await
@@ -99,7 +100,7 @@ pub async fn insert(
         "INSERT INTO staff (clinic_id, id, email, display_name, role, password_hash, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
     )
-    .bind(scope.clinic_id().as_uuid())
+    .bind_scope(scope)
     .bind(id.as_uuid())
     .bind(email)
     .bind(display_name)
@@ -143,7 +144,7 @@ pub async fn get(tx: &mut Tx, scope: &ClinicScope, id: StaffId) -> Result<Option
     let row: Option<Row> = on_tx!(tx, |c| sqlx::query_as(AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM staff WHERE clinic_id = $1 AND id = $2"
     )))
-    .bind(scope.clinic_id().as_uuid())
+    .bind_scope(scope)
     .bind(id.as_uuid())
     .fetch_optional(c)
     .await)?;
@@ -156,7 +157,7 @@ pub async fn list(tx: &mut Tx, scope: &ClinicScope) -> Result<Vec<StaffRow>, Sto
     let rows: Vec<Row> = on_tx!(tx, |c| sqlx::query_as(AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM staff WHERE clinic_id = $1 ORDER BY display_name, id"
     )))
-    .bind(scope.clinic_id().as_uuid())
+    .bind_scope(scope)
     .fetch_all(c)
     .await)?;
     rows.into_iter().map(StaffRow::try_from).collect()
@@ -170,7 +171,7 @@ async fn update(
     now: Timestamp,
 ) -> Result<bool, StoreError> {
     let done = on_tx!(tx, |c| sqlx::query(sql)
-        .bind(scope.clinic_id().as_uuid())
+        .bind_scope(scope)
         .bind(id.as_uuid())
         .bind(micros(now))
         .execute(c)
@@ -191,7 +192,7 @@ pub async fn set_role(
     let done = on_tx!(tx, |c| sqlx::query(
         "UPDATE staff SET role = $3, updated_at = $4 WHERE clinic_id = $1 AND id = $2"
     )
-    .bind(scope.clinic_id().as_uuid())
+    .bind_scope(scope)
     .bind(id.as_uuid())
     .bind(role.as_str())
     .bind(micros(now))
@@ -213,7 +214,7 @@ pub async fn set_disabled(
     let done = on_tx!(tx, |c| sqlx::query(
         "UPDATE staff SET disabled = $3, updated_at = $4 WHERE clinic_id = $1 AND id = $2"
     )
-    .bind(scope.clinic_id().as_uuid())
+    .bind_scope(scope)
     .bind(id.as_uuid())
     .bind(disabled)
     .bind(micros(now))
@@ -238,7 +239,7 @@ pub async fn set_password(
         "UPDATE staff SET password_hash = $3, failed_attempts = 0, locked_until = NULL, updated_at = $4 \
          WHERE clinic_id = $1 AND id = $2",
     )
-    .bind(scope.clinic_id().as_uuid())
+    .bind_scope(scope)
     .bind(id.as_uuid())
     .bind(hash)
     .bind(micros(now))
@@ -264,7 +265,7 @@ pub async fn set_totp(
     let done = on_tx!(tx, |c| sqlx::query(
         "UPDATE staff SET totp_sealed = $3, totp_confirmed = $4, updated_at = $5 WHERE clinic_id = $1 AND id = $2",
     )
-    .bind(scope.clinic_id().as_uuid())
+    .bind_scope(scope)
     .bind(id.as_uuid())
     .bind(sealed)
     .bind(confirmed)
@@ -292,7 +293,7 @@ pub async fn confirm_totp(
         "UPDATE staff SET totp_sealed = $3, totp_confirmed = TRUE, updated_at = $4 \
          WHERE clinic_id = $1 AND id = $2 AND totp_confirmed = FALSE",
     )
-    .bind(scope.clinic_id().as_uuid())
+    .bind_scope(scope)
     .bind(id.as_uuid())
     .bind(sealed)
     .bind(micros(now))
@@ -312,7 +313,7 @@ pub async fn accept_totp_step(tx: &mut Tx, scope: &ClinicScope, id: StaffId, ste
     let done = on_tx!(tx, |c| sqlx::query(
         "UPDATE staff SET totp_last_step = $3 WHERE clinic_id = $1 AND id = $2 AND totp_last_step < $3"
     )
-    .bind(scope.clinic_id().as_uuid())
+    .bind_scope(scope)
     .bind(id.as_uuid())
     .bind(step)
     .execute(c)
@@ -345,7 +346,7 @@ pub async fn record_failure(
              WHEN failed_attempts + 1 >= $3 THEN $4 ELSE locked_until END \
          WHERE clinic_id = $1 AND id = $2 RETURNING failed_attempts",
     )
-    .bind(scope.clinic_id().as_uuid())
+    .bind_scope(scope)
     .bind(id.as_uuid())
     .bind(lock_after)
     .bind(micros(lock_until))
@@ -408,7 +409,7 @@ pub async fn insert_link(
          VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(token_hash.as_slice())
-    .bind(scope.clinic_id().as_uuid())
+    .bind_scope(scope)
     .bind(staff.as_uuid())
     .bind(purpose.as_str())
     .bind(micros(now))
@@ -437,7 +438,7 @@ pub async fn peek_link(
     .bind(token_hash.as_slice())
     .bind(purpose.as_str())
     .bind(micros(now))
-    .bind(scope.clinic_id().as_uuid())
+    .bind_scope(scope)
     .fetch_optional(c)
     .await)?;
     Ok(row.map(|(c, s)| (ClinicId::from_uuid(c), StaffId::from_uuid(s))))
@@ -462,7 +463,7 @@ pub async fn use_link(
     .bind(token_hash.as_slice())
     .bind(purpose.as_str())
     .bind(micros(now))
-    .bind(scope.clinic_id().as_uuid())
+    .bind_scope(scope)
     .fetch_optional(c)
     .await)?;
     Ok(row.map(|(c, s)| (ClinicId::from_uuid(c), StaffId::from_uuid(s))))
@@ -483,7 +484,7 @@ pub async fn revoke_links(
         "UPDATE one_time_tokens SET used_at = $4 \
          WHERE clinic_id = $1 AND staff_id = $2 AND purpose = $3 AND used_at IS NULL"
     )
-    .bind(scope.clinic_id().as_uuid())
+    .bind_scope(scope)
     .bind(staff.as_uuid())
     .bind(purpose.as_str())
     .bind(micros(now))
@@ -505,7 +506,7 @@ pub async fn set_display_name(
     let done = on_tx!(tx, |c| sqlx::query(
         "UPDATE staff SET display_name = $3, updated_at = $4 WHERE clinic_id = $1 AND id = $2"
     )
-    .bind(scope.clinic_id().as_uuid())
+    .bind_scope(scope)
     .bind(id.as_uuid())
     .bind(name)
     .bind(micros(now))
@@ -540,7 +541,7 @@ pub async fn sealed_totp_secrets(tx: &mut Tx, scope: &ClinicScope) -> Result<Vec
     let rows: Vec<(Uuid, Vec<u8>)> = on_tx!(tx, |c| sqlx::query_as(
         "SELECT id, totp_sealed FROM staff WHERE clinic_id = $1 AND totp_sealed IS NOT NULL ORDER BY id"
     )
-    .bind(scope.clinic_id().as_uuid())
+    .bind_scope(scope)
     .fetch_all(c)
     .await)?;
     Ok(rows.into_iter().map(|(id, s)| (StaffId::from_uuid(id), s)).collect())
@@ -555,7 +556,7 @@ pub async fn reseal_totp(tx: &mut Tx, scope: &ClinicScope, id: StaffId, sealed: 
     let done = on_tx!(tx, |c| sqlx::query(
         "UPDATE staff SET totp_sealed = $3 WHERE clinic_id = $1 AND id = $2"
     )
-    .bind(scope.clinic_id().as_uuid())
+    .bind_scope(scope)
     .bind(id.as_uuid())
     .bind(sealed)
     .execute(c)
@@ -582,7 +583,7 @@ pub async fn reset_totp(tx: &mut Tx, scope: &ClinicScope, id: StaffId, now: Time
     on_tx!(tx, |c| sqlx::query(
         "DELETE FROM staff_recovery_codes WHERE clinic_id = $1 AND staff_id = $2"
     )
-    .bind(scope.clinic_id().as_uuid())
+    .bind_scope(scope)
     .bind(id.as_uuid())
     .execute(c)
     .await
@@ -604,7 +605,7 @@ pub async fn replace_recovery_codes(
     on_tx!(tx, |c| sqlx::query(
         "DELETE FROM staff_recovery_codes WHERE clinic_id = $1 AND staff_id = $2"
     )
-    .bind(scope.clinic_id().as_uuid())
+    .bind_scope(scope)
     .bind(id.as_uuid())
     .execute(c)
     .await
@@ -613,7 +614,7 @@ pub async fn replace_recovery_codes(
         on_tx!(tx, |c| sqlx::query(
             "INSERT INTO staff_recovery_codes (clinic_id, staff_id, code_hash, created_at) VALUES ($1, $2, $3, $4)"
         )
-        .bind(scope.clinic_id().as_uuid())
+        .bind_scope(scope)
         .bind(id.as_uuid())
         .bind(hash.as_slice())
         .bind(micros(now))
@@ -640,7 +641,7 @@ pub async fn use_recovery_code(
         "UPDATE staff_recovery_codes SET used_at = $4 \
          WHERE clinic_id = $1 AND staff_id = $2 AND code_hash = $3 AND used_at IS NULL"
     )
-    .bind(scope.clinic_id().as_uuid())
+    .bind_scope(scope)
     .bind(id.as_uuid())
     .bind(hash.as_slice())
     .bind(micros(now))
@@ -658,7 +659,7 @@ pub async fn recovery_codes_left(tx: &mut Tx, scope: &ClinicScope, id: StaffId) 
     let n: i64 = on_tx!(tx, |c| sqlx::query_scalar(
         "SELECT COUNT(*) FROM staff_recovery_codes WHERE clinic_id = $1 AND staff_id = $2 AND used_at IS NULL"
     )
-    .bind(scope.clinic_id().as_uuid())
+    .bind_scope(scope)
     .bind(id.as_uuid())
     .fetch_one(c)
     .await)?;
@@ -702,7 +703,7 @@ pub async fn insert_unlisted_invite(
         "INSERT INTO staff (clinic_id, id, email, display_name, role, password_hash, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, NULL, $6, $6)",
     )
-    .bind(scope.clinic_id().as_uuid())
+    .bind_scope(scope)
     .bind(id.as_uuid())
     .bind(email)
     .bind(display_name)

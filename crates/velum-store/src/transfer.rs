@@ -20,6 +20,7 @@ use serde_json::{Map, Value};
 use sqlx::AssertSqlSafe;
 use uuid::Uuid;
 
+use crate::bind::BindScope;
 use crate::{ClinicScope, StoreError, Tx};
 
 /// How a column is stored and carried in an export.
@@ -214,6 +215,38 @@ pub const CLINIC_TABLES: &[Table] = &[
         ],
     },
     Table {
+        name: "clinic_settings",
+        clinic_column: "clinic_id",
+        order_by: "clinic_id",
+        columns: &[
+            col("clinic_id", Id),
+            col("time_zone", Text),
+            opt("display_name", Text),
+            opt("line1", Text),
+            opt("line2", Text),
+            opt("town", Text),
+            opt("postcode", Text),
+            opt("regulator", Text),
+            opt("registration_number", Text),
+            opt("licensing_authority", Text),
+            opt("licence_number", Text),
+            col("cancellation_notice_hours", Int),
+            col("reminder_lead_hours", Int),
+            opt("clinical_retention_years", Int),
+            opt("financial_retention_years", Int),
+            col("updated_at", Int),
+            col("updated_by", Id),
+        ],
+    },
+    // The public-slug directory: a slug taken on the target refuses the
+    // import (its unique key), and nothing is written.
+    Table {
+        name: "clinic_slugs",
+        clinic_column: "clinic_id",
+        order_by: "slug",
+        columns: &[col("slug", Text), col("clinic_id", Id)],
+    },
+    Table {
         name: "audit_heads",
         clinic_column: "clinic_id",
         order_by: "clinic_id",
@@ -298,7 +331,7 @@ pub struct TableRows {
 /// Database errors.
 pub async fn clinic_exists(tx: &mut Tx, scope: &ClinicScope) -> Result<bool, StoreError> {
     let n: i64 = on_tx!(tx, |c| sqlx::query_scalar("SELECT COUNT(*) FROM clinics WHERE id = $1")
-        .bind(scope.clinic_id().as_uuid())
+        .bind_scope(scope)
         .fetch_one(c)
         .await)?;
     Ok(n > 0)

@@ -108,10 +108,11 @@ async fn run() {
     // Search terms: the first three letters of family names and of given
     // names, drawn as the seed draws them (so common names come up often).
     let mut rng = Synthetic::new(99);
+    let today = app.clinic_today(owner.clinic_id).await.unwrap();
     let prefix = |name: &str| name.chars().take(3).collect::<String>().to_lowercase();
     let (names, givens): (Vec<String>, Vec<String>) = (0..200)
         .map(|_| {
-            let c = rng.client(app.today());
+            let c = rng.client(today);
             (prefix(&c.family_name), prefix(&c.given_name))
         })
         .unzip();

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod clients;
 pub mod openapi;
 pub mod platform;
+pub mod settings;
 pub mod staff;
 pub mod support;
 
@@ -41,6 +42,7 @@ pub fn routes() -> Router<AppState> {
         .route("/platform/clinics/{id}/health", get(platform::health))
         .route("/platform/clinics/{id}/support", post(platform::request_support))
         .route("/platform/support", get(platform::my_grants))
+        .route("/settings", get(settings::get).put(settings::put))
         .route("/staff/{id}/totp-reset", post(staff::totp_reset))
         .route("/support", get(support::grants))
         .route("/support/{id}/grant", post(support::grant))

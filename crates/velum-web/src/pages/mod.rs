@@ -8,6 +8,7 @@ mod auth;
 mod clients;
 mod platform;
 mod recovery;
+mod settings;
 mod staff;
 
 use askama::Template;
@@ -60,6 +61,7 @@ pub fn routes() -> Router<AppState> {
         .route("/clients/{id}/archive", post(clients::archive))
         .route("/audit", get(audit::trail))
         .route("/audit/head", get(audit::head))
+        .route("/settings", get(settings::form).post(settings::save))
         .route("/staff", get(staff::list))
         .route("/staff/invite", post(staff::invite))
         .route("/staff/{id}/role", post(staff::role))
@@ -185,6 +187,16 @@ pub fn label(field: &str) -> &str {
         "passphrase_again" => "The passphrase again",
         "totp_code" => "Two-step code",
         "clinic" => "Clinic",
+        "public_slug" => "Public address name",
+        "time_zone" => "Time zone",
+        "regulator" => "Regulator",
+        "registration_number" => "Registration number",
+        "licensing_authority" => "Licensing authority",
+        "licence_number" => "Licence number",
+        "cancellation_notice_hours" => "Cancellation notice",
+        "reminder_lead_hours" => "Reminder",
+        "clinical_retention_years" => "Clinical records",
+        "financial_retention_years" => "Invoices and payments",
         f if f.starts_with("allergies") => "Allergies",
         f if f.starts_with("medications") => "Medications",
         f if f.starts_with("conditions") => "Conditions",

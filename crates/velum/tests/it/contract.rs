@@ -43,6 +43,7 @@ contract!(
     clinic_id_leads_every_key_of_clinic_data,
     offboarding_deletes_every_row_of_the_clinic_and_keeps_its_tombstone,
     a_recovery_code_is_used_once_even_by_two_servers_at_once,
+    clinic_settings_are_kept_and_a_slug_belongs_to_one_clinic,
 );
 
 fn input(n: u32, family: &str) -> ClientInput {
@@ -538,12 +539,14 @@ async fn offboarding_deletes_every_row_of_the_clinic_and_keeps_its_tombstone(bac
 }
 
 /// Tables that hold no clinic's data: the tenants themselves, installation
-/// settings, the sign-in email directory and per-address throttles. Everything
-/// else is distributed by clinic (docs/deploy/postgres.md).
+/// settings, the sign-in email and public-slug directories and per-address
+/// throttles. Everything else is distributed by clinic
+/// (docs/deploy/postgres.md).
 const NOT_CLINIC_DATA: &[&str] = &[
     "clinics",
     "meta",
     "staff_logins",
+    "clinic_slugs",
     "login_throttle",
     "password_reset_requests",
     "anonymous_sign_in_failures",
@@ -640,4 +643,91 @@ async fn a_recovery_code_is_used_once_even_by_two_servers_at_once(backend: Backe
     assert!(one.api_sign_in("p@alpha.example", pw, &codes[1], None).await.is_err());
     one.close().await;
     two.close().await;
+}
+
+/// Item 4: a clinic's settings round-trip on both backends; a public slug is
+/// one clinic's, installation-wide, decided by the database (the loser
+/// changes nothing); and the clinic's time zone decides what "today" is for
+/// a date of birth.
+async fn clinic_settings_are_kept_and_a_slug_belongs_to_one_clinic(backend: Backend) {
+    use velum_core::settings::{ClinicSettings, SettingsInput};
+    let (loc, _dir) = fresh_location(backend).await;
+    // Noon UTC on 30 June 2026: already 1 July at UTC+14 (Kiritimati).
+    let c = std::sync::Arc::new(velum_app::FixedClock::new("2026-06-30T12:00:00Z".parse().unwrap()));
+    let app = open_app(&loc, c.clone(), None).await;
+    let a = owner(&app, "Alpha").await;
+    let b = owner(&app, "Beta").await;
+    assert_eq!(app.clinic_settings(&a).await.unwrap(), ClinicSettings::default());
+
+    let form = SettingsInput {
+        time_zone: "Europe/London".into(),
+        public_slug: "bright-skin".into(),
+        display_name: "Bright Skin".into(),
+        line1: "1 High Street".into(),
+        town: "Leeds".into(),
+        postcode: "LS1 4AP".into(),
+        regulator: "his".into(),
+        registration_number: "HIS-0042".into(),
+        licensing_authority: "Leeds City Council".into(),
+        licence_number: "LIC/1".into(),
+        cancellation_notice_hours: "48".into(),
+        reminder_lead_hours: "24".into(),
+        clinical_retention_years: "12".into(),
+        financial_retention_years: "6".into(),
+        ..SettingsInput::default()
+    };
+    let saved = app.update_clinic_settings(&a, &form).await.unwrap();
+    assert_eq!(app.clinic_settings(&a).await.unwrap(), saved);
+    assert_eq!(saved.clinical_retention_years(), 12);
+
+    // The same slug (typed differently) for another clinic: refused on the
+    // field, and nothing of that save is kept.
+    let theirs = SettingsInput {
+        public_slug: "Bright-Skin".into(),
+        time_zone: "Europe/Paris".into(),
+        ..form.clone()
+    };
+    match app.update_clinic_settings(&b, &theirs).await {
+        Err(AppError::Conflict(e)) => assert!(e.get("public_slug").is_some()),
+        other => panic!("expected a conflict on public_slug, got {other:?}"),
+    }
+    assert_eq!(app.clinic_settings(&b).await.unwrap(), ClinicSettings::default());
+    // Once Alpha lets it go, Beta can have it.
+    let renamed = SettingsInput {
+        public_slug: "bright-skin-leeds".into(),
+        ..form.clone()
+    };
+    app.update_clinic_settings(&a, &renamed).await.unwrap();
+    let got = app.update_clinic_settings(&b, &theirs).await.unwrap();
+    assert_eq!(got.public_slug.unwrap().as_str(), "bright-skin");
+    assert_eq!(
+        app.clinic_settings(&a).await.unwrap().public_slug.unwrap().as_str(),
+        "bright-skin-leeds"
+    );
+
+    // A date of birth of 1 July 2026 is in the future in London at noon UTC
+    // on 30 June, and today at a clinic in Kiritimati.
+    let born = |n: u32| ClientInput {
+        date_of_birth: "01/07/2026".into(),
+        ..input(n, "Quill")
+    };
+    match app.create_client(&a, &born(1), true).await {
+        Err(AppError::Validation(e)) => assert!(e.get("date_of_birth").is_some()),
+        other => panic!("expected the date of birth refused, got {other:?}"),
+    }
+    let far = SettingsInput {
+        time_zone: "Pacific/Kiritimati".into(),
+        ..renamed
+    };
+    app.update_clinic_settings(&a, &far).await.unwrap();
+    assert_eq!(
+        app.clinic_today(a.clinic_id).await.unwrap(),
+        jiff::civil::date(2026, 7, 1)
+    );
+    assert_eq!(
+        app.clinic_today(b.clinic_id).await.unwrap(),
+        jiff::civil::date(2026, 6, 30)
+    );
+    app.create_client(&a, &born(1), true).await.unwrap();
+    app.close().await;
 }

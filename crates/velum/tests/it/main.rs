@@ -17,6 +17,7 @@ mod mail;
 mod medical_integrity;
 mod offboard;
 mod openapi;
+mod settings;
 mod staff;
 mod tenancy;
 mod totp;

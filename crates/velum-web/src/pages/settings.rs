@@ -1,0 +1,82 @@
+//! The clinic's settings page: the owner changes them, a manager reads them.
+
+use askama::Template;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde::Deserialize;
+use velum_app::AppError;
+use velum_core::settings::{Regulator, SettingsInput};
+
+use super::{Errors, Nav, render};
+use crate::AppState;
+use crate::error::PageError;
+use crate::extract::{Form, StaffSession};
+
+#[derive(Template)]
+#[template(path = "settings.html")]
+struct SettingsPage {
+    nav: Option<Nav>,
+    v: SettingsInput,
+    errors: Errors,
+    /// What was just done, said back.
+    notice: String,
+    can_edit: bool,
+    regulators: Vec<(&'static str, &'static str)>,
+}
+
+fn page(s: &StaffSession, v: SettingsInput, errors: Errors, notice: &str, status: StatusCode) -> Response {
+    render(
+        status,
+        &SettingsPage {
+            nav: Some(Nav::of(s)),
+            v,
+            errors,
+            notice: notice.to_owned(),
+            can_edit: velum_app::settings::may_change(s.actor.role),
+            regulators: Regulator::ALL.iter().map(|r| (r.as_str(), r.label())).collect(),
+        },
+    )
+}
+
+pub async fn form(State(state): State<AppState>, s: StaffSession) -> Result<Response, PageError> {
+    let settings = state.app.clinic_settings(&s.actor).await?;
+    Ok(page(
+        &s,
+        SettingsInput::from_settings(&settings),
+        Errors::default(),
+        "",
+        StatusCode::OK,
+    ))
+}
+
+#[derive(Deserialize)]
+pub struct SettingsForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(flatten)]
+    input: SettingsInput,
+}
+
+pub async fn save(
+    State(state): State<AppState>,
+    s: StaffSession,
+    Form(f): Form<SettingsForm>,
+) -> Result<Response, PageError> {
+    if let Err(r) = s.check_csrf(&f.csrf) {
+        return Ok(r);
+    }
+    match state.app.update_clinic_settings(&s.actor, &f.input).await {
+        Ok(saved) => Ok(page(
+            &s,
+            SettingsInput::from_settings(&saved),
+            Errors::default(),
+            "Settings saved.",
+            StatusCode::OK,
+        )),
+        Err(AppError::Validation(errors) | AppError::Conflict(errors)) => {
+            Ok(page(&s, f.input, Errors(errors), "", StatusCode::UNPROCESSABLE_ENTITY))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
