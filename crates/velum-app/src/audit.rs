@@ -7,7 +7,7 @@ use velum_core::audit::AuditAction;
 use velum_core::{Actor, ClinicId};
 use velum_crypto::chain::verify_head_signature;
 use velum_store::audit::Head;
-use velum_store::{ClinicScope, outbox};
+use velum_store::outbox;
 
 pub use velum_store::audit::{TrailEntry, UpgradeReport};
 
@@ -21,11 +21,12 @@ impl App {
     /// `Forbidden` for roles other than owner, manager and auditor; a field
     /// error on a bad `cursor`.
     pub async fn audit_trail(&self, actor: &Actor, cursor: Option<&str>) -> Result<Page<TrailEntry>, AppError> {
+        let actor = &self.staff_of(actor).await?;
         if !actor.role.may_read_audit() {
             return Err(self.deny(actor, None, &[], "read_audit").await);
         }
         let before = parse_cursor::<i64>(cursor)?;
-        let scope = ClinicScope::new(actor.clinic_id);
+        let scope = actor.scope();
         let mut tx = self.begin().await?;
         self.audit(
             &mut tx,
@@ -277,7 +278,7 @@ impl App {
     /// `NotFound` when the clinic has no chain here.
     pub async fn signed_head(&self, clinic: ClinicId) -> Result<SignedHead, AppError> {
         let mut tx = self.store().begin_read().await?;
-        let head = velum_store::audit::head(&mut tx, &ClinicScope::new(clinic))
+        let head = velum_store::audit::head(&mut tx, &crate::job_scope("audit_head", clinic))
             .await?
             .ok_or(AppError::NotFound)?;
         Ok(self.sign_head(clinic, &head))
@@ -290,6 +291,7 @@ impl App {
     /// # Errors
     /// `Forbidden` for roles that may not read the audit trail.
     pub async fn audit_head(&self, actor: &Actor) -> Result<SignedHead, AppError> {
+        let actor = &self.staff_of(actor).await?;
         if !actor.role.may_read_audit() {
             return Err(self.deny(actor, None, &[], "read_audit_head").await);
         }
@@ -299,7 +301,7 @@ impl App {
             event(actor, AuditAction::Read, None, &[], Some("audit_head".into())),
         )
         .await?;
-        let head = velum_store::audit::head(&mut tx, &ClinicScope::new(actor.clinic_id))
+        let head = velum_store::audit::head(&mut tx, &actor.scope())
             .await?
             .ok_or(AppError::NotFound)?;
         tx.commit().await?;
@@ -331,7 +333,9 @@ impl App {
             return Ok(Err(HeadError::BadSignature));
         }
         let mut tx = self.store().begin_read().await?;
-        let stored = velum_store::audit::link_at(&mut tx, &ClinicScope::new(head.clinic_id), head.seq).await?;
+        let stored =
+            velum_store::audit::link_at(&mut tx, &crate::job_scope("audit_head_check", head.clinic_id), head.seq)
+                .await?;
         if stored.as_deref() != Some(head.link.as_slice()) {
             return Ok(Err(HeadError::NotInChain {
                 clinic: head.clinic_id,
@@ -363,7 +367,7 @@ impl App {
         };
         let mut queued = 0;
         for clinic in due {
-            let scope = ClinicScope::new(clinic);
+            let scope = crate::job_scope("audit_head_mail", clinic);
             let mut tx = self.begin().await?;
             let Some(head) = velum_store::audit::head(&mut tx, &scope).await? else {
                 continue;

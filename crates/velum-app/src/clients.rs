@@ -9,7 +9,7 @@ use velum_core::actor::Access;
 use velum_core::audit::AuditAction;
 use velum_core::client::{ClientDetails, ClientInput, MedicalInput, MedicalSummary};
 use velum_core::text::{DateOfBirth, UkMobile};
-use velum_core::{Actor, ClientId, Role, Section};
+use velum_core::{Actor, ClientId, Role, Section, StaffActor};
 use velum_crypto::{Aad, ClientKey};
 use velum_store::clients::{self, ClientRecord, MEDICAL_AAD_SCHEME, MedicalRow, SearchTerm};
 use velum_store::{ClinicScope, Tx};
@@ -279,7 +279,7 @@ impl App {
     /// Check the actor may use `sections` of a card; audit and refuse if not.
     async fn allow(
         &self,
-        actor: &Actor,
+        actor: &StaffActor,
         access: Access,
         client: Option<ClientId>,
         sections: &[Section],
@@ -294,8 +294,8 @@ impl App {
 
     /// Load a card in the actor's clinic. Marketing staff see only clients
     /// who agreed to marketing.
-    async fn load(&self, tx: &mut Tx, actor: &Actor, id: ClientId) -> Result<Option<ClientRecord>, AppError> {
-        let scope = ClinicScope::new(actor.clinic_id);
+    async fn load(&self, tx: &mut Tx, actor: &StaffActor, id: ClientId) -> Result<Option<ClientRecord>, AppError> {
+        let scope = actor.scope();
         let found = clients::get(tx, &scope, id).await?;
         Ok(found.filter(|r| actor.role != Role::Marketing || r.marketing_email || r.marketing_sms))
     }
@@ -303,7 +303,7 @@ impl App {
     /// Answer `NotFound`, auditing the refusal in the same transaction
     /// (DOMAIN F38: a request for another clinic's client is refused and
     /// logged, with the same answer as for an id that does not exist).
-    async fn not_found(&self, mut tx: Tx, actor: &Actor, id: ClientId, sections: &[Section]) -> AppError {
+    async fn not_found(&self, mut tx: Tx, actor: &StaffActor, id: ClientId, sections: &[Section]) -> AppError {
         let detail = Some(format!("not_found:{id}"));
         let done = async {
             self.audit(&mut tx, event(actor, AuditAction::Denied, None, sections, detail))
@@ -319,7 +319,7 @@ impl App {
     /// check, after recording the failure in the clinic's chain (in a
     /// transaction of its own: the read's is rolled back) and the log, with
     /// ids only, never a value.
-    async fn integrity_failure(&self, tx: Tx, actor: &Actor, id: ClientId) -> AppError {
+    async fn integrity_failure(&self, tx: Tx, actor: &StaffActor, id: ClientId) -> AppError {
         drop(tx);
         tracing::error!(
             clinic = %actor.clinic_id,
@@ -353,8 +353,9 @@ impl App {
     /// # Errors
     /// `Forbidden` for a section the role may not read; `NotFound`.
     pub async fn open_card(&self, actor: &Actor, id: ClientId, sections: &[Section]) -> Result<Card, AppError> {
+        let actor = &self.staff_of(actor).await?;
         self.allow(actor, Access::Read, Some(id), sections).await?;
-        let scope = ClinicScope::new(actor.clinic_id);
+        let scope = actor.scope();
         let mut tx = self.begin().await?;
         let Some(r) = self.load(&mut tx, actor, id).await? else {
             return Err(self.not_found(tx, actor, id, sections).await);
@@ -414,9 +415,10 @@ impl App {
         input: &ClientInput,
         allow_duplicate: bool,
     ) -> Result<Card, AppError> {
+        let actor = &self.staff_of(actor).await?;
         self.allow(actor, Access::Write, None, &[Section::Contact]).await?;
         let details = input.parse(self.today()).map_err(AppError::Validation)?;
-        let scope = ClinicScope::new(actor.clinic_id);
+        let scope = actor.scope();
         let mut tx = self.begin().await?;
         if !allow_duplicate {
             let dups = clients::find_duplicates(&mut tx, &scope, &details).await?;
@@ -473,9 +475,10 @@ impl App {
     /// # Errors
     /// `Validation`; `Forbidden`; `NotFound`.
     pub async fn update_client(&self, actor: &Actor, id: ClientId, patch: ClientPatch) -> Result<Card, AppError> {
+        let actor = &self.staff_of(actor).await?;
         let sections = [Section::Contact];
         self.allow(actor, Access::Write, Some(id), &sections).await?;
-        let scope = ClinicScope::new(actor.clinic_id);
+        let scope = actor.scope();
         let mut tx = self.begin().await?;
         let Some(before) = self.load(&mut tx, actor, id).await? else {
             return Err(self.not_found(tx, actor, id, &sections).await);
@@ -524,9 +527,10 @@ impl App {
     /// # Errors
     /// `Forbidden`; `NotFound`.
     pub async fn set_client_archived(&self, actor: &Actor, id: ClientId, archived: bool) -> Result<(), AppError> {
+        let actor = &self.staff_of(actor).await?;
         let sections = [Section::Contact];
         self.allow(actor, Access::Write, Some(id), &sections).await?;
-        let scope = ClinicScope::new(actor.clinic_id);
+        let scope = actor.scope();
         let mut tx = self.begin().await?;
         let Some(before) = self.load(&mut tx, actor, id).await? else {
             return Err(self.not_found(tx, actor, id, &sections).await);
@@ -562,10 +566,11 @@ impl App {
     /// # Errors
     /// `Validation` naming entries like `allergies[1]`; `Forbidden`; `NotFound`.
     pub async fn put_medical(&self, actor: &Actor, id: ClientId, input: &MedicalInput) -> Result<Medical, AppError> {
+        let actor = &self.staff_of(actor).await?;
         let sections = [Section::Medical];
         self.allow(actor, Access::Write, Some(id), &sections).await?;
         let summary = input.parse().map_err(AppError::Validation)?;
-        let scope = ClinicScope::new(actor.clinic_id);
+        let scope = actor.scope();
         let mut tx = self.begin().await?;
         if self.load(&mut tx, actor, id).await?.is_none() {
             return Err(self.not_found(tx, actor, id, &sections).await);
@@ -623,9 +628,10 @@ impl App {
     /// # Errors
     /// `Forbidden`; `NotFound`.
     pub async fn set_marketing(&self, actor: &Actor, id: ClientId, choice: Marketing) -> Result<(), AppError> {
+        let actor = &self.staff_of(actor).await?;
         let sections = [Section::Marketing];
         self.allow(actor, Access::Write, Some(id), &sections).await?;
-        let scope = ClinicScope::new(actor.clinic_id);
+        let scope = actor.scope();
         let mut tx = self.begin().await?;
         let Some(before) = self.load(&mut tx, actor, id).await? else {
             return Err(self.not_found(tx, actor, id, &sections).await);
@@ -668,6 +674,7 @@ impl App {
         cursor: Option<&str>,
         include_archived: bool,
     ) -> Result<Page<Listed>, AppError> {
+        let actor = &self.staff_of(actor).await?;
         let with_contact = actor.may(Access::Read, Section::Contact);
         let marketing_only = !with_contact && actor.may(Access::Read, Section::Marketing);
         let sections = if with_contact {
@@ -685,7 +692,7 @@ impl App {
         if marketing_only && !matches!(term, SearchTerm::All | SearchTerm::Name(_)) {
             return Err(AppError::field("q", "can be a name only for your role"));
         }
-        let scope = ClinicScope::new(actor.clinic_id);
+        let scope = actor.scope();
         let mut tx = self.begin().await?;
         let rows = clients::search(
             &mut tx,
@@ -733,10 +740,11 @@ impl App {
         id: ClientId,
         cursor: Option<&str>,
     ) -> Result<(CardHeader, Page<AccessEntry>), AppError> {
+        let actor = &self.staff_of(actor).await?;
         let sections = [Section::AccessHistory];
         self.allow(actor, Access::Read, Some(id), &sections).await?;
         let before = parse_cursor::<i64>(cursor)?;
-        let scope = ClinicScope::new(actor.clinic_id);
+        let scope = actor.scope();
         let mut tx = self.begin().await?;
         let Some(r) = self.load(&mut tx, actor, id).await? else {
             return Err(self.not_found(tx, actor, id, &sections).await);
@@ -755,9 +763,10 @@ impl App {
     /// # Errors
     /// `Forbidden`; `NotFound`.
     pub async fn client_changes(&self, actor: &Actor, id: ClientId) -> Result<(CardHeader, Vec<Change>), AppError> {
+        let actor = &self.staff_of(actor).await?;
         let sections = [Section::Contact];
         self.allow(actor, Access::Read, Some(id), &sections).await?;
-        let scope = ClinicScope::new(actor.clinic_id);
+        let scope = actor.scope();
         let mut tx = self.begin().await?;
         let Some(r) = self.load(&mut tx, actor, id).await? else {
             return Err(self.not_found(tx, actor, id, &sections).await);
@@ -802,9 +811,10 @@ impl App {
     /// # Errors
     /// `Forbidden` without the contact permission.
     pub async fn count_clients(&self, actor: &Actor) -> Result<i64, AppError> {
+        let actor = &self.staff_of(actor).await?;
         self.allow(actor, Access::Read, None, &[Section::Contact]).await?;
         let mut tx = self.store().begin_read().await?;
-        Ok(clients::count(&mut tx, &ClinicScope::new(actor.clinic_id)).await?)
+        Ok(clients::count(&mut tx, &actor.scope()).await?)
     }
 }
 
@@ -828,7 +838,7 @@ fn duplicate(r: &ClientRecord, new: &ClientDetails) -> DuplicateMatch {
 /// How long a search link stays usable.
 const SEARCH_LINK_LIFETIME_SECS: i64 = 12 * 3600;
 
-fn search_aad(actor: &Actor) -> velum_crypto::Aad {
+fn search_aad(actor: &StaffActor) -> velum_crypto::Aad {
     velum_crypto::Aad::record("search.link", &[actor.clinic_id.as_uuid(), actor.staff_id.as_uuid()])
 }
 
@@ -841,7 +851,8 @@ impl App {
     /// # Errors
     /// Database errors.
     pub async fn seal_search(&self, actor: &Actor, q: &str, include_archived: bool) -> Result<String, AppError> {
-        let scope = ClinicScope::new(actor.clinic_id);
+        let actor = &self.staff_of(actor).await?;
+        let scope = actor.scope();
         let mut tx = self.store().begin_read().await?;
         let (_, key) = self.clinic_key(&mut tx, &scope).await?;
         drop(tx);
@@ -855,6 +866,7 @@ impl App {
     /// # Errors
     /// `NotFound` for a link that is not this staff member's, or has expired.
     pub async fn open_search(&self, actor: &Actor, token: &str) -> Result<(String, bool), AppError> {
+        let actor = &self.staff_of(actor).await?;
         let bytes: Option<Vec<u8>> = token
             .len()
             .is_multiple_of(2)
@@ -866,7 +878,7 @@ impl App {
             })
             .flatten();
         let bytes = bytes.ok_or(AppError::NotFound)?;
-        let scope = ClinicScope::new(actor.clinic_id);
+        let scope = actor.scope();
         let mut tx = self.store().begin_read().await?;
         let (_, key) = self.clinic_key(&mut tx, &scope).await?;
         drop(tx);

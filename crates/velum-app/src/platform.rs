@@ -10,7 +10,7 @@ use velum_core::actor::Purpose;
 use velum_core::audit::{AuditAction, NewAuditEvent};
 use velum_core::client::FieldErrors;
 use velum_core::text::{EmailAddress, ShortText};
-use velum_core::{Actor, ClinicId, Role, StaffId};
+use velum_core::{Actor, ClinicId, Role, StaffActor, StaffId, SystemJob};
 use velum_crypto::ClinicKey;
 use velum_store::platform::{self, GrantRow};
 use velum_store::staff::{self, LinkPurpose};
@@ -79,9 +79,13 @@ fn state_of(g: &GrantRow, now: Timestamp) -> &'static str {
     }
 }
 
-fn operator_event(actor: &Actor, clinic: ClinicId, action: AuditAction, detail: String) -> NewAuditEvent {
+/// The job name `velum clinic suspend`/`resume` records as its actor.
+const SUSPEND_JOB: &str = "clinic_status";
+
+fn operator_event(actor: &StaffActor, clinic: ClinicId, action: AuditAction, detail: String) -> NewAuditEvent {
     NewAuditEvent {
         clinic_id: clinic,
+        actor_kind: actor.kind(),
         actor_id: Some(actor.staff_id),
         client_id: None,
         sections: Vec::new(),
@@ -103,7 +107,7 @@ pub struct ClinicHealth {
 impl App {
     /// Operators only; anyone else is refused, and the refusal is audited
     /// in their own clinic's chain.
-    pub(crate) async fn require_operator(&self, actor: &Actor) -> Result<(), AppError> {
+    pub(crate) async fn require_operator(&self, actor: &StaffActor) -> Result<(), AppError> {
         if actor.role == Role::Operator && actor.clinic_id == platform_id() {
             Ok(())
         } else {
@@ -132,7 +136,7 @@ impl App {
         };
         let mut tx = self.begin().await?;
         self.ensure_platform(&mut tx).await?;
-        let scope = ClinicScope::new(platform_id());
+        let (job, scope) = SystemJob::scope_of("create_operator", platform_id());
         let id = StaffId::new();
         create_account(
             &mut tx,
@@ -149,6 +153,7 @@ impl App {
             &mut tx,
             NewAuditEvent {
                 clinic_id: platform_id(),
+                actor_kind: job.kind(),
                 actor_id: None,
                 client_id: None,
                 sections: Vec::new(),
@@ -181,6 +186,7 @@ impl App {
         name: &str,
         owner_email: &str,
     ) -> Result<crate::clinics::CreatedClinic, AppError> {
+        let actor = &self.staff_of(actor).await?;
         self.require_operator(actor).await?;
         let source = actor.source.map(|ip| ip.to_string());
         self.create_clinic_mailing_owner(name, owner_email, source.as_deref())
@@ -193,6 +199,7 @@ impl App {
     /// # Errors
     /// `Forbidden` for anyone but an operator.
     pub async fn clinic_usage(&self, actor: &Actor) -> Result<Vec<ClinicUsage>, AppError> {
+        let actor = &self.staff_of(actor).await?;
         self.require_operator(actor).await?;
         let mut tx = self.store().begin_read().await?;
         Ok(platform::usage(&mut tx).await?)
@@ -204,9 +211,10 @@ impl App {
     /// `Forbidden` for anyone but an operator; `NotFound` for an unknown
     /// clinic (or the platform's own row).
     pub async fn one_clinic_usage(&self, actor: &Actor, clinic: ClinicId) -> Result<ClinicUsage, AppError> {
+        let actor = &self.staff_of(actor).await?;
         self.require_operator(actor).await?;
         let mut tx = self.store().begin_read().await?;
-        platform::clinic_usage(&mut tx, &ClinicScope::new(clinic))
+        platform::clinic_usage(&mut tx, &actor.operator_scope(clinic).ok_or(AppError::Forbidden)?)
             .await?
             .ok_or(AppError::NotFound)
     }
@@ -220,7 +228,8 @@ impl App {
     /// clinic (or the platform's own row).
     pub async fn clinic_health(&self, actor: &Actor, clinic: ClinicId) -> Result<ClinicHealth, AppError> {
         let usage = self.one_clinic_usage(actor, clinic).await?;
-        let scope = ClinicScope::new(clinic);
+        let actor = &self.staff_of(actor).await?;
+        let scope = actor.operator_scope(clinic).ok_or(AppError::Forbidden)?;
         let chain = self.store().verify_clinic_audit(&scope).await?;
         let result = match &chain.first_break {
             None => "intact".to_owned(),
@@ -231,6 +240,7 @@ impl App {
             &mut tx,
             NewAuditEvent {
                 clinic_id: platform_id(),
+                actor_kind: actor.kind(),
                 actor_id: Some(actor.staff_id),
                 client_id: None,
                 sections: Vec::new(),
@@ -264,6 +274,11 @@ impl App {
         suspended: bool,
         reason: &str,
     ) -> Result<(), AppError> {
+        let account = match actor {
+            Some(a) => Some(self.staff_of(a).await?),
+            None => None,
+        };
+        let actor = account.as_ref();
         if let Some(a) = actor {
             self.require_operator(a).await?;
         }
@@ -274,7 +289,10 @@ impl App {
                 "must say why the clinic is suspended, in 10 to 500 characters: it is emailed to the clinic's owner",
             ));
         }
-        let scope = ClinicScope::new(clinic);
+        let scope = match actor {
+            Some(a) => a.operator_scope(clinic).ok_or(AppError::Forbidden)?,
+            None => crate::job_scope(SUSPEND_JOB, clinic),
+        };
         let mut tx = self.begin().await?;
         let status = if suspended { "suspended" } else { "active" };
         if clinic == platform_id() || !platform::set_status(&mut tx, &scope, status).await? {
@@ -291,6 +309,7 @@ impl App {
                 &mut tx,
                 NewAuditEvent {
                     clinic_id: chain,
+                    actor_kind: actor.map_or_else(|| SystemJob::new(SUSPEND_JOB).kind(), StaffActor::kind),
                     actor_id: actor.map(|a| a.staff_id),
                     client_id: None,
                     sections: Vec::new(),
@@ -352,6 +371,7 @@ impl App {
         reason: &str,
         minutes: &str,
     ) -> Result<Uuid, AppError> {
+        let actor = &self.staff_of(actor).await?;
         self.require_operator(actor).await?;
         let mut errors = FieldErrors::new();
         let reason = reason.trim();
@@ -373,7 +393,7 @@ impl App {
         let Some(minutes) = minutes.filter(|_| errors.is_empty()) else {
             return Err(AppError::Validation(errors));
         };
-        let scope = ClinicScope::new(clinic);
+        let scope = actor.operator_scope(clinic).ok_or(AppError::Forbidden)?;
         let mut tx = self.begin().await?;
         let known = velum_store::clinics::get(&mut tx, &scope).await?;
         if known.is_none() || clinic == platform_id() {
@@ -419,10 +439,11 @@ impl App {
     /// # Errors
     /// `Forbidden` for anyone but the clinic's owner.
     pub async fn clinic_support_grants(&self, actor: &Actor) -> Result<Vec<SupportGrant>, AppError> {
+        let actor = &self.staff_of(actor).await?;
         if actor.role != Role::Owner {
             return Err(self.deny(actor, None, &[], "support_grants").await);
         }
-        let scope = ClinicScope::new(actor.clinic_id);
+        let scope = actor.scope();
         let mut tx = self.store().begin_read().await?;
         let rows = platform::clinic_grants(&mut tx, &scope).await?;
         let mut out = Vec::with_capacity(rows.len());
@@ -444,6 +465,7 @@ impl App {
     /// # Errors
     /// `Forbidden` for anyone but an operator.
     pub async fn my_support_grants(&self, actor: &Actor) -> Result<Vec<SupportGrant>, AppError> {
+        let actor = &self.staff_of(actor).await?;
         self.require_operator(actor).await?;
         let mut tx = self.store().begin_read().await?;
         let rows = platform::operator_grants(&mut tx, actor.staff_id).await?;
@@ -457,10 +479,11 @@ impl App {
     /// another clinic; `Conflict` when the grant is not in a state the
     /// decision applies to.
     pub async fn decide_support(&self, actor: &Actor, grant: Uuid, decision: Decision) -> Result<(), AppError> {
+        let actor = &self.staff_of(actor).await?;
         if actor.role != Role::Owner {
             return Err(self.deny(actor, None, &[], "support_decision").await);
         }
-        let scope = ClinicScope::new(actor.clinic_id);
+        let scope = actor.scope();
         let mut tx = self.begin().await?;
         let Some(g) = platform::grant(&mut tx, &scope, grant).await? else {
             drop(tx);
@@ -505,8 +528,9 @@ impl App {
         clinic: ClinicId,
         grant: Uuid,
     ) -> Result<(), AppError> {
+        let actor = &self.staff_of(actor).await?;
         self.require_operator(actor).await?;
-        let scope = ClinicScope::new(clinic);
+        let scope = actor.operator_scope(clinic).ok_or(AppError::Forbidden)?;
         let mut tx = self.begin().await?;
         let g = platform::grant(&mut tx, &scope, grant).await?;
         // F38: every refused visit is recorded in the platform's chain.
@@ -560,8 +584,9 @@ impl App {
             return Ok(None);
         }
         let mut tx = self.store().begin_read().await?;
-        let g = platform::grant(&mut tx, &ClinicScope::new(clinic), grant).await?;
-        let clinic_active = velum_store::clinics::get(&mut tx, &ClinicScope::new(clinic))
+        let scope = crate::visitor_scope(clinic);
+        let g = platform::grant(&mut tx, &scope, grant).await?;
+        let clinic_active = velum_store::clinics::get(&mut tx, &scope)
             .await?
             .is_some_and(|c| c.status == "active");
         drop(tx);

@@ -13,5 +13,5 @@ pub mod id;
 pub mod redact;
 pub mod text;
 
-pub use actor::{Actor, Role, Section};
+pub use actor::{Actor, ActorKind, ClinicScope, Role, Section, StaffActor, SystemJob};
 pub use id::{ClientId, ClinicId, StaffId};

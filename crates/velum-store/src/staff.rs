@@ -131,7 +131,7 @@ pub async fn find_for_sign_in(tx: &mut Tx, email: &str) -> Result<Option<StaffRo
     let Some((clinic, id)) = login else { return Ok(None) };
     get(
         tx,
-        &ClinicScope::new(ClinicId::from_uuid(clinic)),
+        &velum_core::actor::PublicActor::of(ClinicId::from_uuid(clinic)).scope(),
         StaffId::from_uuid(id),
     )
     .await

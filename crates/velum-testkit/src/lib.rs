@@ -53,12 +53,12 @@ pub struct Staff {
 
 impl Staff {
     pub fn actor(&self) -> Actor {
-        Actor {
+        Actor::Staff(velum_core::StaffActor {
             staff_id: self.id,
             clinic_id: self.clinic,
             role: self.role,
             source: None,
-        }
+        })
     }
 }
 

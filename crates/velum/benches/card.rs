@@ -83,19 +83,19 @@ async fn run() {
     let owner = match app.clinics().await.unwrap().first() {
         Some(c) => {
             let id = std::fs::read_to_string(dir.join("owner")).unwrap();
-            Actor {
+            Actor::Staff(velum_core::StaffActor {
                 staff_id: id.trim().parse().unwrap(),
                 clinic_id: c.id,
                 role: Role::Owner,
                 source: None,
-            }
+            })
         }
         None => seed(&app, n, &dir).await,
     };
-    let practitioner = Actor {
+    let practitioner = Actor::Staff(velum_core::StaffActor {
         role: Role::Practitioner,
-        ..owner.clone()
-    };
+        ..owner.account().unwrap()
+    });
 
     // Sample ids and search terms from the data itself.
     let mut ids = Vec::new();
@@ -220,12 +220,12 @@ async fn seed(app: &App, n: usize, dir: &std::path::Path) -> Actor {
         .await
         .unwrap();
     std::fs::write(dir.join("owner"), staff_id.to_string()).unwrap();
-    let owner = Actor {
+    let owner = Actor::Staff(velum_core::StaffActor {
         staff_id,
         clinic_id: clinic,
         role: Role::Owner,
         source: None,
-    };
+    });
     let mut rng = Synthetic::new(1);
     let started = Instant::now();
     let mut done = 0;

@@ -177,6 +177,10 @@ async fn verify_detects_edits_insertions_and_deletions() {
         format!("UPDATE audit_events SET action = 'update' WHERE clinic_id = {clinic_hex} AND seq = 5"),
         // An edit of who did it.
         format!("UPDATE audit_events SET actor_id = NULL WHERE clinic_id = {clinic_hex} AND seq = 4"),
+        // An edit of which kind of actor did it (staff made a system job)...
+        format!("UPDATE audit_events SET actor_kind = 'system:mail' WHERE clinic_id = {clinic_hex} AND seq = 4"),
+        // ...or the kind erased, as if the event predated it (v1 encoding).
+        format!("UPDATE audit_events SET actor_kind = NULL WHERE clinic_id = {clinic_hex} AND seq = 4"),
         // A deletion in the middle.
         format!("DELETE FROM audit_events WHERE clinic_id = {clinic_hex} AND seq = 3"),
         // A deletion at the end (the head remembers).
@@ -327,6 +331,7 @@ type EventCols = (
     String,
     Option<String>,
     Option<String>,
+    Option<String>,
 );
 
 /// Run `$body` with `$c` a direct connection to the test app's database
@@ -370,7 +375,7 @@ async fn dba_rewrite(
     version: i64,
 ) {
     let from_seq = *range.start();
-    const SELECT: &str = "SELECT seq, id, at, actor_id, client_id, sections, action, purpose, source, detail \
+    const SELECT: &str = "SELECT seq, id, at, actor_id, client_id, sections, action, purpose, source, detail, actor_kind \
                           FROM audit_events WHERE clinic_id = $1 ORDER BY seq";
     const PREV: &str = "SELECT hash FROM audit_events WHERE clinic_id = $1 AND seq = $2";
     const UPDATE: &str = "UPDATE audit_events SET detail = $3, prev_hash = $4, hash = $5, link_version = $6 \
@@ -391,7 +396,7 @@ async fn dba_rewrite(
                 .unwrap();
             h.try_into().unwrap()
         };
-        for (seq, eid, at, actor, client, sections, action, purpose, source, detail) in rows {
+        for (seq, eid, at, actor, client, sections, action, purpose, source, detail, actor_kind) in rows {
             if !range.contains(&seq) {
                 continue;
             }
@@ -412,6 +417,7 @@ async fn dba_rewrite(
                 purpose: &purpose,
                 source: source.as_deref(),
                 detail: detail.as_deref(),
+                actor_kind: actor_kind.as_deref(),
             }
             .encode();
             let hash = velum_crypto::chain::link(&prev, &bytes);

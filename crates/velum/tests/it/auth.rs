@@ -695,12 +695,12 @@ async fn unknown_email_failures_are_one_summary_event_per_source_and_window() {
     let t = TestApp::spawn().await;
     let op = t.operator().await;
     let platform = |t: &TestApp| {
-        let reader = velum_app::Actor {
+        let reader = velum_app::Actor::Staff(velum_core::StaffActor {
             staff_id: op.id,
             clinic_id: velum_app::platform::platform_id(),
             role: Role::Auditor,
             source: None,
-        };
+        });
         let app = t.app.clone();
         async move {
             app.audit_trail(&reader, None)

@@ -74,12 +74,12 @@ async fn owner(app: &App, clinic: &str) -> Actor {
         .fixture_staff(id, &email, "Owner", Role::Owner, "granite-puffin-lagoon-velvet")
         .await
         .unwrap();
-    Actor {
+    Actor::Staff(velum_core::StaffActor {
         staff_id,
         clinic_id: id,
         role: Role::Owner,
         source: None,
-    }
+    })
 }
 
 async fn tenancy_scopes_every_read_and_write(backend: Backend) {
@@ -451,12 +451,12 @@ async fn offboarding_deletes_every_row_of_the_clinic_and_keeps_its_tombstone(bac
         )
         .await
         .unwrap();
-    let a = Actor {
+    let a = Actor::Staff(velum_core::StaffActor {
         staff_id: owner_id,
         clinic_id: alpha,
         role: Role::Owner,
         source: None,
-    };
+    });
     let b = owner(&app, "Beta").await;
     let mine = app
         .create_client(&a, &input(1, "Brown"), false)
@@ -485,7 +485,7 @@ async fn offboarding_deletes_every_row_of_the_clinic_and_keeps_its_tombstone(bac
         .unwrap()
         .header
         .id;
-    let beta_before = app.remaining_rows(b.clinic_id).await.unwrap();
+    let beta_before = app.remaining_rows(b.clinic().unwrap()).await.unwrap();
     c.advance(SignedDuration::from_secs(30));
     let leave = LeaveInput {
         reason: "Moving to another provider".into(),
@@ -495,12 +495,12 @@ async fn offboarding_deletes_every_row_of_the_clinic_and_keeps_its_tombstone(bac
         totp_code: code_at(&totp, c.now()),
     };
     app.request_leaving(&a, &leave).await.unwrap();
-    app.set_clinic_suspended(None, a.clinic_id, true, "The owner asked to leave")
+    app.set_clinic_suspended(None, a.clinic().unwrap(), true, "The owner asked to leave")
         .await
         .unwrap();
 
     let request = OffboardRequest {
-        clinic: a.clinic_id,
+        clinic: a.clinic().unwrap(),
         confirm_name: None,
         reason: "The owner asked to leave",
         keep_for_download: false,
@@ -512,7 +512,7 @@ async fn offboarding_deletes_every_row_of_the_clinic_and_keeps_its_tombstone(bac
     else {
         panic!("the owner asked: the command line completes it");
     };
-    for (table, n) in app.remaining_rows(a.clinic_id).await.unwrap() {
+    for (table, n) in app.remaining_rows(a.clinic().unwrap()).await.unwrap() {
         assert_eq!(n, i64::from(table == "clinic_offboardings"), "{table} ({backend:?})");
     }
     let tomb = app
@@ -520,10 +520,10 @@ async fn offboarding_deletes_every_row_of_the_clinic_and_keeps_its_tombstone(bac
         .await
         .unwrap()
         .into_iter()
-        .find(|c| c.id == a.clinic_id)
+        .find(|c| c.id == a.clinic().unwrap())
         .unwrap();
     assert_eq!(tomb.status, "offboarded");
-    assert_eq!(app.remaining_rows(b.clinic_id).await.unwrap(), beta_before);
+    assert_eq!(app.remaining_rows(b.clinic().unwrap()).await.unwrap(), beta_before);
     assert!(
         app.open_card(&b, theirs, &[Section::Contact, Section::Medical])
             .await
@@ -534,7 +534,7 @@ async fn offboarding_deletes_every_row_of_the_clinic_and_keeps_its_tombstone(bac
     let cert = app.verify_certificate(&done.certificate).await.unwrap();
     assert_eq!(cert.certificate.keys_destroyed.clinic_key_rows, 1);
     assert_eq!(cert.certificate.keys_destroyed.client_key_rows, 1);
-    let stored = app.offboarding(None, a.clinic_id).await.unwrap().unwrap();
+    let stored = app.offboarding(None, a.clinic().unwrap()).await.unwrap().unwrap();
     assert_eq!(stored.certificate, done.certificate);
     assert!(!stored.archive_waiting);
     let saved = done.archive.expect("sealed to the owner").saved;
@@ -625,15 +625,15 @@ async fn a_recovery_code_is_used_once_even_by_two_servers_at_once(backend: Backe
     let owner = owner(&one, "Alpha").await;
     let pw = "granite-puffin-lagoon-velvet";
     let (id, secret) = one
-        .fixture_staff(owner.clinic_id, "p@alpha.example", "P", Role::Practitioner, pw)
+        .fixture_staff(owner.clinic().unwrap(), "p@alpha.example", "P", Role::Practitioner, pw)
         .await
         .unwrap();
-    let actor = Actor {
+    let actor = Actor::Staff(velum_core::StaffActor {
         staff_id: id,
-        clinic_id: owner.clinic_id,
+        clinic_id: owner.clinic().unwrap(),
         role: Role::Practitioner,
         source: None,
-    };
+    });
     c.advance(SignedDuration::from_secs(30));
     let old = one
         .regenerate_recovery_codes(&actor, pw, &code_at(&secret, c.now()))

@@ -309,12 +309,12 @@ async fn support_access_needs_the_owners_grant_ends_on_time_and_is_audited() {
 /// `action detail` of every event in `clinic`'s chain (the platform's too),
 /// newest first, as that chain's auditor reads it.
 async fn chain_of(t: &TestApp, clinic: velum_core::ClinicId) -> Vec<String> {
-    let auditor = velum_core::Actor {
+    let auditor = velum_core::Actor::Staff(velum_core::StaffActor {
         staff_id: velum_core::StaffId::new(),
         clinic_id: clinic,
         role: Role::Auditor,
         source: None,
-    };
+    });
     let mut out = Vec::new();
     let mut cursor: Option<String> = None;
     loop {

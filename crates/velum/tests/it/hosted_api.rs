@@ -44,12 +44,12 @@ async fn actions(owner: &Api) -> Vec<(String, String)> {
 /// The platform's own chain, read as an auditor of it would (no staff role
 /// can read it through the app's routes).
 async fn platform_actions(t: &TestApp, op: &Staff) -> Vec<(String, String)> {
-    let reader = Actor {
+    let reader = Actor::Staff(velum_core::StaffActor {
         staff_id: op.id,
         clinic_id: platform_id(),
         role: Role::Auditor,
         source: None,
-    };
+    });
     t.app
         .audit_trail(&reader, None)
         .await

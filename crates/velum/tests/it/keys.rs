@@ -83,12 +83,12 @@ async fn seed(app: &App) -> Seeded {
         .fixture_staff(clinic, &owner_email, "Olive Owner", Role::Owner, PASSWORD)
         .await
         .unwrap();
-    let owner = Actor {
+    let owner = Actor::Staff(velum_core::StaffActor {
         staff_id,
         clinic_id: clinic,
         role: Role::Owner,
         source: None,
-    };
+    });
     let mut clients = Vec::new();
     for (n, allergy) in ALLERGIES.iter().enumerate() {
         let input = ClientInput {

@@ -97,12 +97,12 @@ fn clock() -> Arc<FixedClock> {
 }
 
 fn actor(clinic_id: ClinicId, staff_id: velum_app::StaffId, role: Role) -> Actor {
-    Actor {
+    Actor::Staff(velum_core::StaffActor {
         staff_id,
         clinic_id,
         role,
         source: None,
-    }
+    })
 }
 
 fn input(n: u32, family: &str) -> ClientInput {
@@ -730,7 +730,7 @@ async fn refused_offboardings_change_nothing_and_name_the_problem() {
         ["passphrase"]
     );
     input = leave_input(&seeded, &clock);
-    let not_owner = actor(seeded.alpha, seeded.operator.staff_id, Role::Manager);
+    let not_owner = actor(seeded.alpha, seeded.operator.account().unwrap().staff_id, Role::Manager);
     assert!(matches!(
         app.request_leaving(&not_owner, &input).await,
         Err(AppError::Forbidden)

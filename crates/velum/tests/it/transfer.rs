@@ -229,12 +229,12 @@ async fn seed(app: &App, clock: &FixedClock) -> Seeded {
 }
 
 fn actor(clinic_id: ClinicId, staff_id: StaffId, role: Role) -> Actor {
-    Actor {
+    Actor::Staff(velum_core::StaffActor {
         staff_id,
         clinic_id,
         role,
         source: None,
-    }
+    })
 }
 
 type Access = (
