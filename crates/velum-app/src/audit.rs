@@ -9,10 +9,48 @@ use velum_crypto::chain::verify_head_signature;
 use velum_store::audit::Head;
 use velum_store::outbox;
 
-pub use velum_store::audit::{TrailEntry, UpgradeReport};
+pub use velum_store::audit::UpgradeReport;
 
 use crate::clients::{PAGE_SIZE, Page, parse_cursor};
 use crate::{App, AppError, event};
+
+/// One event of a clinic's trail, for the audit page and the API (the
+/// app's own view: the web layer never sees a store type).
+#[derive(Clone, Debug)]
+pub struct TrailEntry {
+    pub seq: i64,
+    pub at: jiff::Timestamp,
+    /// `None` for events recorded before the kind was.
+    pub actor_kind: Option<velum_core::ActorKind>,
+    pub actor_id: Option<velum_core::StaffId>,
+    pub actor_name: Option<String>,
+    pub client_id: Option<velum_core::ClientId>,
+    pub client_name: Option<String>,
+    pub action: AuditAction,
+    pub sections: Vec<velum_core::Section>,
+    pub purpose: String,
+    pub source: Option<String>,
+    pub detail: Option<String>,
+}
+
+impl From<velum_store::audit::TrailEntry> for TrailEntry {
+    fn from(e: velum_store::audit::TrailEntry) -> Self {
+        Self {
+            seq: e.seq,
+            at: e.at,
+            actor_kind: e.actor_kind,
+            actor_id: e.actor_id,
+            actor_name: e.actor_name,
+            client_id: e.client_id,
+            client_name: e.client_name,
+            action: e.action,
+            sections: e.sections,
+            purpose: e.purpose,
+            source: e.source,
+            detail: e.detail,
+        }
+    }
+}
 
 impl App {
     /// A page of the clinic's audit trail, newest first.
@@ -35,6 +73,7 @@ impl App {
         .await?;
         let items = velum_store::audit::clinic_trail(&mut tx, &scope, before, PAGE_SIZE + 1).await?;
         tx.commit().await?;
+        let items = items.into_iter().map(TrailEntry::from).collect();
         Ok(Page::cut(items, |e| e.seq.to_string()))
     }
 

@@ -11,10 +11,10 @@ use jiff::{SignedDuration, Timestamp};
 use velum_core::actor::Purpose;
 use velum_core::audit::{AuditAction, NewAuditEvent};
 use velum_core::client::FieldErrors;
+pub use velum_core::link::LinkPurpose;
 use velum_core::text::PersonName;
 use velum_core::{Actor, ClinicId, Role, StaffId};
 use velum_crypto::{Aad, TotpSecret, password, recovery, token};
-pub use velum_store::staff::LinkPurpose;
 use velum_store::staff::StaffRow;
 use velum_store::{ClinicScope, Tx, clinics, outbox, sessions, staff, throttle};
 

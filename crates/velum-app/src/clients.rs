@@ -14,8 +14,6 @@ use velum_crypto::{Aad, ClientKey};
 use velum_store::clients::{self, ClientRecord, MEDICAL_AAD_SCHEME, MedicalRow, SearchTerm};
 use velum_store::{ClinicScope, Tx};
 
-pub use velum_store::audit::AccessEntry;
-
 use crate::{App, AppError, DuplicateMatch, event};
 
 /// Who the card is about: shown on every tab.
@@ -273,6 +271,36 @@ fn search_term(q: &str, today: jiff::civil::Date) -> SearchTerm {
         .filter(|c| !"'’-.".contains(*c))
         .collect::<String>();
     SearchTerm::Name(key.split_whitespace().collect::<Vec<_>>().join(" "))
+}
+
+/// One line of a client's access history (the app's own view: the web
+/// layer never sees a store type).
+#[derive(Clone, Debug)]
+pub struct AccessEntry {
+    pub seq: i64,
+    pub at: jiff::Timestamp,
+    /// `None` for events recorded before the kind was.
+    pub actor_kind: Option<velum_core::ActorKind>,
+    pub actor_id: Option<velum_core::StaffId>,
+    pub actor_name: Option<String>,
+    pub action: AuditAction,
+    pub sections: Vec<Section>,
+    pub purpose: String,
+}
+
+impl From<velum_store::audit::AccessEntry> for AccessEntry {
+    fn from(e: velum_store::audit::AccessEntry) -> Self {
+        Self {
+            seq: e.seq,
+            at: e.at,
+            actor_kind: e.actor_kind,
+            actor_id: e.actor_id,
+            actor_name: e.actor_name,
+            action: e.action,
+            sections: e.sections,
+            purpose: e.purpose,
+        }
+    }
 }
 
 impl App {
@@ -754,6 +782,7 @@ impl App {
             .await?;
         let events = velum_store::audit::client_access_log(&mut tx, &scope, id, before, PAGE_SIZE + 1).await?;
         tx.commit().await?;
+        let events = events.into_iter().map(AccessEntry::from).collect();
         Ok((header(&r), Page::cut(events, |e| e.seq.to_string())))
     }
 

@@ -20,7 +20,6 @@ use crate::auth::{SETUP_LINK_LIFETIME, TokenRef};
 use crate::staff::create_account;
 use crate::{App, AppError, event};
 
-pub use velum_store::audit::{ChainBreak, ChainReport};
 pub use velum_store::platform::{ClinicUsage, platform_id};
 
 /// Default and longest support visit, in minutes.
@@ -93,6 +92,45 @@ fn operator_event(actor: &StaffActor, clinic: ClinicId, action: AuditAction, det
         purpose: Purpose::Support,
         source: actor.source.map(|s| s.to_string()),
         detail: Some(detail),
+    }
+}
+
+/// What verifying one clinic's chain found (the app's own view of the
+/// store's report: counts and hashes only).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChainReport {
+    /// Events checked (up to the first break).
+    pub events: u64,
+    /// The recorded head: the last event's sequence number (0 for an empty chain)...
+    pub head_seq: i64,
+    /// ...and its hash.
+    pub head_hash: Option<[u8; 32]>,
+    pub first_break: Option<ChainBreak>,
+}
+
+/// The first place a chain does not hold.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChainBreak {
+    pub clinic_id: ClinicId,
+    /// The sequence number where the break was found.
+    pub seq: i64,
+    pub event_id: Option<Uuid>,
+    pub reason: &'static str,
+}
+
+impl From<velum_store::audit::ChainReport> for ChainReport {
+    fn from(r: velum_store::audit::ChainReport) -> Self {
+        Self {
+            events: r.events,
+            head_seq: r.head_seq,
+            head_hash: r.head_hash,
+            first_break: r.first_break.map(|b| ChainBreak {
+                clinic_id: b.clinic_id,
+                seq: b.seq,
+                event_id: b.event_id,
+                reason: b.reason,
+            }),
+        }
     }
 }
 
@@ -255,7 +293,10 @@ impl App {
         )
         .await?;
         tx.commit().await?;
-        Ok(ClinicHealth { usage, chain })
+        Ok(ClinicHealth {
+            usage,
+            chain: chain.into(),
+        })
     }
 
     /// Suspend a clinic (nobody can sign in; live sessions end at their next

@@ -10,6 +10,7 @@ pub mod actor;
 pub mod audit;
 pub mod client;
 pub mod id;
+pub mod link;
 pub mod redact;
 pub mod text;
 
