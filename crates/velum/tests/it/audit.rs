@@ -885,3 +885,54 @@ async fn a_chain_deleted_under_a_false_offboarded_status_is_caught() {
     assert_eq!(code, 1, "{out}");
     assert!(out.contains(&clinic.id.to_string()), "{out}");
 }
+
+/// DOMAIN F38: a client or a public visitor reaching a staff use case is
+/// refused (the staff policy fails closed for them), the refusal is in the
+/// clinic's chain with its actor kind, and the trail names each kind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn actors_other_than_staff_are_refused_and_every_event_records_its_kind() {
+    use velum_core::actor::{ClientActor, PublicActor};
+    use velum_core::{Actor, ActorKind};
+
+    let t = TestApp::spawn().await;
+    let clinic = t.clinic("Alpha").await;
+    let owner = clinic.owner().actor();
+    let client = Actor::Client(ClientActor {
+        client_id: velum_core::ClientId::new(),
+        clinic_id: clinic.id,
+        source: None,
+    });
+    let visitor = Actor::Public(PublicActor::of(clinic.id));
+    for actor in [&client, &visitor] {
+        let err = t.app.count_clients(actor).await.unwrap_err();
+        assert!(matches!(err, velum_app::AppError::Forbidden), "{err:?}");
+        let err = t.app.audit_trail(actor, None).await.unwrap_err();
+        assert!(matches!(err, velum_app::AppError::Forbidden), "{err:?}");
+    }
+    let trail = t.app.audit_trail(&owner, None).await.unwrap().items;
+    let denied: Vec<_> = trail
+        .iter()
+        .filter(|e| e.action == velum_core::audit::AuditAction::Denied)
+        .map(|e| (e.actor_kind.clone(), e.actor_id, e.detail.as_deref()))
+        .collect();
+    assert_eq!(
+        denied,
+        [
+            (Some(ActorKind::Public), None, Some("not_staff")),
+            (Some(ActorKind::Public), None, Some("not_staff")),
+            (Some(ActorKind::Client), None, Some("not_staff")),
+            (Some(ActorKind::Client), None, Some("not_staff")),
+        ]
+    );
+    // The owner's own reading of the trail is staff; the clinic's creation
+    // is the set-up job's.
+    assert_eq!(trail[0].actor_kind, Some(ActorKind::Staff));
+    let created = trail
+        .iter()
+        .find(|e| e.action == velum_core::audit::AuditAction::ClinicCreated)
+        .unwrap();
+    assert_eq!(created.actor_kind, Some(ActorKind::System("clinic_setup".into())));
+    // The chain holds with the kinds in it.
+    let report = t.app.verify_audit().await.unwrap();
+    assert_eq!(report.first_break, None);
+}
