@@ -7,12 +7,50 @@ use velum_core::audit::AuditAction;
 use velum_core::{Actor, ClinicId};
 use velum_crypto::chain::verify_head_signature;
 use velum_store::audit::Head;
-use velum_store::{ClinicScope, outbox};
+use velum_store::outbox;
 
-pub use velum_store::audit::{TrailEntry, UpgradeReport};
+pub use velum_store::audit::UpgradeReport;
 
 use crate::clients::{PAGE_SIZE, Page, parse_cursor};
 use crate::{App, AppError, event};
+
+/// One event of a clinic's trail, for the audit page and the API (the
+/// app's own view: the web layer never sees a store type).
+#[derive(Clone, Debug)]
+pub struct TrailEntry {
+    pub seq: i64,
+    pub at: jiff::Timestamp,
+    /// `None` for events recorded before the kind was.
+    pub actor_kind: Option<velum_core::ActorKind>,
+    pub actor_id: Option<velum_core::StaffId>,
+    pub actor_name: Option<String>,
+    pub client_id: Option<velum_core::ClientId>,
+    pub client_name: Option<String>,
+    pub action: AuditAction,
+    pub sections: Vec<velum_core::Section>,
+    pub purpose: String,
+    pub source: Option<String>,
+    pub detail: Option<String>,
+}
+
+impl From<velum_store::audit::TrailEntry> for TrailEntry {
+    fn from(e: velum_store::audit::TrailEntry) -> Self {
+        Self {
+            seq: e.seq,
+            at: e.at,
+            actor_kind: e.actor_kind,
+            actor_id: e.actor_id,
+            actor_name: e.actor_name,
+            client_id: e.client_id,
+            client_name: e.client_name,
+            action: e.action,
+            sections: e.sections,
+            purpose: e.purpose,
+            source: e.source,
+            detail: e.detail,
+        }
+    }
+}
 
 impl App {
     /// A page of the clinic's audit trail, newest first.
@@ -21,11 +59,12 @@ impl App {
     /// `Forbidden` for roles other than owner, manager and auditor; a field
     /// error on a bad `cursor`.
     pub async fn audit_trail(&self, actor: &Actor, cursor: Option<&str>) -> Result<Page<TrailEntry>, AppError> {
+        let actor = &self.staff_of(actor).await?;
         if !actor.role.may_read_audit() {
             return Err(self.deny(actor, None, &[], "read_audit").await);
         }
         let before = parse_cursor::<i64>(cursor)?;
-        let scope = ClinicScope::new(actor.clinic_id);
+        let scope = actor.scope();
         let mut tx = self.begin().await?;
         self.audit(
             &mut tx,
@@ -34,6 +73,7 @@ impl App {
         .await?;
         let items = velum_store::audit::clinic_trail(&mut tx, &scope, before, PAGE_SIZE + 1).await?;
         tx.commit().await?;
+        let items = items.into_iter().map(TrailEntry::from).collect();
         Ok(Page::cut(items, |e| e.seq.to_string()))
     }
 
@@ -271,7 +311,7 @@ impl App {
     /// `NotFound` when the clinic has no chain here.
     pub async fn signed_head(&self, clinic: ClinicId) -> Result<SignedHead, AppError> {
         let mut tx = self.store().begin_read().await?;
-        let head = velum_store::audit::head(&mut tx, &ClinicScope::new(clinic))
+        let head = velum_store::audit::head(&mut tx, &crate::job_scope("audit_head", clinic))
             .await?
             .ok_or(AppError::NotFound)?;
         Ok(self.sign_head(clinic, &head))
@@ -284,6 +324,7 @@ impl App {
     /// # Errors
     /// `Forbidden` for roles that may not read the audit trail.
     pub async fn audit_head(&self, actor: &Actor) -> Result<SignedHead, AppError> {
+        let actor = &self.staff_of(actor).await?;
         if !actor.role.may_read_audit() {
             return Err(self.deny(actor, None, &[], "read_audit_head").await);
         }
@@ -293,7 +334,7 @@ impl App {
             event(actor, AuditAction::Read, None, &[], Some("audit_head".into())),
         )
         .await?;
-        let head = velum_store::audit::head(&mut tx, &ClinicScope::new(actor.clinic_id))
+        let head = velum_store::audit::head(&mut tx, &actor.scope())
             .await?
             .ok_or(AppError::NotFound)?;
         tx.commit().await?;
@@ -325,7 +366,9 @@ impl App {
             return Ok(Err(HeadError::BadSignature));
         }
         let mut tx = self.store().begin_read().await?;
-        let stored = velum_store::audit::link_at(&mut tx, &ClinicScope::new(head.clinic_id), head.seq).await?;
+        let stored =
+            velum_store::audit::link_at(&mut tx, &crate::job_scope("audit_head_check", head.clinic_id), head.seq)
+                .await?;
         if stored.as_deref() != Some(head.link.as_slice()) {
             return Ok(Err(HeadError::NotInChain {
                 clinic: head.clinic_id,
@@ -357,7 +400,7 @@ impl App {
         };
         let mut queued = 0;
         for clinic in due {
-            let scope = ClinicScope::new(clinic);
+            let scope = crate::job_scope("audit_head_mail", clinic);
             let mut tx = self.begin().await?;
             let Some(head) = velum_store::audit::head(&mut tx, &scope).await? else {
                 continue;

@@ -11,10 +11,10 @@ use jiff::{SignedDuration, Timestamp};
 use velum_core::actor::Purpose;
 use velum_core::audit::{AuditAction, NewAuditEvent};
 use velum_core::client::FieldErrors;
+pub use velum_core::link::LinkPurpose;
 use velum_core::text::PersonName;
 use velum_core::{Actor, ClinicId, Role, StaffId};
 use velum_crypto::{Aad, TotpSecret, password, recovery, token};
-pub use velum_store::staff::LinkPurpose;
 use velum_store::staff::StaffRow;
 use velum_store::{ClinicScope, Tx, clinics, outbox, sessions, staff, throttle};
 
@@ -46,7 +46,7 @@ impl TokenRef {
     }
 
     pub(crate) fn scope(&self) -> ClinicScope {
-        ClinicScope::new(self.clinic)
+        crate::visitor_scope(self.clinic)
     }
 }
 
@@ -177,20 +177,30 @@ pub struct SessionInfo {
 }
 
 impl SessionInfo {
-    /// The actor for a fully signed-in session: on a support visit, the
-    /// operator acts in the visited clinic with the `Support` role.
+    /// The actor for a fully signed-in session: staff in their clinic; an
+    /// operator as an operator, or on a support visit as staff of the
+    /// visited clinic with the `Support` role.
     #[must_use]
     pub fn actor(&self, source: Option<std::net::IpAddr>) -> Option<Actor> {
         let (clinic_id, role) = match &self.support {
             Some(v) => (v.clinic_id, Role::Support),
             None => (self.clinic_id, self.role),
         };
-        (self.stage == Stage::Full).then_some(Actor {
-            staff_id: self.staff_id,
-            clinic_id,
-            role,
-            source,
-        })
+        let actor = if role == Role::Operator {
+            Actor::Operator(velum_core::actor::OperatorActor {
+                staff_id: self.staff_id,
+                home: clinic_id,
+                source,
+            })
+        } else {
+            Actor::Staff(velum_core::StaffActor {
+                staff_id: self.staff_id,
+                clinic_id,
+                role,
+                source,
+            })
+        };
+        (self.stage == Stage::Full).then_some(actor)
     }
 }
 
@@ -231,6 +241,11 @@ fn unix_seconds(t: Timestamp) -> u64 {
 fn staff_event(s: &StaffRow, action: AuditAction, source: Option<&str>, detail: Option<&str>) -> NewAuditEvent {
     NewAuditEvent {
         clinic_id: s.clinic_id,
+        actor_kind: if s.role == Role::Operator {
+            velum_core::ActorKind::Operator
+        } else {
+            velum_core::ActorKind::Staff
+        },
         actor_id: Some(s.id),
         client_id: None,
         sections: Vec::new(),
@@ -271,10 +286,18 @@ fn window_micros() -> i64 {
     i64::try_from(THROTTLE_WINDOW.as_micros()).unwrap_or(i64::MAX)
 }
 
+/// The job name recorded for a failed sign-in that names no account (no
+/// account, so nobody to record as the actor).
+const SIGN_IN_JOB: &str = "sign_in";
+/// The job name recorded for the throttle's summary of failed sign-ins
+/// with unknown emails.
+const SIGN_IN_THROTTLE_JOB: &str = "sign_in_throttle";
+
 /// The platform-chain event that sums up one source's failed sign-ins
 /// with unknown emails in one window.
 fn anonymous_summary(source: &str, window: throttle::Counter) -> NewAuditEvent {
     platform_event(
+        SIGN_IN_THROTTLE_JOB,
         AuditAction::SignInFailed,
         Some(source.to_owned()),
         Some(format!(
@@ -427,7 +450,7 @@ impl App {
                     None => {
                         self.audit(
                             &mut tx,
-                            platform_event(AuditAction::SignInFailed, None, Some(reason.to_owned())),
+                            platform_event(SIGN_IN_JOB, AuditAction::SignInFailed, None, Some(reason.to_owned())),
                         )
                         .await?;
                     }
@@ -494,7 +517,7 @@ impl App {
         };
         // Decide on the account as it is now, inside the write transaction:
         // guesses sent all at once each see the failures recorded before them.
-        let Some(s) = staff::get(&mut tx, &ClinicScope::new(s.clinic_id), s.id).await? else {
+        let Some(s) = staff::get(&mut tx, &crate::visitor_scope(s.clinic_id), s.id).await? else {
             return Err(self.fail(tx, None, Some(&attempt), source, "unknown_account").await);
         };
         if s.disabled {
@@ -503,7 +526,7 @@ impl App {
         if s.password_hash.is_none() || !matches {
             return Err(self.fail(tx, Some(&s), Some(&attempt), source, "wrong_password").await);
         }
-        let clinic = clinics::get(&mut tx, &ClinicScope::new(s.clinic_id)).await?;
+        let clinic = clinics::get(&mut tx, &crate::visitor_scope(s.clinic_id)).await?;
         if clinic.is_none_or(|c| c.status != "active") {
             // The password was right, so this is no guess: it is audited
             // but not counted towards a lock, and the answer says why.
@@ -524,7 +547,7 @@ impl App {
     /// up. `Ok(false)` for a wrong or replayed code.
     pub(crate) async fn use_totp_code(&self, tx: &mut Tx, s: &StaffRow, code: &str) -> Result<bool, AppError> {
         let Some(sealed) = &s.totp_sealed else { return Ok(false) };
-        let scope = ClinicScope::new(s.clinic_id);
+        let scope = crate::visitor_scope(s.clinic_id);
         let (_, clinic_key) = self.clinic_key(tx, &scope).await?;
         let secret = TotpSecret::from_bytes(clinic_key.open(sealed, &totp_aad(s.clinic_id, s.id))?)?;
         let Some(step) = secret.check(code.trim(), unix_seconds(self.now())) else {
@@ -552,7 +575,7 @@ impl App {
                 SecondFactor::Refused
             });
         };
-        let scope = ClinicScope::new(s.clinic_id);
+        let scope = crate::visitor_scope(s.clinic_id);
         let hash = recovery::hash(s.clinic_id.as_uuid(), s.id.as_uuid(), &code);
         if !s.totp_confirmed || !staff::use_recovery_code(tx, &scope, s.id, &hash, self.now()).await? {
             return Ok(SecondFactor::Refused);
@@ -590,7 +613,7 @@ impl App {
             .filter_map(|c| recovery::normalise(c))
             .map(|c| recovery::hash(s.clinic_id.as_uuid(), s.id.as_uuid(), &c))
             .collect();
-        staff::replace_recovery_codes(tx, &ClinicScope::new(s.clinic_id), s.id, &hashes, self.now()).await?;
+        staff::replace_recovery_codes(tx, &crate::visitor_scope(s.clinic_id), s.id, &hashes, self.now()).await?;
         Ok(codes)
     }
 
@@ -636,7 +659,7 @@ impl App {
         source: Option<&str>,
         attempt: Option<&Attempt>,
     ) -> Result<IssuedSession, AppError> {
-        let scope = ClinicScope::new(s.clinic_id);
+        let scope = crate::visitor_scope(s.clinic_id);
         staff::clear_failures(&mut tx, &scope, s.id, self.now()).await?;
         if let Some(a) = attempt {
             self.release(&mut tx, a, true).await?;
@@ -663,7 +686,7 @@ impl App {
     ) -> Result<IssuedSession, AppError> {
         let (s, attempt) = self.check_password(email, password, source).await?;
         let mut tx = self.begin().await?;
-        let s = staff::get(&mut tx, &ClinicScope::new(s.clinic_id), s.id)
+        let s = staff::get(&mut tx, &crate::visitor_scope(s.clinic_id), s.id)
             .await?
             .ok_or(AppError::BadCredentials)?;
         let factor = if s.totp_confirmed {
@@ -719,7 +742,7 @@ impl App {
         let (tref, s) = self.pending(pending, Stage::Totp).await?;
         let attempt = self.admit(&s.email, source).await?;
         let mut tx = self.begin().await?;
-        let s = staff::get(&mut tx, &ClinicScope::new(s.clinic_id), s.id)
+        let s = staff::get(&mut tx, &crate::visitor_scope(s.clinic_id), s.id)
             .await?
             .ok_or(AppError::Unauthenticated)?;
         let factor = self.use_second_factor(&mut tx, &s, code, source).await?;
@@ -748,7 +771,7 @@ impl App {
         if s.totp_confirmed {
             return Err(AppError::Unauthenticated);
         }
-        let scope = ClinicScope::new(s.clinic_id);
+        let scope = crate::visitor_scope(s.clinic_id);
         let mut tx = self.begin().await?;
         let (_, clinic_key) = self.clinic_key(&mut tx, &scope).await?;
         let aad = pending_totp_aad(&tref, s.id);
@@ -792,7 +815,7 @@ impl App {
         if s.totp_confirmed {
             return Err(AppError::Unauthenticated);
         }
-        let scope = ClinicScope::new(s.clinic_id);
+        let scope = crate::visitor_scope(s.clinic_id);
         let mut tx = self.begin().await?;
         let Some(pending_sealed) = sessions::totp_pending(&mut tx, &tref.scope(), &tref.hash).await? else {
             // This session never showed a secret, so there is nothing to confirm.
@@ -829,7 +852,7 @@ impl App {
         if Stage::parse(&row.stage) != Some(stage) || row.expires_at <= self.now() {
             return Err(AppError::Unauthenticated);
         }
-        let s = staff::get(&mut tx, &ClinicScope::new(row.clinic_id), row.staff_id)
+        let s = staff::get(&mut tx, &crate::visitor_scope(row.clinic_id), row.staff_id)
             .await?
             .filter(|s| !s.disabled)
             .ok_or(AppError::Unauthenticated)?;
@@ -885,8 +908,8 @@ impl App {
         if let Some(tref) = TokenRef::parse(token) {
             sessions::delete(&mut tx, &tref.scope(), &tref.hash).await?;
         }
-        if let Some(actor) = actor {
-            self.audit(&mut tx, crate::event(actor, AuditAction::SignOut, None, &[], None))
+        if let Some(Ok(actor)) = actor.map(Actor::account) {
+            self.audit(&mut tx, crate::event(&actor, AuditAction::SignOut, None, &[], None))
                 .await?;
         }
         tx.commit().await?;
@@ -953,7 +976,14 @@ impl App {
                     continue;
                 };
                 let now = self.now();
-                staff::revoke_links(&mut tx, &ClinicScope::new(s.clinic_id), s.id, LinkPurpose::Reset, now).await?;
+                staff::revoke_links(
+                    &mut tx,
+                    &crate::visitor_scope(s.clinic_id),
+                    s.id,
+                    LinkPurpose::Reset,
+                    now,
+                )
+                .await?;
                 let link = self
                     .new_link(&mut tx, &s, LinkPurpose::Reset, RESET_LINK_LIFETIME)
                     .await?;
@@ -1017,7 +1047,7 @@ impl App {
         let (clinic, staff_id) = staff::peek_link(&mut tx, &tref.scope(), &tref.hash, purpose, self.now())
             .await?
             .ok_or(AppError::NotFound)?;
-        let s = staff::get(&mut tx, &ClinicScope::new(clinic), staff_id)
+        let s = staff::get(&mut tx, &crate::visitor_scope(clinic), staff_id)
             .await?
             .ok_or(AppError::NotFound)?;
         Ok((s.email, s.display_name))
@@ -1054,7 +1084,7 @@ impl App {
         let (clinic, staff_id) = staff::use_link(&mut tx, &tref.scope(), &tref.hash, purpose, self.now())
             .await?
             .ok_or(AppError::NotFound)?;
-        let scope = ClinicScope::new(clinic);
+        let scope = crate::visitor_scope(clinic);
         staff::set_password(&mut tx, &scope, staff_id, &hash, self.now()).await?;
         if let Some(Some(name)) = &name {
             staff::set_display_name(&mut tx, &scope, staff_id, name.as_str(), self.now()).await?;
@@ -1087,7 +1117,8 @@ impl App {
     /// A field error on `current_password` or `password`;
     /// `TooManyAttempts`; `Unauthenticated` once the sessions were ended.
     pub async fn change_own_password(&self, actor: &Actor, current: &str, new_password: &str) -> Result<(), AppError> {
-        let scope = ClinicScope::new(actor.clinic_id);
+        let actor = &self.staff_of(actor).await?;
+        let scope = actor.scope();
         let mut tx = self.store().begin_read().await?;
         let s = staff::get(&mut tx, &scope, actor.staff_id)
             .await?
@@ -1193,8 +1224,9 @@ impl App {
     /// # Errors
     /// Database errors.
     pub async fn recovery_codes_left(&self, actor: &Actor) -> Result<i64, AppError> {
+        let actor = &self.staff_of(actor).await?;
         let mut tx = self.store().begin_read().await?;
-        Ok(staff::recovery_codes_left(&mut tx, &ClinicScope::new(actor.clinic_id), actor.staff_id).await?)
+        Ok(staff::recovery_codes_left(&mut tx, &actor.scope(), actor.staff_id).await?)
     }
 
     /// Make new recovery codes for oneself, after entering one's password
@@ -1210,7 +1242,8 @@ impl App {
         current_password: &str,
         code: &str,
     ) -> Result<Vec<String>, AppError> {
-        let scope = ClinicScope::new(actor.clinic_id);
+        let actor = &self.staff_of(actor).await?;
+        let scope = actor.scope();
         let mut tx = self.store().begin_read().await?;
         let s = staff::get(&mut tx, &scope, actor.staff_id)
             .await?

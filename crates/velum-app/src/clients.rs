@@ -9,12 +9,10 @@ use velum_core::actor::Access;
 use velum_core::audit::AuditAction;
 use velum_core::client::{ClientDetails, ClientInput, MedicalInput, MedicalSummary};
 use velum_core::text::{DateOfBirth, UkMobile};
-use velum_core::{Actor, ClientId, Role, Section};
+use velum_core::{Actor, ClientId, Role, Section, StaffActor};
 use velum_crypto::{Aad, ClientKey};
 use velum_store::clients::{self, ClientRecord, MEDICAL_AAD_SCHEME, MedicalRow, SearchTerm};
 use velum_store::{ClinicScope, Tx};
-
-pub use velum_store::audit::AccessEntry;
 
 use crate::{App, AppError, DuplicateMatch, event};
 
@@ -275,11 +273,41 @@ fn search_term(q: &str, today: jiff::civil::Date) -> SearchTerm {
     SearchTerm::Name(key.split_whitespace().collect::<Vec<_>>().join(" "))
 }
 
+/// One line of a client's access history (the app's own view: the web
+/// layer never sees a store type).
+#[derive(Clone, Debug)]
+pub struct AccessEntry {
+    pub seq: i64,
+    pub at: jiff::Timestamp,
+    /// `None` for events recorded before the kind was.
+    pub actor_kind: Option<velum_core::ActorKind>,
+    pub actor_id: Option<velum_core::StaffId>,
+    pub actor_name: Option<String>,
+    pub action: AuditAction,
+    pub sections: Vec<Section>,
+    pub purpose: String,
+}
+
+impl From<velum_store::audit::AccessEntry> for AccessEntry {
+    fn from(e: velum_store::audit::AccessEntry) -> Self {
+        Self {
+            seq: e.seq,
+            at: e.at,
+            actor_kind: e.actor_kind,
+            actor_id: e.actor_id,
+            actor_name: e.actor_name,
+            action: e.action,
+            sections: e.sections,
+            purpose: e.purpose,
+        }
+    }
+}
+
 impl App {
     /// Check the actor may use `sections` of a card; audit and refuse if not.
     async fn allow(
         &self,
-        actor: &Actor,
+        actor: &StaffActor,
         access: Access,
         client: Option<ClientId>,
         sections: &[Section],
@@ -294,8 +322,8 @@ impl App {
 
     /// Load a card in the actor's clinic. Marketing staff see only clients
     /// who agreed to marketing.
-    async fn load(&self, tx: &mut Tx, actor: &Actor, id: ClientId) -> Result<Option<ClientRecord>, AppError> {
-        let scope = ClinicScope::new(actor.clinic_id);
+    async fn load(&self, tx: &mut Tx, actor: &StaffActor, id: ClientId) -> Result<Option<ClientRecord>, AppError> {
+        let scope = actor.scope();
         let found = clients::get(tx, &scope, id).await?;
         Ok(found.filter(|r| actor.role != Role::Marketing || r.marketing_email || r.marketing_sms))
     }
@@ -303,7 +331,7 @@ impl App {
     /// Answer `NotFound`, auditing the refusal in the same transaction
     /// (DOMAIN F38: a request for another clinic's client is refused and
     /// logged, with the same answer as for an id that does not exist).
-    async fn not_found(&self, mut tx: Tx, actor: &Actor, id: ClientId, sections: &[Section]) -> AppError {
+    async fn not_found(&self, mut tx: Tx, actor: &StaffActor, id: ClientId, sections: &[Section]) -> AppError {
         let detail = Some(format!("not_found:{id}"));
         let done = async {
             self.audit(&mut tx, event(actor, AuditAction::Denied, None, sections, detail))
@@ -319,7 +347,7 @@ impl App {
     /// check, after recording the failure in the clinic's chain (in a
     /// transaction of its own: the read's is rolled back) and the log, with
     /// ids only, never a value.
-    async fn integrity_failure(&self, tx: Tx, actor: &Actor, id: ClientId) -> AppError {
+    async fn integrity_failure(&self, tx: Tx, actor: &StaffActor, id: ClientId) -> AppError {
         drop(tx);
         tracing::error!(
             clinic = %actor.clinic_id,
@@ -353,8 +381,9 @@ impl App {
     /// # Errors
     /// `Forbidden` for a section the role may not read; `NotFound`.
     pub async fn open_card(&self, actor: &Actor, id: ClientId, sections: &[Section]) -> Result<Card, AppError> {
+        let actor = &self.staff_of(actor).await?;
         self.allow(actor, Access::Read, Some(id), sections).await?;
-        let scope = ClinicScope::new(actor.clinic_id);
+        let scope = actor.scope();
         let mut tx = self.begin().await?;
         let Some(r) = self.load(&mut tx, actor, id).await? else {
             return Err(self.not_found(tx, actor, id, sections).await);
@@ -414,10 +443,11 @@ impl App {
         input: &ClientInput,
         allow_duplicate: bool,
     ) -> Result<Card, AppError> {
+        let actor = &self.staff_of(actor).await?;
         self.allow(actor, Access::Write, None, &[Section::Contact]).await?;
-        let today = self.clinic_today(actor.clinic_id).await?;
+        let today = self.today_in(&actor.scope()).await?;
         let details = input.parse(today).map_err(AppError::Validation)?;
-        let scope = ClinicScope::new(actor.clinic_id);
+        let scope = actor.scope();
         let mut tx = self.begin().await?;
         if !allow_duplicate {
             let dups = clients::find_duplicates(&mut tx, &scope, &details).await?;
@@ -474,10 +504,11 @@ impl App {
     /// # Errors
     /// `Validation`; `Forbidden`; `NotFound`.
     pub async fn update_client(&self, actor: &Actor, id: ClientId, patch: ClientPatch) -> Result<Card, AppError> {
+        let actor = &self.staff_of(actor).await?;
         let sections = [Section::Contact];
         self.allow(actor, Access::Write, Some(id), &sections).await?;
-        let today = self.clinic_today(actor.clinic_id).await?;
-        let scope = ClinicScope::new(actor.clinic_id);
+        let today = self.today_in(&actor.scope()).await?;
+        let scope = actor.scope();
         let mut tx = self.begin().await?;
         let Some(before) = self.load(&mut tx, actor, id).await? else {
             return Err(self.not_found(tx, actor, id, &sections).await);
@@ -526,9 +557,10 @@ impl App {
     /// # Errors
     /// `Forbidden`; `NotFound`.
     pub async fn set_client_archived(&self, actor: &Actor, id: ClientId, archived: bool) -> Result<(), AppError> {
+        let actor = &self.staff_of(actor).await?;
         let sections = [Section::Contact];
         self.allow(actor, Access::Write, Some(id), &sections).await?;
-        let scope = ClinicScope::new(actor.clinic_id);
+        let scope = actor.scope();
         let mut tx = self.begin().await?;
         let Some(before) = self.load(&mut tx, actor, id).await? else {
             return Err(self.not_found(tx, actor, id, &sections).await);
@@ -564,10 +596,11 @@ impl App {
     /// # Errors
     /// `Validation` naming entries like `allergies[1]`; `Forbidden`; `NotFound`.
     pub async fn put_medical(&self, actor: &Actor, id: ClientId, input: &MedicalInput) -> Result<Medical, AppError> {
+        let actor = &self.staff_of(actor).await?;
         let sections = [Section::Medical];
         self.allow(actor, Access::Write, Some(id), &sections).await?;
         let summary = input.parse().map_err(AppError::Validation)?;
-        let scope = ClinicScope::new(actor.clinic_id);
+        let scope = actor.scope();
         let mut tx = self.begin().await?;
         if self.load(&mut tx, actor, id).await?.is_none() {
             return Err(self.not_found(tx, actor, id, &sections).await);
@@ -625,9 +658,10 @@ impl App {
     /// # Errors
     /// `Forbidden`; `NotFound`.
     pub async fn set_marketing(&self, actor: &Actor, id: ClientId, choice: Marketing) -> Result<(), AppError> {
+        let actor = &self.staff_of(actor).await?;
         let sections = [Section::Marketing];
         self.allow(actor, Access::Write, Some(id), &sections).await?;
-        let scope = ClinicScope::new(actor.clinic_id);
+        let scope = actor.scope();
         let mut tx = self.begin().await?;
         let Some(before) = self.load(&mut tx, actor, id).await? else {
             return Err(self.not_found(tx, actor, id, &sections).await);
@@ -670,6 +704,7 @@ impl App {
         cursor: Option<&str>,
         include_archived: bool,
     ) -> Result<Page<Listed>, AppError> {
+        let actor = &self.staff_of(actor).await?;
         let with_contact = actor.may(Access::Read, Section::Contact);
         let marketing_only = !with_contact && actor.may(Access::Read, Section::Marketing);
         let sections = if with_contact {
@@ -681,13 +716,13 @@ impl App {
             return Err(self.deny(actor, None, &sections, "search").await);
         }
         let after = parse_cursor::<ClientId>(cursor)?;
-        let term = search_term(q, self.clinic_today(actor.clinic_id).await?);
+        let term = search_term(q, self.today_in(&actor.scope()).await?);
         // Marketing staff may not see dates of birth, emails or phone numbers,
         // so they may not search by them either (it would confirm them).
         if marketing_only && !matches!(term, SearchTerm::All | SearchTerm::Name(_)) {
             return Err(AppError::field("q", "can be a name only for your role"));
         }
-        let scope = ClinicScope::new(actor.clinic_id);
+        let scope = actor.scope();
         let mut tx = self.begin().await?;
         let rows = clients::search(
             &mut tx,
@@ -735,10 +770,11 @@ impl App {
         id: ClientId,
         cursor: Option<&str>,
     ) -> Result<(CardHeader, Page<AccessEntry>), AppError> {
+        let actor = &self.staff_of(actor).await?;
         let sections = [Section::AccessHistory];
         self.allow(actor, Access::Read, Some(id), &sections).await?;
         let before = parse_cursor::<i64>(cursor)?;
-        let scope = ClinicScope::new(actor.clinic_id);
+        let scope = actor.scope();
         let mut tx = self.begin().await?;
         let Some(r) = self.load(&mut tx, actor, id).await? else {
             return Err(self.not_found(tx, actor, id, &sections).await);
@@ -748,6 +784,7 @@ impl App {
             .await?;
         let events = velum_store::audit::client_access_log(&mut tx, &scope, id, before, PAGE_SIZE + 1).await?;
         tx.commit().await?;
+        let events = events.into_iter().map(AccessEntry::from).collect();
         Ok((header(&r), Page::cut(events, |e| e.seq.to_string())))
     }
 
@@ -757,9 +794,10 @@ impl App {
     /// # Errors
     /// `Forbidden`; `NotFound`.
     pub async fn client_changes(&self, actor: &Actor, id: ClientId) -> Result<(CardHeader, Vec<Change>), AppError> {
+        let actor = &self.staff_of(actor).await?;
         let sections = [Section::Contact];
         self.allow(actor, Access::Read, Some(id), &sections).await?;
-        let scope = ClinicScope::new(actor.clinic_id);
+        let scope = actor.scope();
         let mut tx = self.begin().await?;
         let Some(r) = self.load(&mut tx, actor, id).await? else {
             return Err(self.not_found(tx, actor, id, &sections).await);
@@ -804,9 +842,10 @@ impl App {
     /// # Errors
     /// `Forbidden` without the contact permission.
     pub async fn count_clients(&self, actor: &Actor) -> Result<i64, AppError> {
+        let actor = &self.staff_of(actor).await?;
         self.allow(actor, Access::Read, None, &[Section::Contact]).await?;
         let mut tx = self.store().begin_read().await?;
-        Ok(clients::count(&mut tx, &ClinicScope::new(actor.clinic_id)).await?)
+        Ok(clients::count(&mut tx, &actor.scope()).await?)
     }
 }
 
@@ -830,7 +869,7 @@ fn duplicate(r: &ClientRecord, new: &ClientDetails) -> DuplicateMatch {
 /// How long a search link stays usable.
 const SEARCH_LINK_LIFETIME_SECS: i64 = 12 * 3600;
 
-fn search_aad(actor: &Actor) -> velum_crypto::Aad {
+fn search_aad(actor: &StaffActor) -> velum_crypto::Aad {
     velum_crypto::Aad::record("search.link", &[actor.clinic_id.as_uuid(), actor.staff_id.as_uuid()])
 }
 
@@ -843,7 +882,8 @@ impl App {
     /// # Errors
     /// Database errors.
     pub async fn seal_search(&self, actor: &Actor, q: &str, include_archived: bool) -> Result<String, AppError> {
-        let scope = ClinicScope::new(actor.clinic_id);
+        let actor = &self.staff_of(actor).await?;
+        let scope = actor.scope();
         let mut tx = self.store().begin_read().await?;
         let (_, key) = self.clinic_key(&mut tx, &scope).await?;
         drop(tx);
@@ -857,8 +897,9 @@ impl App {
     /// # Errors
     /// `NotFound` for a link that is not this staff member's, or has expired.
     pub async fn open_search(&self, actor: &Actor, token: &str) -> Result<(String, bool), AppError> {
+        let actor = &self.staff_of(actor).await?;
         let bytes = hex::decode(token).map_err(|_| AppError::NotFound)?;
-        let scope = ClinicScope::new(actor.clinic_id);
+        let scope = actor.scope();
         let mut tx = self.store().begin_read().await?;
         let (_, key) = self.clinic_key(&mut tx, &scope).await?;
         drop(tx);

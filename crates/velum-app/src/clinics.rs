@@ -10,11 +10,16 @@ use velum_core::text::{EmailAddress, ShortText};
 use velum_core::{ClinicId, Role, StaffId};
 use velum_crypto::ClinicKey;
 use velum_store::staff::{self, LinkPurpose};
-use velum_store::{ClinicScope, Tx, clinics, outbox};
+use velum_store::{Tx, clinics, outbox};
 
 use crate::auth::SETUP_LINK_LIFETIME;
 use crate::staff::create_account;
 use crate::{App, AppError};
+
+/// The job name clinic set-up records as its actor (the first-run page,
+/// `velum clinic create`, and an operator's new clinic before its owner
+/// signs in).
+const SETUP_JOB: &str = "clinic_setup";
 
 /// A clinic just created.
 #[derive(Clone, Debug)]
@@ -90,7 +95,7 @@ impl App {
             return Ok(true);
         }
         let mut tx = self.store().begin_read().await?;
-        let platform = clinics::get(&mut tx, &ClinicScope::new(crate::platform::platform_id())).await?;
+        let platform = clinics::get(&mut tx, &crate::job_scope(SETUP_JOB, crate::platform::platform_id())).await?;
         Ok(platform.is_some())
     }
 
@@ -121,7 +126,7 @@ impl App {
         }
         let mut tx = self.begin().await?;
         let (clinic_id, owner_id) = self.insert_clinic(&mut tx, name.as_str(), source).await?;
-        let scope = ClinicScope::new(clinic_id);
+        let scope = crate::job_scope(SETUP_JOB, clinic_id);
         create_account(
             &mut tx,
             &scope,
@@ -174,6 +179,7 @@ impl App {
             tx,
             NewAuditEvent {
                 clinic_id,
+                actor_kind: velum_core::SystemJob::for_clinic(SETUP_JOB, clinic_id).kind(),
                 actor_id: None,
                 client_id: None,
                 sections: Vec::new(),

@@ -5,8 +5,7 @@
 
 use serde::Serialize;
 use velum_core::client::{ClientInput, MedicalInput};
-use velum_core::{Actor, ClinicId, Role, StaffId};
-use velum_store::ClinicScope;
+use velum_core::{Actor, ClinicId, Role, StaffActor, StaffId};
 
 use crate::clients::Marketing;
 use crate::{App, AppError};
@@ -24,6 +23,9 @@ pub struct DemoAccount {
     /// The same secret as an `otpauth://` URI.
     pub otpauth_uri: String,
 }
+
+/// The job name the demo data runs as where no member of staff acts.
+const DEMO_JOB: &str = "demo";
 
 /// The demo clinics: name and the domain of their staff emails.
 pub const DEMO_CLINICS: [(&str, &str); 2] = [
@@ -71,12 +73,12 @@ impl App {
                     totp_secret: secret,
                 });
             }
-            let owner = Actor {
+            let owner = Actor::Staff(StaffActor {
                 staff_id: owner.ok_or_else(|| AppError::Internal("no owner".into()))?,
                 clinic_id: clinic,
                 role: Role::Owner,
                 source: None,
-            };
+            });
             self.fixture_clients(&owner, clients_per_clinic, &mut rng).await?;
         }
         // A platform operator, for trying hosted mode: runs the clinics,
@@ -119,7 +121,7 @@ impl App {
         role: Role,
         password: &str,
     ) -> Result<(StaffId, String), AppError> {
-        let scope = ClinicScope::new(clinic);
+        let scope = crate::job_scope(DEMO_JOB, clinic);
         let mut tx = self.begin().await?;
         let (id, secret) = self
             .create_ready_account(&mut tx, &scope, email, name, role, password)
@@ -145,7 +147,7 @@ impl App {
         let mut tx = self.begin().await?;
         crate::staff::create_account(
             &mut tx,
-            &ClinicScope::new(clinic),
+            &crate::job_scope(DEMO_JOB, clinic),
             id,
             email,
             name,
@@ -176,7 +178,7 @@ impl App {
             .blobs
             .clone()
             .ok_or_else(|| AppError::Internal("no blob store configured".into()))?;
-        let scope = ClinicScope::new(clinic);
+        let scope = crate::job_scope(DEMO_JOB, clinic);
         let mut tx = self.store().begin_read().await?;
         if velum_store::clients::get(&mut tx, &scope, client).await?.is_none() {
             return Err(AppError::NotFound);
@@ -204,7 +206,7 @@ impl App {
     ) -> Result<(StaffId, String), AppError> {
         let mut tx = self.begin().await?;
         self.ensure_platform(&mut tx).await?;
-        let scope = ClinicScope::new(crate::platform::platform_id());
+        let scope = crate::job_scope(DEMO_JOB, crate::platform::platform_id());
         let (id, secret) = self
             .create_ready_account(&mut tx, &scope, email, name, Role::Operator, password)
             .await?;
@@ -225,7 +227,7 @@ impl App {
         rng: &mut Synthetic,
     ) -> Result<Vec<velum_core::ClientId>, AppError> {
         let mut ids = Vec::with_capacity(n);
-        let today = self.clinic_today(actor.clinic_id).await?;
+        let today = self.clinic_today(actor).await?;
         for _ in 0..n {
             let c = rng.client(today);
             let input = ClientInput {

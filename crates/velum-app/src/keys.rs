@@ -47,9 +47,13 @@ impl Rotation {
 
 /// An event of the clinic's own chain with no member of staff acting (the
 /// command line).
+/// The job name key rotation records as its actor.
+const KEY_ROTATION_JOB: &str = "key_rotation";
+
 fn system_event(clinic_id: ClinicId, action: AuditAction, detail: String) -> NewAuditEvent {
     NewAuditEvent {
         clinic_id,
+        actor_kind: velum_core::SystemJob::for_clinic(KEY_ROTATION_JOB, clinic_id).kind(),
         actor_id: None,
         client_id: None,
         sections: Vec::new(),
@@ -150,7 +154,7 @@ impl App {
     /// `NotFound` for an unknown or offboarded clinic; store and crypto
     /// errors (nothing is lost: each committed batch is complete).
     pub async fn rotate_clinic_key(&self, clinic: ClinicId, max_clients: Option<u64>) -> Result<Rotation, AppError> {
-        let scope = ClinicScope::new(clinic);
+        let scope = crate::job_scope(KEY_ROTATION_JOB, clinic);
         let mut tx = self.begin().await?;
         match clinics::get(&mut tx, &scope).await? {
             Some(c) if c.status != "offboarded" => {}
@@ -305,7 +309,7 @@ impl App {
         };
         let mut total = 0;
         for clinic in clinics {
-            let scope = ClinicScope::new(clinic);
+            let scope = crate::job_scope(KEY_ROTATION_JOB, clinic);
             let mut after = None;
             let (mut resealed, mut refused) = (0u64, 0u64);
             loop {
@@ -407,12 +411,12 @@ mod tests {
             )
             .await
             .unwrap();
-        let owner = Actor {
+        let owner = Actor::Staff(velum_core::StaffActor {
             staff_id,
             clinic_id: clinic,
             role: Role::Owner,
             source: None,
-        };
+        });
         let id = app
             .create_client(&owner, &client_input(), false)
             .await
@@ -426,7 +430,7 @@ mod tests {
         app.put_medical(&owner, id, &medical).await.unwrap();
 
         // A second clinic key row, newer than the one the client key names.
-        let scope = ClinicScope::new(clinic);
+        let scope = crate::job_scope(KEY_ROTATION_JOB, clinic);
         let mut tx = app.begin().await.unwrap();
         let wrapped = app.master().wrap_clinic_key(&ClinicKey::generate(), clinic);
         assert_eq!(clinics::add_key(&mut tx, &scope, &wrapped, app.now()).await.unwrap(), 2);

@@ -28,7 +28,9 @@ use std::sync::Arc;
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use error::{AppError, DuplicateMatch};
 pub use velum_blobs::{BlobError, BlobStore};
-pub use velum_core::{Actor, ClientId, ClinicId, Role, Section, StaffId};
+pub use velum_core::{
+    Actor, ActorKind, ClientId, ClinicId, ClinicScope, Role, Section, StaffActor, StaffId, SystemJob,
+};
 pub use velum_crypto::MasterKey;
 
 use velum_core::actor::Purpose;
@@ -249,11 +251,38 @@ impl App {
         Ok(())
     }
 
+    /// The member of staff (or operator's own account) a staff use case
+    /// acts for. Any other kind of actor is refused, and the refusal is
+    /// audited in the chain of the clinic it names (the platform's for
+    /// none): DOMAIN F38.
+    pub(crate) async fn staff_of(&self, actor: &Actor) -> Result<StaffActor, AppError> {
+        match actor.account() {
+            Ok(staff) => Ok(staff),
+            Err(velum_core::actor::NotStaff) => {
+                let mut tx = self.begin().await?;
+                let event = NewAuditEvent {
+                    clinic_id: actor.clinic().unwrap_or(ClinicId::from_uuid(uuid::Uuid::nil())),
+                    actor_kind: actor.kind(),
+                    actor_id: None,
+                    client_id: None,
+                    sections: Vec::new(),
+                    action: AuditAction::Denied,
+                    purpose: Purpose::Security,
+                    source: actor.source().map(|s| s.to_string()),
+                    detail: Some("not_staff".to_owned()),
+                };
+                self.audit(&mut tx, event).await?;
+                tx.commit().await?;
+                Err(AppError::Forbidden)
+            }
+        }
+    }
+
     /// Record a refused authorisation in its own transaction, then return
     /// `Forbidden` (DOMAIN F38: every failed authorisation is audited).
     pub(crate) async fn deny(
         &self,
-        actor: &Actor,
+        actor: &StaffActor,
         client: Option<ClientId>,
         sections: &[Section],
         reason: &str,
@@ -267,7 +296,7 @@ impl App {
     /// Record a refusal (F38) as [`App::deny`] does, but answer `answer`
     /// (for example `NotFound` for an id outside the actor's clinic, so the
     /// answer does not tell whether it exists elsewhere).
-    pub(crate) async fn refuse(&self, actor: &Actor, reason: &str, answer: AppError) -> AppError {
+    pub(crate) async fn refuse(&self, actor: &StaffActor, reason: &str, answer: AppError) -> AppError {
         match self.record_denial(actor, None, &[], reason).await {
             Ok(()) => answer,
             Err(e) => e,
@@ -276,7 +305,7 @@ impl App {
 
     async fn record_denial(
         &self,
-        actor: &Actor,
+        actor: &StaffActor,
         client: Option<ClientId>,
         sections: &[Section],
         reason: &str,
@@ -292,9 +321,25 @@ impl App {
     }
 }
 
+/// The scope of a clinic reached before an actor exists: a visitor acting
+/// on the account (and so the clinic) their request names, to sign in,
+/// reset its password or accept an invitation, and a request's session
+/// token being resolved (its own clinic, or the clinic of the support
+/// visit it rests on).
+pub(crate) const fn visitor_scope(clinic: ClinicId) -> ClinicScope {
+    velum_core::actor::PublicActor::of(clinic).scope()
+}
+
+/// The scope a system job (named `job`) runs in when it acts on `clinic`
+/// with nobody signed in: set-up, demo data, export, import, key rotation,
+/// offboarding, the signed-head mail.
+pub(crate) const fn job_scope(job: &'static str, clinic: ClinicId) -> ClinicScope {
+    SystemJob::scope_of(job, clinic).1
+}
+
 /// An audit event by `actor`.
 pub(crate) fn event(
-    actor: &Actor,
+    actor: &StaffActor,
     action: AuditAction,
     client: Option<ClientId>,
     sections: &[Section],
@@ -302,6 +347,7 @@ pub(crate) fn event(
 ) -> NewAuditEvent {
     NewAuditEvent {
         clinic_id: actor.clinic_id,
+        actor_kind: actor.kind(),
         actor_id: Some(actor.staff_id),
         client_id: client,
         sections: sections.to_vec(),
@@ -312,10 +358,17 @@ pub(crate) fn event(
     }
 }
 
-/// Events that belong to no clinic go in the chain of the all-zero id.
-pub(crate) fn platform_event(action: AuditAction, source: Option<String>, detail: Option<String>) -> NewAuditEvent {
+/// Events that belong to no clinic go in the chain of the all-zero id. They
+/// are recorded as the system job `job` (kind `system:<job>`).
+pub(crate) fn platform_event(
+    job: &'static str,
+    action: AuditAction,
+    source: Option<String>,
+    detail: Option<String>,
+) -> NewAuditEvent {
     NewAuditEvent {
         clinic_id: ClinicId::from_uuid(uuid::Uuid::nil()),
+        actor_kind: SystemJob::new(job).kind(),
         actor_id: None,
         client_id: None,
         sections: Vec::new(),

@@ -115,7 +115,7 @@ use sha2::{Digest, Sha256};
 use velum_blobs::BlobId;
 use velum_core::actor::Purpose;
 use velum_core::audit::{AuditAction, NewAuditEvent};
-use velum_core::{Actor, ClientId, ClinicId};
+use velum_core::{Actor, ClientId, ClinicId, StaffActor, SystemJob};
 use velum_crypto::archive::ArchiveRecipient;
 use velum_crypto::{Aad, ArchiveKey, ClientKey, ClinicKey, WrappedKey};
 use velum_store::transfer::{self, TableRows};
@@ -135,6 +135,10 @@ pub const ARCHIVE_FORMAT_KEY: u32 = 1;
 
 /// The cipher named in a format-2 header.
 const CIPHER_V2: &str = "X25519 (Argon2id passphrase key) + HKDF-SHA256 + AES-256-GCM";
+
+/// The job name recorded when offboarding runs with no operator signed in
+/// (the command line), and for the archive and deletion steps.
+const OFFBOARD_JOB: &str = "offboarding";
 
 /// Shortest and longest reason an operator gives for an offboarding or a
 /// suspension (it is emailed to the clinic's owner).
@@ -354,6 +358,7 @@ pub const ARCHIVE_COLUMNS: &[ArchiveColumns] = &[
             "prev_hash",
             "hash",
             "link_version",
+            "actor_kind",
         ],
         leaves_out: &["clinic_id"],
     },
@@ -961,7 +966,7 @@ fn archive_document(
             )));
         }
     }
-    let scope = ClinicScope::new(clinic);
+    let scope = crate::job_scope(OFFBOARD_JOB, clinic);
     let clinic_row = *rows(tables, "clinics")?.first().ok_or(corrupt("no clinic row"))?;
     let clinic_json = json!({
         "id": clinic.to_string(),
@@ -1128,6 +1133,7 @@ fn archive_document(
                 "source",
                 "detail",
                 "link_version",
+                "actor_kind",
             ])?;
             e.insert("at".into(), r.instant("at")?);
             e.insert("at_micros".into(), r.field("at")?.clone());
@@ -1215,10 +1221,11 @@ impl App {
     /// (a wrong password or code is audited too); `Conflict` when the owner
     /// has asked already.
     pub async fn request_leaving(&self, actor: &Actor, input: &LeaveInput) -> Result<(), AppError> {
+        let actor = &self.staff_of(actor).await?;
         if actor.role != velum_core::Role::Owner || actor.clinic_id == platform_id() {
             return Err(self.deny(actor, None, &[], "request_leaving").await);
         }
-        let scope = ClinicScope::new(actor.clinic_id);
+        let scope = actor.scope();
         let mut tx = self.store().begin_read().await?;
         let me = velum_store::staff::get(&mut tx, &scope, actor.staff_id)
             .await?
@@ -1311,6 +1318,7 @@ impl App {
                 &mut tx,
                 NewAuditEvent {
                     clinic_id: chain,
+                    actor_kind: actor.kind(),
                     actor_id: Some(actor.staff_id),
                     client_id: None,
                     sections: Vec::new(),
@@ -1346,17 +1354,16 @@ impl App {
     /// # Errors
     /// `Forbidden` for anyone but an owner.
     pub async fn leaving(&self, actor: &Actor) -> Result<Option<LeavingView>, AppError> {
+        let actor = &self.staff_of(actor).await?;
         if actor.role != velum_core::Role::Owner {
             return Err(self.deny(actor, None, &[], "leaving").await);
         }
         let mut tx = self.store().begin_read().await?;
-        Ok(offboard::leaving(&mut tx, &ClinicScope::new(actor.clinic_id))
-            .await?
-            .map(|l| LeavingView {
-                requested_by: l.requested_by,
-                requested_at: l.requested_at,
-                reason: l.reason,
-            }))
+        Ok(offboard::leaving(&mut tx, &actor.scope()).await?.map(|l| LeavingView {
+            requested_by: l.requested_by,
+            requested_at: l.requested_at,
+            reason: l.reason,
+        }))
     }
 
     /// The clinics whose owner has asked to leave (operators only).
@@ -1364,6 +1371,7 @@ impl App {
     /// # Errors
     /// `Forbidden` for anyone but an operator.
     pub async fn clinics_asking_to_leave(&self, actor: &Actor) -> Result<Vec<ClinicId>, AppError> {
+        let actor = &self.staff_of(actor).await?;
         self.require_operator(actor).await?;
         let mut tx = self.store().begin_read().await?;
         Ok(offboard::leaving_clinics(&mut tx)
@@ -1378,8 +1386,9 @@ impl App {
     /// # Errors
     /// `Forbidden` for anyone but an operator.
     pub async fn offboarding_state(&self, actor: &Actor, clinic: ClinicId) -> Result<OffboardingState, AppError> {
+        let actor = &self.staff_of(actor).await?;
         self.require_operator(actor).await?;
-        let scope = ClinicScope::new(clinic);
+        let scope = actor.operator_scope(clinic).ok_or(AppError::Forbidden)?;
         let mut tx = self.store().begin_read().await?;
         Ok(OffboardingState {
             owner_asked: offboard::leaving(&mut tx, &scope).await?.map(|l| LeavingView {
@@ -1434,6 +1443,11 @@ impl App {
         save: impl FnOnce(&[u8]) -> std::io::Result<T>,
     ) -> Result<Offboarding<T>, OffboardError> {
         let clinic = request.clinic;
+        let account = match actor {
+            Some(a) => Some(self.staff_of(a).await?),
+            None => None,
+        };
+        let actor = account.as_ref();
         if let Some(a) = actor {
             // DOMAIN F38: a refused authorisation is itself recorded.
             match self.require_operator(a).await {
@@ -1446,7 +1460,10 @@ impl App {
             return Err(OffboardError::PlatformRow);
         }
         let reason = checked_reason(request.reason)?;
-        let scope = ClinicScope::new(clinic);
+        let scope = match actor {
+            Some(a) => a.operator_scope(clinic).ok_or(OffboardError::NotAnOperator)?,
+            None => crate::job_scope(OFFBOARD_JOB, clinic),
+        };
         // The blobs are fetched before the transaction, so no database
         // connection waits on the blob store; the transaction checks that
         // the keys they were opened with are still the clinic's.
@@ -1475,6 +1492,7 @@ impl App {
         let by_detail = actor.map_or_else(|| "by:cli".to_owned(), |a| format!("by:{}", a.staff_id));
         let event = |chain: ClinicId, action: AuditAction, detail: String| NewAuditEvent {
             clinic_id: chain,
+            actor_kind: actor.map_or_else(|| SystemJob::new(OFFBOARD_JOB).kind(), StaffActor::kind),
             actor_id: actor.map(|a| a.staff_id),
             client_id: None,
             sections: Vec::new(),
@@ -1768,11 +1786,16 @@ impl App {
         actor: Option<&Actor>,
         clinic: ClinicId,
     ) -> Result<Option<offboard::OffboardingRow>, AppError> {
-        if let Some(a) = actor {
-            self.require_operator(a).await?;
-        }
+        let scope = match actor {
+            Some(a) => {
+                let a = self.staff_of(a).await?;
+                self.require_operator(&a).await?;
+                a.operator_scope(clinic).ok_or(AppError::Forbidden)?
+            }
+            None => crate::job_scope(OFFBOARD_JOB, clinic),
+        };
         let mut tx = self.store().begin_read().await?;
-        Ok(offboard::get(&mut tx, &ClinicScope::new(clinic), self.now()).await?)
+        Ok(offboard::get(&mut tx, &scope, self.now()).await?)
     }
 
     /// Rows `clinic` still has in every table with a `clinic_id` column, as
@@ -1784,7 +1807,7 @@ impl App {
     /// Database errors.
     pub async fn remaining_rows(&self, clinic: ClinicId) -> Result<Vec<(String, i64)>, AppError> {
         let mut tx = self.store().begin_read().await?;
-        Ok(offboard::remaining_rows(&mut tx, &ClinicScope::new(clinic)).await?)
+        Ok(offboard::remaining_rows(&mut tx, &crate::job_scope(OFFBOARD_JOB, clinic)).await?)
     }
 
     /// Check a certificate against the platform's chain: its hash, and the
@@ -1821,11 +1844,16 @@ impl App {
     /// # Errors
     /// `Forbidden` for anyone but an operator; `NotFound` when none waits.
     pub async fn offboarding_archive(&self, actor: &Actor, clinic: ClinicId) -> Result<Vec<u8>, AppError> {
+        let actor = &self.staff_of(actor).await?;
         self.require_operator(actor).await?;
         let mut tx = self.store().begin_read().await?;
-        offboard::archive(&mut tx, &ClinicScope::new(clinic), self.now())
-            .await?
-            .ok_or(AppError::NotFound)
+        offboard::archive(
+            &mut tx,
+            &actor.operator_scope(clinic).ok_or(AppError::Forbidden)?,
+            self.now(),
+        )
+        .await?
+        .ok_or(AppError::NotFound)
     }
 
     /// Delete the waiting archive of `clinic`: the operator has it.
@@ -1833,9 +1861,15 @@ impl App {
     /// # Errors
     /// `Forbidden` for anyone but an operator.
     pub async fn drop_offboarding_archive(&self, actor: &Actor, clinic: ClinicId) -> Result<(), AppError> {
+        let actor = &self.staff_of(actor).await?;
         self.require_operator(actor).await?;
         let mut tx = self.begin().await?;
-        offboard::drop_archives(&mut tx, Some(&ClinicScope::new(clinic)), self.now()).await?;
+        offboard::drop_archives(
+            &mut tx,
+            Some(&actor.operator_scope(clinic).ok_or(AppError::Forbidden)?),
+            self.now(),
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }

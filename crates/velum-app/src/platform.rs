@@ -10,7 +10,7 @@ use velum_core::actor::Purpose;
 use velum_core::audit::{AuditAction, NewAuditEvent};
 use velum_core::client::FieldErrors;
 use velum_core::text::{EmailAddress, ShortText};
-use velum_core::{Actor, ClinicId, Role, StaffId};
+use velum_core::{Actor, ClinicId, Role, StaffActor, StaffId, SystemJob};
 use velum_crypto::ClinicKey;
 use velum_store::platform::{self, GrantRow};
 use velum_store::staff::{self, LinkPurpose};
@@ -20,7 +20,6 @@ use crate::auth::{SETUP_LINK_LIFETIME, TokenRef};
 use crate::staff::create_account;
 use crate::{App, AppError, event};
 
-pub use velum_store::audit::{ChainBreak, ChainReport};
 pub use velum_store::platform::{ClinicUsage, platform_id};
 
 /// Default and longest support visit, in minutes.
@@ -79,9 +78,13 @@ fn state_of(g: &GrantRow, now: Timestamp) -> &'static str {
     }
 }
 
-fn operator_event(actor: &Actor, clinic: ClinicId, action: AuditAction, detail: String) -> NewAuditEvent {
+/// The job name `velum clinic suspend`/`resume` records as its actor.
+const SUSPEND_JOB: &str = "clinic_status";
+
+fn operator_event(actor: &StaffActor, clinic: ClinicId, action: AuditAction, detail: String) -> NewAuditEvent {
     NewAuditEvent {
         clinic_id: clinic,
+        actor_kind: actor.kind(),
         actor_id: Some(actor.staff_id),
         client_id: None,
         sections: Vec::new(),
@@ -89,6 +92,45 @@ fn operator_event(actor: &Actor, clinic: ClinicId, action: AuditAction, detail: 
         purpose: Purpose::Support,
         source: actor.source.map(|s| s.to_string()),
         detail: Some(detail),
+    }
+}
+
+/// What verifying one clinic's chain found (the app's own view of the
+/// store's report: counts and hashes only).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChainReport {
+    /// Events checked (up to the first break).
+    pub events: u64,
+    /// The recorded head: the last event's sequence number (0 for an empty chain)...
+    pub head_seq: i64,
+    /// ...and its hash.
+    pub head_hash: Option<[u8; 32]>,
+    pub first_break: Option<ChainBreak>,
+}
+
+/// The first place a chain does not hold.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChainBreak {
+    pub clinic_id: ClinicId,
+    /// The sequence number where the break was found.
+    pub seq: i64,
+    pub event_id: Option<Uuid>,
+    pub reason: &'static str,
+}
+
+impl From<velum_store::audit::ChainReport> for ChainReport {
+    fn from(r: velum_store::audit::ChainReport) -> Self {
+        Self {
+            events: r.events,
+            head_seq: r.head_seq,
+            head_hash: r.head_hash,
+            first_break: r.first_break.map(|b| ChainBreak {
+                clinic_id: b.clinic_id,
+                seq: b.seq,
+                event_id: b.event_id,
+                reason: b.reason,
+            }),
+        }
     }
 }
 
@@ -103,7 +145,7 @@ pub struct ClinicHealth {
 impl App {
     /// Operators only; anyone else is refused, and the refusal is audited
     /// in their own clinic's chain.
-    pub(crate) async fn require_operator(&self, actor: &Actor) -> Result<(), AppError> {
+    pub(crate) async fn require_operator(&self, actor: &StaffActor) -> Result<(), AppError> {
         if actor.role == Role::Operator && actor.clinic_id == platform_id() {
             Ok(())
         } else {
@@ -132,7 +174,7 @@ impl App {
         };
         let mut tx = self.begin().await?;
         self.ensure_platform(&mut tx).await?;
-        let scope = ClinicScope::new(platform_id());
+        let (job, scope) = SystemJob::scope_of("create_operator", platform_id());
         let id = StaffId::new();
         create_account(
             &mut tx,
@@ -149,6 +191,7 @@ impl App {
             &mut tx,
             NewAuditEvent {
                 clinic_id: platform_id(),
+                actor_kind: job.kind(),
                 actor_id: None,
                 client_id: None,
                 sections: Vec::new(),
@@ -181,6 +224,7 @@ impl App {
         name: &str,
         owner_email: &str,
     ) -> Result<crate::clinics::CreatedClinic, AppError> {
+        let actor = &self.staff_of(actor).await?;
         self.require_operator(actor).await?;
         let source = actor.source.map(|ip| ip.to_string());
         self.create_clinic_mailing_owner(name, owner_email, source.as_deref())
@@ -193,6 +237,7 @@ impl App {
     /// # Errors
     /// `Forbidden` for anyone but an operator.
     pub async fn clinic_usage(&self, actor: &Actor) -> Result<Vec<ClinicUsage>, AppError> {
+        let actor = &self.staff_of(actor).await?;
         self.require_operator(actor).await?;
         let mut tx = self.store().begin_read().await?;
         Ok(platform::usage(&mut tx).await?)
@@ -204,9 +249,10 @@ impl App {
     /// `Forbidden` for anyone but an operator; `NotFound` for an unknown
     /// clinic (or the platform's own row).
     pub async fn one_clinic_usage(&self, actor: &Actor, clinic: ClinicId) -> Result<ClinicUsage, AppError> {
+        let actor = &self.staff_of(actor).await?;
         self.require_operator(actor).await?;
         let mut tx = self.store().begin_read().await?;
-        platform::clinic_usage(&mut tx, &ClinicScope::new(clinic))
+        platform::clinic_usage(&mut tx, &actor.operator_scope(clinic).ok_or(AppError::Forbidden)?)
             .await?
             .ok_or(AppError::NotFound)
     }
@@ -220,7 +266,8 @@ impl App {
     /// clinic (or the platform's own row).
     pub async fn clinic_health(&self, actor: &Actor, clinic: ClinicId) -> Result<ClinicHealth, AppError> {
         let usage = self.one_clinic_usage(actor, clinic).await?;
-        let scope = ClinicScope::new(clinic);
+        let actor = &self.staff_of(actor).await?;
+        let scope = actor.operator_scope(clinic).ok_or(AppError::Forbidden)?;
         let chain = self.store().verify_clinic_audit(&scope).await?;
         let result = match &chain.first_break {
             None => "intact".to_owned(),
@@ -231,6 +278,7 @@ impl App {
             &mut tx,
             NewAuditEvent {
                 clinic_id: platform_id(),
+                actor_kind: actor.kind(),
                 actor_id: Some(actor.staff_id),
                 client_id: None,
                 sections: Vec::new(),
@@ -245,7 +293,10 @@ impl App {
         )
         .await?;
         tx.commit().await?;
-        Ok(ClinicHealth { usage, chain })
+        Ok(ClinicHealth {
+            usage,
+            chain: chain.into(),
+        })
     }
 
     /// Suspend a clinic (nobody can sign in; live sessions end at their next
@@ -264,6 +315,11 @@ impl App {
         suspended: bool,
         reason: &str,
     ) -> Result<(), AppError> {
+        let account = match actor {
+            Some(a) => Some(self.staff_of(a).await?),
+            None => None,
+        };
+        let actor = account.as_ref();
         if let Some(a) = actor {
             self.require_operator(a).await?;
         }
@@ -274,7 +330,10 @@ impl App {
                 "must say why the clinic is suspended, in 10 to 500 characters: it is emailed to the clinic's owner",
             ));
         }
-        let scope = ClinicScope::new(clinic);
+        let scope = match actor {
+            Some(a) => a.operator_scope(clinic).ok_or(AppError::Forbidden)?,
+            None => crate::job_scope(SUSPEND_JOB, clinic),
+        };
         let mut tx = self.begin().await?;
         let status = if suspended { "suspended" } else { "active" };
         if clinic == platform_id() || !platform::set_status(&mut tx, &scope, status).await? {
@@ -291,6 +350,7 @@ impl App {
                 &mut tx,
                 NewAuditEvent {
                     clinic_id: chain,
+                    actor_kind: actor.map_or_else(|| SystemJob::new(SUSPEND_JOB).kind(), StaffActor::kind),
                     actor_id: actor.map(|a| a.staff_id),
                     client_id: None,
                     sections: Vec::new(),
@@ -352,6 +412,7 @@ impl App {
         reason: &str,
         minutes: &str,
     ) -> Result<Uuid, AppError> {
+        let actor = &self.staff_of(actor).await?;
         self.require_operator(actor).await?;
         let mut errors = FieldErrors::new();
         let reason = reason.trim();
@@ -373,7 +434,7 @@ impl App {
         let Some(minutes) = minutes.filter(|_| errors.is_empty()) else {
             return Err(AppError::Validation(errors));
         };
-        let scope = ClinicScope::new(clinic);
+        let scope = actor.operator_scope(clinic).ok_or(AppError::Forbidden)?;
         let mut tx = self.begin().await?;
         let known = velum_store::clinics::get(&mut tx, &scope).await?;
         if known.is_none() || clinic == platform_id() {
@@ -419,10 +480,11 @@ impl App {
     /// # Errors
     /// `Forbidden` for anyone but the clinic's owner.
     pub async fn clinic_support_grants(&self, actor: &Actor) -> Result<Vec<SupportGrant>, AppError> {
+        let actor = &self.staff_of(actor).await?;
         if actor.role != Role::Owner {
             return Err(self.deny(actor, None, &[], "support_grants").await);
         }
-        let scope = ClinicScope::new(actor.clinic_id);
+        let scope = actor.scope();
         let mut tx = self.store().begin_read().await?;
         let rows = platform::clinic_grants(&mut tx, &scope).await?;
         let mut out = Vec::with_capacity(rows.len());
@@ -444,6 +506,7 @@ impl App {
     /// # Errors
     /// `Forbidden` for anyone but an operator.
     pub async fn my_support_grants(&self, actor: &Actor) -> Result<Vec<SupportGrant>, AppError> {
+        let actor = &self.staff_of(actor).await?;
         self.require_operator(actor).await?;
         let mut tx = self.store().begin_read().await?;
         let rows = platform::operator_grants(&mut tx, actor.staff_id).await?;
@@ -457,10 +520,11 @@ impl App {
     /// another clinic; `Conflict` when the grant is not in a state the
     /// decision applies to.
     pub async fn decide_support(&self, actor: &Actor, grant: Uuid, decision: Decision) -> Result<(), AppError> {
+        let actor = &self.staff_of(actor).await?;
         if actor.role != Role::Owner {
             return Err(self.deny(actor, None, &[], "support_decision").await);
         }
-        let scope = ClinicScope::new(actor.clinic_id);
+        let scope = actor.scope();
         let mut tx = self.begin().await?;
         let Some(g) = platform::grant(&mut tx, &scope, grant).await? else {
             drop(tx);
@@ -505,8 +569,9 @@ impl App {
         clinic: ClinicId,
         grant: Uuid,
     ) -> Result<(), AppError> {
+        let actor = &self.staff_of(actor).await?;
         self.require_operator(actor).await?;
-        let scope = ClinicScope::new(clinic);
+        let scope = actor.operator_scope(clinic).ok_or(AppError::Forbidden)?;
         let mut tx = self.begin().await?;
         let g = platform::grant(&mut tx, &scope, grant).await?;
         // F38: every refused visit is recorded in the platform's chain.
@@ -560,8 +625,9 @@ impl App {
             return Ok(None);
         }
         let mut tx = self.store().begin_read().await?;
-        let g = platform::grant(&mut tx, &ClinicScope::new(clinic), grant).await?;
-        let clinic_active = velum_store::clinics::get(&mut tx, &ClinicScope::new(clinic))
+        let scope = crate::visitor_scope(clinic);
+        let g = platform::grant(&mut tx, &scope, grant).await?;
+        let clinic_active = velum_store::clinics::get(&mut tx, &scope)
             .await?
             .is_some_and(|c| c.status == "active");
         drop(tx);

@@ -10,7 +10,7 @@ use velum_core::settings::{ClinicSettings, SettingsInput};
 use velum_store::settings::{self, SLUG_TAKEN};
 use velum_store::{ClinicScope, StoreError};
 
-use crate::{Actor, App, AppError, ClinicId, Role, event};
+use crate::{Actor, App, AppError, Role, event};
 
 /// Who may read a clinic's settings: its owner and managers.
 const fn may_read(role: Role) -> bool {
@@ -29,11 +29,12 @@ impl App {
     /// # Errors
     /// `Forbidden` (audited) unless owner or manager.
     pub async fn clinic_settings(&self, actor: &Actor) -> Result<ClinicSettings, AppError> {
+        let actor = &self.staff_of(actor).await?;
         if !may_read(actor.role) {
             return Err(self.deny(actor, None, &[], "read_settings").await);
         }
         let mut tx = self.store().begin_read().await?;
-        Ok(settings::get(&mut tx, &ClinicScope::new(actor.clinic_id)).await?)
+        Ok(settings::get(&mut tx, &actor.scope()).await?)
     }
 
     /// Replace the actor's clinic's settings with `input`. Nothing is
@@ -47,11 +48,12 @@ impl App {
         actor: &Actor,
         input: &SettingsInput,
     ) -> Result<ClinicSettings, AppError> {
+        let actor = &self.staff_of(actor).await?;
         if !may_change(actor.role) {
             return Err(self.deny(actor, None, &[], "change_settings").await);
         }
         let new = input.parse().map_err(AppError::Validation)?;
-        let scope = ClinicScope::new(actor.clinic_id);
+        let scope = actor.scope();
         let mut tx = self.begin().await?;
         let before = settings::get(&mut tx, &scope).await?;
         match settings::put(&mut tx, &scope, &new, actor.staff_id, self.now()).await {
@@ -78,14 +80,20 @@ impl App {
         Ok(new)
     }
 
-    /// Today's date at `clinic`, in its time zone (Europe/London until the
-    /// owner chooses another).
+    /// Today's date at the actor's clinic, in its time zone (Europe/London
+    /// until the owner chooses another).
     ///
     /// # Errors
-    /// Store errors.
-    pub async fn clinic_today(&self, clinic: ClinicId) -> Result<Date, AppError> {
+    /// `Forbidden` for an actor of no clinic; store errors.
+    pub async fn clinic_today(&self, actor: &Actor) -> Result<Date, AppError> {
+        let scope = actor.scope().ok_or(AppError::Forbidden)?;
+        self.today_in(&scope).await
+    }
+
+    /// Today's date in the scope's clinic, in its time zone.
+    pub(crate) async fn today_in(&self, scope: &ClinicScope) -> Result<Date, AppError> {
         let mut tx = self.store().begin_read().await?;
-        let s = settings::get(&mut tx, &ClinicScope::new(clinic)).await?;
+        let s = settings::get(&mut tx, scope).await?;
         Ok(s.time_zone.date_at(self.now()))
     }
 }

@@ -6,7 +6,7 @@
 use velum_core::audit::AuditAction;
 use velum_core::client::FieldErrors;
 use velum_core::text::{EmailAddress, PersonName};
-use velum_core::{Actor, Role, StaffId};
+use velum_core::{Actor, Role, StaffActor, StaffId};
 use velum_crypto::{TotpSecret, password};
 use velum_store::staff::{self, LinkPurpose, StaffRow};
 use velum_store::{ClinicScope, StoreError, Tx, outbox, sessions};
@@ -55,7 +55,7 @@ impl App {
         }
     }
 
-    async fn require_admin(&self, actor: &Actor) -> Result<(), AppError> {
+    async fn require_admin(&self, actor: &StaffActor) -> Result<(), AppError> {
         if actor.role.may_manage_staff() {
             Ok(())
         } else {
@@ -68,9 +68,10 @@ impl App {
     /// # Errors
     /// `Forbidden` unless owner or manager.
     pub async fn list_staff(&self, actor: &Actor) -> Result<Vec<StaffView>, AppError> {
+        let actor = &self.staff_of(actor).await?;
         self.require_admin(actor).await?;
         let mut tx = self.store().begin_read().await?;
-        let rows = staff::list(&mut tx, &ClinicScope::new(actor.clinic_id)).await?;
+        let rows = staff::list(&mut tx, &actor.scope()).await?;
         Ok(rows.iter().map(|s| self.view(s)).collect())
     }
 
@@ -83,6 +84,7 @@ impl App {
     /// `Validation` naming bad fields; `Conflict` on `email` if this clinic
     /// already has it; `Forbidden`.
     pub async fn invite_staff(&self, actor: &Actor, input: &InviteInput) -> Result<StaffView, AppError> {
+        let actor = &self.staff_of(actor).await?;
         self.require_admin(actor).await?;
         let mut errors = FieldErrors::new();
         let email = errors.take("email", EmailAddress::parse(&input.email));
@@ -94,7 +96,7 @@ impl App {
         if role == Role::Owner && actor.role != Role::Owner {
             return Err(self.deny(actor, None, &[], "invite_owner").await);
         }
-        let scope = ClinicScope::new(actor.clinic_id);
+        let scope = actor.scope();
         let mut tx = self.begin().await?;
         let id = StaffId::new();
         let elsewhere = staff::login_owner(&mut tx, email.as_str())
@@ -165,7 +167,7 @@ impl App {
     async fn invite_for_account_elsewhere(
         &self,
         tx: &mut Tx,
-        actor: &Actor,
+        actor: &StaffActor,
         id: StaffId,
         email: &EmailAddress,
         name: &PersonName,
@@ -173,7 +175,7 @@ impl App {
         their_clinic: velum_core::ClinicId,
         their_id: StaffId,
     ) -> Result<(), AppError> {
-        let scope = ClinicScope::new(actor.clinic_id);
+        let scope = actor.scope();
         match staff::insert_unlisted_invite(tx, &scope, id, email.as_str(), name.as_str(), role, self.now()).await {
             Err(StoreError::Conflict(_)) => {
                 return Err(AppError::Conflict(FieldErrors::single(
@@ -200,6 +202,7 @@ impl App {
         self.audit(
             tx,
             crate::platform_event(
+                "staff_invitation",
                 AuditAction::StaffInvited,
                 None,
                 Some(format!(
@@ -212,13 +215,13 @@ impl App {
         Ok(())
     }
 
-    async fn target(&self, tx: &mut Tx, actor: &Actor, id: StaffId) -> Result<Option<StaffRow>, AppError> {
-        Ok(staff::get(tx, &ClinicScope::new(actor.clinic_id), id).await?)
+    async fn target(&self, tx: &mut Tx, actor: &StaffActor, id: StaffId) -> Result<Option<StaffRow>, AppError> {
+        Ok(staff::get(tx, &actor.scope(), id).await?)
     }
 
     /// Owners may change anyone; managers may not touch owners or make
     /// owners; nobody changes their own role or disables themselves.
-    fn may_change(actor: &Actor, target: &StaffRow, new_role: Option<Role>) -> bool {
+    fn may_change(actor: &StaffActor, target: &StaffRow, new_role: Option<Role>) -> bool {
         target.id != actor.staff_id
             && (actor.role == Role::Owner || (target.role != Role::Owner && new_role != Some(Role::Owner)))
     }
@@ -228,11 +231,12 @@ impl App {
     /// # Errors
     /// `Forbidden`; `NotFound`.
     pub async fn change_role(&self, actor: &Actor, id: StaffId, role: &str) -> Result<StaffView, AppError> {
+        let actor = &self.staff_of(actor).await?;
         self.require_admin(actor).await?;
         let role: Role = role
             .parse()
             .map_err(|e: velum_core::actor::UnknownRole| AppError::field("role", &e.to_string()))?;
-        let scope = ClinicScope::new(actor.clinic_id);
+        let scope = actor.scope();
         let mut tx = self.begin().await?;
         let Some(target) = self.target(&mut tx, actor, id).await? else {
             drop(tx);
@@ -263,8 +267,9 @@ impl App {
     /// # Errors
     /// `Forbidden`; `NotFound`.
     pub async fn set_staff_disabled(&self, actor: &Actor, id: StaffId, disabled: bool) -> Result<StaffView, AppError> {
+        let actor = &self.staff_of(actor).await?;
         self.require_admin(actor).await?;
-        let scope = ClinicScope::new(actor.clinic_id);
+        let scope = actor.scope();
         let mut tx = self.begin().await?;
         let Some(target) = self.target(&mut tx, actor, id).await? else {
             drop(tx);
@@ -315,8 +320,9 @@ impl App {
     /// `Forbidden` (audited); `NotFound` for an id of no account of the
     /// actor's clinic.
     pub async fn reset_staff_totp(&self, actor: &Actor, id: StaffId) -> Result<StaffView, AppError> {
+        let actor = &self.staff_of(actor).await?;
         self.require_admin(actor).await?;
-        let scope = ClinicScope::new(actor.clinic_id);
+        let scope = actor.scope();
         let mut tx = self.begin().await?;
         let Some(target) = self.target(&mut tx, actor, id).await? else {
             drop(tx);

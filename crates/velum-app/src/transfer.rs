@@ -42,7 +42,7 @@ use velum_core::actor::Purpose;
 use velum_core::audit::{AuditAction, NewAuditEvent};
 use velum_crypto::{Aad, ClinicKey, MasterKey, WrappedKey};
 use velum_store::transfer::{self, CLINIC_TABLES, TableRows};
-use velum_store::{ClinicScope, StoreError, audit, clinics, staff};
+use velum_store::{StoreError, audit, clinics, staff};
 
 use crate::sealed_file::{CLINIC_EXPORT, FrameError};
 use crate::{App, AppError};
@@ -283,9 +283,20 @@ fn encode_file(header: &Header, tables: &[TableRows], clinic_key: &ClinicKey) ->
     Ok(CLINIC_EXPORT.assemble(&header_bytes, &sealed))
 }
 
+/// The job names `velum export` and `velum import` record as their actor.
+const EXPORT_JOB: &str = "export";
+const IMPORT_JOB: &str = "import";
+
+/// An event of the export or import job (which one follows from `action`).
 fn system_event(clinic_id: ClinicId, action: AuditAction, detail: String) -> NewAuditEvent {
+    let job = if action == AuditAction::ClinicImported {
+        IMPORT_JOB
+    } else {
+        EXPORT_JOB
+    };
     NewAuditEvent {
         clinic_id,
+        actor_kind: velum_core::SystemJob::for_clinic(job, clinic_id).kind(),
         actor_id: None,
         client_id: None,
         sections: Vec::new(),
@@ -321,7 +332,7 @@ impl App {
         clinic: ClinicId,
         save: impl FnOnce(&[u8]) -> std::io::Result<T>,
     ) -> Result<(TransferSummary, T), TransferError> {
-        let scope = ClinicScope::new(clinic);
+        let scope = crate::job_scope(EXPORT_JOB, clinic);
         let mut tx = self.store().begin_snapshot().await?;
         match clinics::get(&mut tx, &scope).await? {
             None => return Err(TransferError::NoSuchClinic(clinic)),
@@ -379,7 +390,7 @@ impl App {
     pub async fn import_clinic(&self, file: &[u8]) -> Result<TransferSummary, TransferError> {
         let opened = open_file(file, self.master())?;
         let clinic = opened.header.clinic_id;
-        let scope = ClinicScope::new(clinic);
+        let scope = crate::job_scope(IMPORT_JOB, clinic);
         let mut tx = self.begin().await?;
         if transfer::clinic_exists(&mut tx, &scope).await? {
             return Err(TransferError::ClinicExists(clinic));

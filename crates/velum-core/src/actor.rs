@@ -8,7 +8,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::id::{ClinicId, StaffId};
+use crate::id::{ClientId, ClinicId, StaffId};
 
 /// A staff role. One per account.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -262,10 +262,12 @@ impl Purpose {
 }
 
 /// A signed-in staff member acting in one clinic. Built by the web layer's
-/// session extractor from a live, fully authenticated session; every use case
-/// takes it first and checks policy against it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Actor {
+/// session extractor from a live, fully authenticated session; every staff
+/// use case takes it (from [`Actor::account`]) and checks policy against it.
+/// A platform operator inside a clinic under a support grant is one too,
+/// with role [`Role::Support`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StaffActor {
     pub staff_id: StaffId,
     pub clinic_id: ClinicId,
     pub role: Role,
@@ -273,10 +275,334 @@ pub struct Actor {
     pub source: Option<IpAddr>,
 }
 
-impl Actor {
+impl StaffActor {
     #[must_use]
     pub const fn may(&self, access: Access, section: Section) -> bool {
         self.role.may(access, section)
+    }
+
+    /// The clinic this member of staff acts in: the only rows they reach.
+    #[must_use]
+    pub const fn scope(&self) -> ClinicScope {
+        ClinicScope::new(self.clinic_id)
+    }
+
+    /// An operator's scope for the platform operations it runs on one
+    /// clinic (its status, support grants, usage counts, offboarding): the
+    /// use cases that take it read no client data. `None` for anyone but
+    /// an operator on their own account.
+    #[must_use]
+    pub const fn operator_scope(&self, clinic: ClinicId) -> Option<ClinicScope> {
+        if matches!(self.role, Role::Operator) {
+            Some(ClinicScope::new(clinic))
+        } else {
+            None
+        }
+    }
+
+    /// What the audit trail records as the kind of actor: an operator's
+    /// own account (role `Operator`) acts as `operator`, anyone else
+    /// (support visits included) as `staff`.
+    #[must_use]
+    pub fn kind(&self) -> ActorKind {
+        if matches!(self.role, Role::Operator) {
+            ActorKind::Operator
+        } else {
+            ActorKind::Staff
+        }
+    }
+}
+
+/// A signed-in client of one clinic (the client portal, online booking).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClientActor {
+    pub client_id: ClientId,
+    pub clinic_id: ClinicId,
+    pub source: Option<IpAddr>,
+}
+
+impl ClientActor {
+    #[must_use]
+    pub const fn scope(&self) -> ClinicScope {
+        ClinicScope::new(self.clinic_id)
+    }
+}
+
+/// An anonymous visitor of one clinic's public pages (its booking page),
+/// and anyone not yet signed in acting on the one clinic their request
+/// names (signing in to an account, resetting its password, accepting an
+/// invitation).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PublicActor {
+    pub clinic_id: ClinicId,
+    pub source: Option<IpAddr>,
+}
+
+impl PublicActor {
+    /// A visitor of `clinic` (the source is not needed for a scope).
+    #[must_use]
+    pub const fn of(clinic_id: ClinicId) -> Self {
+        Self {
+            clinic_id,
+            source: None,
+        }
+    }
+
+    #[must_use]
+    pub const fn scope(&self) -> ClinicScope {
+        ClinicScope::new(self.clinic_id)
+    }
+}
+
+/// A platform operator on the platform's own pages. Runs clinics (creates,
+/// suspends, offboards them), never reads their data. `home` is the
+/// platform's own row, where operator accounts live.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OperatorActor {
+    pub staff_id: StaffId,
+    pub home: ClinicId,
+    pub source: Option<IpAddr>,
+}
+
+/// A background or command-line job acting with nobody signed in: the mail
+/// worker, an export, an import, a key rotation, an offboarding. It names
+/// itself, and the clinic when it acts on one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SystemJob {
+    job: &'static str,
+    clinic_id: Option<ClinicId>,
+}
+
+impl SystemJob {
+    /// A job acting on no clinic in particular (the platform's own chain).
+    /// `job` is a short name in `snake_case` (it is stored in the audit
+    /// trail, see [`ActorKind::System`]).
+    #[must_use]
+    pub const fn new(job: &'static str) -> Self {
+        Self { job, clinic_id: None }
+    }
+
+    /// A job acting on one clinic.
+    #[must_use]
+    pub const fn for_clinic(job: &'static str, clinic_id: ClinicId) -> Self {
+        Self {
+            job,
+            clinic_id: Some(clinic_id),
+        }
+    }
+
+    /// A job acting on one clinic, and the scope it runs in: the one way
+    /// to reach a clinic's rows with nobody signed in.
+    #[must_use]
+    pub const fn scope_of(job: &'static str, clinic_id: ClinicId) -> (Self, ClinicScope) {
+        (Self::for_clinic(job, clinic_id), ClinicScope::new(clinic_id))
+    }
+
+    #[must_use]
+    pub const fn job(&self) -> &'static str {
+        self.job
+    }
+
+    #[must_use]
+    pub const fn clinic(&self) -> Option<ClinicId> {
+        self.clinic_id
+    }
+
+    /// The clinic the job names, as the scope its queries run in: `None`
+    /// for a job that names no clinic.
+    #[must_use]
+    pub const fn scope(&self) -> Option<ClinicScope> {
+        match self.clinic_id {
+            Some(c) => Some(ClinicScope::new(c)),
+            None => None,
+        }
+    }
+
+    #[must_use]
+    pub fn kind(&self) -> ActorKind {
+        ActorKind::System(self.job.to_owned())
+    }
+}
+
+/// Whoever is acting. Staff use cases take the staff member from
+/// [`Actor::account`], which refuses every other kind; the policy answers
+/// "no" for every kind but staff on the sections of a client card.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Actor {
+    Staff(StaffActor),
+    Client(ClientActor),
+    Public(PublicActor),
+    Operator(OperatorActor),
+    System(SystemJob),
+}
+
+/// The actor is not a signed-in member of staff (or operator), so a staff
+/// use case refuses it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("this needs a signed-in member of staff")]
+pub struct NotStaff;
+
+impl Actor {
+    /// The signed-in account behind a staff or operator actor, as the staff
+    /// use cases take it: a member of staff with their role in their
+    /// clinic; an operator with role [`Role::Operator`] in the platform's
+    /// own row (a role the policy grants no client data).
+    ///
+    /// # Errors
+    /// `NotStaff` for a client, a public visitor or a system job.
+    pub const fn account(&self) -> Result<StaffActor, NotStaff> {
+        match self {
+            Actor::Staff(s) => Ok(*s),
+            Actor::Operator(o) => Ok(StaffActor {
+                staff_id: o.staff_id,
+                clinic_id: o.home,
+                role: Role::Operator,
+                source: o.source,
+            }),
+            Actor::Client(_) | Actor::Public(_) | Actor::System(_) => Err(NotStaff),
+        }
+    }
+
+    /// The clinic whose data the actor may reach, if any (an operator
+    /// reaches none).
+    #[must_use]
+    pub const fn clinic(&self) -> Option<ClinicId> {
+        match self {
+            Actor::Staff(s) => Some(s.clinic_id),
+            Actor::Client(c) => Some(c.clinic_id),
+            Actor::Public(p) => Some(p.clinic_id),
+            Actor::Operator(_) => None,
+            Actor::System(j) => j.clinic_id,
+        }
+    }
+
+    /// The scope of [`Actor::clinic`]: the only clinic the actor's queries
+    /// may touch. `None` for an operator and a job naming no clinic.
+    #[must_use]
+    pub const fn scope(&self) -> Option<ClinicScope> {
+        match self.clinic() {
+            Some(c) => Some(ClinicScope::new(c)),
+            None => None,
+        }
+    }
+
+    /// Where the request came from (`None` for a system job).
+    #[must_use]
+    pub const fn source(&self) -> Option<IpAddr> {
+        match self {
+            Actor::Staff(StaffActor { source, .. })
+            | Actor::Client(ClientActor { source, .. })
+            | Actor::Public(PublicActor { source, .. })
+            | Actor::Operator(OperatorActor { source, .. }) => *source,
+            Actor::System(_) => None,
+        }
+    }
+
+    /// What the audit trail records about who acted.
+    #[must_use]
+    pub fn kind(&self) -> ActorKind {
+        match self {
+            Actor::Staff(s) => s.kind(),
+            Actor::Client(_) => ActorKind::Client,
+            Actor::Public(_) => ActorKind::Public,
+            Actor::Operator(_) => ActorKind::Operator,
+            Actor::System(j) => j.kind(),
+        }
+    }
+
+    /// May this actor read (or change) this section of a client card?
+    /// Staff by their role; every other kind is refused (fail closed: the
+    /// client portal and booking will get their own rules, not these).
+    #[must_use]
+    pub const fn may(&self, access: Access, section: Section) -> bool {
+        match self {
+            Actor::Staff(s) => s.may(access, section),
+            Actor::Client(_) | Actor::Public(_) | Actor::Operator(_) | Actor::System(_) => false,
+        }
+    }
+}
+
+impl From<StaffActor> for Actor {
+    fn from(s: StaffActor) -> Self {
+        Actor::Staff(s)
+    }
+}
+
+impl From<SystemJob> for Actor {
+    fn from(j: SystemJob) -> Self {
+        Actor::System(j)
+    }
+}
+
+/// Which kind of actor an audit event records. Stored in the audit trail
+/// as text and covered by the chain's link: `staff`, `client`, `public`,
+/// `operator`, or `system:<job>` (the job's name after the colon).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum ActorKind {
+    Staff,
+    Client,
+    Public,
+    Operator,
+    /// A background or command-line job, with its name.
+    System(String),
+}
+
+impl ActorKind {
+    /// The stored text (hashed into the chain: never change a form).
+    #[must_use]
+    pub fn to_stored(&self) -> String {
+        match self {
+            ActorKind::Staff => "staff".to_owned(),
+            ActorKind::Client => "client".to_owned(),
+            ActorKind::Public => "public".to_owned(),
+            ActorKind::Operator => "operator".to_owned(),
+            ActorKind::System(job) => format!("system:{job}"),
+        }
+    }
+
+    /// A kind back from its stored text; `None` for anything else.
+    #[must_use]
+    pub fn from_stored(text: &str) -> Option<ActorKind> {
+        match text {
+            "staff" => Some(ActorKind::Staff),
+            "client" => Some(ActorKind::Client),
+            "public" => Some(ActorKind::Public),
+            "operator" => Some(ActorKind::Operator),
+            _ => text
+                .strip_prefix("system:")
+                .filter(|job| !job.is_empty())
+                .map(|job| ActorKind::System(job.to_owned())),
+        }
+    }
+
+    /// Words for the audit page: "Staff", "System (mail job)".
+    #[must_use]
+    pub fn label(&self) -> String {
+        match self {
+            ActorKind::Staff => "Staff".to_owned(),
+            ActorKind::Client => "Client".to_owned(),
+            ActorKind::Public => "Public visitor".to_owned(),
+            ActorKind::Operator => "Platform operator".to_owned(),
+            ActorKind::System(job) => format!("System ({} job)", job.replace('_', " ")),
+        }
+    }
+}
+
+/// The clinic whose rows a repository call may touch. Made only from an
+/// actor ([`StaffActor::scope`], [`Actor::scope`]) or from a system job
+/// naming its clinic ([`SystemJob::scope`]), so holding one proves where
+/// the clinic came from. The store puts its id in every `WHERE` clause.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClinicScope(ClinicId);
+
+impl ClinicScope {
+    const fn new(clinic: ClinicId) -> Self {
+        Self(clinic)
+    }
+
+    #[must_use]
+    pub const fn clinic_id(&self) -> ClinicId {
+        self.0
     }
 }
 
@@ -335,5 +661,103 @@ mod tests {
             assert_eq!(r.as_str().parse::<Role>(), Ok(r));
         }
         assert_eq!("admin".parse::<Role>(), Err(UnknownRole));
+    }
+
+    fn staff(role: Role) -> StaffActor {
+        StaffActor {
+            staff_id: StaffId::new(),
+            clinic_id: ClinicId::new(),
+            role,
+            source: None,
+        }
+    }
+
+    /// Clients, public visitors, operators and jobs are refused every
+    /// section of a client card until rules of their own exist: the staff
+    /// policy fails closed for them.
+    #[test]
+    fn actors_other_than_staff_may_not_touch_any_staff_section() {
+        let clinic = ClinicId::new();
+        let others = [
+            Actor::Client(ClientActor {
+                client_id: ClientId::new(),
+                clinic_id: clinic,
+                source: None,
+            }),
+            Actor::Public(PublicActor {
+                clinic_id: clinic,
+                source: None,
+            }),
+            Actor::Operator(OperatorActor {
+                staff_id: StaffId::new(),
+                home: ClinicId::new(),
+                source: None,
+            }),
+            Actor::System(SystemJob::for_clinic("export", clinic)),
+            Actor::System(SystemJob::new("mail")),
+        ];
+        for a in &others {
+            for s in Section::ALL {
+                assert!(!a.may(Access::Read, s), "{a:?} {s:?}");
+                assert!(!a.may(Access::Write, s), "{a:?} {s:?}");
+            }
+        }
+        for a in &others[..2] {
+            assert_eq!(a.account(), Err(NotStaff));
+        }
+        assert_eq!(others[3].account(), Err(NotStaff));
+        // An operator's own account is reachable (password, two-step
+        // codes) with a role the policy grants nothing.
+        let op = others[2].account().unwrap();
+        assert_eq!(op.role, Role::Operator);
+        assert!(Section::ALL.into_iter().all(|s| !op.may(Access::Read, s)));
+        assert!(Actor::Staff(staff(Role::Owner)).may(Access::Read, Section::Medical));
+    }
+
+    #[test]
+    fn each_actor_records_its_kind_and_reaches_only_its_clinic() {
+        let owner = staff(Role::Owner);
+        let support = staff(Role::Support);
+        assert_eq!(Actor::Staff(owner).kind(), ActorKind::Staff);
+        assert_eq!(Actor::Staff(support).kind(), ActorKind::Staff);
+        assert_eq!(
+            Actor::Staff(owner).scope().map(|s| s.clinic_id()),
+            Some(owner.clinic_id)
+        );
+        assert_eq!(owner.scope().clinic_id(), owner.clinic_id);
+        let op = Actor::Operator(OperatorActor {
+            staff_id: StaffId::new(),
+            home: ClinicId::new(),
+            source: None,
+        });
+        assert_eq!(op.kind(), ActorKind::Operator);
+        assert_eq!(op.account().map(|a| a.kind()), Ok(ActorKind::Operator));
+        assert_eq!(op.clinic(), None);
+        assert!(op.scope().is_none());
+        let clinic = ClinicId::new();
+        let job = SystemJob::for_clinic("key_rotation", clinic);
+        assert_eq!(Actor::from(job).kind(), ActorKind::System("key_rotation".into()));
+        assert_eq!(job.scope().map(|s| s.clinic_id()), Some(clinic));
+        assert!(SystemJob::new("mail").scope().is_none());
+        assert_eq!(Actor::from(job).source(), None);
+    }
+
+    #[test]
+    fn actor_kinds_round_trip_through_stored_text() {
+        let kinds = [
+            ActorKind::Staff,
+            ActorKind::Client,
+            ActorKind::Public,
+            ActorKind::Operator,
+            ActorKind::System("mail".into()),
+        ];
+        let stored: Vec<String> = kinds.iter().map(ActorKind::to_stored).collect();
+        assert_eq!(stored, ["staff", "client", "public", "operator", "system:mail"]);
+        for k in kinds {
+            assert_eq!(ActorKind::from_stored(&k.to_stored()), Some(k));
+        }
+        assert_eq!(ActorKind::from_stored("system:"), None);
+        assert_eq!(ActorKind::from_stored("admin"), None);
+        assert_eq!(ActorKind::System("mail".into()).label(), "System (mail job)");
     }
 }

@@ -9,7 +9,7 @@ use std::str::FromStr;
 use jiff::Timestamp;
 use uuid::Uuid;
 
-use crate::actor::{Purpose, Section};
+use crate::actor::{ActorKind, Purpose, Section};
 use crate::id::{AuditEventId, ClientId, ClinicId, StaffId};
 
 /// What happened. The string forms are stored and hashed: never rename one.
@@ -248,6 +248,8 @@ impl FromStr for AuditAction {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NewAuditEvent {
     pub clinic_id: ClinicId,
+    /// Which kind of actor acted (stored, and covered by the link).
+    pub actor_kind: ActorKind,
     pub actor_id: Option<StaffId>,
     pub client_id: Option<ClientId>,
     pub sections: Vec<Section>,
@@ -279,6 +281,7 @@ impl NewAuditEvent {
     #[must_use]
     pub fn canonical_bytes(&self, id: AuditEventId, seq: i64, at: Timestamp) -> Vec<u8> {
         let sections = sections_to_text(&self.sections);
+        let kind = self.actor_kind.to_stored();
         CanonicalFields {
             id: id.as_uuid(),
             seq,
@@ -291,6 +294,7 @@ impl NewAuditEvent {
             purpose: self.purpose.as_str(),
             source: self.source.as_deref(),
             detail: self.detail.as_deref(),
+            actor_kind: Some(&kind),
         }
         .encode()
     }
@@ -311,6 +315,9 @@ pub struct CanonicalFields<'a> {
     pub purpose: &'a str,
     pub source: Option<&'a str>,
     pub detail: Option<&'a str>,
+    /// The stored actor kind; `None` for events stored before it existed,
+    /// which keep the `velum.audit.v1` encoding exactly.
+    pub actor_kind: Option<&'a str>,
 }
 
 impl CanonicalFields<'_> {
@@ -319,6 +326,11 @@ impl CanonicalFields<'_> {
     /// tag, with the old encoding kept for old events. Each field is
     /// length-prefixed (optional ones with a presence byte first), so no two
     /// different events encode alike.
+    ///
+    /// Versions: `velum.audit.v1` (no actor kind: every event stored before
+    /// migration 0014) and `velum.audit.v2` (the v1 fields, then the actor
+    /// kind). An event with an actor kind always encodes as v2, one without
+    /// as v1, byte for byte as before.
     #[must_use]
     pub fn encode(&self) -> Vec<u8> {
         fn put(out: &mut Vec<u8>, bytes: &[u8]) {
@@ -335,7 +347,12 @@ impl CanonicalFields<'_> {
             }
         }
         let mut out = Vec::with_capacity(256);
-        put(&mut out, b"velum.audit.v1");
+        let tag: &[u8] = if self.actor_kind.is_some() {
+            b"velum.audit.v2"
+        } else {
+            b"velum.audit.v1"
+        };
+        put(&mut out, tag);
         put(&mut out, self.id.as_bytes());
         put(&mut out, &self.seq.to_be_bytes());
         put(&mut out, &self.at_micros.to_be_bytes());
@@ -347,6 +364,9 @@ impl CanonicalFields<'_> {
         put(&mut out, self.purpose.as_bytes());
         put_opt(&mut out, self.source.map(str::as_bytes));
         put_opt(&mut out, self.detail.map(str::as_bytes));
+        if let Some(kind) = self.actor_kind {
+            put(&mut out, kind.as_bytes());
+        }
         out
     }
 }
@@ -370,6 +390,7 @@ mod tests {
     fn event() -> NewAuditEvent {
         NewAuditEvent {
             clinic_id: ClinicId::new(),
+            actor_kind: ActorKind::Staff,
             actor_id: Some(StaffId::new()),
             client_id: Some(ClientId::new()),
             sections: vec![Section::Contact, Section::Medical],
@@ -401,9 +422,12 @@ mod tests {
         let mut e4 = e.clone();
         e4.source = None;
         variants.push(e4.canonical_bytes(id, 7, at));
-        let mut e5 = e;
+        let mut e5 = e.clone();
         e5.detail = Some(String::new());
         variants.push(e5.canonical_bytes(id, 7, at));
+        let mut e6 = e;
+        e6.actor_kind = ActorKind::System("mail".into());
+        variants.push(e6.canonical_bytes(id, 7, at));
         for v in variants {
             assert_ne!(v, base);
         }
@@ -468,5 +492,56 @@ mod tests {
         let s = vec![Section::Medical, Section::AccessHistory];
         assert_eq!(sections_from_text(&sections_to_text(&s)), s);
         assert!(sections_from_text("").is_empty());
+    }
+
+    /// Events stored before the actor kind existed keep hashing exactly as
+    /// they always did (the v1 bytes below are fixed), and an event with a
+    /// kind never encodes like one without.
+    #[test]
+    fn v1_encoding_is_unchanged_and_v2_adds_the_kind() {
+        let id = Uuid::from_u128(1);
+        let fields = CanonicalFields {
+            id,
+            seq: 1,
+            at_micros: 2,
+            clinic: Uuid::from_u128(3),
+            actor: None,
+            client: None,
+            sections: "",
+            action: "read",
+            purpose: "audit",
+            source: None,
+            detail: Some("x"),
+            actor_kind: None,
+        };
+        let mut v1 = Vec::new();
+        let put = |out: &mut Vec<u8>, b: &[u8]| {
+            out.extend_from_slice(&(b.len() as u64).to_be_bytes());
+            out.extend_from_slice(b);
+        };
+        put(&mut v1, b"velum.audit.v1");
+        put(&mut v1, id.as_bytes());
+        put(&mut v1, &1_i64.to_be_bytes());
+        put(&mut v1, &2_i64.to_be_bytes());
+        put(&mut v1, Uuid::from_u128(3).as_bytes());
+        v1.extend_from_slice(&[0, 0]);
+        put(&mut v1, b"");
+        put(&mut v1, b"read");
+        put(&mut v1, b"audit");
+        v1.push(0);
+        v1.push(1);
+        put(&mut v1, b"x");
+        assert_eq!(fields.encode(), v1);
+
+        let with_kind = CanonicalFields {
+            actor_kind: Some("staff"),
+            ..fields
+        }
+        .encode();
+        let mut v2 = v1.clone();
+        v2.splice(8..22, b"velum.audit.v2".iter().copied());
+        put(&mut v2, b"staff");
+        assert_eq!(with_kind, v2);
+        assert_ne!(with_kind, v1);
     }
 }

@@ -11,9 +11,10 @@ pub mod actor;
 pub mod audit;
 pub mod client;
 pub mod id;
+pub mod link;
 pub mod redact;
 pub mod settings;
 pub mod text;
 
-pub use actor::{Actor, Role, Section};
+pub use actor::{Actor, ActorKind, ClinicScope, Role, Section, StaffActor, SystemJob};
 pub use id::{ClientId, ClinicId, StaffId};

@@ -14,7 +14,7 @@ use velum_core::audit::{
     AuditAction, AuditEvent, CanonicalFields, NewAuditEvent, sections_from_text, sections_to_text,
 };
 use velum_core::id::AuditEventId;
-use velum_core::{ClientId, ClinicId, StaffId};
+use velum_core::{ActorKind, ClientId, ClinicId, StaffId};
 use velum_crypto::chain;
 
 use crate::bind::BindScope;
@@ -57,8 +57,8 @@ pub async fn append(tx: &mut Tx, event: NewAuditEvent, at: Timestamp) -> Result<
         .link(&prev_hash, &event.canonical_bytes(id, seq, at));
     on_tx!(tx, |c| {
         sqlx::query(
-        "INSERT INTO audit_events (clinic_id, seq, id, at, actor_id, client_id, sections, action, purpose, source, detail, prev_hash, hash, link_version) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+        "INSERT INTO audit_events (clinic_id, seq, id, at, actor_id, client_id, sections, action, purpose, source, detail, prev_hash, hash, link_version, actor_kind) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
     )
     .bind(clinic)
     .bind(seq)
@@ -74,6 +74,7 @@ pub async fn append(tx: &mut Tx, event: NewAuditEvent, at: Timestamp) -> Result<
     .bind(prev_hash.as_slice())
     .bind(hash.as_slice())
     .bind(chain::V2)
+    .bind(event.actor_kind.to_stored())
     .execute(c)
     .await
     .map(|r| r.rows_affected())
@@ -97,6 +98,12 @@ pub async fn append(tx: &mut Tx, event: NewAuditEvent, at: Timestamp) -> Result<
     })
 }
 
+/// A stored actor kind (`None` for an event stored before migration 0014).
+fn stored_kind(text: Option<&str>) -> Result<Option<ActorKind>, StoreError> {
+    text.map(|t| ActorKind::from_stored(t).ok_or(StoreError::Corrupt("unknown actor kind")))
+        .transpose()
+}
+
 fn to_hash(v: &[u8]) -> Result<[u8; 32], StoreError> {
     v.try_into().map_err(|_| StoreError::Corrupt("audit hash length"))
 }
@@ -106,6 +113,8 @@ fn to_hash(v: &[u8]) -> Result<[u8; 32], StoreError> {
 pub struct AccessEntry {
     pub seq: i64,
     pub at: Timestamp,
+    /// `None` for events stored before the kind was recorded.
+    pub actor_kind: Option<ActorKind>,
     pub actor_id: Option<StaffId>,
     pub actor_name: Option<String>,
     pub action: AuditAction,
@@ -117,6 +126,7 @@ pub struct AccessEntry {
 struct AccessRow {
     seq: i64,
     at: i64,
+    actor_kind: Option<String>,
     actor_id: Option<Uuid>,
     actor_name: Option<String>,
     action: String,
@@ -136,7 +146,7 @@ pub async fn client_access_log(
     limit: i64,
 ) -> Result<Vec<AccessEntry>, StoreError> {
     let rows: Vec<AccessRow> = on_tx!(tx, |c| sqlx::query_as(
-        "SELECT e.seq, e.at, e.actor_id, \
+        "SELECT e.seq, e.at, e.actor_kind, e.actor_id, \
                 COALESCE(s.display_name, op.display_name || ' (platform support)') AS actor_name, \
                 e.action, e.sections, e.purpose \
          FROM audit_events e LEFT JOIN staff s ON s.clinic_id = e.clinic_id AND s.id = e.actor_id \
@@ -156,6 +166,7 @@ pub async fn client_access_log(
             Ok(AccessEntry {
                 seq: r.seq,
                 at: from_micros(r.at)?,
+                actor_kind: stored_kind(r.actor_kind.as_deref())?,
                 actor_id: r.actor_id.map(StaffId::from_uuid),
                 actor_name: r.actor_name,
                 action: parse_enum(&r.action, "audit action")?,
@@ -231,6 +242,7 @@ struct EventRow {
     prev_hash: Vec<u8>,
     hash: Vec<u8>,
     link_version: i64,
+    actor_kind: Option<String>,
 }
 
 impl Store {
@@ -381,7 +393,7 @@ async fn check_chain(tx: &mut Tx, clinic_id: ClinicId) -> Result<Checked, StoreE
     loop {
         let rows: Vec<EventRow> = on_tx!(tx, |c| {
             sqlx::query_as(
-                "SELECT clinic_id, seq, id, at, actor_id, client_id, sections, action, purpose, source, detail, prev_hash, hash, link_version \
+                "SELECT clinic_id, seq, id, at, actor_id, client_id, sections, action, purpose, source, detail, prev_hash, hash, link_version, actor_kind \
                  FROM audit_events WHERE clinic_id = $1 AND seq >= $2 ORDER BY seq LIMIT 1000",
             )
             .bind(clinic)
@@ -460,6 +472,7 @@ fn canonical(r: &EventRow) -> Vec<u8> {
         purpose: &r.purpose,
         source: r.source.as_deref(),
         detail: r.detail.as_deref(),
+        actor_kind: r.actor_kind.as_deref(),
     }
     .encode()
 }
@@ -476,6 +489,9 @@ pub struct UpgradeReport {
     /// would seal an altered history under the key.
     pub broken: Vec<ChainBreak>,
 }
+
+/// The job name [`upgrade_chains`] records as its actor.
+pub const UPGRADE_JOB: &str = "audit_chain_upgrade";
 
 /// Re-link every chain that still ends in a plain SHA-256 (v1) link under
 /// the key: verify it as it stands, then append an
@@ -507,6 +523,7 @@ pub async fn upgrade_chains(tx: &mut Tx, at: Timestamp) -> Result<UpgradeReport,
         }
         let event = NewAuditEvent {
             clinic_id: clinic,
+            actor_kind: ActorKind::System(UPGRADE_JOB.to_owned()),
             actor_id: None,
             client_id: None,
             sections: Vec::new(),
@@ -549,6 +566,8 @@ pub async fn chain_upgrade_pending(tx: &mut Tx) -> Result<bool, StoreError> {
 pub struct TrailEntry {
     pub seq: i64,
     pub at: Timestamp,
+    /// `None` for events stored before the kind was recorded.
+    pub actor_kind: Option<ActorKind>,
     pub actor_id: Option<StaffId>,
     pub actor_name: Option<String>,
     pub client_id: Option<ClientId>,
@@ -564,6 +583,7 @@ pub struct TrailEntry {
 struct TrailRow {
     seq: i64,
     at: i64,
+    actor_kind: Option<String>,
     actor_id: Option<Uuid>,
     actor_name: Option<String>,
     client_id: Option<Uuid>,
@@ -587,7 +607,7 @@ pub async fn clinic_trail(
     limit: i64,
 ) -> Result<Vec<TrailEntry>, StoreError> {
     let rows: Vec<TrailRow> = on_tx!(tx, |c| sqlx::query_as(
-        "SELECT e.seq, e.at, e.actor_id, \
+        "SELECT e.seq, e.at, e.actor_kind, e.actor_id, \
                 COALESCE(s.display_name, op.display_name || ' (platform support)') AS actor_name, e.client_id, \
                 cl.given_name, cl.family_name, e.action, e.sections, e.purpose, e.source, e.detail \
          FROM audit_events e \
@@ -607,6 +627,7 @@ pub async fn clinic_trail(
             Ok(TrailEntry {
                 seq: r.seq,
                 at: from_micros(r.at)?,
+                actor_kind: stored_kind(r.actor_kind.as_deref())?,
                 actor_id: r.actor_id.map(StaffId::from_uuid),
                 actor_name: r.actor_name,
                 client_id: r.client_id.map(ClientId::from_uuid),

@@ -623,7 +623,7 @@ mod upgrade_tests {
     use uuid::Uuid;
 
     use super::*;
-    use crate::{ClinicScope, outbox, sessions, staff};
+    use crate::{outbox, sessions, staff};
 
     #[expect(
         clippy::disallowed_methods,
@@ -790,7 +790,7 @@ mod upgrade_tests {
             .unwrap()
             .unwrap();
         assert_eq!((s.clinic_id.as_uuid(), s.id.as_uuid()), (clinic, person));
-        let scope = ClinicScope::new(velum_core::ClinicId::from_uuid(clinic));
+        let scope = velum_core::actor::PublicActor::of(velum_core::ClinicId::from_uuid(clinic)).scope();
         assert!(sessions::find(&mut tx, &scope, &[1u8; 32]).await.unwrap().is_none());
         let now = jiff::Timestamp::from_second(1).unwrap();
         let mut due: Vec<(Uuid, Uuid)> = outbox::claim_due(&mut tx, now, 1, 10)
@@ -924,6 +924,7 @@ mod upgrade_tests {
                     purpose: "security",
                     source: None,
                     detail: None,
+                    actor_kind: None,
                 }
                 .encode();
                 let hash = velum_crypto::chain::link(&prev, &bytes);

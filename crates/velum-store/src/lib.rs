@@ -28,25 +28,10 @@ pub mod transfer;
 
 pub use db::{Backend, SchemaKey, Store, StoreError, Tx};
 
-use velum_core::ClinicId;
-
-/// The clinic whose rows a repository call may touch. Built by the app layer
-/// from an authenticated `Actor` (or, for sign-in and set-up, from the
-/// account being signed into).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ClinicScope(ClinicId);
-
-impl ClinicScope {
-    #[must_use]
-    pub const fn new(clinic: ClinicId) -> Self {
-        Self(clinic)
-    }
-
-    #[must_use]
-    pub const fn clinic_id(&self) -> ClinicId {
-        self.0
-    }
-}
+/// The clinic whose rows a repository call may touch. It lives in
+/// `velum_core` and is made only from an actor or a system job naming its
+/// clinic, so a query's scope always says where its clinic came from.
+pub use velum_core::ClinicScope;
 
 /// Instants are stored as unix microseconds (UTC) in an integer column: the
 /// same on both backends, and it sorts correctly (text timestamps of varying

@@ -132,7 +132,7 @@ pub async fn find_for_sign_in(tx: &mut Tx, email: &str) -> Result<Option<StaffRo
     let Some((clinic, id)) = login else { return Ok(None) };
     get(
         tx,
-        &ClinicScope::new(ClinicId::from_uuid(clinic)),
+        &velum_core::actor::PublicActor::of(ClinicId::from_uuid(clinic)).scope(),
         StaffId::from_uuid(id),
     )
     .await
@@ -373,25 +373,8 @@ pub async fn clear_failures(tx: &mut Tx, scope: &ClinicScope, id: StaffId, now: 
     .await
 }
 
-/// What a single-use link is for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum LinkPurpose {
-    /// Set a first password (new owner or invited staff).
-    Setup,
-    /// Choose a new password after "forgot password".
-    Reset,
-}
-
-impl LinkPurpose {
-    /// The name stored with the link, used in its URL path and its audit detail.
-    #[must_use]
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            LinkPurpose::Setup => "setup",
-            LinkPurpose::Reset => "reset",
-        }
-    }
-}
+/// What a single-use link is for (a domain type, kept at this path too).
+pub use velum_core::link::LinkPurpose;
 
 /// # Errors
 /// Database errors.

@@ -271,6 +271,7 @@ pub const CLINIC_TABLES: &[Table] = &[
             col("prev_hash", Bytes),
             col("hash", Bytes),
             col("link_version", Int),
+            opt("actor_kind", Text),
         ],
     },
 ];

@@ -67,12 +67,12 @@ impl Staff {
 /// Member of staff `staff` acting as `role` in `clinic` (no source address),
 /// for tests that call the app directly.
 pub fn staff_actor(clinic: ClinicId, staff: StaffId, role: Role) -> Actor {
-    Actor {
+    Actor::Staff(velum_core::StaffActor {
         staff_id: staff,
         clinic_id: clinic,
         role,
         source: None,
-    }
+    })
 }
 
 /// A ready member of staff (password set, two-step sign-in confirmed) made

@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, IntoResponseParts, Redirect, Response, Respon
 use axum_extra::extract::cookie::{Cookie, SameSite};
 use serde::de::DeserializeOwned;
 use velum_app::auth::SessionInfo;
-use velum_core::Actor;
+use velum_core::{Actor, StaffActor};
 
 use crate::AppState;
 use crate::error::{ApiError, api_error};
@@ -209,10 +209,10 @@ impl ClientIp {
     }
 }
 
-fn record_span(actor: &Actor) {
+fn record_span(account: &StaffActor) {
     let span = tracing::Span::current();
-    span.record("clinic_id", tracing::field::display(actor.clinic_id));
-    span.record("actor_id", tracing::field::display(actor.staff_id));
+    span.record("clinic_id", tracing::field::display(account.clinic_id));
+    span.record("actor_id", tracing::field::display(account.staff_id));
 }
 
 /// A fully signed-in API caller (`Authorization: Bearer <token>`). A
@@ -236,7 +236,10 @@ impl FromRequestParts<AppState> for ApiActor {
             .ok_or(ApiError(velum_app::AppError::Unauthenticated))?;
         let info = state.app.session(token).await?;
         let actor = info.actor(ip).ok_or(ApiError(velum_app::AppError::Unauthenticated))?;
-        record_span(&actor);
+        let account = actor
+            .account()
+            .map_err(|_| ApiError(velum_app::AppError::Unauthenticated))?;
+        record_span(&account);
         Ok(ApiActor(actor))
     }
 }
@@ -246,6 +249,9 @@ impl FromRequestParts<AppState> for ApiActor {
 #[derive(Clone, Debug)]
 pub struct StaffSession {
     pub actor: Actor,
+    /// The signed-in account behind `actor` (staff, or an operator's own
+    /// account), for what pages show about who is signed in.
+    pub account: StaffActor,
     pub info: SessionInfo,
     pub token: String,
 }
@@ -288,8 +294,14 @@ impl FromRequestParts<AppState> for StaffSession {
             .await
             .map_err(|_| Redirect::to("/login").into_response())?;
         let actor = info.actor(ip).ok_or_else(|| Redirect::to("/login").into_response())?;
-        record_span(&actor);
-        Ok(StaffSession { actor, info, token })
+        let account = actor.account().map_err(|_| Redirect::to("/login").into_response())?;
+        record_span(&account);
+        Ok(StaffSession {
+            actor,
+            account,
+            info,
+            token,
+        })
     }
 }
 

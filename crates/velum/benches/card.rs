@@ -83,19 +83,19 @@ async fn run() {
     let owner = match app.clinics().await.unwrap().first() {
         Some(c) => {
             let id = std::fs::read_to_string(dir.join("owner")).unwrap();
-            Actor {
+            Actor::Staff(velum_core::StaffActor {
                 staff_id: id.trim().parse().unwrap(),
                 clinic_id: c.id,
                 role: Role::Owner,
                 source: None,
-            }
+            })
         }
         None => seed(&app, n, &dir).await,
     };
-    let practitioner = Actor {
+    let practitioner = Actor::Staff(velum_core::StaffActor {
         role: Role::Practitioner,
-        ..owner.clone()
-    };
+        ..owner.account().unwrap()
+    });
 
     // Sample ids and search terms from the data itself.
     let mut ids = Vec::new();
@@ -108,7 +108,7 @@ async fn run() {
     // Search terms: the first three letters of family names and of given
     // names, drawn as the seed draws them (so common names come up often).
     let mut rng = Synthetic::new(99);
-    let today = app.clinic_today(owner.clinic_id).await.unwrap();
+    let today = app.clinic_today(&owner).await.unwrap();
     let prefix = |name: &str| name.chars().take(3).collect::<String>().to_lowercase();
     let (names, givens): (Vec<String>, Vec<String>) = (0..200)
         .map(|_| {
@@ -221,12 +221,12 @@ async fn seed(app: &App, n: usize, dir: &std::path::Path) -> Actor {
         .await
         .unwrap();
     std::fs::write(dir.join("owner"), staff_id.to_string()).unwrap();
-    let owner = Actor {
+    let owner = Actor::Staff(velum_core::StaffActor {
         staff_id,
         clinic_id: clinic,
         role: Role::Owner,
         source: None,
-    };
+    });
     let mut rng = Synthetic::new(1);
     let started = Instant::now();
     let mut done = 0;

@@ -26,6 +26,10 @@ pub struct TrailEventJson {
     pub seq: i64,
     /// RFC 3339, UTC.
     pub at: String,
+    /// Which kind of actor acted: `staff`, `client`, `public`, `operator`,
+    /// or `system:<job>` (for example `system:export`). Absent for events
+    /// recorded before the kind was.
+    pub actor_kind: Option<String>,
     pub actor_id: Option<String>,
     pub actor_name: Option<String>,
     pub client_id: Option<String>,
@@ -65,6 +69,7 @@ pub async fn trail(
             .map(|e| TrailEventJson {
                 seq: e.seq,
                 at: e.at.to_string(),
+                actor_kind: e.actor_kind.as_ref().map(velum_core::ActorKind::to_stored),
                 actor_id: e.actor_id.map(|a| a.to_string()),
                 actor_name: e.actor_name.clone(),
                 client_id: e.client_id.map(|c| c.to_string()),

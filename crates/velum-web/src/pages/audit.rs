@@ -16,6 +16,9 @@ use crate::extract::StaffSession;
 struct Row {
     at: String,
     who: String,
+    /// The kind of actor ("Staff", "System (mail job)"); empty for events
+    /// recorded before the kind was.
+    kind: String,
     action: &'static str,
     client_id: String,
     client: String,
@@ -49,6 +52,11 @@ fn row(e: &TrailEntry) -> Row {
                 "System".into()
             }
         }),
+        kind: e
+            .actor_kind
+            .as_ref()
+            .map(velum_core::ActorKind::label)
+            .unwrap_or_default(),
         action: e.action.label(),
         client_id: e.client_id.map(|c| c.to_string()).unwrap_or_default(),
         client: e.client_name.clone().unwrap_or_default(),

@@ -56,7 +56,7 @@ pub async fn home(
     session: Result<StaffSession, Response>,
 ) -> Result<Response, PageError> {
     if let Ok(s) = session {
-        let to = if s.actor.role == velum_core::Role::Operator {
+        let to = if s.account.role == velum_core::Role::Operator {
             "/platform"
         } else {
             "/clients"

@@ -108,12 +108,12 @@ impl Nav {
     pub fn of(s: &StaffSession) -> Nav {
         Nav {
             name: s.info.display_name.clone(),
-            role: s.actor.role.label(),
+            role: s.account.role.label(),
             csrf: s.info.csrf_token.clone(),
-            is_admin: s.actor.role.may_manage_staff(),
-            can_audit: s.actor.role.may_read_audit(),
-            is_owner: s.actor.role == Role::Owner,
-            is_operator: s.actor.role == Role::Operator,
+            is_admin: s.account.role.may_manage_staff(),
+            can_audit: s.account.role.may_read_audit(),
+            is_owner: s.account.role == Role::Owner,
+            is_operator: s.account.role == Role::Operator,
             visit: s
                 .info
                 .support

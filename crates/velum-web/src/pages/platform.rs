@@ -449,7 +449,7 @@ async fn offboard_page(
 ) -> Result<Response, PageError> {
     let c = clinic_line(state, s, id).await?;
     let st = state.app.offboarding_state(&s.actor, c.id).await?;
-    let me = s.actor.staff_id;
+    let me = s.account.staff_id;
     Ok(render(
         status,
         &OffboardPage {

@@ -33,7 +33,7 @@ fn page(s: &StaffSession, v: SettingsInput, errors: Errors, notice: &str, status
             v,
             errors,
             notice: notice.to_owned(),
-            can_edit: velum_app::settings::may_change(s.actor.role),
+            can_edit: velum_app::settings::may_change(s.account.role),
             regulators: Regulator::ALL.iter().map(|r| (r.as_str(), r.label())).collect(),
         },
     )

@@ -92,11 +92,11 @@ async fn page_with(
         &StaffPage {
             nav: Some(Nav::of(s)),
             staff,
-            me: s.actor.staff_id,
-            is_owner: s.actor.role == velum_core::Role::Owner,
+            me: s.account.staff_id,
+            is_owner: s.account.role == velum_core::Role::Owner,
             roles: role_options()
                 .into_iter()
-                .filter(|(r, _)| *r != "owner" || s.actor.role == velum_core::Role::Owner)
+                .filter(|(r, _)| *r != "owner" || s.account.role == velum_core::Role::Owner)
                 .collect(),
             v,
             errors,
@@ -286,7 +286,7 @@ pub async fn totp_reset(
     if let Err(r) = s.check_csrf(&f.csrf) {
         return Ok(r);
     }
-    if id == s.actor.staff_id {
+    if id == s.account.staff_id {
         // Refused (and audited) by the app; said plainly here.
         return match state.app.reset_staff_totp(&s.actor, id).await {
             Err(AppError::Forbidden) => {

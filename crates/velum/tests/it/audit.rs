@@ -155,6 +155,10 @@ async fn verify_detects_edits_insertions_and_deletions() {
         format!("UPDATE audit_events SET action = 'update' WHERE clinic_id = {clinic_hex} AND seq = 5"),
         // An edit of who did it.
         format!("UPDATE audit_events SET actor_id = NULL WHERE clinic_id = {clinic_hex} AND seq = 4"),
+        // An edit of which kind of actor did it (staff made a system job)...
+        format!("UPDATE audit_events SET actor_kind = 'system:mail' WHERE clinic_id = {clinic_hex} AND seq = 4"),
+        // ...or the kind erased, as if the event predated it (v1 encoding).
+        format!("UPDATE audit_events SET actor_kind = NULL WHERE clinic_id = {clinic_hex} AND seq = 4"),
         // A deletion in the middle.
         format!("DELETE FROM audit_events WHERE clinic_id = {clinic_hex} AND seq = 3"),
         // A deletion at the end (the head remembers).
@@ -305,6 +309,7 @@ type EventCols = (
     String,
     Option<String>,
     Option<String>,
+    Option<String>,
 );
 
 /// What a database administrator without the master key can do: change
@@ -321,7 +326,7 @@ async fn dba_rewrite(
     version: i64,
 ) {
     let from_seq = *range.start();
-    const SELECT: &str = "SELECT seq, id, at, actor_id, client_id, sections, action, purpose, source, detail \
+    const SELECT: &str = "SELECT seq, id, at, actor_id, client_id, sections, action, purpose, source, detail, actor_kind \
                           FROM audit_events WHERE clinic_id = $1 ORDER BY seq";
     const PREV: &str = "SELECT hash FROM audit_events WHERE clinic_id = $1 AND seq = $2";
     const UPDATE: &str = "UPDATE audit_events SET detail = $3, prev_hash = $4, hash = $5, link_version = $6 \
@@ -342,7 +347,7 @@ async fn dba_rewrite(
                 .unwrap();
             h.try_into().unwrap()
         };
-        for (seq, eid, at, actor, client, sections, action, purpose, source, detail) in rows {
+        for (seq, eid, at, actor, client, sections, action, purpose, source, detail, actor_kind) in rows {
             if !range.contains(&seq) {
                 continue;
             }
@@ -363,6 +368,7 @@ async fn dba_rewrite(
                 purpose: &purpose,
                 source: source.as_deref(),
                 detail: detail.as_deref(),
+                actor_kind: actor_kind.as_deref(),
             }
             .encode();
             let hash = velum_crypto::chain::link(&prev, &bytes);
@@ -817,4 +823,55 @@ async fn a_chain_deleted_under_a_false_offboarded_status_is_caught() {
     let (code, out) = audit_cli(&t, &["verify"]);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains(&clinic.id.to_string()), "{out}");
+}
+
+/// DOMAIN F38: a client or a public visitor reaching a staff use case is
+/// refused (the staff policy fails closed for them), the refusal is in the
+/// clinic's chain with its actor kind, and the trail names each kind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn actors_other_than_staff_are_refused_and_every_event_records_its_kind() {
+    use velum_core::actor::{ClientActor, PublicActor};
+    use velum_core::{Actor, ActorKind};
+
+    let t = TestApp::spawn().await;
+    let clinic = t.clinic("Alpha").await;
+    let owner = clinic.owner().actor();
+    let client = Actor::Client(ClientActor {
+        client_id: velum_core::ClientId::new(),
+        clinic_id: clinic.id,
+        source: None,
+    });
+    let visitor = Actor::Public(PublicActor::of(clinic.id));
+    for actor in [&client, &visitor] {
+        let err = t.app.count_clients(actor).await.unwrap_err();
+        assert!(matches!(err, velum_app::AppError::Forbidden), "{err:?}");
+        let err = t.app.audit_trail(actor, None).await.unwrap_err();
+        assert!(matches!(err, velum_app::AppError::Forbidden), "{err:?}");
+    }
+    let trail = t.app.audit_trail(&owner, None).await.unwrap().items;
+    let denied: Vec<_> = trail
+        .iter()
+        .filter(|e| e.action == velum_core::audit::AuditAction::Denied)
+        .map(|e| (e.actor_kind.clone(), e.actor_id, e.detail.as_deref()))
+        .collect();
+    assert_eq!(
+        denied,
+        [
+            (Some(ActorKind::Public), None, Some("not_staff")),
+            (Some(ActorKind::Public), None, Some("not_staff")),
+            (Some(ActorKind::Client), None, Some("not_staff")),
+            (Some(ActorKind::Client), None, Some("not_staff")),
+        ]
+    );
+    // The owner's own reading of the trail is staff; the clinic's creation
+    // is the set-up job's.
+    assert_eq!(trail[0].actor_kind, Some(ActorKind::Staff));
+    let created = trail
+        .iter()
+        .find(|e| e.action == velum_core::audit::AuditAction::ClinicCreated)
+        .unwrap();
+    assert_eq!(created.actor_kind, Some(ActorKind::System("clinic_setup".into())));
+    // The chain holds with the kinds in it.
+    let report = t.app.verify_audit().await.unwrap();
+    assert_eq!(report.first_break, None);
 }

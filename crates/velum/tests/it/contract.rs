@@ -463,7 +463,7 @@ async fn offboarding_deletes_every_row_of_the_clinic_and_keeps_its_tombstone(bac
         .unwrap()
         .header
         .id;
-    let beta_before = app.remaining_rows(b.clinic_id).await.unwrap();
+    let beta_before = app.remaining_rows(b.clinic().unwrap()).await.unwrap();
     c.advance(SignedDuration::from_secs(30));
     let leave = LeaveInput {
         reason: "Moving to another provider".into(),
@@ -473,12 +473,12 @@ async fn offboarding_deletes_every_row_of_the_clinic_and_keeps_its_tombstone(bac
         totp_code: code_at(&totp, c.now()),
     };
     app.request_leaving(&a, &leave).await.unwrap();
-    app.set_clinic_suspended(None, a.clinic_id, true, "The owner asked to leave")
+    app.set_clinic_suspended(None, a.clinic().unwrap(), true, "The owner asked to leave")
         .await
         .unwrap();
 
     let request = OffboardRequest {
-        clinic: a.clinic_id,
+        clinic: a.clinic().unwrap(),
         confirm_name: None,
         reason: "The owner asked to leave",
         keep_for_download: false,
@@ -490,7 +490,7 @@ async fn offboarding_deletes_every_row_of_the_clinic_and_keeps_its_tombstone(bac
     else {
         panic!("the owner asked: the command line completes it");
     };
-    for (table, n) in app.remaining_rows(a.clinic_id).await.unwrap() {
+    for (table, n) in app.remaining_rows(a.clinic().unwrap()).await.unwrap() {
         assert_eq!(n, i64::from(table == "clinic_offboardings"), "{table} ({backend:?})");
     }
     let tomb = app
@@ -498,10 +498,10 @@ async fn offboarding_deletes_every_row_of_the_clinic_and_keeps_its_tombstone(bac
         .await
         .unwrap()
         .into_iter()
-        .find(|c| c.id == a.clinic_id)
+        .find(|c| c.id == a.clinic().unwrap())
         .unwrap();
     assert_eq!(tomb.status, "offboarded");
-    assert_eq!(app.remaining_rows(b.clinic_id).await.unwrap(), beta_before);
+    assert_eq!(app.remaining_rows(b.clinic().unwrap()).await.unwrap(), beta_before);
     assert!(
         app.open_card(&b, theirs, &[Section::Contact, Section::Medical])
             .await
@@ -512,7 +512,7 @@ async fn offboarding_deletes_every_row_of_the_clinic_and_keeps_its_tombstone(bac
     let cert = app.verify_certificate(&done.certificate).await.unwrap();
     assert_eq!(cert.certificate.keys_destroyed.clinic_key_rows, 1);
     assert_eq!(cert.certificate.keys_destroyed.client_key_rows, 1);
-    let stored = app.offboarding(None, a.clinic_id).await.unwrap().unwrap();
+    let stored = app.offboarding(None, a.clinic().unwrap()).await.unwrap().unwrap();
     assert_eq!(stored.certificate, done.certificate);
     assert!(!stored.archive_waiting);
     let saved = done.archive.expect("sealed to the owner").saved;
@@ -605,10 +605,10 @@ async fn a_recovery_code_is_used_once_even_by_two_servers_at_once(backend: Backe
     let owner = owner(&one, "Alpha").await;
     let pw = "granite-puffin-lagoon-velvet";
     let (id, secret) = one
-        .fixture_staff(owner.clinic_id, "p@alpha.example", "P", Role::Practitioner, pw)
+        .fixture_staff(owner.clinic().unwrap(), "p@alpha.example", "P", Role::Practitioner, pw)
         .await
         .unwrap();
-    let actor = velum_testkit::staff_actor(owner.clinic_id, id, Role::Practitioner);
+    let actor = velum_testkit::staff_actor(owner.clinic().unwrap(), id, Role::Practitioner);
     c.advance(SignedDuration::from_secs(30));
     let old = one
         .regenerate_recovery_codes(&actor, pw, &code_at(&secret, c.now()))
@@ -720,14 +720,8 @@ async fn clinic_settings_are_kept_and_a_slug_belongs_to_one_clinic(backend: Back
         ..renamed
     };
     app.update_clinic_settings(&a, &far).await.unwrap();
-    assert_eq!(
-        app.clinic_today(a.clinic_id).await.unwrap(),
-        jiff::civil::date(2026, 7, 1)
-    );
-    assert_eq!(
-        app.clinic_today(b.clinic_id).await.unwrap(),
-        jiff::civil::date(2026, 6, 30)
-    );
+    assert_eq!(app.clinic_today(&a).await.unwrap(), jiff::civil::date(2026, 7, 1));
+    assert_eq!(app.clinic_today(&b).await.unwrap(), jiff::civil::date(2026, 6, 30));
     app.create_client(&a, &born(1), true).await.unwrap();
     app.close().await;
 }

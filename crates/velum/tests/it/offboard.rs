@@ -657,7 +657,7 @@ async fn refused_offboardings_change_nothing_and_name_the_problem() {
         ["passphrase"]
     );
     input = leave_input(&seeded, &clock);
-    let not_owner = staff_actor(seeded.alpha, seeded.operator.staff_id, Role::Manager);
+    let not_owner = staff_actor(seeded.alpha, seeded.operator.account().unwrap().staff_id, Role::Manager);
     assert!(matches!(
         app.request_leaving(&not_owner, &input).await,
         Err(AppError::Forbidden)
