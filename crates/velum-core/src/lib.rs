@@ -4,13 +4,19 @@
 //!
 //! What lives here: typed ids ([`id`]), validated personal-data values
 //! ([`text`]), staff roles and the per-section permission table ([`actor`]),
-//! the client card ([`client`]) and the audit event value ([`audit`]).
+//! the client card ([`client`]) and the audit event value ([`audit`]); the
+//! access policy in one place ([`policy`]); a clinic's status and name
+//! ([`clinic`]); break-glass support grants and their transitions
+//! ([`support`]).
 
 pub mod actor;
 pub mod audit;
 pub mod client;
+pub mod clinic;
 pub mod id;
+pub mod policy;
 pub mod redact;
+pub mod support;
 pub mod text;
 
 pub use actor::{Actor, Role, Section};
