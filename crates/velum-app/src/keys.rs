@@ -153,7 +153,7 @@ impl App {
         let scope = ClinicScope::new(clinic);
         let mut tx = self.begin().await?;
         match clinics::get(&mut tx, &scope).await? {
-            Some(c) if c.status != "offboarded" => {}
+            Some(c) if !c.status.is_offboarded() => {}
             _ => return Err(AppError::NotFound),
         }
         let ids = clinics::key_ids(&mut tx, &scope).await?;

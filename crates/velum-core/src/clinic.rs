@@ -35,6 +35,11 @@ impl ClinicStatus {
     }
 
     #[must_use]
+    pub const fn is_suspended(self) -> bool {
+        matches!(self, ClinicStatus::Suspended)
+    }
+
+    #[must_use]
     pub const fn is_offboarded(self) -> bool {
         matches!(self, ClinicStatus::Offboarded)
     }
@@ -104,6 +109,7 @@ mod tests {
         assert_eq!("Active".parse::<ClinicStatus>(), Err(UnknownClinicStatus));
         assert_eq!("".parse::<ClinicStatus>(), Err(UnknownClinicStatus));
         assert!(ClinicStatus::Active.is_active() && !ClinicStatus::Suspended.is_active());
+        assert!(ClinicStatus::Suspended.is_suspended() && !ClinicStatus::Offboarded.is_suspended());
         assert!(ClinicStatus::Offboarded.is_offboarded() && !ClinicStatus::Active.is_offboarded());
     }
 

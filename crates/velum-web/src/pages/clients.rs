@@ -10,6 +10,7 @@ use velum_app::AppError;
 use velum_app::clients::{AccessEntry, Card, CardHeader, Change, ClientPatch, Listed, Marketing, Page};
 use velum_core::actor::Access;
 use velum_core::client::{ClientInput, MedicalInput};
+use velum_core::policy::CardTab;
 use velum_core::{ClientId, Section};
 
 use super::{Errors, Nav, ok, render};
@@ -291,25 +292,32 @@ struct CardPage {
     csrf: String,
 }
 
-fn card_page(s: &StaffSession, header: &CardHeader, tab: &'static str) -> CardPage {
-    let id = header.id.to_string();
-    let mut tabs = Vec::new();
-    let r = |sec| s.actor.may(Access::Read, sec);
-    for (sec, key, label, path) in [
-        (Section::Contact, "contact", "Contact details", ""),
-        (Section::Medical, "medical", "Medical", "/medical"),
-        (Section::Marketing, "marketing", "Marketing", "/marketing"),
-        (Section::Contact, "history", "Changes", "/history"),
-        (Section::AccessHistory, "access", "Access history", "/access"),
-    ] {
-        if r(sec) {
-            tabs.push(Tab {
-                href: format!("/clients/{id}{path}"),
-                label,
-                active: key == tab,
-            });
-        }
+/// The page key (the template's `tab`) and path under the card of a tab.
+const fn tab_key_path(t: CardTab) -> (&'static str, &'static str) {
+    match t {
+        CardTab::Contact => ("contact", ""),
+        CardTab::Medical => ("medical", "/medical"),
+        CardTab::Marketing => ("marketing", "/marketing"),
+        CardTab::Changes => ("history", "/history"),
+        CardTab::AccessHistory => ("access", "/access"),
     }
+}
+
+/// A card page showing `card_tabs`: the tabs the app gave with the card,
+/// or (pages that load no card) the app's tabs for the actor.
+fn card_page(s: &StaffSession, header: &CardHeader, card_tabs: &[CardTab], tab: &'static str) -> CardPage {
+    let id = header.id.to_string();
+    let tabs = card_tabs
+        .iter()
+        .map(|t| {
+            let (key, path) = tab_key_path(*t);
+            Tab {
+                href: format!("/clients/{id}{path}"),
+                label: t.label(),
+                active: key == tab,
+            }
+        })
+        .collect();
     let write_section = match tab {
         "medical" => Section::Medical,
         "marketing" => Section::Marketing,
@@ -375,17 +383,12 @@ fn contact_view(card: &Card) -> ContactView {
 
 /// The first tab this role may open, for roles without contact details.
 fn first_tab(s: &StaffSession, id: ClientId) -> Option<Response> {
-    if s.actor.may(Access::Read, Section::Contact) {
+    // No tab at all: the use case refuses (and records it).
+    let first = *velum_app::clients::tabs_for(s.actor.role).first()?;
+    if first == CardTab::Contact {
         return None;
     }
-    let to = if s.actor.may(Access::Read, Section::Marketing) {
-        format!("/clients/{id}/marketing")
-    } else if s.actor.may(Access::Read, Section::AccessHistory) {
-        format!("/clients/{id}/access")
-    } else {
-        // No section at all: the use case refuses (and records it).
-        return None;
-    };
+    let to = format!("/clients/{id}{}", tab_key_path(first).1);
     Some(Redirect::to(&to).into_response())
 }
 
@@ -398,7 +401,7 @@ pub async fn contact(
         return Ok(r);
     }
     let card = state.app.open_card(&s.actor, id, &[Section::Contact]).await?;
-    let mut page = card_page(&s, &card.header, "contact");
+    let mut page = card_page(&s, &card.header, &card.tabs, "contact");
     page.contact = contact_view(&card);
     Ok(ok(&page))
 }
@@ -489,7 +492,7 @@ pub async fn medical(
     PageId(id): PageId<ClientId>,
 ) -> Result<Response, PageError> {
     let card = state.app.open_card(&s.actor, id, &[Section::Medical]).await?;
-    let mut page = card_page(&s, &card.header, "medical");
+    let mut page = card_page(&s, &card.header, &card.tabs, "medical");
     page.medical = medical_view(&card);
     Ok(ok(&page))
 }
@@ -580,7 +583,7 @@ pub async fn marketing(
     PageId(id): PageId<ClientId>,
 ) -> Result<Response, PageError> {
     let card = state.app.open_card(&s.actor, id, &[Section::Marketing]).await?;
-    let mut page = card_page(&s, &card.header, "marketing");
+    let mut page = card_page(&s, &card.header, &card.tabs, "marketing");
     page.marketing = card.marketing.unwrap_or(Marketing {
         email: false,
         sms: false,
@@ -621,7 +624,7 @@ pub async fn history(
     PageId(id): PageId<ClientId>,
 ) -> Result<Response, PageError> {
     let (header, changes) = state.app.client_changes(&s.actor, id).await?;
-    let mut page = card_page(&s, &header, "history");
+    let mut page = card_page(&s, &header, &velum_app::clients::tabs_for(s.actor.role), "history");
     page.changes = changes.iter().map(change_view).collect();
     Ok(ok(&page))
 }
@@ -656,7 +659,7 @@ pub async fn access(
     Query(q): Query<AccessQuery>,
 ) -> Result<Response, PageError> {
     let (header, page) = state.app.access_log(&s.actor, id, q.cursor.as_deref()).await?;
-    let mut view = card_page(&s, &header, "access");
+    let mut view = card_page(&s, &header, &velum_app::clients::tabs_for(s.actor.role), "access");
     view.access = page.items.iter().map(access_view).collect();
     view.next = page.next.unwrap_or_default();
     Ok(ok(&view))

@@ -276,7 +276,7 @@ async fn the_auditor_reads_the_clinic_trail_without_clinical_values() {
         .change_role(
             &clinic.owner().actor(),
             clinic.by_role(Role::Marketing).id,
-            "receptionist",
+            Role::Receptionist,
         )
         .await
         .unwrap();

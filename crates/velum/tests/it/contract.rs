@@ -522,7 +522,7 @@ async fn offboarding_deletes_every_row_of_the_clinic_and_keeps_its_tombstone(bac
         .into_iter()
         .find(|c| c.id == a.clinic_id)
         .unwrap();
-    assert_eq!(tomb.status, "offboarded");
+    assert_eq!(tomb.status, velum_core::clinic::ClinicStatus::Offboarded);
     assert_eq!(app.remaining_rows(b.clinic_id).await.unwrap(), beta_before);
     assert!(
         app.open_card(&b, theirs, &[Section::Contact, Section::Medical])

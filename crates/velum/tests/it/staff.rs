@@ -78,15 +78,20 @@ async fn only_owners_and_managers_administer_staff() {
     // A manager cannot make themselves or anyone an owner.
     let manager = clinic.by_role(Role::Manager).actor();
     let target = clinic.by_role(Role::Receptionist).id;
-    assert!(t.app.change_role(&manager, target, "owner").await.is_err());
-    assert!(t.app.change_role(&manager, manager.staff_id, "owner").await.is_err());
+    assert!(t.app.change_role(&manager, target, Role::Owner).await.is_err());
+    assert!(
+        t.app
+            .change_role(&manager, manager.staff_id, Role::Owner)
+            .await
+            .is_err()
+    );
     assert!(
         t.app
             .set_staff_disabled(&manager, clinic.owner().id, true)
             .await
             .is_err()
     );
-    assert!(t.app.change_role(&manager, target, "practitioner").await.is_ok());
+    assert!(t.app.change_role(&manager, target, Role::Practitioner).await.is_ok());
 }
 
 /// F38: on the staff page, "Reset two-step" and "Disable" first ask for a
