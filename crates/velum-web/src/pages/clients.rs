@@ -281,7 +281,7 @@ struct CardPage {
     name: String,
     archived: bool,
     tabs: Vec<Tab>,
-    tab: &'static str,
+    tab: CardTab,
     contact: ContactView,
     medical: MedicalView,
     marketing: Marketing,
@@ -292,35 +292,32 @@ struct CardPage {
     csrf: String,
 }
 
-/// The page key (the template's `tab`) and path under the card of a tab.
-const fn tab_key_path(t: CardTab) -> (&'static str, &'static str) {
+/// A tab's path under the card.
+const fn tab_path(t: CardTab) -> &'static str {
     match t {
-        CardTab::Contact => ("contact", ""),
-        CardTab::Medical => ("medical", "/medical"),
-        CardTab::Marketing => ("marketing", "/marketing"),
-        CardTab::Changes => ("history", "/history"),
-        CardTab::AccessHistory => ("access", "/access"),
+        CardTab::Contact => "",
+        CardTab::Medical => "/medical",
+        CardTab::Marketing => "/marketing",
+        CardTab::Changes => "/history",
+        CardTab::AccessHistory => "/access",
     }
 }
 
 /// A card page showing `card_tabs`: the tabs the app gave with the card,
 /// or (pages that load no card) the app's tabs for the actor.
-fn card_page(s: &StaffSession, header: &CardHeader, card_tabs: &[CardTab], tab: &'static str) -> CardPage {
+fn card_page(s: &StaffSession, header: &CardHeader, card_tabs: &[CardTab], tab: CardTab) -> CardPage {
     let id = header.id.to_string();
     let tabs = card_tabs
         .iter()
-        .map(|t| {
-            let (key, path) = tab_key_path(*t);
-            Tab {
-                href: format!("/clients/{id}{path}"),
-                label: t.label(),
-                active: key == tab,
-            }
+        .map(|t| Tab {
+            href: format!("/clients/{id}{}", tab_path(*t)),
+            label: t.label(),
+            active: *t == tab,
         })
         .collect();
     let write_section = match tab {
-        "medical" => Section::Medical,
-        "marketing" => Section::Marketing,
+        CardTab::Medical => Section::Medical,
+        CardTab::Marketing => Section::Marketing,
         _ => Section::Contact,
     };
     CardPage {
@@ -388,7 +385,7 @@ fn first_tab(s: &StaffSession, id: ClientId) -> Option<Response> {
     if first == CardTab::Contact {
         return None;
     }
-    let to = format!("/clients/{id}{}", tab_key_path(first).1);
+    let to = format!("/clients/{id}{}", tab_path(first));
     Some(Redirect::to(&to).into_response())
 }
 
@@ -401,7 +398,7 @@ pub async fn contact(
         return Ok(r);
     }
     let card = state.app.open_card(&s.actor, id, &[Section::Contact]).await?;
-    let mut page = card_page(&s, &card.header, &card.tabs, "contact");
+    let mut page = card_page(&s, &card.header, &card.tabs, CardTab::Contact);
     page.contact = contact_view(&card);
     Ok(ok(&page))
 }
@@ -492,7 +489,7 @@ pub async fn medical(
     PageId(id): PageId<ClientId>,
 ) -> Result<Response, PageError> {
     let card = state.app.open_card(&s.actor, id, &[Section::Medical]).await?;
-    let mut page = card_page(&s, &card.header, &card.tabs, "medical");
+    let mut page = card_page(&s, &card.header, &card.tabs, CardTab::Medical);
     page.medical = medical_view(&card);
     Ok(ok(&page))
 }
@@ -583,7 +580,7 @@ pub async fn marketing(
     PageId(id): PageId<ClientId>,
 ) -> Result<Response, PageError> {
     let card = state.app.open_card(&s.actor, id, &[Section::Marketing]).await?;
-    let mut page = card_page(&s, &card.header, &card.tabs, "marketing");
+    let mut page = card_page(&s, &card.header, &card.tabs, CardTab::Marketing);
     page.marketing = card.marketing.unwrap_or(Marketing {
         email: false,
         sms: false,
@@ -624,7 +621,12 @@ pub async fn history(
     PageId(id): PageId<ClientId>,
 ) -> Result<Response, PageError> {
     let (header, changes) = state.app.client_changes(&s.actor, id).await?;
-    let mut page = card_page(&s, &header, &velum_app::clients::tabs_for(s.actor.role), "history");
+    let mut page = card_page(
+        &s,
+        &header,
+        &velum_app::clients::tabs_for(s.actor.role),
+        CardTab::Changes,
+    );
     page.changes = changes.iter().map(change_view).collect();
     Ok(ok(&page))
 }
@@ -659,7 +661,12 @@ pub async fn access(
     Query(q): Query<AccessQuery>,
 ) -> Result<Response, PageError> {
     let (header, page) = state.app.access_log(&s.actor, id, q.cursor.as_deref()).await?;
-    let mut view = card_page(&s, &header, &velum_app::clients::tabs_for(s.actor.role), "access");
+    let mut view = card_page(
+        &s,
+        &header,
+        &velum_app::clients::tabs_for(s.actor.role),
+        CardTab::AccessHistory,
+    );
     view.access = page.items.iter().map(access_view).collect();
     view.next = page.next.unwrap_or_default();
     Ok(ok(&view))

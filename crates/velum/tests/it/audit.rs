@@ -879,3 +879,39 @@ async fn a_chain_deleted_under_a_false_offboarded_status_is_caught() {
     assert_eq!(code, 1, "{out}");
     assert!(out.contains(&clinic.id.to_string()), "{out}");
 }
+
+/// Issue 17 item 1: a change-history row whose section Velum does not know
+/// (written behind the app's back) is shown to nobody, not to everyone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_history_row_of_an_unknown_section_is_shown_to_nobody() {
+    if velum_testkit::Backend::from_env() != velum_testkit::Backend::Sqlite {
+        return;
+    }
+    let t = TestApp::spawn().await;
+    let clinic = t.clinic("Alpha").await;
+    let owner = t.login(clinic.owner()).await;
+    let c: Value = owner
+        .post("/api/v1/clients", &client_json(1))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id: velum_core::ClientId = c["id"].as_str().unwrap().parse().unwrap();
+    let readers = [
+        Role::Owner,
+        Role::Manager,
+        Role::Practitioner,
+        Role::Receptionist,
+        Role::Auditor,
+    ];
+    for role in readers {
+        let (_, changes) = t.app.client_changes(&clinic.by_role(role).actor(), id).await.unwrap();
+        assert_eq!(changes.len(), 1, "{role} sees the card being created");
+    }
+    let db = t.data_dir.path().join("velum.db");
+    tamper(&db, "UPDATE client_history SET section = 'mystery';").await;
+    for role in readers {
+        let (_, changes) = t.app.client_changes(&clinic.by_role(role).actor(), id).await.unwrap();
+        assert!(changes.is_empty(), "{role} was shown a row of an unknown section");
+    }
+}

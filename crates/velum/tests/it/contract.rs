@@ -45,6 +45,8 @@ contract!(
     clinic_id_leads_every_key_of_clinic_data,
     offboarding_deletes_every_row_of_the_clinic_and_keeps_its_tombstone,
     a_recovery_code_is_used_once_even_by_two_servers_at_once,
+    two_clinics_of_one_name_at_once_make_one_clinic,
+    two_first_runs_at_once_make_one_clinic,
 );
 
 fn clock() -> Arc<FixedClock> {
@@ -666,6 +668,59 @@ async fn a_recovery_code_is_used_once_even_by_two_servers_at_once(backend: Backe
         "a reset ends every code"
     );
     assert!(one.api_sign_in("p@alpha.example", pw, &codes[1], None).await.is_err());
+    one.close().await;
+    two.close().await;
+}
+
+/// Clinic names are unique without case among clinics not offboarded, and
+/// the database decides: two servers creating "Harley Skin" and "HARLEY
+/// SKIN" at once make one clinic; the other gets the 409 on `name`.
+async fn two_clinics_of_one_name_at_once_make_one_clinic(backend: Backend) {
+    let (loc, _dir) = fresh_location(backend).await;
+    let c = clock();
+    let one = open_app(&loc, c.clone(), None).await;
+    let two = open_app(&loc, c.clone(), None).await;
+    for round in 0..3 {
+        let (n1, n2) = (format!("Harley Skin {round}"), format!("HARLEY SKIN {round}"));
+        let (e1, e2) = (format!("a{round}@one.example"), format!("b{round}@two.example"));
+        let (x, y) = tokio::join!(one.create_clinic(&n1, &e1, None), two.create_clinic(&n2, &e2, None));
+        let (made, refused) = match (x, y) {
+            (Ok(m), Err(e)) | (Err(e), Ok(m)) => (m, e),
+            (x, y) => panic!("exactly one clinic, got {x:?} and {y:?}"),
+        };
+        assert!(!made.setup_link.is_empty());
+        match refused {
+            AppError::Conflict(f) => assert!(f.get("name").is_some(), "{f:?}"),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(one.clinics().await.unwrap().len(), 3);
+    one.close().await;
+    two.close().await;
+}
+
+/// The first-run rule (only while no clinic exists) is decided inside the
+/// transaction: two first runs at once make one clinic; the other is
+/// refused, and so is every first run after it.
+async fn two_first_runs_at_once_make_one_clinic(backend: Backend) {
+    let (loc, _dir) = fresh_location(backend).await;
+    let c = clock();
+    let one = open_app(&loc, c.clone(), None).await;
+    let two = open_app(&loc, c.clone(), None).await;
+    let (x, y) = tokio::join!(
+        one.create_first_clinic("First", "owner@first.example", None),
+        two.create_first_clinic("Second", "owner@second.example", None),
+    );
+    let refused = match (x, y) {
+        (Ok(_), Err(e)) | (Err(e), Ok(_)) => e,
+        (x, y) => panic!("exactly one clinic, got {x:?} and {y:?}"),
+    };
+    assert!(matches!(refused, AppError::Forbidden), "{refused:?}");
+    assert_eq!(one.clinics().await.unwrap().len(), 1);
+    assert!(matches!(
+        two.create_first_clinic("Third", "owner@third.example", None).await,
+        Err(AppError::Forbidden)
+    ));
     one.close().await;
     two.close().await;
 }

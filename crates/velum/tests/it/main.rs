@@ -21,3 +21,4 @@ mod staff;
 mod tenancy;
 mod totp;
 mod transfer;
+mod typed_states;
