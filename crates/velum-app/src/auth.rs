@@ -527,7 +527,7 @@ impl App {
             return Err(self.fail(tx, Some(&s), Some(&attempt), source, "wrong_password").await);
         }
         let clinic = clinics::get(&mut tx, &crate::visitor_scope(s.clinic_id)).await?;
-        if clinic.is_none_or(|c| c.status != "active") {
+        if clinic.is_none_or(|c| !c.status.is_active()) {
             // The password was right, so this is no guess: it is audited
             // but not counted towards a lock, and the answer says why.
             self.audit(

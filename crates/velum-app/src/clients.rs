@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use velum_core::actor::Access;
 use velum_core::audit::AuditAction;
 use velum_core::client::{ClientDetails, ClientInput, MedicalInput, MedicalSummary};
+use velum_core::policy::{self, CardTab, ChangeSection};
 use velum_core::text::{DateOfBirth, UkMobile};
 use velum_core::{Actor, ClientId, Role, Section, StaffActor};
 use velum_crypto::{Aad, ClientKey};
@@ -60,7 +61,7 @@ pub struct Card {
     pub medical: Option<Medical>,
     pub marketing: Option<Marketing>,
     /// The tabs this actor may open on this card.
-    pub tabs: Vec<Section>,
+    pub tabs: Vec<CardTab>,
 }
 
 /// One row of a search result.
@@ -220,18 +221,10 @@ pub(crate) fn history_aad(scope: &ClinicScope, client: ClientId, id: uuid::Uuid)
     Aad::record("client.history", &[scope.clinic_id().as_uuid(), client.as_uuid(), id])
 }
 
-/// The tabs a role may open on a card.
+/// The tabs a role may open on a card ([`policy::card_tabs`]).
 #[must_use]
-pub fn tabs_for(role: Role) -> Vec<Section> {
-    [
-        Section::Contact,
-        Section::Medical,
-        Section::Marketing,
-        Section::AccessHistory,
-    ]
-    .into_iter()
-    .filter(|s| role.may(Access::Read, *s))
-    .collect()
+pub fn tabs_for(role: Role) -> Vec<CardTab> {
+    policy::card_tabs(role)
 }
 
 /// Turn the search box into a search term: a date, an email, a phone
@@ -572,7 +565,7 @@ impl App {
                 &scope,
                 id,
                 uuid::Uuid::now_v7(),
-                "status",
+                ChangeSection::Status.as_str(),
                 actor.staff_id,
                 None,
                 self.now(),
@@ -804,14 +797,11 @@ impl App {
         };
         let rows = clients::history(&mut tx, &scope, id).await?;
         // Only changes to sections this role may read (reception does not
-        // learn when the medical summary changed).
+        // learn when the medical summary changed); a row of a section
+        // Velum does not know is shown to nobody.
         let rows: Vec<_> = rows
             .into_iter()
-            .filter(|h| {
-                h.section
-                    .parse::<Section>()
-                    .map_or(true, |s| actor.may(Access::Read, s))
-            })
+            .filter(|h| policy::may_see_stored_change(actor.role, &h.section))
             .collect();
         self.audit(
             &mut tx,

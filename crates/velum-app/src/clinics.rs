@@ -6,11 +6,12 @@
 use velum_core::actor::Purpose;
 use velum_core::audit::{AuditAction, NewAuditEvent};
 use velum_core::client::FieldErrors;
-use velum_core::text::{EmailAddress, ShortText};
+use velum_core::clinic::{ClinicName, ClinicStatus};
+use velum_core::text::EmailAddress;
 use velum_core::{ClinicId, Role, StaffId};
 use velum_crypto::ClinicKey;
 use velum_store::staff::{self, LinkPurpose};
-use velum_store::{Tx, clinics, outbox};
+use velum_store::{StoreError, Tx, clinics, outbox};
 
 use crate::auth::SETUP_LINK_LIFETIME;
 use crate::staff::create_account;
@@ -43,7 +44,27 @@ pub struct CreatedClinic {
 pub struct ClinicSummary {
     pub id: ClinicId,
     pub name: String,
-    pub status: String,
+    pub status: ClinicStatus,
+}
+
+/// The answer when another clinic has the name (compared without case;
+/// offboarded clinics do not count).
+fn name_taken() -> AppError {
+    AppError::Conflict(FieldErrors::single(
+        "name",
+        "is already the name of another clinic; add the town or another detail to tell them apart",
+    ))
+}
+
+/// How a clinic is being created.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Creation {
+    /// The console or an operator: the link is returned.
+    Console,
+    /// Hosted mode: the link is mailed to the owner.
+    MailingOwner,
+    /// The first-run page: only while no clinic exists.
+    FirstRun,
 }
 
 impl App {
@@ -59,7 +80,9 @@ impl App {
         owner_email: &str,
         source: Option<&str>,
     ) -> Result<NewClinic, AppError> {
-        let (created, link) = self.insert_clinic_and_owner(name, owner_email, source, false).await?;
+        let (created, link) = self
+            .insert_clinic_and_owner(name, owner_email, source, Creation::Console)
+            .await?;
         Ok(NewClinic {
             clinic_id: created.clinic_id,
             owner_id: created.owner_id,
@@ -80,7 +103,35 @@ impl App {
         owner_email: &str,
         source: Option<&str>,
     ) -> Result<CreatedClinic, AppError> {
-        Ok(self.insert_clinic_and_owner(name, owner_email, source, true).await?.0)
+        Ok(self
+            .insert_clinic_and_owner(name, owner_email, source, Creation::MailingOwner)
+            .await?
+            .0)
+    }
+
+    /// The first-run page: create the installation's first clinic and its
+    /// owner, as [`App::create_clinic`] does, only while no clinic exists.
+    /// Decided inside the transaction: the clinic list is read there, and
+    /// the first-run mark in `meta` can be written once, so of two first
+    /// runs at once exactly one creates a clinic.
+    ///
+    /// # Errors
+    /// `Forbidden` once a clinic exists (nothing is audited: there is no
+    /// actor and no clinic to audit it in); otherwise as `create_clinic`.
+    pub async fn create_first_clinic(
+        &self,
+        name: &str,
+        owner_email: &str,
+        source: Option<&str>,
+    ) -> Result<NewClinic, AppError> {
+        let (created, link) = self
+            .insert_clinic_and_owner(name, owner_email, source, Creation::FirstRun)
+            .await?;
+        Ok(NewClinic {
+            clinic_id: created.clinic_id,
+            owner_id: created.owner_id,
+            setup_link: link.unwrap_or_default(),
+        })
     }
 
     /// Hosted mode, for `velum clinic create`: the database is PostgreSQL,
@@ -104,28 +155,29 @@ impl App {
         name: &str,
         owner_email: &str,
         source: Option<&str>,
-        mail_link: bool,
+        how: Creation,
     ) -> Result<(CreatedClinic, Option<String>), AppError> {
+        if how == Creation::FirstRun && !self.clinics().await?.is_empty() {
+            return Err(AppError::Forbidden);
+        }
         let mut errors = FieldErrors::new();
-        let name = errors.take("name", ShortText::parse(name));
+        let name = errors.take("name", ClinicName::parse(name));
         let email = errors.take("owner_email", EmailAddress::parse(owner_email));
         let (Some(name), Some(email)) = (name, email) else {
             return Err(AppError::Validation(errors));
         };
-        // Two clinics of one name could not be told apart in lists, or when
-        // an operator types the name to confirm an offboarding.
-        let taken =
-            self.store().list_clinics().await?.into_iter().any(|c| {
-                c.status != "offboarded" && c.name.trim().to_lowercase() == name.as_str().trim().to_lowercase()
-            });
-        if taken {
-            return Err(AppError::Conflict(FieldErrors::single(
-                "name",
-                "is already the name of another clinic; add the town or another detail to tell them apart",
-            )));
-        }
         let mut tx = self.begin().await?;
-        let (clinic_id, owner_id) = self.insert_clinic(&mut tx, name.as_str(), source).await?;
+        if how == Creation::FirstRun {
+            let first = match clinics::mark_first_run(&mut tx).await {
+                Ok(()) => clinics::count(&mut tx).await? == 0,
+                Err(StoreError::Conflict(_)) => false,
+                Err(e) => return Err(e.into()),
+            };
+            if !first {
+                return Err(AppError::Forbidden);
+            }
+        }
+        let (clinic_id, owner_id) = self.insert_clinic(&mut tx, &name, source).await?;
         let scope = crate::job_scope(SETUP_JOB, clinic_id);
         create_account(
             &mut tx,
@@ -148,7 +200,7 @@ impl App {
         let setup_link = self
             .new_link(&mut tx, &owner, LinkPurpose::Setup, SETUP_LINK_LIFETIME)
             .await?;
-        let setup_link = if mail_link {
+        let setup_link = if how == Creation::MailingOwner {
             let body = format!(
                 "A Velum clinic, {}, has been set up for you as its owner.\n\n\
                  Set your password (and then two-step sign-in) within 72 hours:\n{setup_link}\n\n\
@@ -165,16 +217,32 @@ impl App {
     }
 
     /// The clinic row, its wrapped key, and the first event of its chain.
+    /// Two clinics of one name could not be told apart in lists, or when an
+    /// operator types the name to confirm an offboarding: `Conflict` on
+    /// `name` when a clinic that has not been offboarded has it, compared
+    /// without case. Checked here, and decided by the database's unique
+    /// index on the lower-cased name, so two at once cannot both have it.
     pub(crate) async fn insert_clinic(
         &self,
         tx: &mut Tx,
-        name: &str,
+        name: &ClinicName,
         source: Option<&str>,
     ) -> Result<(ClinicId, StaffId), AppError> {
+        let key = name.key();
+        let taken = clinics::live_names(tx)
+            .await?
+            .iter()
+            .any(|n| n.trim().to_lowercase() == key);
+        if taken {
+            return Err(name_taken());
+        }
         let clinic_id = ClinicId::new();
         let owner_id = StaffId::new();
         let wrapped = self.master().wrap_clinic_key(&ClinicKey::generate(), clinic_id);
-        clinics::insert(tx, clinic_id, name, &wrapped, self.now()).await?;
+        match clinics::insert(tx, clinic_id, name.as_str(), &wrapped, self.now()).await {
+            Err(StoreError::Conflict(_)) => return Err(name_taken()),
+            other => other?,
+        }
         self.audit(
             tx,
             NewAuditEvent {

@@ -103,7 +103,8 @@ impl App {
     /// Database errors.
     pub async fn fixture_clinic(&self, name: &str) -> Result<ClinicId, AppError> {
         let mut tx = self.begin().await?;
-        let (id, _) = self.insert_clinic(&mut tx, name, None).await?;
+        let name = velum_core::clinic::ClinicName::parse(name).map_err(|e| AppError::field("name", &e.to_string()))?;
+        let (id, _) = self.insert_clinic(&mut tx, &name, None).await?;
         tx.commit().await?;
         Ok(id)
     }

@@ -157,7 +157,7 @@ impl App {
         let scope = crate::job_scope(KEY_ROTATION_JOB, clinic);
         let mut tx = self.begin().await?;
         match clinics::get(&mut tx, &scope).await? {
-            Some(c) if c.status != "offboarded" => {}
+            Some(c) if !c.status.is_offboarded() => {}
             _ => return Err(AppError::NotFound),
         }
         let ids = clinics::key_ids(&mut tx, &scope).await?;

@@ -115,6 +115,7 @@ use sha2::{Digest, Sha256};
 use velum_blobs::BlobId;
 use velum_core::actor::Purpose;
 use velum_core::audit::{AuditAction, NewAuditEvent};
+use velum_core::clinic::ClinicStatus;
 use velum_core::{Actor, ClientId, ClinicId, StaffActor, SystemJob};
 use velum_crypto::archive::ArchiveRecipient;
 use velum_crypto::{Aad, ArchiveKey, ClientKey, ClinicKey, WrappedKey};
@@ -1472,13 +1473,13 @@ impl App {
         let row = clinics::get(&mut tx, &scope)
             .await?
             .ok_or(OffboardError::UnknownClinic(clinic))?;
-        match row.status.as_str() {
-            "suspended" => {}
-            "offboarded" => return Err(OffboardError::AlreadyOffboarded(clinic)),
-            other => {
+        match row.status {
+            ClinicStatus::Suspended => {}
+            ClinicStatus::Offboarded => return Err(OffboardError::AlreadyOffboarded(clinic)),
+            other @ ClinicStatus::Active => {
                 return Err(OffboardError::NotSuspended {
                     clinic,
-                    status: other.to_owned(),
+                    status: other.as_str().to_owned(),
                 });
             }
         }

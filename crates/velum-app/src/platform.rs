@@ -9,6 +9,9 @@ use uuid::Uuid;
 use velum_core::actor::Purpose;
 use velum_core::audit::{AuditAction, NewAuditEvent};
 use velum_core::client::FieldErrors;
+use velum_core::clinic::ClinicStatus;
+use velum_core::policy;
+use velum_core::support::{GrantMinutes, GrantState, GrantStatus, SupportReason};
 use velum_core::text::{EmailAddress, ShortText};
 use velum_core::{Actor, ClinicId, Role, StaffActor, StaffId, SystemJob};
 use velum_crypto::ClinicKey;
@@ -20,11 +23,12 @@ use crate::auth::{SETUP_LINK_LIFETIME, TokenRef};
 use crate::staff::create_account;
 use crate::{App, AppError, event};
 
+pub use velum_core::support::Decision;
 pub use velum_store::platform::{ClinicUsage, platform_id};
 
 /// Default and longest support visit, in minutes.
-pub const DEFAULT_GRANT_MINUTES: i64 = 60;
-pub const MAX_GRANT_MINUTES: i64 = 8 * 60;
+pub const DEFAULT_GRANT_MINUTES: i64 = GrantMinutes::DEFAULT;
+pub const MAX_GRANT_MINUTES: i64 = GrantMinutes::MAX;
 
 /// A new operator account and its one-time set-up link.
 #[derive(Clone, Debug)]
@@ -52,7 +56,7 @@ pub struct SupportGrant {
     pub reason: String,
     pub minutes: i64,
     /// requested, granted (live), expired, denied or revoked.
-    pub state: &'static str,
+    pub state: GrantState,
     pub requested_at: Timestamp,
     pub decided_at: Option<Timestamp>,
     pub expires_at: Option<Timestamp>,
@@ -60,22 +64,8 @@ pub struct SupportGrant {
     pub actions: Option<i64>,
 }
 
-/// What the clinic's owner decides.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Decision {
-    Grant,
-    Deny,
-    Revoke,
-}
-
-fn state_of(g: &GrantRow, now: Timestamp) -> &'static str {
-    match g.status.as_str() {
-        "requested" => "requested",
-        "granted" if g.expires_at.is_some_and(|t| t > now) => "granted",
-        "granted" => "expired",
-        "denied" => "denied",
-        _ => "revoked",
-    }
+fn state_of(g: &GrantRow, now: Timestamp) -> GrantState {
+    GrantState::at(g.status, g.expires_at, now)
 }
 
 /// The job name `velum clinic suspend`/`resume` records as its actor.
@@ -335,7 +325,11 @@ impl App {
             None => crate::job_scope(SUSPEND_JOB, clinic),
         };
         let mut tx = self.begin().await?;
-        let status = if suspended { "suspended" } else { "active" };
+        let status = if suspended {
+            ClinicStatus::Suspended
+        } else {
+            ClinicStatus::Active
+        };
         if clinic == platform_id() || !platform::set_status(&mut tx, &scope, status).await? {
             return Err(Self::gone_or_unknown(&mut tx, &scope).await);
         }
@@ -391,7 +385,7 @@ impl App {
     /// `NotFound`.
     async fn gone_or_unknown(tx: &mut velum_store::Tx, scope: &ClinicScope) -> AppError {
         match velum_store::clinics::get(tx, scope).await {
-            Ok(Some(c)) if c.status == "offboarded" => AppError::Conflict(FieldErrors::single(
+            Ok(Some(c)) if c.status.is_offboarded() => AppError::Conflict(FieldErrors::single(
                 "clinic",
                 "has been offboarded: its data and keys are gone",
             )),
@@ -415,36 +409,32 @@ impl App {
         let actor = &self.staff_of(actor).await?;
         self.require_operator(actor).await?;
         let mut errors = FieldErrors::new();
-        let reason = reason.trim();
-        if reason.chars().count() < 10 {
-            errors.add("reason", "must say why support needs access, in at least 10 characters");
-        } else if reason.chars().count() > 500 {
-            errors.add("reason", "must be at most 500 characters");
-        }
-        let minutes = match minutes.trim() {
-            "" => Some(DEFAULT_GRANT_MINUTES),
-            m => match m.parse::<i64>() {
-                Ok(n) if (5..=MAX_GRANT_MINUTES).contains(&n) => Some(n),
-                _ => {
-                    errors.add("minutes", "must be a whole number of minutes from 5 to 480");
-                    None
-                }
-            },
-        };
-        let Some(minutes) = minutes.filter(|_| errors.is_empty()) else {
+        let reason = errors.take("reason", SupportReason::parse(reason));
+        let minutes = errors.take("minutes", GrantMinutes::parse(minutes));
+        let (Some(reason), Some(minutes)) = (reason, minutes) else {
             return Err(AppError::Validation(errors));
         };
+        let minutes = minutes.get();
         let scope = actor.operator_scope(clinic).ok_or(AppError::Forbidden)?;
         let mut tx = self.begin().await?;
         let known = velum_store::clinics::get(&mut tx, &scope).await?;
         if known.is_none() || clinic == platform_id() {
             return Err(AppError::NotFound);
         }
-        if known.is_some_and(|c| c.status == "offboarded") {
+        if known.is_some_and(|c| c.status.is_offboarded()) {
             return Err(Self::gone_or_unknown(&mut tx, &scope).await);
         }
         let id = Uuid::now_v7();
-        platform::insert_grant(&mut tx, &scope, id, actor.staff_id, reason, minutes, self.now()).await?;
+        platform::insert_grant(
+            &mut tx,
+            &scope,
+            id,
+            actor.staff_id,
+            reason.as_str(),
+            minutes,
+            self.now(),
+        )
+        .await?;
         self.audit(
             &mut tx,
             operator_event(
@@ -481,7 +471,7 @@ impl App {
     /// `Forbidden` for anyone but the clinic's owner.
     pub async fn clinic_support_grants(&self, actor: &Actor) -> Result<Vec<SupportGrant>, AppError> {
         let actor = &self.staff_of(actor).await?;
-        if actor.role != Role::Owner {
+        if !policy::may_decide_support(actor.role) {
             return Err(self.deny(actor, None, &[], "support_grants").await);
         }
         let scope = actor.scope();
@@ -490,7 +480,7 @@ impl App {
         let mut out = Vec::with_capacity(rows.len());
         for g in rows {
             let actions = match (g.decided_at, g.expires_at) {
-                (Some(from), Some(until)) if g.status != "denied" => {
+                (Some(from), Some(until)) if g.status != GrantStatus::Denied => {
                     let until = until.min(self.now());
                     Some(platform::events_under_grant(&mut tx, &scope, g.operator_id, from, until).await?)
                 }
@@ -521,7 +511,7 @@ impl App {
     /// decision applies to.
     pub async fn decide_support(&self, actor: &Actor, grant: Uuid, decision: Decision) -> Result<(), AppError> {
         let actor = &self.staff_of(actor).await?;
-        if actor.role != Role::Owner {
+        if !policy::may_decide_support(actor.role) {
             return Err(self.deny(actor, None, &[], "support_decision").await);
         }
         let scope = actor.scope();
@@ -532,18 +522,22 @@ impl App {
             return Err(self.refuse(actor, &reason, AppError::NotFound).await);
         };
         let now = self.now();
-        let (from, to, expires, action) = match decision {
+        let (expires, action) = match decision {
             Decision::Grant => (
-                "requested",
-                "granted",
                 now.checked_add(SignedDuration::from_mins(g.minutes)).ok(),
                 AuditAction::SupportGranted,
             ),
-            Decision::Deny => ("requested", "denied", None, AuditAction::SupportDenied),
-            Decision::Revoke => ("granted", "revoked", Some(now), AuditAction::SupportRevoked),
+            Decision::Deny => (None, AuditAction::SupportDenied),
+            Decision::Revoke => (Some(now), AuditAction::SupportRevoked),
         };
-        let live = decision != Decision::Revoke || state_of(&g, now) == "granted";
-        if !live || !platform::decide(&mut tx, &scope, grant, from, to, actor.staff_id, now, expires).await? {
+        let state = state_of(&g, now);
+        let moved = match state.after(decision) {
+            Some(to) => {
+                platform::decide(&mut tx, &scope, grant, state.stored(), to, actor.staff_id, now, expires).await?
+            }
+            None => false,
+        };
+        if !moved {
             return Err(AppError::Conflict(FieldErrors::single(
                 "grant",
                 "has already been decided or has ended",
@@ -578,7 +572,7 @@ impl App {
         let refusal = match &g {
             None => Some(("no_grant", AppError::NotFound)),
             Some(g) if g.operator_id != actor.staff_id => Some(("not_their_grant", AppError::NotFound)),
-            Some(g) if state_of(g, self.now()) != "granted" => Some(("grant_not_live", AppError::Forbidden)),
+            Some(g) if !state_of(g, self.now()).is_live() => Some(("grant_not_live", AppError::Forbidden)),
             Some(_) => None,
         };
         if let Some((why, answer)) = refusal {
@@ -629,10 +623,10 @@ impl App {
         let g = platform::grant(&mut tx, &scope, grant).await?;
         let clinic_active = velum_store::clinics::get(&mut tx, &scope)
             .await?
-            .is_some_and(|c| c.status == "active");
+            .is_some_and(|c| c.status.is_active());
         drop(tx);
         match g {
-            Some(g) if g.operator_id == row.staff_id && state_of(&g, self.now()) == "granted" && clinic_active => {
+            Some(g) if g.operator_id == row.staff_id && state_of(&g, self.now()).is_live() && clinic_active => {
                 Ok(Some(SupportVisit {
                     clinic_id: clinic,
                     clinic_name: g.clinic_name,

@@ -6,7 +6,7 @@
 use velum_core::audit::AuditAction;
 use velum_core::client::FieldErrors;
 use velum_core::text::{EmailAddress, PersonName};
-use velum_core::{Actor, Role, StaffActor, StaffId};
+use velum_core::{Actor, Role, StaffActor, StaffId, policy};
 use velum_crypto::{TotpSecret, password};
 use velum_store::staff::{self, LinkPurpose, StaffRow};
 use velum_store::{ClinicScope, StoreError, Tx, outbox, sessions};
@@ -93,7 +93,7 @@ impl App {
         let (Some(email), Some(name), Some(role)) = (email, name, role) else {
             return Err(AppError::Validation(errors));
         };
-        if role == Role::Owner && actor.role != Role::Owner {
+        if !policy::may_assign_role(actor.role, role) {
             return Err(self.deny(actor, None, &[], "invite_owner").await);
         }
         let scope = actor.scope();
@@ -220,22 +220,19 @@ impl App {
     }
 
     /// Owners may change anyone; managers may not touch owners or make
-    /// owners; nobody changes their own role or disables themselves.
+    /// owners; nobody changes their own role or disables themselves
+    /// ([`policy::may_change_staff`]).
     fn may_change(actor: &StaffActor, target: &StaffRow, new_role: Option<Role>) -> bool {
-        target.id != actor.staff_id
-            && (actor.role == Role::Owner || (target.role != Role::Owner && new_role != Some(Role::Owner)))
+        policy::may_change_staff(actor.role, actor.staff_id, target.id, target.role, new_role)
     }
 
     /// Change a member of staff's role. Takes effect on their next request.
     ///
     /// # Errors
     /// `Forbidden`; `NotFound`.
-    pub async fn change_role(&self, actor: &Actor, id: StaffId, role: &str) -> Result<StaffView, AppError> {
+    pub async fn change_role(&self, actor: &Actor, id: StaffId, role: Role) -> Result<StaffView, AppError> {
         let actor = &self.staff_of(actor).await?;
         self.require_admin(actor).await?;
-        let role: Role = role
-            .parse()
-            .map_err(|e: velum_core::actor::UnknownRole| AppError::field("role", &e.to_string()))?;
         let scope = actor.scope();
         let mut tx = self.begin().await?;
         let Some(target) = self.target(&mut tx, actor, id).await? else {

@@ -336,7 +336,7 @@ impl App {
         let mut tx = self.store().begin_snapshot().await?;
         match clinics::get(&mut tx, &scope).await? {
             None => return Err(TransferError::NoSuchClinic(clinic)),
-            Some(c) if c.status == "offboarded" => return Err(TransferError::Offboarded(clinic)),
+            Some(c) if c.status.is_offboarded() => return Err(TransferError::Offboarded(clinic)),
             Some(_) => {}
         }
         let tables = transfer::read_clinic(&mut tx, &scope).await?;

@@ -1,6 +1,6 @@
-//! Who is acting, and what each staff role may do with each section of the
-//! client card. This table is the whole access policy for client data; the
-//! app layer checks it in every use case, and templates never decide access.
+//! Who is acting, and the staff roles. What each role may do with each
+//! section of the client card is decided in [`crate::policy`]; the app layer
+//! checks it in every use case, and templates never decide access.
 
 use std::fmt;
 use std::net::IpAddr;
@@ -68,44 +68,22 @@ impl Role {
     }
 
     /// May this role read (or, with `Access::Write`, change) this section?
+    /// The table is [`crate::policy::may`].
     #[must_use]
     pub const fn may(self, access: Access, section: Section) -> bool {
-        use Access::Read;
-        use Section::{AccessHistory, ClinicalNotes, Consents, Contact, Marketing, Medical, Payments, Photos};
-        match (self, access, section) {
-            // Owners and managers run the clinic and answer data requests:
-            // they see every section. The access history is read-only for all.
-            (Role::Owner | Role::Manager, _, AccessHistory) => matches!(access, Read),
-            (Role::Owner | Role::Manager, _, _) => true,
-            // Practitioners treat: the whole clinical record, no audit trail.
-            (Role::Practitioner, _, Contact | Medical | ClinicalNotes | Photos | Consents | Marketing)
-            | (Role::Practitioner, Read, Payments) => true,
-            // Reception: contact details, bookings and payments, never medical.
-            (Role::Receptionist, _, Contact | Payments | Marketing) => true,
-            // Marketing: only marketing preferences (and only of clients who
-            // consented, which the app layer checks per client).
-            (Role::Marketing, Read, Marketing) => true,
-            // Auditors: who looked at what. They can find the client by name
-            // and contact details, never clinical values.
-            (Role::Auditor, Read, Contact | AccessHistory) => true,
-            // Support under a break-glass grant: enough to find and look at a
-            // card a clinic reports a problem with, read-only, never clinical
-            // values. Platform operators see no client data at all.
-            (Role::Support, Read, Contact | Marketing | Payments | AccessHistory) => true,
-            _ => false,
-        }
+        crate::policy::may(self, access, section)
     }
 
     /// Owners and managers invite staff, change roles and disable accounts.
     #[must_use]
     pub const fn may_manage_staff(self) -> bool {
-        matches!(self, Role::Owner | Role::Manager)
+        crate::policy::may_manage_staff(self)
     }
 
     /// Who may read the clinic-wide audit trail.
     #[must_use]
     pub const fn may_read_audit(self) -> bool {
-        matches!(self, Role::Owner | Role::Manager | Role::Auditor)
+        crate::policy::may_read_audit(self)
     }
 
     /// The purpose recorded in the audit trail when this role opens a record.

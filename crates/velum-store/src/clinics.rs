@@ -3,6 +3,7 @@
 use jiff::Timestamp;
 use uuid::Uuid;
 use velum_core::ClinicId;
+use velum_core::clinic::ClinicStatus;
 use velum_crypto::WrappedKey;
 
 use crate::bind::BindScope;
@@ -12,14 +13,15 @@ use crate::{ClinicScope, Store, StoreError, Tx, from_micros, micros};
 pub struct ClinicRow {
     pub id: ClinicId,
     pub name: String,
-    pub status: String,
+    pub status: ClinicStatus,
     pub created_at: Timestamp,
 }
 
 /// Create a clinic with its first wrapped key (key id 1).
 ///
 /// # Errors
-/// Database errors.
+/// `Conflict` if a clinic that has not been offboarded has the name
+/// (compared in lower case: the `clinics_live_name` index); database errors.
 pub async fn insert(
     tx: &mut Tx,
     id: ClinicId,
@@ -35,7 +37,8 @@ pub async fn insert(
     .bind(micros(now))
     .execute(c)
     .await
-    .map(|r| r.rows_affected()))?;
+    .map(|r| r.rows_affected()))
+    .map_err(StoreError::from_sqlx)?;
     on_tx!(tx, |c| sqlx::query(
         "INSERT INTO clinic_keys (clinic_id, key_id, wrapped, created_at) VALUES ($1, 1, $2, $3)"
     )
@@ -45,6 +48,51 @@ pub async fn insert(
     .execute(c)
     .await
     .map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// The names of the clinics (not the platform's row) that have not been
+/// offboarded: the ones a new clinic's name must differ from.
+///
+/// # Errors
+/// Database errors.
+pub async fn live_names(tx: &mut Tx) -> Result<Vec<String>, StoreError> {
+    let names: Vec<String> = on_tx!(tx, |c| sqlx::query_scalar(
+        "SELECT name FROM clinics WHERE kind = 'clinic' AND status <> 'offboarded'"
+    )
+    .fetch_all(c)
+    .await)?;
+    Ok(names)
+}
+
+/// How many clinics there are (not the platform's row; offboarded ones
+/// count: their tombstones stay).
+///
+/// # Errors
+/// Database errors.
+pub async fn count(tx: &mut Tx) -> Result<i64, StoreError> {
+    let n: i64 = on_tx!(tx, |c| sqlx::query_scalar(
+        "SELECT COUNT(*) FROM clinics WHERE kind = 'clinic'"
+    )
+    .fetch_one(c)
+    .await)?;
+    Ok(n)
+}
+
+/// Record that the installation's first run has created its first clinic.
+/// The mark is a primary key in `meta`, so it can be written once: of two
+/// first runs at once, the second gets `Conflict`.
+///
+/// # Errors
+/// `Conflict` if the mark exists; database errors.
+pub async fn mark_first_run(tx: &mut Tx) -> Result<(), StoreError> {
+    on_tx!(tx, |c| sqlx::query(
+        "INSERT INTO meta (key, value) VALUES ('first_run', 'done')"
+    )
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))
+    .map_err(StoreError::from_sqlx)?;
     Ok(())
 }
 
@@ -166,9 +214,14 @@ fn to_row((id, name, status, created_at): (Uuid, String, String, i64)) -> Result
     Ok(ClinicRow {
         id: ClinicId::from_uuid(id),
         name,
-        status,
+        status: parse_status(&status)?,
         created_at: from_micros(created_at)?,
     })
+}
+
+/// A stored clinic status, parsed: anything else is corrupt, never a default.
+pub(crate) fn parse_status(s: &str) -> Result<ClinicStatus, StoreError> {
+    s.parse().map_err(|_| StoreError::Corrupt("clinic status"))
 }
 
 impl Store {

@@ -492,7 +492,8 @@ impl Store {
     }
 
     /// Every primary key, foreign key and unique index, as (table, kind,
-    /// columns in key order), sorted. Kind is `primary key`, `unique`, or
+    /// columns in key order), sorted. A column of an index that is an
+    /// expression (such as `lower(name)`) is listed as `(expression)`. Kind is `primary key`, `unique`, or
     /// `foreign key -> <referenced table>`. For the schema-parity test and
     /// the check that clinic_id leads every key of clinic data.
     ///
@@ -510,7 +511,7 @@ impl Store {
                      SELECT t.name, 'foreign key -> ' || f.\"table\", CAST(f.id AS TEXT), f.seq, f.\"from\" \
                        FROM t JOIN pragma_foreign_key_list(t.name) f \
                      UNION ALL \
-                     SELECT t.name, 'unique', il.name, ii.seqno, ii.name \
+                     SELECT t.name, 'unique', il.name, ii.seqno, COALESCE(ii.name, '(expression)') \
                        FROM t JOIN pragma_index_list(t.name) il JOIN pragma_index_info(il.name) ii \
                        WHERE il.\"unique\" = 1 AND il.origin <> 'pk'",
                 )
@@ -529,11 +530,11 @@ impl Store {
                      JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum \
                      WHERE n.nspname = current_schema() AND c.contype IN ('p', 'f') AND t.relname <> '_sqlx_migrations' \
                      UNION ALL \
-                     SELECT t.relname::text, 'unique', ic.relname::text, k.ord, a.attname::text \
+                     SELECT t.relname::text, 'unique', ic.relname::text, k.ord, COALESCE(a.attname::text, '(expression)') \
                      FROM pg_index i JOIN pg_class t ON t.oid = i.indrelid JOIN pg_class ic ON ic.oid = i.indexrelid \
                      JOIN pg_namespace n ON n.oid = t.relnamespace \
                      CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord) \
-                     JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum \
+                     LEFT JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum \
                      WHERE n.nspname = current_schema() AND i.indisunique AND NOT i.indisprimary \
                        AND t.relname <> '_sqlx_migrations'",
                 )

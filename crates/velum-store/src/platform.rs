@@ -3,6 +3,8 @@
 
 use jiff::Timestamp;
 use uuid::Uuid;
+use velum_core::clinic::ClinicStatus;
+use velum_core::support::GrantStatus;
 use velum_core::{ClinicId, StaffId};
 use velum_crypto::WrappedKey;
 
@@ -41,18 +43,18 @@ pub async fn ensure_platform(tx: &mut Tx, wrapped_key: &WrappedKey, now: Timesta
     Ok(true)
 }
 
-/// Set a clinic's status (`active` or `suspended`). Returns false when no
+/// Set a clinic's status (active or suspended). Returns false when no
 /// clinic (the platform's row excepted) has that id, or it was offboarded
 /// (an offboarded clinic has no data or keys left to come back to).
 ///
 /// # Errors
 /// Database errors.
-pub async fn set_status(tx: &mut Tx, scope: &ClinicScope, status: &str) -> Result<bool, StoreError> {
+pub async fn set_status(tx: &mut Tx, scope: &ClinicScope, status: ClinicStatus) -> Result<bool, StoreError> {
     let n = on_tx!(tx, |c| sqlx::query(
         "UPDATE clinics SET status = $2 WHERE id = $1 AND kind = 'clinic' AND status <> 'offboarded'"
     )
     .bind_scope(scope)
-    .bind(status)
+    .bind(status.as_str())
     .execute(c)
     .await
     .map(|r| r.rows_affected()))?;
@@ -64,7 +66,7 @@ pub async fn set_status(tx: &mut Tx, scope: &ClinicScope, status: &str) -> Resul
 pub struct ClinicUsage {
     pub id: ClinicId,
     pub name: String,
-    pub status: String,
+    pub status: ClinicStatus,
     /// `clinic` for every row listed here (the platform's own row is not).
     pub kind: String,
     pub created_at: Timestamp,
@@ -93,7 +95,7 @@ impl TryFrom<UsageRow> for ClinicUsage {
         Ok(ClinicUsage {
             id: ClinicId::from_uuid(r.id),
             name: r.name,
-            status: r.status,
+            status: crate::clinics::parse_status(&r.status)?,
             kind: r.kind,
             created_at: from_micros(r.created_at)?,
             clients: r.clients,
@@ -147,7 +149,7 @@ pub struct GrantRow {
     pub clinic_name: String,
     pub reason: String,
     pub minutes: i64,
-    pub status: String,
+    pub status: GrantStatus,
     pub requested_at: Timestamp,
     pub decided_by: Option<StaffId>,
     pub decided_at: Option<Timestamp>,
@@ -181,7 +183,10 @@ impl TryFrom<Grant> for GrantRow {
             clinic_name: g.clinic_name,
             reason: g.reason,
             minutes: g.minutes,
-            status: g.status,
+            status: g
+                .status
+                .parse()
+                .map_err(|_| StoreError::Corrupt("support grant status"))?,
             requested_at: from_micros(g.requested_at)?,
             decided_by: g.decided_by.map(StaffId::from_uuid),
             decided_at: g.decided_at.map(from_micros).transpose()?,
@@ -284,8 +289,8 @@ pub async fn decide(
     tx: &mut Tx,
     scope: &ClinicScope,
     id: Uuid,
-    from: &str,
-    to: &str,
+    from: GrantStatus,
+    to: GrantStatus,
     by: StaffId,
     now: Timestamp,
     expires_at: Option<Timestamp>,
@@ -297,8 +302,8 @@ pub async fn decide(
     )
     .bind_scope(scope)
     .bind(id)
-    .bind(from)
-    .bind(to)
+    .bind(from.as_str())
+    .bind(to.as_str())
     .bind(by.as_uuid())
     .bind(micros(now))
     .bind(expires_at.map(micros))

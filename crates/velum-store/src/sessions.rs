@@ -116,7 +116,7 @@ pub async fn find(tx: &mut Tx, scope: &ClinicScope, token_hash: &[u8; 32]) -> Re
             role: Role::from_stored(&r.role).map_err(|_| StoreError::Corrupt("staff role"))?,
             display_name: r.display_name,
             staff_disabled: r.disabled,
-            clinic_active: r.clinic_status == "active",
+            clinic_active: crate::clinics::parse_status(&r.clinic_status)?.is_active(),
             support: r
                 .support_clinic_id
                 .zip(r.support_grant_id)

@@ -51,7 +51,7 @@ fn clinic_json(c: ClinicUsage) -> PlatformClinicJson {
     PlatformClinicJson {
         id: c.id.to_string(),
         name: c.name,
-        status: c.status,
+        status: c.status.as_str().to_owned(),
         kind: c.kind,
         created_at: c.created_at.to_string(),
         usage: UsageJson {

@@ -47,7 +47,7 @@ impl From<SupportGrant> for SupportGrantJson {
             operator_name: g.operator_name,
             reason: g.reason,
             minutes: g.minutes,
-            state: g.state.to_owned(),
+            state: g.state.as_str().to_owned(),
             requested_at: g.requested_at.to_string(),
             decided_at: g.decided_at.map(|t| t.to_string()),
             expires_at: g.expires_at.map(|t| t.to_string()),

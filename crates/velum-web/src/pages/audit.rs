@@ -46,7 +46,7 @@ fn row(e: &TrailEntry) -> Row {
     Row {
         at: when(e.at),
         who: e.actor_name.clone().unwrap_or_else(|| {
-            if e.purpose == "support" {
+            if e.purpose == velum_core::actor::Purpose::Support.as_str() {
                 "Platform support".into()
             } else {
                 "System".into()

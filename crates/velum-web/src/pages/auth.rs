@@ -620,14 +620,16 @@ pub async fn first_run(
     if !anon_csrf_ok(&jar, &form.csrf) {
         return Ok(expired_form());
     }
-    if !state.app.clinics().await?.is_empty() || !first_run_allowed(&state, &form.token) {
+    if !first_run_allowed(&state, &form.token) {
         return Ok(Redirect::to("/login").into_response());
     }
     match state
         .app
-        .create_clinic(&form.name, &form.owner_email, ip.text().as_deref())
+        .create_first_clinic(&form.name, &form.owner_email, ip.text().as_deref())
         .await
     {
+        // A clinic exists (made meanwhile, perhaps by another first run).
+        Err(AppError::Forbidden) => Ok(Redirect::to("/login").into_response()),
         Ok(created) => Ok(ok(&MessagePage {
             nav: None,
             title: "Clinic created".into(),

@@ -10,6 +10,7 @@ use velum_app::AppError;
 use velum_app::clients::{AccessEntry, Card, CardHeader, Change, ClientPatch, Listed, Marketing, Page};
 use velum_core::actor::Access;
 use velum_core::client::{ClientInput, MedicalInput};
+use velum_core::policy::CardTab;
 use velum_core::{ClientId, Section};
 
 use super::{Errors, Nav, ok, render};
@@ -280,7 +281,7 @@ struct CardPage {
     name: String,
     archived: bool,
     tabs: Vec<Tab>,
-    tab: &'static str,
+    tab: CardTab,
     contact: ContactView,
     medical: MedicalView,
     marketing: Marketing,
@@ -291,28 +292,32 @@ struct CardPage {
     csrf: String,
 }
 
-fn card_page(s: &StaffSession, header: &CardHeader, tab: &'static str) -> CardPage {
-    let id = header.id.to_string();
-    let mut tabs = Vec::new();
-    let r = |sec| s.actor.may(Access::Read, sec);
-    for (sec, key, label, path) in [
-        (Section::Contact, "contact", "Contact details", ""),
-        (Section::Medical, "medical", "Medical", "/medical"),
-        (Section::Marketing, "marketing", "Marketing", "/marketing"),
-        (Section::Contact, "history", "Changes", "/history"),
-        (Section::AccessHistory, "access", "Access history", "/access"),
-    ] {
-        if r(sec) {
-            tabs.push(Tab {
-                href: format!("/clients/{id}{path}"),
-                label,
-                active: key == tab,
-            });
-        }
+/// A tab's path under the card.
+const fn tab_path(t: CardTab) -> &'static str {
+    match t {
+        CardTab::Contact => "",
+        CardTab::Medical => "/medical",
+        CardTab::Marketing => "/marketing",
+        CardTab::Changes => "/history",
+        CardTab::AccessHistory => "/access",
     }
+}
+
+/// A card page showing `card_tabs`: the tabs the app gave with the card,
+/// or (pages that load no card) the app's tabs for the actor.
+fn card_page(s: &StaffSession, header: &CardHeader, card_tabs: &[CardTab], tab: CardTab) -> CardPage {
+    let id = header.id.to_string();
+    let tabs = card_tabs
+        .iter()
+        .map(|t| Tab {
+            href: format!("/clients/{id}{}", tab_path(*t)),
+            label: t.label(),
+            active: *t == tab,
+        })
+        .collect();
     let write_section = match tab {
-        "medical" => Section::Medical,
-        "marketing" => Section::Marketing,
+        CardTab::Medical => Section::Medical,
+        CardTab::Marketing => Section::Marketing,
         _ => Section::Contact,
     };
     CardPage {
@@ -375,17 +380,12 @@ fn contact_view(card: &Card) -> ContactView {
 
 /// The first tab this role may open, for roles without contact details.
 fn first_tab(s: &StaffSession, id: ClientId) -> Option<Response> {
-    if s.actor.may(Access::Read, Section::Contact) {
+    // No tab at all: the use case refuses (and records it).
+    let first = *velum_app::clients::tabs_for(s.account.role).first()?;
+    if first == CardTab::Contact {
         return None;
     }
-    let to = if s.actor.may(Access::Read, Section::Marketing) {
-        format!("/clients/{id}/marketing")
-    } else if s.actor.may(Access::Read, Section::AccessHistory) {
-        format!("/clients/{id}/access")
-    } else {
-        // No section at all: the use case refuses (and records it).
-        return None;
-    };
+    let to = format!("/clients/{id}{}", tab_path(first));
     Some(Redirect::to(&to).into_response())
 }
 
@@ -398,7 +398,7 @@ pub async fn contact(
         return Ok(r);
     }
     let card = state.app.open_card(&s.actor, id, &[Section::Contact]).await?;
-    let mut page = card_page(&s, &card.header, "contact");
+    let mut page = card_page(&s, &card.header, &card.tabs, CardTab::Contact);
     page.contact = contact_view(&card);
     Ok(ok(&page))
 }
@@ -489,7 +489,7 @@ pub async fn medical(
     PageId(id): PageId<ClientId>,
 ) -> Result<Response, PageError> {
     let card = state.app.open_card(&s.actor, id, &[Section::Medical]).await?;
-    let mut page = card_page(&s, &card.header, "medical");
+    let mut page = card_page(&s, &card.header, &card.tabs, CardTab::Medical);
     page.medical = medical_view(&card);
     Ok(ok(&page))
 }
@@ -580,7 +580,7 @@ pub async fn marketing(
     PageId(id): PageId<ClientId>,
 ) -> Result<Response, PageError> {
     let card = state.app.open_card(&s.actor, id, &[Section::Marketing]).await?;
-    let mut page = card_page(&s, &card.header, "marketing");
+    let mut page = card_page(&s, &card.header, &card.tabs, CardTab::Marketing);
     page.marketing = card.marketing.unwrap_or(Marketing {
         email: false,
         sms: false,
@@ -621,7 +621,12 @@ pub async fn history(
     PageId(id): PageId<ClientId>,
 ) -> Result<Response, PageError> {
     let (header, changes) = state.app.client_changes(&s.actor, id).await?;
-    let mut page = card_page(&s, &header, "history");
+    let mut page = card_page(
+        &s,
+        &header,
+        &velum_app::clients::tabs_for(s.account.role),
+        CardTab::Changes,
+    );
     page.changes = changes.iter().map(change_view).collect();
     Ok(ok(&page))
 }
@@ -656,7 +661,12 @@ pub async fn access(
     Query(q): Query<AccessQuery>,
 ) -> Result<Response, PageError> {
     let (header, page) = state.app.access_log(&s.actor, id, q.cursor.as_deref()).await?;
-    let mut view = card_page(&s, &header, "access");
+    let mut view = card_page(
+        &s,
+        &header,
+        &velum_app::clients::tabs_for(s.account.role),
+        CardTab::AccessHistory,
+    );
     view.access = page.items.iter().map(access_view).collect();
     view.next = page.next.unwrap_or_default();
     Ok(ok(&view))

@@ -207,7 +207,3 @@ pub fn label(field: &str) -> &str {
 pub async fn not_found() -> Response {
     PageError(velum_app::AppError::NotFound).into_response()
 }
-
-pub fn role_options() -> Vec<(&'static str, &'static str)> {
-    Role::ALL.iter().map(|r| (r.as_str(), r.label())).collect()
-}

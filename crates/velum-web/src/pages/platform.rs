@@ -15,6 +15,8 @@ use velum_app::offboard::{LeaveInput, OffboardError, OffboardRequest, Offboardin
 use velum_app::platform::{DEFAULT_GRANT_MINUTES, Decision, SupportGrant};
 use velum_core::ClinicId;
 use velum_core::client::FieldErrors;
+use velum_core::clinic::ClinicStatus;
+use velum_core::support::GrantState;
 
 use super::clients::when;
 use super::{Errors, Nav, ok, render};
@@ -30,7 +32,7 @@ struct GrantLine {
     operator: String,
     reason: String,
     minutes: i64,
-    state: &'static str,
+    state: GrantState,
     requested: String,
     window: String,
     actions: String,
@@ -39,10 +41,8 @@ struct GrantLine {
 impl From<SupportGrant> for GrantLine {
     fn from(g: SupportGrant) -> Self {
         let window = match (g.decided_at, g.expires_at, g.state) {
-            (_, _, "requested") => format!("asks for {} minutes", g.minutes),
-            (Some(from), Some(until), "granted" | "expired" | "revoked") => {
-                format!("{} to {}", when(from), when(until))
-            }
+            (_, _, GrantState::Requested) => format!("asks for {} minutes", g.minutes),
+            (Some(from), Some(until), s) if s.was_open() => format!("{} to {}", when(from), when(until)),
             (Some(at), _, _) => format!("refused {}", when(at)),
             _ => String::new(),
         };
@@ -64,8 +64,7 @@ impl From<SupportGrant> for GrantLine {
 struct ClinicLine {
     id: ClinicId,
     name: String,
-    /// active, suspended or offboarded.
-    status: String,
+    status: ClinicStatus,
     active: bool,
     /// The owner has asked to leave (and it is not offboarded yet).
     leaving: bool,
@@ -115,9 +114,9 @@ async fn platform_page(
         .into_iter()
         .map(|c| ClinicLine {
             id: c.id,
-            leaving: c.status != "offboarded" && leaving.contains(&c.id),
+            leaving: !c.status.is_offboarded() && leaving.contains(&c.id),
             name: c.name,
-            active: c.status == "active",
+            active: c.status.is_active(),
             status: c.status,
             created: when(c.created_at),
             clients: c.clients,
@@ -428,7 +427,7 @@ struct OffboardPage {
     nav: Option<Nav>,
     clinic_id: ClinicId,
     clinic: String,
-    status: String,
+    status: ClinicStatus,
     /// When the owner asked to leave, and why.
     owner_asked: Option<(String, String)>,
     /// Operators who approved so far (without the owner's request).
@@ -706,7 +705,7 @@ pub async fn verify_chain(
     Ok(ok(&HealthPage {
         nav: Some(Nav::of(&s)),
         name: h.usage.name,
-        active: h.usage.status == "active",
+        active: h.usage.status.is_active(),
         clients: h.usage.clients,
         staff: h.usage.active_staff,
         audit_events: h.usage.audit_events,

@@ -8,9 +8,10 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use velum_app::AppError;
 use velum_app::staff::{InviteInput, StaffView};
-use velum_core::StaffId;
+use velum_core::client::FieldErrors;
+use velum_core::{Role, StaffId, policy};
 
-use super::{Errors, Nav, render, role_options};
+use super::{Errors, Nav, render};
 use crate::AppState;
 use crate::error::PageError;
 use crate::extract::{PageId, StaffSession};
@@ -21,8 +22,9 @@ struct StaffPage {
     nav: Option<Nav>,
     staff: Vec<StaffView>,
     me: StaffId,
-    /// Only owners may make or change owners.
-    is_owner: bool,
+    /// Whose role and account the signed-in member may change.
+    me_role: Role,
+    /// The roles the signed-in member may give (only owners make owners).
     roles: Vec<(&'static str, &'static str)>,
     v: InviteInput,
     errors: Errors,
@@ -30,6 +32,13 @@ struct StaffPage {
     notice: String,
     /// Why an action on the list was refused.
     problem: String,
+}
+
+impl StaffPage {
+    /// May the signed-in member change this account (the policy's answer)?
+    fn may_change(&self, s: &StaffView) -> bool {
+        policy::may_change_staff(self.me_role, self.me, s.id, s.role, None)
+    }
 }
 
 /// "Are you sure?" before an action on one member of staff, naming them.
@@ -72,7 +81,7 @@ async fn refused(state: &AppState, s: &StaffSession, problem: &str, status: Stat
 
 fn blank_invite() -> InviteInput {
     InviteInput {
-        role: "practitioner".into(),
+        role: Role::Practitioner.as_str().into(),
         ..InviteInput::default()
     }
 }
@@ -93,10 +102,10 @@ async fn page_with(
             nav: Some(Nav::of(s)),
             staff,
             me: s.account.staff_id,
-            is_owner: s.account.role == velum_core::Role::Owner,
-            roles: role_options()
+            me_role: s.account.role,
+            roles: policy::assignable_roles(s.account.role)
                 .into_iter()
-                .filter(|(r, _)| *r != "owner" || s.account.role == velum_core::Role::Owner)
+                .map(|r| (r.as_str(), r.label()))
                 .collect(),
             v,
             errors,
@@ -110,10 +119,7 @@ pub async fn list(State(state): State<AppState>, s: StaffSession) -> Result<Resp
     page(
         &state,
         &s,
-        InviteInput {
-            role: "practitioner".into(),
-            ..InviteInput::default()
-        },
+        blank_invite(),
         Errors::default(),
         String::new(),
         StatusCode::OK,
@@ -151,10 +157,7 @@ pub async fn invite(
             page(
                 &state,
                 &s,
-                InviteInput {
-                    role: "practitioner".into(),
-                    ..InviteInput::default()
-                },
+                blank_invite(),
                 Errors::default(),
                 format!(
                     "Invitation sent to {}. The link in it works for 72 hours.",
@@ -196,7 +199,10 @@ pub async fn role(
     if let Err(r) = s.check_csrf(&f.csrf) {
         return Ok(r);
     }
-    state.app.change_role(&s.actor, id, &f.role).await?;
+    let role: Role = f.role.parse().map_err(|e: velum_core::actor::UnknownRole| {
+        AppError::Validation(FieldErrors::single("role", e.to_string()))
+    })?;
+    state.app.change_role(&s.actor, id, role).await?;
     Ok(Redirect::to("/staff").into_response())
 }
 

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use velum_app::offboard::{OffboardError, OffboardRequest, Offboarding};
+use velum_core::clinic::ClinicStatus;
 
 use crate::cmd::export::NewFile;
 use crate::config::{BlobArgs, DataArgs, MailArgs};
@@ -184,7 +185,12 @@ async fn set_suspended(data: &DataArgs, clinic: &str, suspended: bool, reason: &
     app.close().await;
     match result {
         Ok(()) => {
-            println!("Clinic {id} is now {}", if suspended { "suspended" } else { "active" });
+            let now = if suspended {
+                ClinicStatus::Suspended
+            } else {
+                ClinicStatus::Active
+            };
+            println!("Clinic {id} is now {now}");
             Ok(ExitCode::SUCCESS)
         }
         Err(velum_app::AppError::NotFound) => {

@@ -258,7 +258,7 @@ async fn the_auditor_reads_the_clinic_trail_without_clinical_values() {
         .change_role(
             &clinic.owner().actor(),
             clinic.by_role(Role::Marketing).id,
-            "receptionist",
+            Role::Receptionist,
         )
         .await
         .unwrap();
@@ -874,4 +874,36 @@ async fn actors_other_than_staff_are_refused_and_every_event_records_its_kind() 
     // The chain holds with the kinds in it.
     let report = t.app.verify_audit().await.unwrap();
     assert_eq!(report.first_break, None);
+}
+
+/// Issue 17 item 1: a change-history row whose section Velum does not know
+/// (written behind the app's back) is shown to nobody, not to everyone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_history_row_of_an_unknown_section_is_shown_to_nobody() {
+    let t = TestApp::spawn().await;
+    let clinic = t.clinic("Alpha").await;
+    let owner = t.login(clinic.owner()).await;
+    let c: Value = owner
+        .post("/api/v1/clients", &client_json(1))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id: velum_core::ClientId = c["id"].as_str().unwrap().parse().unwrap();
+    let readers = [
+        Role::Owner,
+        Role::Manager,
+        Role::Practitioner,
+        Role::Receptionist,
+        Role::Auditor,
+    ];
+    for role in readers {
+        let (_, changes) = t.app.client_changes(&clinic.by_role(role).actor(), id).await.unwrap();
+        assert_eq!(changes.len(), 1, "{role} sees the card being created");
+    }
+    tamper(&t.location, "UPDATE client_history SET section = 'mystery';").await;
+    for role in readers {
+        let (_, changes) = t.app.client_changes(&clinic.by_role(role).actor(), id).await.unwrap();
+        assert!(changes.is_empty(), "{role} was shown a row of an unknown section");
+    }
 }

@@ -212,7 +212,7 @@ async fn a_role_change_takes_effect_on_the_next_request() {
     let medical = format!("/api/v1/clients/{}/medical", c["id"].as_str().unwrap());
     assert_eq!(api.get(&medical).await.status(), 200);
     t.app
-        .change_role(&clinic.owner().actor(), p.id, "receptionist")
+        .change_role(&clinic.owner().actor(), p.id, Role::Receptionist)
         .await
         .unwrap();
     assert_eq!(api.get(&medical).await.status(), 403);

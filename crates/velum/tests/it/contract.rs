@@ -44,6 +44,8 @@ contract!(
     offboarding_deletes_every_row_of_the_clinic_and_keeps_its_tombstone,
     a_recovery_code_is_used_once_even_by_two_servers_at_once,
     clinic_settings_are_kept_and_a_slug_belongs_to_one_clinic,
+    two_clinics_of_one_name_at_once_make_one_clinic,
+    two_first_runs_at_once_make_one_clinic,
 );
 
 fn input(n: u32, family: &str) -> ClientInput {
@@ -500,7 +502,7 @@ async fn offboarding_deletes_every_row_of_the_clinic_and_keeps_its_tombstone(bac
         .into_iter()
         .find(|c| c.id == a.clinic().unwrap())
         .unwrap();
-    assert_eq!(tomb.status, "offboarded");
+    assert_eq!(tomb.status, velum_core::clinic::ClinicStatus::Offboarded);
     assert_eq!(app.remaining_rows(b.clinic().unwrap()).await.unwrap(), beta_before);
     assert!(
         app.open_card(&b, theirs, &[Section::Contact, Section::Medical])
@@ -724,4 +726,57 @@ async fn clinic_settings_are_kept_and_a_slug_belongs_to_one_clinic(backend: Back
     assert_eq!(app.clinic_today(&b).await.unwrap(), jiff::civil::date(2026, 6, 30));
     app.create_client(&a, &born(1), true).await.unwrap();
     app.close().await;
+}
+
+/// Clinic names are unique without case among clinics not offboarded, and
+/// the database decides: two servers creating "Harley Skin" and "HARLEY
+/// SKIN" at once make one clinic; the other gets the 409 on `name`.
+async fn two_clinics_of_one_name_at_once_make_one_clinic(backend: Backend) {
+    let (loc, _dir) = fresh_location(backend).await;
+    let c = clock_now();
+    let one = open_app(&loc, c.clone(), None).await;
+    let two = open_app(&loc, c.clone(), None).await;
+    for round in 0..3 {
+        let (n1, n2) = (format!("Harley Skin {round}"), format!("HARLEY SKIN {round}"));
+        let (e1, e2) = (format!("a{round}@one.example"), format!("b{round}@two.example"));
+        let (x, y) = tokio::join!(one.create_clinic(&n1, &e1, None), two.create_clinic(&n2, &e2, None));
+        let (made, refused) = match (x, y) {
+            (Ok(m), Err(e)) | (Err(e), Ok(m)) => (m, e),
+            (x, y) => panic!("exactly one clinic, got {x:?} and {y:?}"),
+        };
+        assert!(!made.setup_link.is_empty());
+        match refused {
+            AppError::Conflict(f) => assert!(f.get("name").is_some(), "{f:?}"),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(one.clinics().await.unwrap().len(), 3);
+    one.close().await;
+    two.close().await;
+}
+
+/// The first-run rule (only while no clinic exists) is decided inside the
+/// transaction: two first runs at once make one clinic; the other is
+/// refused, and so is every first run after it.
+async fn two_first_runs_at_once_make_one_clinic(backend: Backend) {
+    let (loc, _dir) = fresh_location(backend).await;
+    let c = clock_now();
+    let one = open_app(&loc, c.clone(), None).await;
+    let two = open_app(&loc, c.clone(), None).await;
+    let (x, y) = tokio::join!(
+        one.create_first_clinic("First", "owner@first.example", None),
+        two.create_first_clinic("Second", "owner@second.example", None),
+    );
+    let refused = match (x, y) {
+        (Ok(_), Err(e)) | (Err(e), Ok(_)) => e,
+        (x, y) => panic!("exactly one clinic, got {x:?} and {y:?}"),
+    };
+    assert!(matches!(refused, AppError::Forbidden), "{refused:?}");
+    assert_eq!(one.clinics().await.unwrap().len(), 1);
+    assert!(matches!(
+        two.create_first_clinic("Third", "owner@third.example", None).await,
+        Err(AppError::Forbidden)
+    ));
+    one.close().await;
+    two.close().await;
 }

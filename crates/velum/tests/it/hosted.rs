@@ -290,7 +290,7 @@ async fn support_access_needs_the_owners_grant_ends_on_time_and_is_audited() {
         .into_iter()
         .find(|g| g.id == second)
         .unwrap();
-    assert_eq!(ended.state, "revoked");
+    assert_eq!(ended.state, velum_core::support::GrantState::Revoked);
     let (from, until) = (ended.decided_at.unwrap(), ended.expires_at.unwrap());
     assert_eq!(until.duration_since(from), SignedDuration::from_mins(2));
     assert!(ended.actions.unwrap() >= 1, "{ended:?}");
@@ -389,7 +389,7 @@ async fn refusals_are_audited_in_the_refused_actors_chain() {
     let alpha_owner = alpha.owner().actor();
     let theirs = beta.by_role(Role::Manager).id;
     assert!(matches!(
-        t.app.change_role(&alpha_owner, theirs, "receptionist").await,
+        t.app.change_role(&alpha_owner, theirs, Role::Receptionist).await,
         Err(velum_app::AppError::NotFound)
     ));
     assert!(matches!(

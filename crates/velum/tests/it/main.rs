@@ -22,3 +22,4 @@ mod staff;
 mod tenancy;
 mod totp;
 mod transfer;
+mod typed_states;

@@ -376,7 +376,7 @@ async fn an_offboarded_clinic_leaves_with_an_archive_only_its_owner_can_open_and
         .iter()
         .find(|c| c.id == seeded.alpha)
         .expect("the tombstone stays");
-    assert_eq!(tomb.status, "offboarded");
+    assert_eq!(tomb.status, velum_core::clinic::ClinicStatus::Offboarded);
     assert_eq!(tomb.name, "Alpha Leaving");
     // Staff of the clinic cannot sign in (their accounts are gone).
     assert!(matches!(
@@ -955,7 +955,7 @@ async fn an_owner_asks_to_leave_and_an_operator_offboards_from_the_platform_page
                 .status
         }
     };
-    assert_eq!(status(&t).await, "active");
+    assert_eq!(status(&t).await, velum_core::clinic::ClinicStatus::Active);
 
     let r = web
         .submit(
@@ -982,7 +982,7 @@ async fn an_owner_asks_to_leave_and_an_operator_offboards_from_the_platform_page
     let html = r.text().await.unwrap();
     assert!(html.contains("does not match"), "{html}");
     assert!(html.contains("Clinic name, to confirm"), "{html}");
-    assert_eq!(status(&t).await, "suspended");
+    assert_eq!(status(&t).await, velum_core::clinic::ClinicStatus::Suspended);
     assert_eq!(
         t.app
             .remaining_rows(alpha.id)
@@ -1004,7 +1004,7 @@ async fn an_owner_asks_to_leave_and_an_operator_offboards_from_the_platform_page
     let html = r.text().await.unwrap();
     assert!(!html.contains("archive-key") && !html.contains("--key"), "{html}");
     assert!(html.contains("sealed to the passphrase its owner chose"), "{html}");
-    assert_eq!(status(&t).await, "offboarded");
+    assert_eq!(status(&t).await, velum_core::clinic::ClinicStatus::Offboarded);
     // Afterwards the page shows the offboarded state only, and the list no
     // longer flags the clinic.
     let html = web.get(&page).await.text().await.unwrap();

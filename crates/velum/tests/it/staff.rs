@@ -78,10 +78,10 @@ async fn only_owners_and_managers_administer_staff() {
     // A manager cannot make themselves or anyone an owner.
     let manager = clinic.by_role(Role::Manager).actor();
     let target = clinic.by_role(Role::Receptionist).id;
-    assert!(t.app.change_role(&manager, target, "owner").await.is_err());
+    assert!(t.app.change_role(&manager, target, Role::Owner).await.is_err());
     assert!(
         t.app
-            .change_role(&manager, manager.account().unwrap().staff_id, "owner")
+            .change_role(&manager, manager.account().unwrap().staff_id, Role::Owner)
             .await
             .is_err()
     );
@@ -91,7 +91,7 @@ async fn only_owners_and_managers_administer_staff() {
             .await
             .is_err()
     );
-    assert!(t.app.change_role(&manager, target, "practitioner").await.is_ok());
+    assert!(t.app.change_role(&manager, target, Role::Practitioner).await.is_ok());
 }
 
 /// F38: on the staff page, "Reset two-step" and "Disable" first ask for a
