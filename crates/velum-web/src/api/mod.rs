@@ -48,4 +48,11 @@ pub fn routes() -> Router<AppState> {
         .route("/support/{id}/revoke", post(support::revoke))
         .route("/openapi.json", get(openapi::serve))
         .fallback(|| async { api_error(StatusCode::NOT_FOUND, None, "no such API endpoint") })
+        .method_not_allowed_fallback(|| async {
+            api_error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                None,
+                "this endpoint does not take that method",
+            )
+        })
 }
