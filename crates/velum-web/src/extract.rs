@@ -289,7 +289,10 @@ impl FromRequestParts<AppState> for StaffSession {
             .map_err(|_| Redirect::to("/login").into_response())?;
         let actor = info.actor(ip).ok_or_else(|| Redirect::to("/login").into_response())?;
         record_span(&actor);
-        Ok(StaffSession { actor, info, token })
+        let session = StaffSession { actor, info, token };
+        // For a [`CsrfForm`] later in the same handler's arguments.
+        parts.extensions.insert(session.clone());
+        Ok(session)
     }
 }
 
@@ -344,6 +347,42 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Form<T> {
             Ok(axum::Form(v)) => Ok(Form(v)),
             Err(e) => Err(form_rejection(e.status())),
         }
+    }
+}
+
+/// A signed-in page's form body, parsed into `T` as [`Form`] does, and
+/// refused with the "This form has expired" page (403) unless its `csrf`
+/// field is the session's CSRF token; without a session, the sign-in
+/// redirect. `T` does not declare `csrf`. Put it last among the handler's
+/// arguments (it reads the body); the session is not looked up twice when
+/// the handler also takes a [`StaffSession`].
+#[derive(Debug)]
+pub struct CsrfForm<T>(pub T);
+
+#[derive(serde::Deserialize)]
+struct WithCsrf<T> {
+    #[serde(default)]
+    csrf: String,
+    #[serde(flatten)]
+    form: T,
+}
+
+/// A form with no field but its CSRF token: `CsrfForm<NoFields>`.
+#[derive(Debug, serde::Deserialize)]
+pub struct NoFields {}
+
+impl<T: DeserializeOwned + Send> FromRequest<AppState> for CsrfForm<T> {
+    type Rejection = Response;
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let (mut parts, body) = req.into_parts();
+        let session = match parts.extensions.get::<StaffSession>() {
+            Some(s) => s.clone(),
+            None => StaffSession::from_request_parts(&mut parts, state).await?,
+        };
+        let Form(WithCsrf { csrf, form }) =
+            Form::<WithCsrf<T>>::from_request(Request::from_parts(parts, body), state).await?;
+        session.check_csrf(&csrf)?;
+        Ok(CsrfForm(form))
     }
 }
 

@@ -2,7 +2,7 @@
 //! clinic, asking for support access, support visits, offboarding and its
 //! certificate) and the owner's "Support access" page (grant, refuse, end).
 
-use crate::extract::Form;
+use crate::extract::{CsrfForm, NoFields};
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -78,8 +78,6 @@ struct ClinicLine {
 
 #[derive(Default, Deserialize)]
 pub struct NewClinicForm {
-    #[serde(default)]
-    csrf: String,
     #[serde(default)]
     name: String,
     #[serde(default)]
@@ -161,11 +159,8 @@ pub async fn home(State(state): State<AppState>, s: StaffSession) -> Result<Resp
 pub async fn create_clinic(
     State(state): State<AppState>,
     s: StaffSession,
-    Form(f): Form<NewClinicForm>,
+    CsrfForm(f): CsrfForm<NewClinicForm>,
 ) -> Result<Response, PageError> {
-    if let Err(r) = s.check_csrf(&f.csrf) {
-        return Ok(r);
-    }
     match state
         .app
         .operator_create_clinic(&s.actor, &f.name, &f.owner_email)
@@ -193,8 +188,6 @@ pub async fn create_clinic(
 #[derive(Deserialize)]
 pub struct StatusForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     suspended: String,
     /// Why (suspending only): emailed to the clinic's owner.
     #[serde(default)]
@@ -205,11 +198,8 @@ pub async fn clinic_status(
     State(state): State<AppState>,
     s: StaffSession,
     Path(id): Path<String>,
-    Form(f): Form<StatusForm>,
+    CsrfForm(f): CsrfForm<StatusForm>,
 ) -> Result<Response, PageError> {
-    if let Err(r) = s.check_csrf(&f.csrf) {
-        return Ok(r);
-    }
     let id: ClinicId = id.parse().map_err(|_| AppError::NotFound)?;
     match state
         .app
@@ -234,8 +224,6 @@ pub async fn clinic_status(
 
 #[derive(Default, Deserialize)]
 pub struct RequestForm {
-    #[serde(default)]
-    csrf: String,
     #[serde(default)]
     reason: String,
     #[serde(default)]
@@ -296,11 +284,8 @@ pub async fn request(
     State(state): State<AppState>,
     s: StaffSession,
     Path(id): Path<String>,
-    Form(f): Form<RequestForm>,
+    CsrfForm(f): CsrfForm<RequestForm>,
 ) -> Result<Response, PageError> {
-    if let Err(r) = s.check_csrf(&f.csrf) {
-        return Ok(r);
-    }
     let clinic: ClinicId = id.parse().map_err(|_| AppError::NotFound)?;
     match state.app.request_support(&s.actor, clinic, &f.reason, &f.minutes).await {
         Ok(_) => Ok(Redirect::to("/platform").into_response()),
@@ -311,21 +296,12 @@ pub async fn request(
     }
 }
 
-#[derive(Deserialize)]
-pub struct CsrfForm {
-    #[serde(default)]
-    csrf: String,
-}
-
 pub async fn enter(
     State(state): State<AppState>,
     s: StaffSession,
     Path((clinic, grant)): Path<(String, String)>,
-    Form(f): Form<CsrfForm>,
+    CsrfForm(_): CsrfForm<NoFields>,
 ) -> Result<Response, PageError> {
-    if let Err(r) = s.check_csrf(&f.csrf) {
-        return Ok(r);
-    }
     let clinic: ClinicId = clinic.parse().map_err(|_| AppError::NotFound)?;
     let grant: Uuid = grant.parse().map_err(|_| AppError::NotFound)?;
     state.app.enter_support(&s.actor, &s.token, clinic, grant).await?;
@@ -335,11 +311,8 @@ pub async fn enter(
 pub async fn leave(
     State(state): State<AppState>,
     s: StaffSession,
-    Form(f): Form<CsrfForm>,
+    CsrfForm(_): CsrfForm<NoFields>,
 ) -> Result<Response, PageError> {
-    if let Err(r) = s.check_csrf(&f.csrf) {
-        return Ok(r);
-    }
     state.app.leave_support(&s.token).await?;
     Ok(Redirect::to("/").into_response())
 }
@@ -364,8 +337,6 @@ pub async fn grants(State(state): State<AppState>, s: StaffSession) -> Result<Re
 #[derive(Deserialize)]
 pub struct DecideForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     decision: String,
 }
 
@@ -373,11 +344,8 @@ pub async fn decide(
     State(state): State<AppState>,
     s: StaffSession,
     Path(grant): Path<String>,
-    Form(f): Form<DecideForm>,
+    CsrfForm(f): CsrfForm<DecideForm>,
 ) -> Result<Response, PageError> {
-    if let Err(r) = s.check_csrf(&f.csrf) {
-        return Ok(r);
-    }
     let grant: Uuid = grant.parse().map_err(|_| AppError::NotFound)?;
     let decision = match f.decision.as_str() {
         "grant" => Decision::Grant,
@@ -414,8 +382,6 @@ async fn clinic_line(
 
 #[derive(Default, Deserialize)]
 pub struct OffboardForm {
-    #[serde(default)]
-    csrf: String,
     #[serde(default)]
     confirm_name: String,
     #[serde(default)]
@@ -514,11 +480,8 @@ pub async fn offboard(
     State(state): State<AppState>,
     s: StaffSession,
     Path(id): Path<String>,
-    Form(f): Form<OffboardForm>,
+    CsrfForm(f): CsrfForm<OffboardForm>,
 ) -> Result<Response, PageError> {
-    if let Err(r) = s.check_csrf(&f.csrf) {
-        return Ok(r);
-    }
     let clinic: ClinicId = id.parse().map_err(|_| AppError::NotFound)?;
     let request = OffboardRequest {
         clinic,
@@ -662,11 +625,8 @@ pub async fn drop_archive(
     State(state): State<AppState>,
     s: StaffSession,
     Path(id): Path<String>,
-    Form(f): Form<CsrfForm>,
+    CsrfForm(_): CsrfForm<NoFields>,
 ) -> Result<Response, PageError> {
-    if let Err(r) = s.check_csrf(&f.csrf) {
-        return Ok(r);
-    }
     let clinic: ClinicId = id.parse().map_err(|_| AppError::NotFound)?;
     state.app.drop_offboarding_archive(&s.actor, clinic).await?;
     Ok(Redirect::to(&format!("/platform/clinics/{clinic}/certificate")).into_response())
@@ -695,11 +655,8 @@ pub async fn verify_chain(
     State(state): State<AppState>,
     s: StaffSession,
     Path(id): Path<String>,
-    Form(f): Form<CsrfForm>,
+    CsrfForm(_): CsrfForm<NoFields>,
 ) -> Result<Response, PageError> {
-    if let Err(r) = s.check_csrf(&f.csrf) {
-        return Ok(r);
-    }
     let id: ClinicId = id.parse().map_err(|_| AppError::NotFound)?;
     let h = state.app.clinic_health(&s.actor, id).await?;
     let head_hash = h
@@ -763,8 +720,6 @@ pub async fn leaving_form(State(state): State<AppState>, s: StaffSession) -> Res
 
 #[derive(Deserialize)]
 pub struct LeavingForm {
-    #[serde(default)]
-    csrf: String,
     #[serde(flatten)]
     input: LeaveInput,
 }
@@ -772,11 +727,8 @@ pub struct LeavingForm {
 pub async fn leave_provider(
     State(state): State<AppState>,
     s: StaffSession,
-    Form(f): Form<LeavingForm>,
+    CsrfForm(f): CsrfForm<LeavingForm>,
 ) -> Result<Response, PageError> {
-    if let Err(r) = s.check_csrf(&f.csrf) {
-        return Ok(r);
-    }
     match state.app.request_leaving(&s.actor, &f.input).await {
         Ok(()) => Ok(Redirect::to("/leaving").into_response()),
         Err(AppError::Validation(e) | AppError::Conflict(e)) => {

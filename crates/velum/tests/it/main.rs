@@ -7,6 +7,7 @@ mod auth;
 mod browser;
 mod cli;
 mod contract;
+mod forms;
 mod fuzz;
 mod hosted;
 mod hosted_api;
