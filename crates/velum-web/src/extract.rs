@@ -491,6 +491,25 @@ impl<T: FromStr + Send, S: Send + Sync> FromRequestParts<S> for PageId<T> {
     }
 }
 
+/// Two ids from a page's path (`/platform/clinics/{id}/support/{grant}/…`),
+/// in order; either not a UUID is "not found".
+#[derive(Debug)]
+pub struct PageIds<A, B>(pub A, pub B);
+
+impl<A: FromStr + Send, B: FromStr + Send, S: Send + Sync> FromRequestParts<S> for PageIds<A, B> {
+    type Rejection = Response;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let not_found = || crate::error::PageError(velum_app::AppError::NotFound).into_response();
+        let Path((a, b)) = Path::<(String, String)>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| not_found())?;
+        match (a.parse(), b.parse()) {
+            (Ok(a), Ok(b)) => Ok(PageIds(a, b)),
+            _ => Err(not_found()),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

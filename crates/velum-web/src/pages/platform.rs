@@ -2,9 +2,9 @@
 //! clinic, asking for support access, support visits, offboarding and its
 //! certificate) and the owner's "Support access" page (grant, refuse, end).
 
-use crate::extract::{CsrfForm, NoFields};
+use crate::extract::{CsrfForm, NoFields, PageId, PageIds};
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -197,10 +197,9 @@ pub struct StatusForm {
 pub async fn clinic_status(
     State(state): State<AppState>,
     s: StaffSession,
-    Path(id): Path<String>,
+    PageId(id): PageId<ClinicId>,
     CsrfForm(f): CsrfForm<StatusForm>,
 ) -> Result<Response, PageError> {
-    let id: ClinicId = id.parse().map_err(|_| AppError::NotFound)?;
     match state
         .app
         .set_clinic_suspended(Some(&s.actor), id, f.suspended == "true", &f.reason)
@@ -243,12 +242,11 @@ struct RequestPage {
 async fn request_page(
     state: &AppState,
     s: &StaffSession,
-    id: &str,
+    id: ClinicId,
     v: RequestForm,
     errors: Errors,
     status: StatusCode,
 ) -> Result<Response, PageError> {
-    let id: ClinicId = id.parse().map_err(|_| AppError::NotFound)?;
     let clinic = state
         .app
         .clinic_usage(&s.actor)
@@ -271,26 +269,25 @@ async fn request_page(
 pub async fn request_form(
     State(state): State<AppState>,
     s: StaffSession,
-    Path(id): Path<String>,
+    PageId(id): PageId<ClinicId>,
 ) -> Result<Response, PageError> {
     let v = RequestForm {
         minutes: DEFAULT_GRANT_MINUTES.to_string(),
         ..RequestForm::default()
     };
-    request_page(&state, &s, &id, v, Errors::default(), StatusCode::OK).await
+    request_page(&state, &s, id, v, Errors::default(), StatusCode::OK).await
 }
 
 pub async fn request(
     State(state): State<AppState>,
     s: StaffSession,
-    Path(id): Path<String>,
+    PageId(clinic): PageId<ClinicId>,
     CsrfForm(f): CsrfForm<RequestForm>,
 ) -> Result<Response, PageError> {
-    let clinic: ClinicId = id.parse().map_err(|_| AppError::NotFound)?;
     match state.app.request_support(&s.actor, clinic, &f.reason, &f.minutes).await {
         Ok(_) => Ok(Redirect::to("/platform").into_response()),
         Err(AppError::Validation(e)) => {
-            request_page(&state, &s, &id, f, Errors(e), StatusCode::UNPROCESSABLE_ENTITY).await
+            request_page(&state, &s, clinic, f, Errors(e), StatusCode::UNPROCESSABLE_ENTITY).await
         }
         Err(e) => Err(e.into()),
     }
@@ -299,11 +296,9 @@ pub async fn request(
 pub async fn enter(
     State(state): State<AppState>,
     s: StaffSession,
-    Path((clinic, grant)): Path<(String, String)>,
+    PageIds(clinic, grant): PageIds<ClinicId, Uuid>,
     CsrfForm(_): CsrfForm<NoFields>,
 ) -> Result<Response, PageError> {
-    let clinic: ClinicId = clinic.parse().map_err(|_| AppError::NotFound)?;
-    let grant: Uuid = grant.parse().map_err(|_| AppError::NotFound)?;
     state.app.enter_support(&s.actor, &s.token, clinic, grant).await?;
     Ok(Redirect::to("/clients").into_response())
 }
@@ -343,10 +338,9 @@ pub struct DecideForm {
 pub async fn decide(
     State(state): State<AppState>,
     s: StaffSession,
-    Path(grant): Path<String>,
+    PageId(grant): PageId<Uuid>,
     CsrfForm(f): CsrfForm<DecideForm>,
 ) -> Result<Response, PageError> {
-    let grant: Uuid = grant.parse().map_err(|_| AppError::NotFound)?;
     let decision = match f.decision.as_str() {
         "grant" => Decision::Grant,
         "deny" => Decision::Deny,
@@ -374,9 +368,8 @@ pub async fn decide(
 async fn clinic_line(
     state: &AppState,
     s: &StaffSession,
-    id: &str,
+    id: ClinicId,
 ) -> Result<velum_app::platform::ClinicUsage, PageError> {
-    let id: ClinicId = id.parse().map_err(|_| AppError::NotFound)?;
     Ok(state.app.one_clinic_usage(&s.actor, id).await?)
 }
 
@@ -407,7 +400,7 @@ struct OffboardPage {
 async fn offboard_page(
     state: &AppState,
     s: &StaffSession,
-    id: &str,
+    id: ClinicId,
     v: OffboardForm,
     errors: Errors,
     notice: Option<String>,
@@ -446,12 +439,12 @@ async fn offboard_page(
 pub async fn offboard_form(
     State(state): State<AppState>,
     s: StaffSession,
-    Path(id): Path<String>,
+    PageId(id): PageId<ClinicId>,
 ) -> Result<Response, PageError> {
     offboard_page(
         &state,
         &s,
-        &id,
+        id,
         OffboardForm::default(),
         Errors::default(),
         None,
@@ -479,10 +472,9 @@ struct OffboardedPage {
 pub async fn offboard(
     State(state): State<AppState>,
     s: StaffSession,
-    Path(id): Path<String>,
+    PageId(clinic): PageId<ClinicId>,
     CsrfForm(f): CsrfForm<OffboardForm>,
 ) -> Result<Response, PageError> {
-    let clinic: ClinicId = id.parse().map_err(|_| AppError::NotFound)?;
     let request = OffboardRequest {
         clinic,
         confirm_name: Some(&f.confirm_name),
@@ -507,7 +499,7 @@ pub async fn offboard(
     let result = state.app.offboard_clinic(Some(&s.actor), request, |_| Ok(())).await;
     match result {
         Ok(Offboarding::Done(done)) => {
-            let name = clinic_line(&state, &s, &id).await?.name;
+            let name = clinic_line(&state, &s, clinic).await?.name;
             Ok(render(
                 StatusCode::OK,
                 &OffboardedPage {
@@ -525,7 +517,7 @@ pub async fn offboard(
             offboard_page(
                 &state,
                 &s,
-                &id,
+                clinic,
                 OffboardForm::default(),
                 Errors::default(),
                 Some(notice.to_owned()),
@@ -535,10 +527,10 @@ pub async fn offboard(
         }
         Err(e @ OffboardError::NameMismatch) => {
             let errors = refused("confirm_name", &e);
-            offboard_page(&state, &s, &id, f, errors, None, StatusCode::UNPROCESSABLE_ENTITY).await
+            offboard_page(&state, &s, clinic, f, errors, None, StatusCode::UNPROCESSABLE_ENTITY).await
         }
         Err(OffboardError::App(AppError::Validation(e))) => {
-            offboard_page(&state, &s, &id, f, Errors(e), None, StatusCode::UNPROCESSABLE_ENTITY).await
+            offboard_page(&state, &s, clinic, f, Errors(e), None, StatusCode::UNPROCESSABLE_ENTITY).await
         }
         Err(
             e @ (OffboardError::NotSuspended { .. }
@@ -548,7 +540,7 @@ pub async fn offboard(
             | OffboardError::Blobs { .. }),
         ) => {
             let errors = refused("clinic", &e);
-            offboard_page(&state, &s, &id, f, errors, None, StatusCode::CONFLICT).await
+            offboard_page(&state, &s, clinic, f, errors, None, StatusCode::CONFLICT).await
         }
         Err(OffboardError::NotAnOperator) => Err(AppError::Forbidden.into()),
         Err(OffboardError::UnknownClinic(_) | OffboardError::PlatformRow) => Err(AppError::NotFound.into()),
@@ -575,9 +567,9 @@ struct CertificatePage {
 pub async fn certificate(
     State(state): State<AppState>,
     s: StaffSession,
-    Path(id): Path<String>,
+    PageId(id): PageId<ClinicId>,
 ) -> Result<Response, PageError> {
-    let c = clinic_line(&state, &s, &id).await?;
+    let c = clinic_line(&state, &s, id).await?;
     let row = state
         .app
         .offboarding(Some(&s.actor), c.id)
@@ -604,9 +596,8 @@ pub async fn certificate(
 pub async fn archive(
     State(state): State<AppState>,
     s: StaffSession,
-    Path(id): Path<String>,
+    PageId(clinic): PageId<ClinicId>,
 ) -> Result<Response, PageError> {
-    let clinic: ClinicId = id.parse().map_err(|_| AppError::NotFound)?;
     let bytes = state.app.offboarding_archive(&s.actor, clinic).await?;
     Ok((
         [
@@ -624,10 +615,9 @@ pub async fn archive(
 pub async fn drop_archive(
     State(state): State<AppState>,
     s: StaffSession,
-    Path(id): Path<String>,
+    PageId(clinic): PageId<ClinicId>,
     CsrfForm(_): CsrfForm<NoFields>,
 ) -> Result<Response, PageError> {
-    let clinic: ClinicId = id.parse().map_err(|_| AppError::NotFound)?;
     state.app.drop_offboarding_archive(&s.actor, clinic).await?;
     Ok(Redirect::to(&format!("/platform/clinics/{clinic}/certificate")).into_response())
 }
@@ -654,10 +644,9 @@ struct HealthPage {
 pub async fn verify_chain(
     State(state): State<AppState>,
     s: StaffSession,
-    Path(id): Path<String>,
+    PageId(id): PageId<ClinicId>,
     CsrfForm(_): CsrfForm<NoFields>,
 ) -> Result<Response, PageError> {
-    let id: ClinicId = id.parse().map_err(|_| AppError::NotFound)?;
     let h = state.app.clinic_health(&s.actor, id).await?;
     let head_hash = h
         .chain

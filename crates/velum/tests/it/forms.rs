@@ -110,3 +110,59 @@ async fn every_signed_in_form_needs_the_sessions_csrf_token() {
     assert_eq!(r.status(), 303);
     assert_eq!(r.headers()["location"], "/login");
 }
+
+/// An id in a page's path that is not a UUID is "not found" (`PageId`),
+/// on every page that takes one, the same page as an unknown id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_id_that_does_not_parse_is_not_found() {
+    let t = TestApp::spawn().await;
+    let clinic = t.clinic("Alpha").await;
+    let operator = t.operator().await;
+    let op = t.web_login(&operator).await;
+    let k = format!("/platform/clinics/{}", clinic.id);
+    for path in [
+        "/platform/clinics/nope/support".to_owned(),
+        "/platform/clinics/nope/offboard".to_owned(),
+        "/platform/clinics/nope/certificate".to_owned(),
+        "/platform/clinics/nope/archive".to_owned(),
+    ] {
+        let r = op.get(&path).await;
+        assert_eq!(r.status(), 404, "{path}");
+        assert!(r.text().await.unwrap().contains("Not found"), "{path}");
+    }
+    let html = op.get("/platform").await.text().await.unwrap();
+    let csrf = velum_testkit::csrf_in(&html);
+    for path in [
+        "/platform/clinics/nope/status".to_owned(),
+        "/platform/clinics/nope/verify".to_owned(),
+        "/platform/clinics/nope/support".to_owned(),
+        "/platform/clinics/nope/offboard".to_owned(),
+        "/platform/clinics/nope/archive/delete".to_owned(),
+        "/platform/clinics/nope/support/nope/enter".to_owned(),
+        format!("{k}/support/nope/enter"),
+    ] {
+        let r = op
+            .http
+            .post(t.url(&path))
+            .form(&[("csrf", csrf.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 404, "{path}");
+        assert!(r.text().await.unwrap().contains("Not found"), "{path}");
+    }
+    let web = t.web_login(clinic.owner()).await;
+    let html = web.get("/support").await.text().await.unwrap();
+    let csrf = velum_testkit::csrf_in(&html);
+    let r = web
+        .http
+        .post(t.url("/support/nope"))
+        .form(&[("csrf", csrf.as_str()), ("decision", "grant")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    for path in ["/clients/nope", "/clients/nope/edit", "/clients/nope/medical"] {
+        assert_eq!(web.get(path).await.status(), 404, "{path}");
+    }
+}
