@@ -406,6 +406,13 @@ fn form_rejection(status: StatusCode) -> Response {
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Response> {
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     match serde_path_to_error::deserialize::<_, T>(de) {
+        // Every body is an object; serde would also read a struct from an
+        // array, by position.
+        Ok(_) if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') => Err(api_error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            None,
+            "the body must be a JSON object",
+        )),
         Ok(v) => Ok(v),
         Err(e) => {
             let path = e.path().to_string();

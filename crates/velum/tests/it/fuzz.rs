@@ -95,7 +95,8 @@ async fn schemathesis_finds_no_server_error_and_no_undocumented_answer() {
 
 /// What the framework would answer in plain text (a wrong method, malformed
 /// JSON, a body that is not JSON, an id or query that does not parse) is
-/// answered in the documented envelope.
+/// answered in the documented envelope, and an array is not taken for an
+/// object.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rejections_before_a_handler_are_in_the_error_envelope() {
     let t = TestApp::spawn().await;
@@ -113,6 +114,13 @@ async fn rejections_before_a_handler_are_in_the_error_envelope() {
             400,
         ),
         (t.http.post(t.url("/api/v1/clients/search")).body("q=a"), 415),
+        (
+            t.http
+                .post(t.url("/api/v1/clients/search"))
+                .header("content-type", "application/json")
+                .body("[]"),
+            422,
+        ),
         (t.http.get(t.url("/api/v1/clients/not-an-id")), 400),
         (t.http.get(t.url("/api/v1/clients?include_archived=perhaps")), 400),
         (t.http.get(t.url("/api/v1/no-such-thing")), 404),
