@@ -359,7 +359,13 @@ pub async fn create(
     query: Result<Query<CreateQuery>, axum::extract::rejection::QueryRejection>,
     ApiJson(body): ApiJson<NewClientJson>,
 ) -> Result<Response, Response> {
-    let allow = query.map(|Query(q)| q.allow_duplicate).unwrap_or(false);
+    let Query(CreateQuery { allow_duplicate: allow }) = query.map_err(|_| {
+        crate::error::api_error(
+            StatusCode::BAD_REQUEST,
+            None,
+            "unknown or malformed query parameter (allow_duplicate)",
+        )
+    })?;
     let card = state
         .app
         .create_client(&actor, &body.into(), allow)

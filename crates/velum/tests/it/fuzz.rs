@@ -123,6 +123,12 @@ async fn rejections_before_a_handler_are_in_the_error_envelope() {
         ),
         (t.http.get(t.url("/api/v1/clients/not-an-id")), 400),
         (t.http.get(t.url("/api/v1/clients?include_archived=perhaps")), 400),
+        (
+            t.http
+                .post(t.url("/api/v1/clients?allow_duplicate=90"))
+                .json(&velum_testkit::client_json(1)),
+            400,
+        ),
         (t.http.get(t.url("/api/v1/no-such-thing")), 404),
     ];
     for (req, status) in cases {
