@@ -1,6 +1,6 @@
 //! The OpenAPI 3.1 document: the paths of the route table (`super::ApiPaths`,
 //! from each handler's `#[utoipa::path]`) under the description here,
-//! completed by [`CommonResponses`] (pinned by a snapshot test).
+//! completed by `CommonResponses` (pinned by a snapshot test).
 
 use axum::Json;
 use utoipa::openapi::path::{Operation, ParameterIn};
