@@ -135,7 +135,7 @@ fn status_description(status: &str) -> &'static str {
         "409" => "Refused: it conflicts with the current state",
         "413" => "The body is larger than 64 KiB",
         "415" => "The body is not sent as application/json",
-        "422" => "A field was not accepted; each error names its field",
+        "422" => "A field was not accepted (each error names its field), or the body is not a JSON object",
         "429" => "Too many attempts: wait for the seconds in Retry-After",
         "500" => "An internal error; it has been logged and nothing of it is shown",
         _ => "See the error envelope",
