@@ -296,12 +296,15 @@ impl FromRequestParts<AppState> for StaffSession {
         let actor = info.actor(ip).ok_or_else(|| Redirect::to("/login").into_response())?;
         let account = actor.account().map_err(|_| Redirect::to("/login").into_response())?;
         record_span(&account);
-        Ok(StaffSession {
+        let session = StaffSession {
             actor,
             account,
             info,
             token,
-        })
+        };
+        // For a [`CsrfForm`] later in the same handler's arguments.
+        parts.extensions.insert(session.clone());
+        Ok(session)
     }
 }
 
@@ -359,6 +362,42 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Form<T> {
     }
 }
 
+/// A signed-in page's form body, parsed into `T` as [`Form`] does, and
+/// refused with the "This form has expired" page (403) unless its `csrf`
+/// field is the session's CSRF token; without a session, the sign-in
+/// redirect. `T` does not declare `csrf`. Put it last among the handler's
+/// arguments (it reads the body); the session is not looked up twice when
+/// the handler also takes a [`StaffSession`].
+#[derive(Debug)]
+pub struct CsrfForm<T>(pub T);
+
+#[derive(serde::Deserialize)]
+struct WithCsrf<T> {
+    #[serde(default)]
+    csrf: String,
+    #[serde(flatten)]
+    form: T,
+}
+
+/// A form with no field but its CSRF token: `CsrfForm<NoFields>`.
+#[derive(Debug, serde::Deserialize)]
+pub struct NoFields {}
+
+impl<T: DeserializeOwned + Send> FromRequest<AppState> for CsrfForm<T> {
+    type Rejection = Response;
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let (mut parts, body) = req.into_parts();
+        let session = match parts.extensions.get::<StaffSession>() {
+            Some(s) => s.clone(),
+            None => StaffSession::from_request_parts(&mut parts, state).await?,
+        };
+        let Form(WithCsrf { csrf, form }) =
+            Form::<WithCsrf<T>>::from_request(Request::from_parts(parts, body), state).await?;
+        session.check_csrf(&csrf)?;
+        Ok(CsrfForm(form))
+    }
+}
+
 fn form_rejection(status: StatusCode) -> Response {
     let (status, message) = match status {
         StatusCode::PAYLOAD_TOO_LARGE => (status, "What you sent is too large (at most 64 KiB)."),
@@ -379,6 +418,13 @@ fn form_rejection(status: StatusCode) -> Response {
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Response> {
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     match serde_path_to_error::deserialize::<_, T>(de) {
+        // Every body is an object; serde would also read a struct from an
+        // array, by position.
+        Ok(_) if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') => Err(api_error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            None,
+            "the body must be a JSON object",
+        )),
         Ok(v) => Ok(v),
         Err(e) => {
             let path = e.path().to_string();
@@ -461,6 +507,25 @@ impl<T: FromStr + Send, S: Send + Sync> FromRequestParts<S> for PageId<T> {
             .await
             .map_err(|_| not_found())?;
         raw.parse().map(PageId).map_err(|_| not_found())
+    }
+}
+
+/// Two ids from a page's path (`/platform/clinics/{id}/support/{grant}/…`),
+/// in order; either not a UUID is "not found".
+#[derive(Debug)]
+pub struct PageIds<A, B>(pub A, pub B);
+
+impl<A: FromStr + Send, B: FromStr + Send, S: Send + Sync> FromRequestParts<S> for PageIds<A, B> {
+    type Rejection = Response;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let not_found = || crate::error::PageError(velum_app::AppError::NotFound).into_response();
+        let Path((a, b)) = Path::<(String, String)>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| not_found())?;
+        match (a.parse(), b.parse()) {
+            (Ok(a), Ok(b)) => Ok(PageIds(a, b)),
+            _ => Err(not_found()),
+        }
     }
 }
 

@@ -42,7 +42,10 @@ pub struct LoginResponse {
 /// a 429, `"code": "too_many_attempts"` and a `Retry-After` header, before
 /// anything is checked.
 #[utoipa::path(post, path = "/api/v1/auth/login", request_body = LoginRequest, tag = "auth",
-    responses((status = 200, body = LoginResponse), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody),
+    responses((status = 200, body = LoginResponse),
+        (status = 401, body = ErrorBody, description = "Email, password or code not recognised (the same answer whatever was wrong)"),
+        (status = 403, body = ErrorBody, description = "The password was right but the clinic is suspended (`\"code\": \"clinic_suspended\"`)"),
+        (status = 422, body = ErrorBody),
         (status = 429, body = ErrorBody, headers(("Retry-After" = u64, description = "seconds to wait")))))]
 pub async fn login(
     State(state): State<AppState>,

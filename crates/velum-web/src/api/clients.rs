@@ -218,25 +218,32 @@ pub struct ClientListJson {
 #[serde(untagged)]
 pub enum ClientListItemJson {
     Full(Box<ClientJson>),
-    NameOnly {
-        id: String,
-        given_name: String,
-        family_name: String,
-    },
+    NameOnly(ClientNameJson),
+}
+
+/// Only the name, for roles without the contact permission. No other field:
+/// a whole contact section is never mistaken for this.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClientNameJson {
+    pub id: String,
+    pub given_name: String,
+    pub family_name: String,
 }
 
 fn listed_json(l: &Listed) -> ClientListItemJson {
     match &l.contact {
         Some(c) => ClientListItemJson::Full(Box::new(client_json(l.header.id, l.header.archived, c))),
-        None => ClientListItemJson::NameOnly {
+        None => ClientListItemJson::NameOnly(ClientNameJson {
             id: l.header.id.to_string(),
             given_name: l.header.given_name.clone(),
             family_name: l.header.family_name.clone(),
-        },
+        }),
     }
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     /// `next_cursor` from the previous page.
@@ -334,6 +341,7 @@ async fn client_page(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct CreateQuery {
     /// Create even though a similar card exists.
@@ -351,7 +359,13 @@ pub async fn create(
     query: Result<Query<CreateQuery>, axum::extract::rejection::QueryRejection>,
     ApiJson(body): ApiJson<NewClientJson>,
 ) -> Result<Response, Response> {
-    let allow = query.map(|Query(q)| q.allow_duplicate).unwrap_or(false);
+    let Query(CreateQuery { allow_duplicate: allow }) = query.map_err(|_| {
+        crate::error::api_error(
+            StatusCode::BAD_REQUEST,
+            None,
+            "unknown or malformed query parameter (allow_duplicate)",
+        )
+    })?;
     let card = state
         .app
         .create_client(&actor, &body.into(), allow)
@@ -362,7 +376,7 @@ pub async fn create(
 }
 
 /// Read a client's contact section (recorded in the access history).
-#[utoipa::path(get, path = "/api/v1/clients/{id}", tag = "clients", security(("bearer" = [])), params(("id" = String, Path)),
+#[utoipa::path(get, path = "/api/v1/clients/{id}", tag = "clients", security(("bearer" = [])), params(("id" = uuid::Uuid, Path)),
     responses((status = 200, body = ClientJson), (status = 404, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn get(
     State(state): State<AppState>,
@@ -374,7 +388,7 @@ pub async fn get(
 }
 
 /// Change a client's contact details; the previous values are kept (sealed).
-#[utoipa::path(patch, path = "/api/v1/clients/{id}", request_body = ClientPatchJson, tag = "clients", security(("bearer" = [])), params(("id" = String, Path)),
+#[utoipa::path(patch, path = "/api/v1/clients/{id}", request_body = ClientPatchJson, tag = "clients", security(("bearer" = [])), params(("id" = uuid::Uuid, Path)),
     responses((status = 200, body = ClientJson), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn update(
     State(state): State<AppState>,
@@ -430,7 +444,7 @@ fn medical_json(m: &Medical) -> MedicalJson {
 }
 
 /// Read the medical summary (practitioners, managers, owners).
-#[utoipa::path(get, path = "/api/v1/clients/{id}/medical", tag = "clients", security(("bearer" = [])), params(("id" = String, Path)),
+#[utoipa::path(get, path = "/api/v1/clients/{id}/medical", tag = "clients", security(("bearer" = [])), params(("id" = uuid::Uuid, Path)),
     responses((status = 200, body = MedicalJson), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn get_medical(
     State(state): State<AppState>,
@@ -445,7 +459,7 @@ pub async fn get_medical(
 }
 
 /// Replace the medical summary.
-#[utoipa::path(put, path = "/api/v1/clients/{id}/medical", request_body = MedicalInputJson, tag = "clients", security(("bearer" = [])), params(("id" = String, Path)),
+#[utoipa::path(put, path = "/api/v1/clients/{id}/medical", request_body = MedicalInputJson, tag = "clients", security(("bearer" = [])), params(("id" = uuid::Uuid, Path)),
     responses((status = 200, body = MedicalJson), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn put_medical(
     State(state): State<AppState>,
@@ -484,6 +498,7 @@ pub struct AccessEventJson {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct CursorQuery {
     #[serde(default)]
@@ -491,7 +506,7 @@ pub struct CursorQuery {
 }
 
 /// Who opened or changed this card, newest first.
-#[utoipa::path(get, path = "/api/v1/clients/{id}/access-log", params(("id" = String, Path), CursorQuery), tag = "clients", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/clients/{id}/access-log", params(("id" = uuid::Uuid, Path), CursorQuery), tag = "clients", security(("bearer" = [])),
     responses((status = 200, body = AccessLogJson), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn access_log(
     State(state): State<AppState>,

@@ -149,7 +149,7 @@ async fn set_suspended(
 /// Suspend a clinic: its staff cannot sign in, and live sessions end at
 /// their next request (operators only). The reason is required and is
 /// emailed to the clinic's owner.
-#[utoipa::path(post, path = "/api/v1/platform/clinics/{id}/suspend", request_body = SuspendJson, tag = "platform", security(("bearer" = [])), params(("id" = String, Path)),
+#[utoipa::path(post, path = "/api/v1/platform/clinics/{id}/suspend", request_body = SuspendJson, tag = "platform", security(("bearer" = [])), params(("id" = uuid::Uuid, Path)),
     responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn suspend(
     State(state): State<AppState>,
@@ -161,7 +161,7 @@ pub async fn suspend(
 }
 
 /// Make a suspended clinic active again (operators only).
-#[utoipa::path(post, path = "/api/v1/platform/clinics/{id}/resume", tag = "platform", security(("bearer" = [])), params(("id" = String, Path)),
+#[utoipa::path(post, path = "/api/v1/platform/clinics/{id}/resume", tag = "platform", security(("bearer" = [])), params(("id" = uuid::Uuid, Path)),
     responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn resume(
     State(state): State<AppState>,
@@ -219,7 +219,7 @@ fn health_json(h: ClinicHealth) -> ClinicHealthJson {
 
 /// Verify one clinic's audit chain now and report it with the clinic's
 /// usage (operators only). The check is recorded in the platform's chain.
-#[utoipa::path(get, path = "/api/v1/platform/clinics/{id}/health", tag = "platform", security(("bearer" = [])), params(("id" = String, Path)),
+#[utoipa::path(get, path = "/api/v1/platform/clinics/{id}/health", tag = "platform", security(("bearer" = [])), params(("id" = uuid::Uuid, Path)),
     responses((status = 200, body = ClinicHealthJson), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn health(
     State(state): State<AppState>,
@@ -252,7 +252,7 @@ pub struct SupportRequestedJson {
 }
 
 /// Ask a clinic's owner for support access (operators only).
-#[utoipa::path(post, path = "/api/v1/platform/clinics/{id}/support", request_body = SupportRequestJson, tag = "platform", security(("bearer" = [])), params(("id" = String, Path)),
+#[utoipa::path(post, path = "/api/v1/platform/clinics/{id}/support", request_body = SupportRequestJson, tag = "platform", security(("bearer" = [])), params(("id" = uuid::Uuid, Path)),
     responses((status = 201, body = SupportRequestedJson), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn request_support(
     State(state): State<AppState>,

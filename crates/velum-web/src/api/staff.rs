@@ -14,7 +14,7 @@ use crate::extract::{ApiActor, ApiId};
 /// emailed, and they set it up again at their next web sign-in. Owners and
 /// managers only; a manager cannot reset an owner's; nobody can reset their
 /// own (403, audited).
-#[utoipa::path(post, path = "/api/v1/staff/{id}/totp-reset", tag = "staff", security(("bearer" = [])), params(("id" = String, Path, description = "The staff member's id")),
+#[utoipa::path(post, path = "/api/v1/staff/{id}/totp-reset", tag = "staff", security(("bearer" = [])), params(("id" = uuid::Uuid, Path, description = "The staff member's id")),
     responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn totp_reset(
     State(state): State<AppState>,

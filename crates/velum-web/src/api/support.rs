@@ -91,7 +91,7 @@ async fn decide(state: &AppState, actor: &velum_core::Actor, grant: Uuid, d: Dec
 }
 
 /// Grant a requested visit: it is live from now for the minutes asked.
-#[utoipa::path(post, path = "/api/v1/support/{id}/grant", tag = "support", security(("bearer" = [])), params(("id" = String, Path, description = "The grant's id")),
+#[utoipa::path(post, path = "/api/v1/support/{id}/grant", tag = "support", security(("bearer" = [])), params(("id" = uuid::Uuid, Path, description = "The grant's id")),
     responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn grant(
     State(state): State<AppState>,
@@ -102,7 +102,7 @@ pub async fn grant(
 }
 
 /// Refuse a requested visit.
-#[utoipa::path(post, path = "/api/v1/support/{id}/refuse", tag = "support", security(("bearer" = [])), params(("id" = String, Path, description = "The grant's id")),
+#[utoipa::path(post, path = "/api/v1/support/{id}/refuse", tag = "support", security(("bearer" = [])), params(("id" = uuid::Uuid, Path, description = "The grant's id")),
     responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn refuse(
     State(state): State<AppState>,
@@ -113,7 +113,7 @@ pub async fn refuse(
 }
 
 /// End a live grant now.
-#[utoipa::path(post, path = "/api/v1/support/{id}/revoke", tag = "support", security(("bearer" = [])), params(("id" = String, Path, description = "The grant's id")),
+#[utoipa::path(post, path = "/api/v1/support/{id}/revoke", tag = "support", security(("bearer" = [])), params(("id" = uuid::Uuid, Path, description = "The grant's id")),
     responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn revoke(
     State(state): State<AppState>,

@@ -14,7 +14,8 @@ use super::{Errors, Nav, ok, render};
 use crate::AppState;
 use crate::error::PageError;
 use crate::extract::{
-    CSRF_COOKIE, ClientIp, CookieJar, Form, PENDING_COOKIE, SESSION_COOKIE, StaffSession, constant_eq, cookie, removal,
+    CSRF_COOKIE, ClientIp, CookieJar, CsrfForm, Form, NoFields, PENDING_COOKIE, SESSION_COOKIE, StaffSession,
+    constant_eq, cookie, removal,
 };
 
 /// Forms shown before sign-in carry a random token that must match a cookie
@@ -328,21 +329,12 @@ pub async fn enrol(
     }
 }
 
-#[derive(Deserialize)]
-pub struct CsrfOnly {
-    #[serde(default)]
-    csrf: String,
-}
-
 pub async fn logout(
     State(state): State<AppState>,
     session: StaffSession,
     jar: CookieJar,
-    Form(form): Form<CsrfOnly>,
+    CsrfForm(_): CsrfForm<NoFields>,
 ) -> Result<Response, PageError> {
-    if let Err(r) = session.check_csrf(&form.csrf) {
-        return Ok(r);
-    }
     state.app.sign_out(&session.token, Some(&session.actor)).await?;
     Ok((jar.remove(removal(SESSION_COOKIE)), Redirect::to("/login")).into_response())
 }
@@ -671,8 +663,6 @@ pub async fn password_form(session: StaffSession) -> Response {
 #[derive(Deserialize)]
 pub struct ChangePasswordForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     current_password: String,
     #[serde(default)]
     password: String,
@@ -682,11 +672,8 @@ pub async fn change_password(
     State(state): State<AppState>,
     session: StaffSession,
     jar: CookieJar,
-    Form(form): Form<ChangePasswordForm>,
+    CsrfForm(form): CsrfForm<ChangePasswordForm>,
 ) -> Result<Response, PageError> {
-    if let Err(r) = session.check_csrf(&form.csrf) {
-        return Ok(r);
-    }
     match state
         .app
         .change_own_password(&session.actor, &form.current_password, &form.password)

@@ -1,6 +1,6 @@
 //! Client list, search, the card with a tab per section, and its forms.
 
-use crate::extract::Form;
+use crate::extract::CsrfForm;
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
@@ -118,8 +118,6 @@ pub async fn list(
 #[derive(Deserialize)]
 pub struct SearchForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     q: String,
     #[serde(default)]
     include_archived: Option<String>,
@@ -130,11 +128,8 @@ pub struct SearchForm {
 pub async fn search(
     State(state): State<AppState>,
     s: StaffSession,
-    Form(f): Form<SearchForm>,
+    CsrfForm(f): CsrfForm<SearchForm>,
 ) -> Result<Response, PageError> {
-    if let Err(r) = s.check_csrf(&f.csrf) {
-        return Ok(r);
-    }
     if f.q.trim().is_empty() {
         return Ok(Redirect::to("/clients").into_response());
     }
@@ -160,8 +155,6 @@ struct FormPage {
 #[derive(Deserialize)]
 pub struct ClientForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     allow_duplicate: Option<String>,
     #[serde(flatten)]
     input: ClientInput,
@@ -185,11 +178,8 @@ pub async fn new_form(s: StaffSession) -> Response {
 pub async fn create(
     State(state): State<AppState>,
     s: StaffSession,
-    Form(f): Form<ClientForm>,
+    CsrfForm(f): CsrfForm<ClientForm>,
 ) -> Result<Response, PageError> {
-    if let Err(r) = s.check_csrf(&f.csrf) {
-        return Ok(r);
-    }
     let page = |errors: Errors, duplicates| FormPage {
         nav: Some(Nav::of(&s)),
         title: "New client".into(),
@@ -434,11 +424,8 @@ pub async fn edit(
     State(state): State<AppState>,
     s: StaffSession,
     PageId(id): PageId<ClientId>,
-    Form(f): Form<ClientForm>,
+    CsrfForm(f): CsrfForm<ClientForm>,
 ) -> Result<Response, PageError> {
-    if let Err(r) = s.check_csrf(&f.csrf) {
-        return Ok(r);
-    }
     let i = f.input.clone();
     let patch = ClientPatch {
         given_name: Some(i.given_name),
@@ -529,8 +516,6 @@ pub async fn medical_form(
 #[derive(Deserialize)]
 pub struct MedicalForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     allergies: String,
     #[serde(default)]
     medications: String,
@@ -544,11 +529,8 @@ pub async fn medical_save(
     State(state): State<AppState>,
     s: StaffSession,
     PageId(id): PageId<ClientId>,
-    Form(f): Form<MedicalForm>,
+    CsrfForm(f): CsrfForm<MedicalForm>,
 ) -> Result<Response, PageError> {
-    if let Err(r) = s.check_csrf(&f.csrf) {
-        return Ok(r);
-    }
     let input = MedicalInput {
         allergies: MedicalInput::lines(&f.allergies),
         medications: MedicalInput::lines(&f.medications),
@@ -591,8 +573,6 @@ pub async fn marketing(
 #[derive(Deserialize)]
 pub struct MarketingForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     email: Option<String>,
     #[serde(default)]
     sms: Option<String>,
@@ -602,11 +582,8 @@ pub async fn marketing_save(
     State(state): State<AppState>,
     s: StaffSession,
     PageId(id): PageId<ClientId>,
-    Form(f): Form<MarketingForm>,
+    CsrfForm(f): CsrfForm<MarketingForm>,
 ) -> Result<Response, PageError> {
-    if let Err(r) = s.check_csrf(&f.csrf) {
-        return Ok(r);
-    }
     let choice = Marketing {
         email: f.email.is_some(),
         sms: f.sms.is_some(),
@@ -685,8 +662,6 @@ fn access_view(e: &AccessEntry) -> AccessView {
 #[derive(Deserialize)]
 pub struct ArchiveForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     archived: String,
 }
 
@@ -694,11 +669,8 @@ pub async fn archive(
     State(state): State<AppState>,
     s: StaffSession,
     PageId(id): PageId<ClientId>,
-    Form(f): Form<ArchiveForm>,
+    CsrfForm(f): CsrfForm<ArchiveForm>,
 ) -> Result<Response, PageError> {
-    if let Err(r) = s.check_csrf(&f.csrf) {
-        return Ok(r);
-    }
     state
         .app
         .set_client_archived(&s.actor, id, f.archived == "true")

@@ -2,9 +2,9 @@
 //! clinic, asking for support access, support visits, offboarding and its
 //! certificate) and the owner's "Support access" page (grant, refuse, end).
 
-use crate::extract::Form;
+use crate::extract::{CsrfForm, NoFields, PageId, PageIds};
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -77,8 +77,6 @@ struct ClinicLine {
 
 #[derive(Default, Deserialize)]
 pub struct NewClinicForm {
-    #[serde(default)]
-    csrf: String,
     #[serde(default)]
     name: String,
     #[serde(default)]
@@ -160,11 +158,8 @@ pub async fn home(State(state): State<AppState>, s: StaffSession) -> Result<Resp
 pub async fn create_clinic(
     State(state): State<AppState>,
     s: StaffSession,
-    Form(f): Form<NewClinicForm>,
+    CsrfForm(f): CsrfForm<NewClinicForm>,
 ) -> Result<Response, PageError> {
-    if let Err(r) = s.check_csrf(&f.csrf) {
-        return Ok(r);
-    }
     match state
         .app
         .operator_create_clinic(&s.actor, &f.name, &f.owner_email)
@@ -192,8 +187,6 @@ pub async fn create_clinic(
 #[derive(Deserialize)]
 pub struct StatusForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     suspended: String,
     /// Why (suspending only): emailed to the clinic's owner.
     #[serde(default)]
@@ -203,13 +196,9 @@ pub struct StatusForm {
 pub async fn clinic_status(
     State(state): State<AppState>,
     s: StaffSession,
-    Path(id): Path<String>,
-    Form(f): Form<StatusForm>,
+    PageId(id): PageId<ClinicId>,
+    CsrfForm(f): CsrfForm<StatusForm>,
 ) -> Result<Response, PageError> {
-    if let Err(r) = s.check_csrf(&f.csrf) {
-        return Ok(r);
-    }
-    let id: ClinicId = id.parse().map_err(|_| AppError::NotFound)?;
     match state
         .app
         .set_clinic_suspended(Some(&s.actor), id, f.suspended == "true", &f.reason)
@@ -234,8 +223,6 @@ pub async fn clinic_status(
 #[derive(Default, Deserialize)]
 pub struct RequestForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     reason: String,
     #[serde(default)]
     minutes: String,
@@ -254,12 +241,11 @@ struct RequestPage {
 async fn request_page(
     state: &AppState,
     s: &StaffSession,
-    id: &str,
+    id: ClinicId,
     v: RequestForm,
     errors: Errors,
     status: StatusCode,
 ) -> Result<Response, PageError> {
-    let id: ClinicId = id.parse().map_err(|_| AppError::NotFound)?;
     let clinic = state
         .app
         .clinic_usage(&s.actor)
@@ -282,51 +268,36 @@ async fn request_page(
 pub async fn request_form(
     State(state): State<AppState>,
     s: StaffSession,
-    Path(id): Path<String>,
+    PageId(id): PageId<ClinicId>,
 ) -> Result<Response, PageError> {
     let v = RequestForm {
         minutes: DEFAULT_GRANT_MINUTES.to_string(),
         ..RequestForm::default()
     };
-    request_page(&state, &s, &id, v, Errors::default(), StatusCode::OK).await
+    request_page(&state, &s, id, v, Errors::default(), StatusCode::OK).await
 }
 
 pub async fn request(
     State(state): State<AppState>,
     s: StaffSession,
-    Path(id): Path<String>,
-    Form(f): Form<RequestForm>,
+    PageId(clinic): PageId<ClinicId>,
+    CsrfForm(f): CsrfForm<RequestForm>,
 ) -> Result<Response, PageError> {
-    if let Err(r) = s.check_csrf(&f.csrf) {
-        return Ok(r);
-    }
-    let clinic: ClinicId = id.parse().map_err(|_| AppError::NotFound)?;
     match state.app.request_support(&s.actor, clinic, &f.reason, &f.minutes).await {
         Ok(_) => Ok(Redirect::to("/platform").into_response()),
         Err(AppError::Validation(e)) => {
-            request_page(&state, &s, &id, f, Errors(e), StatusCode::UNPROCESSABLE_ENTITY).await
+            request_page(&state, &s, clinic, f, Errors(e), StatusCode::UNPROCESSABLE_ENTITY).await
         }
         Err(e) => Err(e.into()),
     }
 }
 
-#[derive(Deserialize)]
-pub struct CsrfForm {
-    #[serde(default)]
-    csrf: String,
-}
-
 pub async fn enter(
     State(state): State<AppState>,
     s: StaffSession,
-    Path((clinic, grant)): Path<(String, String)>,
-    Form(f): Form<CsrfForm>,
+    PageIds(clinic, grant): PageIds<ClinicId, Uuid>,
+    CsrfForm(_): CsrfForm<NoFields>,
 ) -> Result<Response, PageError> {
-    if let Err(r) = s.check_csrf(&f.csrf) {
-        return Ok(r);
-    }
-    let clinic: ClinicId = clinic.parse().map_err(|_| AppError::NotFound)?;
-    let grant: Uuid = grant.parse().map_err(|_| AppError::NotFound)?;
     state.app.enter_support(&s.actor, &s.token, clinic, grant).await?;
     Ok(Redirect::to("/clients").into_response())
 }
@@ -334,11 +305,8 @@ pub async fn enter(
 pub async fn leave(
     State(state): State<AppState>,
     s: StaffSession,
-    Form(f): Form<CsrfForm>,
+    CsrfForm(_): CsrfForm<NoFields>,
 ) -> Result<Response, PageError> {
-    if let Err(r) = s.check_csrf(&f.csrf) {
-        return Ok(r);
-    }
     state.app.leave_support(&s.token).await?;
     Ok(Redirect::to("/").into_response())
 }
@@ -363,21 +331,15 @@ pub async fn grants(State(state): State<AppState>, s: StaffSession) -> Result<Re
 #[derive(Deserialize)]
 pub struct DecideForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     decision: String,
 }
 
 pub async fn decide(
     State(state): State<AppState>,
     s: StaffSession,
-    Path(grant): Path<String>,
-    Form(f): Form<DecideForm>,
+    PageId(grant): PageId<Uuid>,
+    CsrfForm(f): CsrfForm<DecideForm>,
 ) -> Result<Response, PageError> {
-    if let Err(r) = s.check_csrf(&f.csrf) {
-        return Ok(r);
-    }
-    let grant: Uuid = grant.parse().map_err(|_| AppError::NotFound)?;
     let decision = match f.decision.as_str() {
         "grant" => Decision::Grant,
         "deny" => Decision::Deny,
@@ -405,16 +367,13 @@ pub async fn decide(
 async fn clinic_line(
     state: &AppState,
     s: &StaffSession,
-    id: &str,
+    id: ClinicId,
 ) -> Result<velum_app::platform::ClinicUsage, PageError> {
-    let id: ClinicId = id.parse().map_err(|_| AppError::NotFound)?;
     Ok(state.app.one_clinic_usage(&s.actor, id).await?)
 }
 
 #[derive(Default, Deserialize)]
 pub struct OffboardForm {
-    #[serde(default)]
-    csrf: String,
     #[serde(default)]
     confirm_name: String,
     #[serde(default)]
@@ -440,7 +399,7 @@ struct OffboardPage {
 async fn offboard_page(
     state: &AppState,
     s: &StaffSession,
-    id: &str,
+    id: ClinicId,
     v: OffboardForm,
     errors: Errors,
     notice: Option<String>,
@@ -479,12 +438,12 @@ async fn offboard_page(
 pub async fn offboard_form(
     State(state): State<AppState>,
     s: StaffSession,
-    Path(id): Path<String>,
+    PageId(id): PageId<ClinicId>,
 ) -> Result<Response, PageError> {
     offboard_page(
         &state,
         &s,
-        &id,
+        id,
         OffboardForm::default(),
         Errors::default(),
         None,
@@ -512,13 +471,9 @@ struct OffboardedPage {
 pub async fn offboard(
     State(state): State<AppState>,
     s: StaffSession,
-    Path(id): Path<String>,
-    Form(f): Form<OffboardForm>,
+    PageId(clinic): PageId<ClinicId>,
+    CsrfForm(f): CsrfForm<OffboardForm>,
 ) -> Result<Response, PageError> {
-    if let Err(r) = s.check_csrf(&f.csrf) {
-        return Ok(r);
-    }
-    let clinic: ClinicId = id.parse().map_err(|_| AppError::NotFound)?;
     let request = OffboardRequest {
         clinic,
         confirm_name: Some(&f.confirm_name),
@@ -543,7 +498,7 @@ pub async fn offboard(
     let result = state.app.offboard_clinic(Some(&s.actor), request, |_| Ok(())).await;
     match result {
         Ok(Offboarding::Done(done)) => {
-            let name = clinic_line(&state, &s, &id).await?.name;
+            let name = clinic_line(&state, &s, clinic).await?.name;
             Ok(render(
                 StatusCode::OK,
                 &OffboardedPage {
@@ -561,7 +516,7 @@ pub async fn offboard(
             offboard_page(
                 &state,
                 &s,
-                &id,
+                clinic,
                 OffboardForm::default(),
                 Errors::default(),
                 Some(notice.to_owned()),
@@ -571,10 +526,10 @@ pub async fn offboard(
         }
         Err(e @ OffboardError::NameMismatch) => {
             let errors = refused("confirm_name", &e);
-            offboard_page(&state, &s, &id, f, errors, None, StatusCode::UNPROCESSABLE_ENTITY).await
+            offboard_page(&state, &s, clinic, f, errors, None, StatusCode::UNPROCESSABLE_ENTITY).await
         }
         Err(OffboardError::App(AppError::Validation(e))) => {
-            offboard_page(&state, &s, &id, f, Errors(e), None, StatusCode::UNPROCESSABLE_ENTITY).await
+            offboard_page(&state, &s, clinic, f, Errors(e), None, StatusCode::UNPROCESSABLE_ENTITY).await
         }
         Err(
             e @ (OffboardError::NotSuspended { .. }
@@ -584,7 +539,7 @@ pub async fn offboard(
             | OffboardError::Blobs { .. }),
         ) => {
             let errors = refused("clinic", &e);
-            offboard_page(&state, &s, &id, f, errors, None, StatusCode::CONFLICT).await
+            offboard_page(&state, &s, clinic, f, errors, None, StatusCode::CONFLICT).await
         }
         Err(OffboardError::NotAnOperator) => Err(AppError::Forbidden.into()),
         Err(OffboardError::UnknownClinic(_) | OffboardError::PlatformRow) => Err(AppError::NotFound.into()),
@@ -611,9 +566,9 @@ struct CertificatePage {
 pub async fn certificate(
     State(state): State<AppState>,
     s: StaffSession,
-    Path(id): Path<String>,
+    PageId(id): PageId<ClinicId>,
 ) -> Result<Response, PageError> {
-    let c = clinic_line(&state, &s, &id).await?;
+    let c = clinic_line(&state, &s, id).await?;
     let row = state
         .app
         .offboarding(Some(&s.actor), c.id)
@@ -640,9 +595,8 @@ pub async fn certificate(
 pub async fn archive(
     State(state): State<AppState>,
     s: StaffSession,
-    Path(id): Path<String>,
+    PageId(clinic): PageId<ClinicId>,
 ) -> Result<Response, PageError> {
-    let clinic: ClinicId = id.parse().map_err(|_| AppError::NotFound)?;
     let bytes = state.app.offboarding_archive(&s.actor, clinic).await?;
     Ok((
         [
@@ -660,13 +614,9 @@ pub async fn archive(
 pub async fn drop_archive(
     State(state): State<AppState>,
     s: StaffSession,
-    Path(id): Path<String>,
-    Form(f): Form<CsrfForm>,
+    PageId(clinic): PageId<ClinicId>,
+    CsrfForm(_): CsrfForm<NoFields>,
 ) -> Result<Response, PageError> {
-    if let Err(r) = s.check_csrf(&f.csrf) {
-        return Ok(r);
-    }
-    let clinic: ClinicId = id.parse().map_err(|_| AppError::NotFound)?;
     state.app.drop_offboarding_archive(&s.actor, clinic).await?;
     Ok(Redirect::to(&format!("/platform/clinics/{clinic}/certificate")).into_response())
 }
@@ -693,13 +643,9 @@ struct HealthPage {
 pub async fn verify_chain(
     State(state): State<AppState>,
     s: StaffSession,
-    Path(id): Path<String>,
-    Form(f): Form<CsrfForm>,
+    PageId(id): PageId<ClinicId>,
+    CsrfForm(_): CsrfForm<NoFields>,
 ) -> Result<Response, PageError> {
-    if let Err(r) = s.check_csrf(&f.csrf) {
-        return Ok(r);
-    }
-    let id: ClinicId = id.parse().map_err(|_| AppError::NotFound)?;
     let h = state.app.clinic_health(&s.actor, id).await?;
     let head_hash = h.chain.head_hash.map(hex::encode).unwrap_or_default();
     Ok(ok(&HealthPage {
@@ -758,8 +704,6 @@ pub async fn leaving_form(State(state): State<AppState>, s: StaffSession) -> Res
 
 #[derive(Deserialize)]
 pub struct LeavingForm {
-    #[serde(default)]
-    csrf: String,
     #[serde(flatten)]
     input: LeaveInput,
 }
@@ -767,11 +711,8 @@ pub struct LeavingForm {
 pub async fn leave_provider(
     State(state): State<AppState>,
     s: StaffSession,
-    Form(f): Form<LeavingForm>,
+    CsrfForm(f): CsrfForm<LeavingForm>,
 ) -> Result<Response, PageError> {
-    if let Err(r) = s.check_csrf(&f.csrf) {
-        return Ok(r);
-    }
     match state.app.request_leaving(&s.actor, &f.input).await {
         Ok(()) => Ok(Redirect::to("/leaving").into_response()),
         Err(AppError::Validation(e) | AppError::Conflict(e)) => {

@@ -2,7 +2,6 @@
 //! again by their owner on their account page (after password and code).
 
 use askama::Template;
-use axum::Form;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -12,7 +11,7 @@ use velum_app::AppError;
 use super::{Errors, Nav, render};
 use crate::AppState;
 use crate::error::PageError;
-use crate::extract::StaffSession;
+use crate::extract::{CsrfForm, StaffSession};
 
 #[derive(Template)]
 #[template(path = "recovery_codes.html")]
@@ -69,8 +68,6 @@ pub async fn page(
 #[derive(Deserialize)]
 pub struct RegenerateForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     current_password: String,
     #[serde(default)]
     code: String,
@@ -79,11 +76,8 @@ pub struct RegenerateForm {
 pub async fn regenerate(
     State(state): State<AppState>,
     session: StaffSession,
-    Form(form): Form<RegenerateForm>,
+    CsrfForm(form): CsrfForm<RegenerateForm>,
 ) -> Result<Response, PageError> {
-    if let Err(r) = session.check_csrf(&form.csrf) {
-        return Ok(r);
-    }
     match state
         .app
         .regenerate_recovery_codes(&session.actor, &form.current_password, &form.code)

@@ -1,6 +1,6 @@
 //! Staff administration (owners and managers).
 
-use crate::extract::Form;
+use crate::extract::CsrfForm;
 use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -130,8 +130,6 @@ pub async fn list(State(state): State<AppState>, s: StaffSession) -> Result<Resp
 #[derive(Deserialize)]
 pub struct InviteForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     email: String,
     #[serde(default)]
     display_name: String,
@@ -142,11 +140,8 @@ pub struct InviteForm {
 pub async fn invite(
     State(state): State<AppState>,
     s: StaffSession,
-    Form(f): Form<InviteForm>,
+    CsrfForm(f): CsrfForm<InviteForm>,
 ) -> Result<Response, PageError> {
-    if let Err(r) = s.check_csrf(&f.csrf) {
-        return Ok(r);
-    }
     let input = InviteInput {
         email: f.email,
         display_name: f.display_name,
@@ -185,8 +180,6 @@ pub async fn invite(
 #[derive(Deserialize)]
 pub struct RoleForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     role: String,
 }
 
@@ -194,11 +187,8 @@ pub async fn role(
     State(state): State<AppState>,
     s: StaffSession,
     PageId(id): PageId<StaffId>,
-    Form(f): Form<RoleForm>,
+    CsrfForm(f): CsrfForm<RoleForm>,
 ) -> Result<Response, PageError> {
-    if let Err(r) = s.check_csrf(&f.csrf) {
-        return Ok(r);
-    }
     let role: Role = f.role.parse().map_err(|e: velum_core::actor::UnknownRole| {
         AppError::Validation(FieldErrors::single("role", e.to_string()))
     })?;
@@ -220,8 +210,6 @@ async fn named(state: &AppState, s: &StaffSession, id: StaffId) -> Result<String
 #[derive(Deserialize)]
 pub struct StatusForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     disabled: String,
     /// "yes" once the person has confirmed on the confirmation page.
     #[serde(default)]
@@ -232,11 +220,8 @@ pub async fn status(
     State(state): State<AppState>,
     s: StaffSession,
     PageId(id): PageId<StaffId>,
-    Form(f): Form<StatusForm>,
+    CsrfForm(f): CsrfForm<StatusForm>,
 ) -> Result<Response, PageError> {
-    if let Err(r) = s.check_csrf(&f.csrf) {
-        return Ok(r);
-    }
     let disable = f.disabled == "true";
     if f.confirm != "yes" {
         let name = named(&state, &s, id).await?;
@@ -276,8 +261,6 @@ pub async fn status(
 
 #[derive(Deserialize)]
 pub struct ResetForm {
-    #[serde(default)]
-    csrf: String,
     /// "yes" once the person has confirmed on the confirmation page.
     #[serde(default)]
     confirm: String,
@@ -287,11 +270,8 @@ pub async fn totp_reset(
     State(state): State<AppState>,
     s: StaffSession,
     PageId(id): PageId<StaffId>,
-    Form(f): Form<ResetForm>,
+    CsrfForm(f): CsrfForm<ResetForm>,
 ) -> Result<Response, PageError> {
-    if let Err(r) = s.check_csrf(&f.csrf) {
-        return Ok(r);
-    }
     if id == s.account.staff_id {
         // Refused (and audited) by the app; said plainly here.
         return match state.app.reset_staff_totp(&s.actor, id).await {
