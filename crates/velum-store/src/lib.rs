@@ -16,6 +16,7 @@ mod db;
 pub mod audit;
 pub mod clients;
 pub mod clinics;
+pub mod jobs;
 pub mod offboard;
 pub mod outbox;
 pub mod platform;
