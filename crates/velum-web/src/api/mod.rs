@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod auth;
 pub mod clients;
+pub mod jobs;
 pub mod openapi;
 pub mod platform;
 pub mod staff;
@@ -42,6 +43,8 @@ pub fn routes() -> Router<AppState> {
         .route("/platform/clinics/{id}/support", post(platform::request_support))
         .route("/platform/support", get(platform::my_grants))
         .route("/staff/{id}/totp-reset", post(staff::totp_reset))
+        .route("/jobs/failed", get(jobs::failed))
+        .route("/platform/jobs", get(jobs::counts))
         .route("/support", get(support::grants))
         .route("/support/{id}/grant", post(support::grant))
         .route("/support/{id}/refuse", post(support::refuse))

@@ -5,7 +5,7 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{audit, auth, clients, platform, staff, support};
+use super::{audit, auth, clients, jobs, platform, staff, support};
 use crate::error::{ErrorBody, ErrorItem};
 
 #[derive(OpenApi)]
@@ -24,14 +24,16 @@ use crate::error::{ErrorBody, ErrorItem};
         platform::clinics, platform::create_clinic, platform::suspend, platform::resume,
         platform::health, platform::request_support, platform::my_grants,
         support::grants, support::grant, support::refuse, support::revoke,
-        staff::totp_reset
+        staff::totp_reset,
+        jobs::failed, jobs::counts
     ),
     components(schemas(ErrorBody, ErrorItem)),
     modifiers(&BearerAuth),
     tags((name = "auth", description = "Signing in"), (name = "clients", description = "Client cards"), (name = "audit", description = "The clinic's audit trail"),
         (name = "platform", description = "Hosted mode, for platform operators: clinics, usage, health, asking for support access"),
         (name = "support", description = "Break-glass support access, decided by the clinic's owner"),
-        (name = "staff", description = "Staff administration, for owners and managers"))
+        (name = "staff", description = "Staff administration, for owners and managers"),
+        (name = "jobs", description = "Background jobs that failed, for the clinic's owner"))
 )]
 struct ApiDoc;
 

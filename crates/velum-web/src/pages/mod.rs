@@ -6,6 +6,7 @@ pub mod assets;
 mod audit;
 mod auth;
 mod clients;
+mod jobs;
 mod platform;
 mod recovery;
 mod staff;
@@ -60,6 +61,7 @@ pub fn routes() -> Router<AppState> {
         .route("/clients/{id}/archive", post(clients::archive))
         .route("/audit", get(audit::trail))
         .route("/audit/head", get(audit::head))
+        .route("/jobs", get(jobs::failed))
         .route("/staff", get(staff::list))
         .route("/staff/invite", post(staff::invite))
         .route("/staff/{id}/role", post(staff::role))
