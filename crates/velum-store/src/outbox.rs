@@ -40,7 +40,12 @@ pub struct Message {
 pub struct Mail {
     pub to_addr: String,
     pub subject: String,
+    /// The text part.
     pub body: String,
+    /// The HTML part, sent with the text part as `multipart/alternative`
+    /// (absent in mail queued before there was one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub html: Option<String>,
 }
 
 impl fmt::Debug for Mail {
@@ -105,13 +110,23 @@ pub async fn enqueue(
     body: &str,
     now: Timestamp,
 ) -> Result<Uuid, StoreError> {
-    let id = Uuid::now_v7();
     let mail = Mail {
         to_addr: to_addr.to_owned(),
         subject: subject.to_owned(),
         body: body.to_owned(),
+        html: None,
     };
-    let (key_clinic, key_id, sealed) = seal(tx, clinic, id, &mail, now).await?;
+    enqueue_mail(tx, clinic, &mail, now).await
+}
+
+/// Queue `mail` for `clinic` (as [`enqueue`]), with its HTML part if it
+/// has one.
+///
+/// # Errors
+/// As [`enqueue`].
+pub async fn enqueue_mail(tx: &mut Tx, clinic: ClinicId, mail: &Mail, now: Timestamp) -> Result<Uuid, StoreError> {
+    let id = Uuid::now_v7();
+    let (key_clinic, key_id, sealed) = seal(tx, clinic, id, mail, now).await?;
     on_tx!(tx, |c| sqlx::query(
         "INSERT INTO outbox (id, clinic_id, to_addr, subject, body, sealed, key_clinic_id, key_id, \
                              created_at, next_attempt_at) \
@@ -159,7 +174,12 @@ pub async fn seal_plaintext(tx: &mut Tx, now: Timestamp) -> Result<u64, StoreErr
     for (clinic, id, to_addr, subject, body, next_attempt_at) in rows {
         let clinic = ClinicId::from_uuid(clinic);
         queue_job(tx, clinic, id, from_micros(next_attempt_at)?, now).await?;
-        let mail = Mail { to_addr, subject, body };
+        let mail = Mail {
+            to_addr,
+            subject,
+            body,
+            html: None,
+        };
         let (key_clinic, key_id, sealed) = seal(tx, clinic, id, &mail, now).await?;
         done += on_tx!(tx, |c| sqlx::query(
             "UPDATE outbox SET sealed = $3, key_clinic_id = $4, key_id = $5, to_addr = '', subject = '', body = '' \
@@ -244,7 +264,12 @@ pub async fn take(tx: &mut Tx, clinic: ClinicId, id: Uuid) -> Result<Option<Mess
             .and_then(|plain| serde_json::from_slice::<Mail>(&Zeroizing::new(plain)).ok()),
         // Queued before mail was sealed and not sealed since (the app
         // seals such rows when it starts).
-        (None, _, _) if !to_addr.is_empty() => Some(Mail { to_addr, subject, body }),
+        (None, _, _) if !to_addr.is_empty() => Some(Mail {
+            to_addr,
+            subject,
+            body,
+            html: None,
+        }),
         _ => None,
     };
     Ok(Some(Message {

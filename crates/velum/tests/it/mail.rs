@@ -494,12 +494,22 @@ async fn the_worker_runs_recurring_jobs_and_the_mail_they_queue() {
     assert!(ran.contains(&(JobKind::PasswordResets, Ran::Done)), "{ran:?}");
     assert!(ran.contains(&(JobKind::Mail, Ran::Done)), "{ran:?}");
     assert_eq!(resets(&t), before + 1);
+    let mail = t
+        .smtp
+        .messages()
+        .into_iter()
+        .find(|m| m.contains("/reset/") && m.contains(&clinic.owner().email))
+        .expect("the reset mail");
+    // Text and HTML parts, each with the same link.
     assert!(
-        t.smtp
-            .messages()
-            .iter()
-            .any(|m| m.contains("/reset/") && m.contains(&clinic.owner().email))
+        mail.contains("multipart/alternative") && mail.contains("text/html"),
+        "{mail}"
     );
+    let link = mail
+        .split_whitespace()
+        .find(|w| w.starts_with(&format!("{}/reset/", t.base_url)))
+        .expect("the link in the text part");
+    assert!(mail.contains(&format!("<a href=\"{link}\">")), "{mail}");
     // The recurring job is queued again for its next run, not done.
     assert_eq!(
         raw.count("SELECT COUNT(*) FROM jobs WHERE kind = 'password_resets' AND state = 'queued'")
