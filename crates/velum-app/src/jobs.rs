@@ -216,20 +216,22 @@ impl App {
                 break;
             }
             for job in claimed {
-                ran.push(self.run_claimed(job).await?);
+                ran.extend(self.run_claimed(job).await?);
             }
         }
         Ok(ran)
     }
 
-    async fn run_claimed(&self, job: Claimed) -> Result<(JobKind, Ran), AppError> {
+    /// Run one claimed job and record how it ended; `None` for a kind this
+    /// server does not know (queued by a newer Velum), which is left to
+    /// another server.
+    async fn run_claimed(&self, job: Claimed) -> Result<Option<(JobKind, Ran)>, AppError> {
         let Some(kind) = JobKind::parse(&job.kind) else {
-            // Queued by a newer Velum: leave it to that one.
             let mut tx = self.begin().await?;
             let retry = self.now().saturating_add(LEASE).unwrap_or(self.now());
             jobs::reschedule(&mut tx, job.id, retry, Some("this server does not know the job's kind")).await?;
             tx.commit().await?;
-            return Ok((JobKind::Mail, Ran::Nothing));
+            return Ok(None);
         };
         let outcome = if job.unreadable {
             Ok(Outcome::GiveUp(
@@ -275,7 +277,7 @@ impl App {
             }
         };
         tx.commit().await?;
-        Ok((kind, ran))
+        Ok(Some((kind, ran)))
     }
 
     /// The one place a job's kind meets its handler.
