@@ -7,7 +7,6 @@ use velum_core::audit::AuditAction;
 use velum_core::{Actor, ClinicId};
 use velum_crypto::chain::verify_head_signature;
 use velum_store::audit::Head;
-use velum_store::outbox;
 
 pub use velum_store::audit::UpgradeReport;
 
@@ -410,20 +409,13 @@ impl App {
                 continue;
             }
             let signed = self.sign_head(clinic, &head);
-            let body = format!(
-                "This is the signed head of your clinic's audit trail: event {} as it stood on {}.\n\n\
-                 Keep this email (or the lines between the markers, saved as a file) somewhere the \
-                 people who run your Velum server cannot change. If the trail is ever rewritten, \
-                 checking this head shows it: your provider runs\n\n    \
-                 velum audit verify --against HEAD_FILE\n\n\
-                 It contains no client data. A new head is sent every week.\n\n\
-                 -----BEGIN VELUM AUDIT HEAD-----\n{}-----END VELUM AUDIT HEAD-----\n",
-                signed.seq,
-                signed.signed_at,
-                signed.to_text(),
-            );
+            let email = crate::email::SignedHead {
+                seq: signed.seq,
+                signed_at: signed.signed_at.to_string(),
+                head: signed.to_text(),
+            };
             for to in &owners {
-                outbox::enqueue(&mut tx, clinic, to, "Your clinic's signed audit trail head", &body, now).await?;
+                self.queue_email(&mut tx, clinic, to, &email).await?;
             }
             tx.commit().await?;
             queued += owners.len();

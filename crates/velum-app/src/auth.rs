@@ -16,7 +16,7 @@ use velum_core::text::PersonName;
 use velum_core::{Actor, ClinicId, Role, StaffId};
 use velum_crypto::{Aad, TotpSecret, password, recovery, token};
 use velum_store::staff::StaffRow;
-use velum_store::{ClinicScope, Tx, clinics, outbox, sessions, staff, throttle};
+use velum_store::{ClinicScope, Tx, clinics, sessions, staff, throttle};
 
 use crate::{App, AppError, platform_event};
 
@@ -469,22 +469,11 @@ impl App {
     /// Tell the account holder that their account is being guessed at (once
     /// per window: called when the account's failures reach [`LOCK_AFTER`]).
     async fn warn_holder(&self, tx: &mut Tx, s: &StaffRow) -> Result<(), AppError> {
-        let mins = THROTTLE_WINDOW.as_mins();
-        let body = format!(
-            "Someone has entered a wrong password or code for your Velum account {LOCK_AFTER} times in the last \
-             {mins} minutes.\n\n\
-             You can still sign in as usual: only the addresses the wrong attempts came from are locked out.\n\
-             If this was not you, change your password after signing in, and tell your clinic's owner.\n"
-        );
-        outbox::enqueue(
-            tx,
-            s.clinic_id,
-            &s.email,
-            "Wrong sign-in attempts on your Velum account",
-            &body,
-            self.now(),
-        )
-        .await?;
+        let email = crate::email::Guessing {
+            attempts: LOCK_AFTER,
+            minutes: THROTTLE_WINDOW.as_mins(),
+        };
+        self.queue_email(tx, s.clinic_id, &s.email, &email).await?;
         Ok(())
     }
 
@@ -586,21 +575,8 @@ impl App {
             staff_event(s, AuditAction::RecoveryCodeUsed, source, Some(&format!("left:{left}"))),
         )
         .await?;
-        let body = format!(
-            "A recovery code was just used to sign in to your Velum account, instead of a code from \
-             your authenticator app.\n\n{left} of your recovery codes are left. You can make new ones \
-             on your account page.\n\nIf this was not you, tell your clinic's owner or manager now: \
-             they can reset your two-step sign-in. Then change your password.\n"
-        );
-        outbox::enqueue(
-            tx,
-            s.clinic_id,
-            &s.email,
-            "A recovery code was used on your Velum account",
-            &body,
-            self.now(),
-        )
-        .await?;
+        self.queue_email(tx, s.clinic_id, &s.email, &crate::email::RecoveryCodeUsed { left })
+            .await?;
         Ok(SecondFactor::Recovery { left })
     }
 
@@ -987,13 +963,8 @@ impl App {
                 let link = self
                     .new_link(&mut tx, &s, LinkPurpose::Reset, RESET_LINK_LIFETIME)
                     .await?;
-                let body = format!(
-                    "Someone asked to reset the password for your Velum account.\n\n\
-                     To choose a new password, open this link within the hour:\n{link}\n\n\
-                     Any earlier reset link no longer works.\n\
-                     If it was not you, ignore this email: your password has not changed.\n"
-                );
-                outbox::enqueue(&mut tx, s.clinic_id, &s.email, "Reset your Velum password", &body, now).await?;
+                self.queue_email(&mut tx, s.clinic_id, &s.email, &crate::email::PasswordReset { link })
+                    .await?;
                 self.audit(
                     &mut tx,
                     staff_event(&s, AuditAction::PasswordResetRequested, r.source.as_deref(), None),

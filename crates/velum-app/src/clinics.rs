@@ -11,7 +11,7 @@ use velum_core::text::EmailAddress;
 use velum_core::{ClinicId, Role, StaffId};
 use velum_crypto::ClinicKey;
 use velum_store::staff::{self, LinkPurpose};
-use velum_store::{StoreError, Tx, clinics, outbox};
+use velum_store::{StoreError, Tx, clinics};
 
 use crate::auth::SETUP_LINK_LIFETIME;
 use crate::staff::create_account;
@@ -201,13 +201,11 @@ impl App {
             .new_link(&mut tx, &owner, LinkPurpose::Setup, SETUP_LINK_LIFETIME)
             .await?;
         let setup_link = if how == Creation::MailingOwner {
-            let body = format!(
-                "A Velum clinic, {}, has been set up for you as its owner.\n\n\
-                 Set your password (and then two-step sign-in) within 72 hours:\n{setup_link}\n\n\
-                 The link works once. Nobody else has been given it.\n",
-                name.as_str()
-            );
-            outbox::enqueue(&mut tx, clinic_id, &owner.email, "Your Velum clinic", &body, self.now()).await?;
+            let email = crate::email::ClinicCreated {
+                clinic_name: name.as_str().to_owned(),
+                link: setup_link,
+            };
+            self.queue_email(&mut tx, clinic_id, &owner.email, &email).await?;
             None
         } else {
             Some(setup_link)

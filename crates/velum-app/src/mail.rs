@@ -1,7 +1,8 @@
 //! Delivering the outbox over SMTP. Messages were queued (sealed under
-//! their clinic's key) in the same transaction as the action that sent them;
-//! here they are claimed with a lease (so two servers never send one twice
-//! at once), opened, sent, and marked. A message is given up, and its sealed
+//! their clinic's key) in the same transaction as the action that sent them,
+//! each with a job that sends it ([`JobKind::Mail`]); the job is claimed
+//! with a lease (so two servers never send one twice at once), and its
+//! handler here opens the message, sends it, and marks it. A message is given up, and its sealed
 //! contents cleared, when it cannot be opened, its address is unusable, the
 //! server refuses it permanently, or it is older than [`GIVE_UP_AFTER`].
 
@@ -11,8 +12,9 @@ use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use secrecy::ExposeSecret;
-use velum_store::outbox;
+use velum_store::{jobs, outbox};
 
+use crate::jobs::{JobKind, Outcome, Ran};
 use crate::{App, AppError, SmtpSettings};
 
 /// How the connection to the SMTP server is protected
@@ -102,8 +104,6 @@ impl SmtpSettings {
     }
 }
 
-const LEASE: SignedDuration = SignedDuration::from_mins(2);
-
 /// How long a message is retried: as long as the longest-lived link it can
 /// carry (a set-up link, 72 hours); after that it is useless anyway.
 pub const GIVE_UP_AFTER: SignedDuration = SignedDuration::from_hours(72);
@@ -157,76 +157,86 @@ impl Failure {
 }
 
 impl App {
-    /// Send what is due. Returns how many were sent. Without SMTP settings,
-    /// nothing is sent and messages wait.
+    /// Send what is due now: run the due jobs of kind [`JobKind::Mail`].
+    /// Returns how many messages were sent. Without SMTP settings, nothing
+    /// is sent and messages wait.
     ///
     /// # Errors
     /// Database errors (a refused message is retried later or given up, not
     /// an error).
     pub async fn deliver_outbox(&self) -> Result<usize, AppError> {
-        let Some(smtp) = self.settings().smtp.clone() else {
+        if self.settings().smtp.is_none() {
             return Ok(0);
+        }
+        let ran = self.run_jobs(Some(JobKind::Mail)).await?;
+        Ok(ran
+            .iter()
+            .filter(|(k, o)| *k == JobKind::Mail && *o == Ran::Done)
+            .count())
+    }
+
+    /// The handler of a [`JobKind::Mail`] job: send queued message `job.id`
+    /// once, and mark it in the outbox (sent and cleared; failed, to retry
+    /// after the job's back-off; or given up and cleared).
+    pub(crate) async fn send_queued_mail(&self, job: &jobs::Claimed) -> Result<Outcome, AppError> {
+        let Some(smtp) = self.settings().smtp.clone() else {
+            return Ok(Outcome::Retry("no SMTP server is set".to_owned()));
         };
         let mut tx = self.begin().await?;
-        let due = outbox::claim_due(&mut tx, self.now(), LEASE.as_micros() as i64, 20).await?;
+        let taken = outbox::take(&mut tx, job.clinic_id, job.id).await?;
         tx.commit().await?;
-        if due.is_empty() {
-            return Ok(0);
-        }
-        let transport = smtp.transport();
-        let mut sent = 0;
-        for m in due {
-            let result = match &m.mail {
-                None => Err(Failure::give_up("the message cannot be opened (its key is gone)")),
-                Some(mail) => {
-                    async {
-                        let transport = transport
-                            .as_ref()
-                            .map_err(|_| Failure::retry("the SMTP settings are not valid"))?;
-                        let from: Mailbox = smtp
-                            .from
-                            .parse()
-                            .map_err(|_| Failure::retry("the sender address setting is not valid"))?;
-                        let to: Mailbox = mail
-                            .to_addr
-                            .parse()
-                            .map_err(|_| Failure::give_up("the recipient address is not valid"))?;
-                        let email = lettre::Message::builder()
-                            .from(from)
-                            .to(to)
-                            .subject(mail.subject.clone())
-                            .body(mail.body.clone())
-                            .map_err(|_| Failure::give_up("the message could not be built"))?;
-                        transport.send(email).await.map_err(|e| Failure::smtp(&e))?;
-                        Ok(())
-                    }
-                    .await
+        let Some(m) = taken else {
+            // Sent or given up already, or deleted with its clinic.
+            return Ok(Outcome::Nothing);
+        };
+        let result = match &m.mail {
+            None => Err(Failure::give_up("the message cannot be opened (its key is gone)")),
+            Some(mail) => {
+                async {
+                    let transport = smtp
+                        .transport()
+                        .map_err(|_| Failure::retry("the SMTP settings are not valid"))?;
+                    let from: Mailbox = smtp
+                        .from
+                        .parse()
+                        .map_err(|_| Failure::retry("the sender address setting is not valid"))?;
+                    let to: Mailbox = mail
+                        .to_addr
+                        .parse()
+                        .map_err(|_| Failure::give_up("the recipient address is not valid"))?;
+                    let email = crate::email::build(from, to, mail)
+                        .map_err(|()| Failure::give_up("the message could not be built"))?;
+                    transport.send(email).await.map_err(|e| Failure::smtp(&e))?;
+                    Ok(())
                 }
-            };
-            let now = self.now();
-            let mut tx = self.begin().await?;
-            match result {
-                Ok(()) => {
-                    outbox::mark_sent(&mut tx, &m, now).await?;
-                    sent += 1;
-                }
-                Err(f) if f.permanent || now.duration_since(m.created_at) >= GIVE_UP_AFTER => {
-                    tracing::warn!(message_id = %m.id, attempts = m.attempts, reason = %f.reason,
-                        "email delivery failed; giving it up");
-                    outbox::mark_given_up(&mut tx, &m, &f.reason, now).await?;
-                }
-                Err(f) => {
-                    // Back off: 1, 2, 4 … minutes, at most an hour.
-                    let mins = 1_i64 << m.attempts.clamp(0, 6);
-                    let retry = now.saturating_add(SignedDuration::from_mins(mins)).unwrap_or(now);
-                    tracing::warn!(message_id = %m.id, attempts = m.attempts, reason = %f.reason,
-                        "email delivery failed; will retry");
-                    outbox::mark_failed(&mut tx, &m, &f.reason, retry).await?;
-                }
+                .await
             }
-            tx.commit().await?;
-        }
-        Ok(sent)
+        };
+        let now = self.now();
+        let mut tx = self.begin().await?;
+        let outcome = match result {
+            Ok(()) => {
+                outbox::mark_sent(&mut tx, &m, now).await?;
+                Outcome::Done
+            }
+            Err(f) if f.permanent || now.duration_since(m.created_at) >= GIVE_UP_AFTER => {
+                tracing::warn!(message_id = %m.id, attempts = job.attempts, reason = %f.reason,
+                    "email delivery failed; giving it up");
+                outbox::mark_given_up(&mut tx, &m, &f.reason, now).await?;
+                Outcome::GiveUp(f.reason)
+            }
+            Err(f) => {
+                // Back off: 1, 2, 4 … minutes, at most an hour (the job's
+                // back-off; the outbox row says when too).
+                let retry = jobs::retry_at(now, job.attempts, job.backoff);
+                tracing::warn!(message_id = %m.id, attempts = job.attempts, reason = %f.reason,
+                    "email delivery failed; will retry");
+                outbox::mark_failed(&mut tx, &m, &f.reason, retry).await?;
+                Outcome::Retry(f.reason)
+            }
+        };
+        tx.commit().await?;
+        Ok(outcome)
     }
 
     /// Messages waiting to be sent.

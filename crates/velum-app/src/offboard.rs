@@ -1332,20 +1332,11 @@ impl App {
             .await?;
         }
         let clinic_name = clinics::get(&mut tx, &scope).await?.map(|c| c.name).unwrap_or_default();
-        self.notify_owners(
-            &mut tx,
-            &scope,
-            "Your clinic has asked to leave Velum",
-            &format!(
-                "The owner of {clinic_name} asked, on the Leaving page, to leave this Velum provider.\n\n\
-                 Reason given: {reason}\n\n\
-                 The provider's operators can now suspend the clinic and offboard it. The archive of your \
-                 clinic's data will be sealed to the passphrase you chose; nobody at the provider can open it. \
-                 Keep the passphrase safe: without it the archive cannot be opened, by anyone.\n\n\
-                 If this was not you, contact your provider at once.\n"
-            ),
-        )
-        .await?;
+        let email = crate::email::LeaveRequested {
+            clinic_name,
+            reason: reason.to_string(),
+        };
+        self.notify_owners(&mut tx, &scope, &email).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -1408,12 +1399,11 @@ impl App {
         &self,
         tx: &mut velum_store::Tx,
         scope: &ClinicScope,
-        subject: &str,
-        body: &str,
+        email: &impl crate::email::Email,
     ) -> Result<usize, AppError> {
         let owners = offboard::owner_emails(tx, scope).await?;
         for to in &owners {
-            velum_store::outbox::enqueue(tx, platform_id(), to, subject, body, self.now()).await?;
+            self.queue_email(tx, platform_id(), to, email).await?;
         }
         Ok(owners.len())
     }
@@ -1543,16 +1533,10 @@ impl App {
                     self.notify_owners(
                         &mut tx,
                         &scope,
-                        "Your provider has approved offboarding your clinic",
-                        &format!(
-                            "An operator of your Velum provider has approved offboarding {name}: destroying its keys \
-                             and deleting all of its data. A second operator must approve before it happens.\n\n\
-                             Reason given: {reason}\n\n\
-                             You have not asked to leave, so no archive of your data will be made for anyone. If you \
-                             want your data, contact your provider now, or reactivate your account and ask to leave \
-                             on the Leaving page, choosing a passphrase for the archive.\n",
-                            name = row.name
-                        ),
+                        &crate::email::OffboardingApproved {
+                            clinic_name: row.name.clone(),
+                            reason: reason.to_string(),
+                        },
                     )
                     .await?;
                     tx.commit().await?;
@@ -1671,30 +1655,14 @@ impl App {
             .filter(|_| request.keep_for_download)
             .map(|(file, _)| (file.as_slice(), now.checked_add(ARCHIVE_WAIT).unwrap_or(now)));
         offboard::insert(&mut tx, &scope, now, &certificate_text, waiting).await?;
-        let archive_line = match &archive {
-            Some(_) => {
-                "An archive of all of the clinic's data was made first, sealed to the passphrase you chose \
-                        when you asked to leave; your provider will give you the file. Open it with the open-source \
-                        `velum export open --file FILE --passphrase-file FILE`. Nobody at the provider can open it."
-            }
-            None => "You had not asked to leave, so no archive was made, for anyone.",
+        let email = crate::email::Offboarded {
+            clinic_name: row.name.clone(),
+            reason: reason.to_string(),
+            archived: archive.is_some(),
+            certificate_sha256: certificate_sha256.to_string(),
         };
-        let body = format!(
-            "{name} has been offboarded from its Velum provider: its keys are destroyed and all of its data deleted.\n\n\
-             Reason given: {reason}\n\n{archive_line}\n\n\
-             The offboarding certificate's SHA-256 is {certificate_sha256}.\n",
-            name = row.name
-        );
         for to in &owners {
-            velum_store::outbox::enqueue(
-                &mut tx,
-                platform_id(),
-                to,
-                "Your clinic has been offboarded",
-                &body,
-                now,
-            )
-            .await?;
+            self.queue_email(&mut tx, platform_id(), to, &email).await?;
         }
         tx.commit().await?;
         tracing::info!(clinic = %clinic, "clinic offboarded");

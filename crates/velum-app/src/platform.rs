@@ -360,22 +360,16 @@ impl App {
             .await?
             .map(|c| c.name)
             .unwrap_or_default();
-        let (subject, body) = if suspended {
-            (
-                "Your clinic has been suspended",
-                format!(
-                    "Your Velum provider has suspended {name}: nobody can sign in to it until it is reactivated.\n\n\
-                     Reason given: {reason}\n\n\
-                     Your data is unchanged. Contact your provider about it.\n"
-                ),
-            )
+        if suspended {
+            let email = crate::email::Suspended {
+                clinic_name: name,
+                reason: reason.to_string(),
+            };
+            self.notify_owners(&mut tx, &scope, &email).await?;
         } else {
-            (
-                "Your clinic has been reactivated",
-                format!("Your Velum provider has reactivated {name}: you and your staff can sign in again.\n"),
-            )
-        };
-        self.notify_owners(&mut tx, &scope, subject, &body).await?;
+            let email = crate::email::Reactivated { clinic_name: name };
+            self.notify_owners(&mut tx, &scope, &email).await?;
+        }
         tx.commit().await?;
         Ok(())
     }

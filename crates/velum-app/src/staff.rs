@@ -9,7 +9,7 @@ use velum_core::text::{EmailAddress, PersonName};
 use velum_core::{Actor, Role, StaffActor, StaffId, policy};
 use velum_crypto::{TotpSecret, password};
 use velum_store::staff::{self, LinkPurpose, StaffRow};
-use velum_store::{ClinicScope, StoreError, Tx, outbox, sessions};
+use velum_store::{ClinicScope, StoreError, Tx, sessions};
 
 use crate::auth::SETUP_LINK_LIFETIME;
 use crate::{App, AppError, event};
@@ -125,19 +125,11 @@ impl App {
             let link = self
                 .new_link(&mut tx, &s, LinkPurpose::Setup, SETUP_LINK_LIFETIME)
                 .await?;
-            let body = format!(
-                "You have been invited to Velum as {}.\n\nSet your password (and then two-step sign-in) within 72 hours:\n{link}\n",
-                role.label()
-            );
-            outbox::enqueue(
-                &mut tx,
-                actor.clinic_id,
-                &s.email,
-                "Your Velum account",
-                &body,
-                self.now(),
-            )
-            .await?;
+            let email = crate::email::Invite {
+                role: role.label().to_owned(),
+                link,
+            };
+            self.queue_email(&mut tx, actor.clinic_id, &s.email, &email).await?;
         }
         let s = staff::get(&mut tx, &scope, id).await?.ok_or(AppError::NotFound)?;
         self.audit(
@@ -185,20 +177,8 @@ impl App {
             }
             other => other?,
         }
-        outbox::enqueue(
-            tx,
-            their_clinic,
-            email.as_str(),
-            "Someone tried to invite you to Velum",
-            "A clinic using Velum tried to invite this email address to a new Velum account.\n\n\
-             You already have a Velum account with this address, and an address can belong to one \
-             account only, so no new account was made and nothing about your account has changed. \
-             The clinic that invited you has not been told that you have an account.\n\n\
-             If you work there too, ask them to invite a different email address of yours. \
-             If you do not know why you were invited, you can ignore this email.\n",
-            self.now(),
-        )
-        .await?;
+        self.queue_email(tx, their_clinic, email.as_str(), &crate::email::InviteElsewhere)
+            .await?;
         self.audit(
             tx,
             crate::platform_event(
@@ -344,18 +324,8 @@ impl App {
         )
         .await?;
         if !target.disabled {
-            outbox::enqueue(
-                &mut tx,
-                actor.clinic_id,
-                &target.email,
-                "Your Velum two-step sign-in was reset",
-                "An owner or manager of your clinic has reset two-step sign-in on your Velum account, \
-                 and you have been signed out everywhere.\n\nAt your next sign-in, after your password, \
-                 you will set it up again with your authenticator app and get new recovery codes; your \
-                 old codes no longer work.\n\nIf you did not ask for this, tell your clinic's owner.\n",
-                self.now(),
-            )
-            .await?;
+            self.queue_email(&mut tx, actor.clinic_id, &target.email, &crate::email::TotpReset)
+                .await?;
         }
         let s = staff::get(&mut tx, &scope, id).await?.ok_or(AppError::NotFound)?;
         tx.commit().await?;

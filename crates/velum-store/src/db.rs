@@ -83,9 +83,10 @@ enum Pool {
 pub struct Store {
     pool: Pool,
     /// The master key, handed over by the app ([`Store::with_master_key`])
-    /// for one purpose: sealing outbox mail under its clinic's key inside
-    /// the transaction that queues it, and opening it to send
-    /// ([`crate::outbox`]). Nothing else in the store uses it.
+    /// for one purpose: sealing outbox mail and job payloads under their
+    /// clinic's key inside the transaction that queues them, and opening
+    /// them to send or run ([`crate::outbox`], [`crate::jobs`]). Nothing
+    /// else in the store uses it.
     keys: Option<Arc<MasterKey>>,
     /// Makes and checks the audit chain's keyed (v2) links; every
     /// transaction carries it, so every append and every verification is
@@ -794,9 +795,8 @@ mod upgrade_tests {
         let scope = velum_core::actor::PublicActor::of(velum_core::ClinicId::from_uuid(clinic)).scope();
         assert!(sessions::find(&mut tx, &scope, &[1u8; 32]).await.unwrap().is_none());
         let now = jiff::Timestamp::from_second(1).unwrap();
-        let mut due: Vec<(Uuid, Uuid)> = outbox::claim_due(&mut tx, now, 1, 10)
+        let mut due: Vec<(Uuid, Uuid)> = due_mail(&mut tx, now)
             .await
-            .unwrap()
             .into_iter()
             .map(|m| (m.clinic_id.as_uuid(), m.id))
             .collect();
@@ -817,6 +817,23 @@ mod upgrade_tests {
         assert!(matches!(again, Err(StoreError::Conflict(c)) if c == "staff_email"));
         drop(tx);
         store.close().await;
+    }
+
+    /// The queued mail due at `now`: its jobs (made by migration 0015 for
+    /// mail already queued) claimed, and each message taken.
+    async fn due_mail(tx: &mut Tx, now: jiff::Timestamp) -> Vec<outbox::Message> {
+        let filter = crate::jobs::KindFilter {
+            only: Some(outbox::JOB_KIND),
+            except: None,
+        };
+        let jobs = crate::jobs::claim(tx, now, jiff::SignedDuration::from_mins(1), 10, filter)
+            .await
+            .unwrap();
+        let mut due = Vec::new();
+        for job in jobs {
+            due.extend(outbox::take(tx, job.clinic_id, job.id).await.unwrap());
+        }
+        due
     }
 
     /// Migration 0013 seals the outbox: mail already sent loses its
@@ -852,7 +869,7 @@ mod upgrade_tests {
         .unwrap();
         assert_eq!(left, [(Uuid::from_u128(2), String::new(), String::new())]);
         let now = jiff::Timestamp::from_second(1).unwrap();
-        let due = outbox::claim_due(&mut tx, now, 1, 10).await.unwrap();
+        let due = due_mail(&mut tx, now).await;
         assert_eq!(due.len(), 1);
         let mail = due[0].mail.as_ref().expect("still readable until sealed");
         assert_eq!((mail.to_addr.as_str(), mail.body.as_str()), ("p@alpha.example", "b"));

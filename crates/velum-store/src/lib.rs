@@ -17,6 +17,7 @@ pub mod audit;
 mod bind;
 pub mod clients;
 pub mod clinics;
+pub mod jobs;
 pub mod offboard;
 pub mod outbox;
 pub mod platform;

@@ -1,6 +1,7 @@
 //! Outgoing email, written in the same transaction as the action that sends
-//! it (the outbox pattern), then delivered by a worker with a lease so two
-//! app servers never send the same message twice at once.
+//! it (the outbox pattern), with the job that sends it ([`crate::jobs`],
+//! kind [`JOB_KIND`]): a worker claims that job with a lease, so two app
+//! servers never send the same message twice at once.
 //!
 //! A queued message is sealed: recipient, subject and body are one
 //! AES-256-GCM value under the key of the clinic it belongs to (the
@@ -9,8 +10,6 @@
 //! readable in the database. Once the message is sent or given up, the sealed
 //! value is cleared as well.
 
-use std::collections::HashMap;
-use std::collections::hash_map::Entry;
 use std::fmt;
 
 use jiff::Timestamp;
@@ -41,7 +40,12 @@ pub struct Message {
 pub struct Mail {
     pub to_addr: String,
     pub subject: String,
+    /// The text part.
     pub body: String,
+    /// The HTML part, sent with the text part as `multipart/alternative`
+    /// (absent in mail queued before there was one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub html: Option<String>,
 }
 
 impl fmt::Debug for Mail {
@@ -66,7 +70,11 @@ fn master(tx: &Tx) -> Result<std::sync::Arc<MasterKey>, StoreError> {
 /// The key that seals new mail of `clinic`: its current key, or the
 /// platform's when it has none (the platform's row and key are made if they
 /// do not exist yet). Returns the key's owner, id and the key.
-async fn sealing_key(tx: &mut Tx, clinic: ClinicId, now: Timestamp) -> Result<(ClinicId, i64, ClinicKey), StoreError> {
+pub(crate) async fn sealing_key(
+    tx: &mut Tx,
+    clinic: ClinicId,
+    now: Timestamp,
+) -> Result<(ClinicId, i64, ClinicKey), StoreError> {
     let master = master(tx)?;
     for owner in [clinic, platform_id()] {
         let row: Option<(i64, Vec<u8>)> = on_tx!(tx, |c| sqlx::query_as(
@@ -102,13 +110,23 @@ pub async fn enqueue(
     body: &str,
     now: Timestamp,
 ) -> Result<Uuid, StoreError> {
-    let id = Uuid::now_v7();
     let mail = Mail {
         to_addr: to_addr.to_owned(),
         subject: subject.to_owned(),
         body: body.to_owned(),
+        html: None,
     };
-    let (key_clinic, key_id, sealed) = seal(tx, clinic, id, &mail, now).await?;
+    enqueue_mail(tx, clinic, &mail, now).await
+}
+
+/// Queue `mail` for `clinic` (as [`enqueue`]), with its HTML part if it
+/// has one.
+///
+/// # Errors
+/// As [`enqueue`].
+pub async fn enqueue_mail(tx: &mut Tx, clinic: ClinicId, mail: &Mail, now: Timestamp) -> Result<Uuid, StoreError> {
+    let id = Uuid::now_v7();
+    let (key_clinic, key_id, sealed) = seal(tx, clinic, id, mail, now).await?;
     on_tx!(tx, |c| sqlx::query(
         "INSERT INTO outbox (id, clinic_id, to_addr, subject, body, sealed, key_clinic_id, key_id, \
                              created_at, next_attempt_at) \
@@ -123,6 +141,7 @@ pub async fn enqueue(
     .execute(c)
     .await
     .map(|r| r.rows_affected()))?;
+    queue_job(tx, clinic, id, now, now).await?;
     Ok(id)
 }
 
@@ -139,21 +158,28 @@ async fn seal(
 }
 
 /// Seal every queued message still held in plaintext (queued before
-/// migration 0013). Returns how many were sealed.
+/// migration 0013), and queue the job that sends it if it has none.
+/// Returns how many were sealed.
 ///
 /// # Errors
 /// As [`enqueue`].
 pub async fn seal_plaintext(tx: &mut Tx, now: Timestamp) -> Result<u64, StoreError> {
-    let rows: Vec<(Uuid, Uuid, String, String, String)> = on_tx!(tx, |c| sqlx::query_as(
-        "SELECT clinic_id, id, to_addr, subject, body FROM outbox \
+    let rows: Vec<(Uuid, Uuid, String, String, String, i64)> = on_tx!(tx, |c| sqlx::query_as(
+        "SELECT clinic_id, id, to_addr, subject, body, next_attempt_at FROM outbox \
          WHERE sealed IS NULL AND sent_at IS NULL AND failed_at IS NULL"
     )
     .fetch_all(c)
     .await)?;
     let mut done = 0;
-    for (clinic, id, to_addr, subject, body) in rows {
+    for (clinic, id, to_addr, subject, body, next_attempt_at) in rows {
         let clinic = ClinicId::from_uuid(clinic);
-        let mail = Mail { to_addr, subject, body };
+        queue_job(tx, clinic, id, from_micros(next_attempt_at)?, now).await?;
+        let mail = Mail {
+            to_addr,
+            subject,
+            body,
+            html: None,
+        };
         let (key_clinic, key_id, sealed) = seal(tx, clinic, id, &mail, now).await?;
         done += on_tx!(tx, |c| sqlx::query(
             "UPDATE outbox SET sealed = $3, key_clinic_id = $4, key_id = $5, to_addr = '', subject = '', body = '' \
@@ -171,9 +197,36 @@ pub async fn seal_plaintext(tx: &mut Tx, now: Timestamp) -> Result<u64, StoreErr
     Ok(done)
 }
 
-type DueRow = (
-    Uuid,
-    Uuid,
+/// The kind of the job that sends one queued message (see [`crate::jobs`]);
+/// the job has the message's id.
+pub const JOB_KIND: &str = "mail";
+
+/// Queue the job that sends message `id` of `clinic`, at `run_at`; nothing
+/// if it is queued already.
+async fn queue_job(
+    tx: &mut Tx,
+    clinic: ClinicId,
+    id: Uuid,
+    run_at: Timestamp,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    let key = format!("{JOB_KIND}:{}", id.simple());
+    let job = crate::jobs::NewJob {
+        kind: JOB_KIND,
+        clinic,
+        unique_key: Some(&key),
+        payload: None,
+        run_at,
+        // Retried until the message is too old to matter (the app gives it
+        // up then), not for a number of attempts.
+        max_attempts: 1000,
+        backoff: jiff::SignedDuration::from_mins(1),
+    };
+    crate::jobs::enqueue(tx, &job, Some(id), now).await?;
+    Ok(())
+}
+
+type PendingRow = (
     i64,
     i64,
     Option<Vec<u8>>,
@@ -184,59 +237,53 @@ type DueRow = (
     String,
 );
 
-/// Claim up to `limit` due messages for `lease_micros`, and open them.
+/// Take message `id` of `clinic` for one delivery attempt (its job was
+/// claimed): count the attempt and open it. `None` when it is not waiting
+/// any more (sent, given up, or deleted with its clinic).
 ///
 /// # Errors
 /// Database errors; `Corrupt` if the store was opened without the master
-/// key and a sealed message is due.
-pub async fn claim_due(tx: &mut Tx, now: Timestamp, lease_micros: i64, limit: i64) -> Result<Vec<Message>, StoreError> {
-    let now = micros(now);
-    let rows: Vec<DueRow> = on_tx!(tx, |c| sqlx::query_as(
-        "UPDATE outbox SET claimed_until = $2, attempts = attempts + 1 \
-         WHERE (clinic_id, id) IN (SELECT clinic_id, id FROM outbox \
-                      WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= $1 \
-                      AND (claimed_until IS NULL OR claimed_until <= $1) ORDER BY next_attempt_at LIMIT $3) \
-           AND sent_at IS NULL AND failed_at IS NULL AND (claimed_until IS NULL OR claimed_until <= $1) \
-         RETURNING clinic_id, id, attempts, created_at, sealed, key_clinic_id, key_id, to_addr, subject, body",
+/// key.
+pub async fn take(tx: &mut Tx, clinic: ClinicId, id: Uuid) -> Result<Option<Message>, StoreError> {
+    let row: Option<PendingRow> = on_tx!(tx, |c| sqlx::query_as(
+        "UPDATE outbox SET attempts = attempts + 1 \
+         WHERE clinic_id = $1 AND id = $2 AND sent_at IS NULL AND failed_at IS NULL \
+         RETURNING attempts, created_at, sealed, key_clinic_id, key_id, to_addr, subject, body",
     )
-    .bind(now)
-    .bind(now + lease_micros)
-    .bind(limit)
-    .fetch_all(c)
+    .bind(clinic.as_uuid())
+    .bind(id)
+    .fetch_optional(c)
     .await)?;
-    let mut keys: HashMap<(Uuid, i64), Option<ClinicKey>> = HashMap::new();
-    let mut out = Vec::with_capacity(rows.len());
-    for (clinic, id, attempts, created_at, sealed, key_clinic, key_id, to_addr, subject, body) in rows {
-        let clinic_id = ClinicId::from_uuid(clinic);
-        let mail = match (sealed, key_clinic, key_id) {
-            (Some(sealed), Some(key_clinic), Some(key_id)) => {
-                let key = match keys.entry((key_clinic, key_id)) {
-                    Entry::Occupied(e) => e.into_mut(),
-                    Entry::Vacant(e) => e.insert(opening_key(tx, ClinicId::from_uuid(key_clinic), key_id).await?),
-                };
-                key.as_ref()
-                    .and_then(|key| key.open(&sealed, &aad(clinic_id, id)).ok())
-                    .and_then(|plain| serde_json::from_slice::<Mail>(&Zeroizing::new(plain)).ok())
-            }
-            // Queued before mail was sealed and not sealed since (the app
-            // seals such rows when it starts).
-            (None, _, _) if !to_addr.is_empty() => Some(Mail { to_addr, subject, body }),
-            _ => None,
-        };
-        out.push(Message {
-            clinic_id,
-            id,
-            attempts,
-            created_at: from_micros(created_at)?,
-            mail,
-        });
-    }
-    Ok(out)
+    let Some((attempts, created_at, sealed, key_clinic, key_id, to_addr, subject, body)) = row else {
+        return Ok(None);
+    };
+    let mail = match (sealed, key_clinic, key_id) {
+        (Some(sealed), Some(key_clinic), Some(key_id)) => opening_key(tx, ClinicId::from_uuid(key_clinic), key_id)
+            .await?
+            .and_then(|key| key.open(&sealed, &aad(clinic, id)).ok())
+            .and_then(|plain| serde_json::from_slice::<Mail>(&Zeroizing::new(plain)).ok()),
+        // Queued before mail was sealed and not sealed since (the app
+        // seals such rows when it starts).
+        (None, _, _) if !to_addr.is_empty() => Some(Mail {
+            to_addr,
+            subject,
+            body,
+            html: None,
+        }),
+        _ => None,
+    };
+    Ok(Some(Message {
+        clinic_id: clinic,
+        id,
+        attempts,
+        created_at: from_micros(created_at)?,
+        mail,
+    }))
 }
 
 /// The clinic key row `key_id` of `clinic`, unwrapped; `None` if it is gone
 /// or does not unwrap.
-async fn opening_key(tx: &mut Tx, clinic: ClinicId, key_id: i64) -> Result<Option<ClinicKey>, StoreError> {
+pub(crate) async fn opening_key(tx: &mut Tx, clinic: ClinicId, key_id: i64) -> Result<Option<ClinicKey>, StoreError> {
     let master = master(tx)?;
     let wrapped: Option<Vec<u8>> = on_tx!(tx, |c| sqlx::query_scalar(
         "SELECT wrapped FROM clinic_keys WHERE clinic_id = $1 AND key_id = $2"
@@ -354,10 +401,13 @@ mod tests {
 
         let store = store.with_master_key(Arc::new(master));
         let mut tx = store.begin().await.unwrap();
+        let mut ids = Vec::new();
         for n in 0..2 {
-            enqueue(&mut tx, clinic, "a@b.example", "S", &format!("B{n}"), now)
-                .await
-                .unwrap();
+            ids.push(
+                enqueue(&mut tx, clinic, "a@b.example", "S", &format!("B{n}"), now)
+                    .await
+                    .unwrap(),
+            );
         }
         let owners: Vec<(Option<Uuid>, Option<i64>)> = on_tx!(tx, |c| sqlx::query_as(
             "SELECT key_clinic_id, key_id FROM outbox ORDER BY id"
@@ -366,12 +416,11 @@ mod tests {
         .await)
         .unwrap();
         assert_eq!(owners, [(Some(Uuid::nil()), Some(1)), (Some(Uuid::nil()), Some(1))]);
-        let mut bodies: Vec<String> = claim_due(&mut tx, now, 1, 10)
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|m| m.mail.expect("opens").body)
-            .collect();
+        let mut bodies = Vec::new();
+        for id in ids {
+            let m = take(&mut tx, clinic, id).await.unwrap().expect("waiting");
+            bodies.push(m.mail.expect("opens").body);
+        }
         bodies.sort();
         assert_eq!(bodies, ["B0", "B1"]);
         tx.commit().await.unwrap();

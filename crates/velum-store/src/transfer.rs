@@ -296,6 +296,10 @@ pub const NOT_MOVED: &[(&str, &str)] = &[
         "mail is delivered by the installation that queued it; deliver it before moving",
     ),
     (
+        "jobs",
+        "background work is run by the installation that queued it; let it finish before moving",
+    ),
+    (
         "audit_head_mailings",
         "when the weekly signed head was last mailed is per installation; the target mails its own",
     ),

@@ -203,19 +203,56 @@ async fn dialogue<S: AsyncBufRead + AsyncWrite + Unpin>(
     }
 }
 
-/// The message as a mail client shows it: headers as sent, and a
-/// quoted-printable body decoded (long lines, such as links, arrive folded).
+/// The message as a mail client shows it: headers as sent, and each body
+/// (the message's, or each part's of a multipart message, such as the text
+/// and HTML parts of `multipart/alternative`) decoded from quoted-printable
+/// or base64 (long lines, such as links, arrive folded).
 fn readable(data: &str) -> String {
     let Some((head, body)) = data.split_once("\r\n\r\n") else {
         return data.to_owned();
     };
-    if !head
-        .to_ascii_lowercase()
-        .contains("content-transfer-encoding: quoted-printable")
-    {
-        return data.to_owned();
+    let Some(boundary) = boundary_of(head) else {
+        return format!("{head}\r\n\r\n{}", decoded(head, body));
+    };
+    let delimiter = format!("--{boundary}");
+    let parts: Vec<String> = body
+        .split(delimiter.as_str())
+        .map(|part| match part.split_once("\r\n\r\n") {
+            Some((h, b)) if !part.starts_with("--") => format!("{h}\r\n\r\n{}", decoded(h, b)),
+            _ => part.to_owned(),
+        })
+        .collect();
+    format!("{head}\r\n\r\n{}", parts.join(&delimiter))
+}
+
+/// The boundary of a multipart message, from its (possibly folded) headers.
+fn boundary_of(head: &str) -> Option<String> {
+    let lower = head.to_ascii_lowercase();
+    if !lower.contains("content-type: multipart/") {
+        return None;
     }
-    let body = quoted_printable::decode(body, quoted_printable::ParseMode::Robust)
-        .map_or_else(|_| body.to_owned(), |b| String::from_utf8_lossy(&b).into_owned());
-    format!("{head}\r\n\r\n{body}")
+    let at = lower.find("boundary=")? + "boundary=".len();
+    let rest = &head[at..];
+    let value = rest.strip_prefix('"').map_or_else(
+        || rest.split([';', '\r', '\n']).next().unwrap_or_default(),
+        |quoted| quoted.split('"').next().unwrap_or_default(),
+    );
+    Some(value.to_owned()).filter(|v| !v.is_empty())
+}
+
+/// `body` decoded as its headers `head` say.
+fn decoded(head: &str, body: &str) -> String {
+    let lower = head.to_ascii_lowercase();
+    if lower.contains("content-transfer-encoding: quoted-printable") {
+        quoted_printable::decode(body, quoted_printable::ParseMode::Robust)
+            .map_or_else(|_| body.to_owned(), |b| String::from_utf8_lossy(&b).into_owned())
+    } else if lower.contains("content-transfer-encoding: base64") {
+        use base64::Engine;
+        let compact: String = body.split_whitespace().collect();
+        base64::engine::general_purpose::STANDARD
+            .decode(compact)
+            .map_or_else(|_| body.to_owned(), |b| String::from_utf8_lossy(&b).into_owned())
+    } else {
+        body.to_owned()
+    }
 }

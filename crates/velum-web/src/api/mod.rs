@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod auth;
 pub mod clients;
+pub mod jobs;
 pub mod openapi;
 pub mod platform;
 pub mod settings;
@@ -70,6 +71,8 @@ api_routes! {
     get "/settings" => settings::get;
     put "/settings" => settings::put;
     post "/staff/{id}/totp-reset" => staff::totp_reset;
+    get "/jobs/failed" => jobs::failed;
+    get "/platform/jobs" => jobs::counts;
     get "/support" => support::grants;
     post "/support/{id}/grant" => support::grant;
     post "/support/{id}/refuse" => support::refuse;

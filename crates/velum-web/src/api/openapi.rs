@@ -24,7 +24,8 @@ use crate::error::{ErrorBody, ErrorItem};
         (name = "platform", description = "Hosted mode, for platform operators: clinics, usage, health, asking for support access"),
         (name = "support", description = "Break-glass support access, decided by the clinic's owner"),
         (name = "staff", description = "Staff administration, for owners and managers"),
-        (name = "settings", description = "The clinic's own settings: read by owners and managers, changed by owners"))
+        (name = "settings", description = "The clinic's own settings: read by owners and managers, changed by owners"),
+        (name = "jobs", description = "Background jobs that failed, for the clinic's owner"))
 )]
 struct ApiDoc;
 

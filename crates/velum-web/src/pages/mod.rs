@@ -6,6 +6,7 @@ pub mod assets;
 mod audit;
 mod auth;
 mod clients;
+mod jobs;
 mod platform;
 mod recovery;
 mod settings;
@@ -62,6 +63,7 @@ pub fn routes() -> Router<AppState> {
         .route("/audit", get(audit::trail))
         .route("/audit/head", get(audit::head))
         .route("/settings", get(settings::form).post(settings::save))
+        .route("/jobs", get(jobs::failed))
         .route("/staff", get(staff::list))
         .route("/staff/invite", post(staff::invite))
         .route("/staff/{id}/role", post(staff::role))

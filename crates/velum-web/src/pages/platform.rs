@@ -94,6 +94,8 @@ struct PlatformPage {
     /// The new clinic's name and its owner's email (the set-up link went
     /// there, not to this page).
     created: Option<(String, String)>,
+    /// Background jobs by kind and state, across every clinic: counts only.
+    jobs: Vec<velum_app::jobs::JobCount>,
 }
 
 async fn platform_page(
@@ -139,6 +141,7 @@ async fn platform_page(
             v,
             errors,
             created,
+            jobs: state.app.job_counts(&s.actor).await?,
         },
     ))
 }

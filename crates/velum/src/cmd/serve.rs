@@ -1,9 +1,10 @@
-//! `velum serve`: the web app and API, plus the outbox worker, until
-//! SIGTERM or Ctrl-C; then requests in flight finish and the store closes.
+//! `velum serve`: the web app and API, plus the background worker (the job
+//! queue: queued mail, password-reset requests, housekeeping, weekly signed
+//! heads; see `velum_app::jobs`), until SIGTERM or Ctrl-C; then requests in
+//! flight finish and the store closes.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use anyhow::Context;
 use velum_app::App;
@@ -123,7 +124,7 @@ pub async fn serve(app: App, listen: SocketAddr, config: WebConfig) -> anyhow::R
         .await
         .with_context(|| format!("--listen: cannot listen on {listen}"))?;
     let router = velum_web::router(app.clone(), config);
-    let worker = tokio::spawn(background_worker(app.clone()));
+    let worker = tokio::spawn(app.clone().work());
     tracing::info!(%listen, "velum is listening");
     velum_web::serve(listener, router, shutdown_signal())
         .await
@@ -132,45 +133,6 @@ pub async fn serve(app: App, listen: SocketAddr, config: WebConfig) -> anyhow::R
     app.close().await;
     tracing::info!("velum stopped");
     Ok(ExitCode::SUCCESS)
-}
-
-/// Every few seconds, handle queued password-reset requests and deliver
-/// queued email; once a minute, write the summaries of failed sign-ins with
-/// unknown emails whose window has ended, delete offboarding archives that
-/// waited past their time, and (half a minute later) expired sessions,
-/// spent links and stale throttle rows; weekly, mail signed audit heads.
-async fn background_worker(app: App) {
-    for round in 0_u64.. {
-        // Password-reset requests first, so their mail goes out this round.
-        if let Err(e) = app.process_password_resets().await {
-            tracing::warn!(error = %e, "password-reset requests failed");
-        }
-        if let Err(e) = app.deliver_outbox().await {
-            tracing::warn!(error = %e, "outbox delivery failed");
-        }
-        if round % 12 == 0
-            && let Err(e) = app.summarise_anonymous_failures().await
-        {
-            tracing::warn!(error = %e, "summarising failed sign-ins failed");
-        }
-        if round % 12 == 0
-            && let Err(e) = app.drop_expired_archives().await
-        {
-            tracing::warn!(error = %e, "clearing expired offboarding archives failed");
-        }
-        if round % 12 == 6
-            && let Err(e) = app.housekeeping().await
-        {
-            tracing::warn!(error = %e, "housekeeping (expired sessions, links, throttle rows) failed");
-        }
-        // Weekly signed audit heads to clinic owners (when SMTP is set).
-        if round % 60 == 0
-            && let Err(e) = app.mail_signed_heads().await
-        {
-            tracing::warn!(error = %e, "mailing signed audit heads failed");
-        }
-        tokio::time::sleep(Duration::from_secs(5)).await;
-    }
 }
 
 async fn shutdown_signal() {

@@ -467,3 +467,140 @@ async fn wrapper_tls_delivers_to_an_implicit_tls_server() {
     assert!(sink.messages().pop().unwrap().contains(&clinic.owner().email));
     relay.close().await;
 }
+
+/// Background work runs through the job queue: the recurring jobs are
+/// queued once however often they are scheduled, and one run of the due
+/// jobs handles a password-reset request and sends its mail (a job queued
+/// by a job runs in the same call).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_worker_runs_recurring_jobs_and_the_mail_they_queue() {
+    let t = TestApp::spawn().await;
+    let clinic = t.clinic("Scheduled Clinic").await;
+    t.deliver_mail().await;
+    t.app.schedule_recurring().await.unwrap();
+    t.app.schedule_recurring().await.unwrap();
+    let mut raw = Raw::open(&t).await;
+    assert_eq!(
+        raw.count("SELECT COUNT(*) FROM jobs WHERE kind = 'password_resets'")
+            .await,
+        1,
+        "one row per recurring kind"
+    );
+    t.app.request_password_reset(&clinic.owner().email, None).await.unwrap();
+    let resets = |t: &TestApp| t.smtp.messages().iter().filter(|m| m.contains("/reset/")).count();
+    let before = resets(&t);
+    let ran = t.app.run_due_jobs().await.unwrap();
+    use velum_app::jobs::{JobKind, Ran};
+    assert!(ran.contains(&(JobKind::PasswordResets, Ran::Done)), "{ran:?}");
+    assert!(ran.contains(&(JobKind::Mail, Ran::Done)), "{ran:?}");
+    assert_eq!(resets(&t), before + 1);
+    let mail = t
+        .smtp
+        .messages()
+        .into_iter()
+        .find(|m| m.contains("/reset/") && m.contains(&clinic.owner().email))
+        .expect("the reset mail");
+    // Text and HTML parts, each with the same link.
+    assert!(
+        mail.contains("multipart/alternative") && mail.contains("text/html"),
+        "{mail}"
+    );
+    let link = mail
+        .split_whitespace()
+        .find(|w| w.starts_with(&format!("{}/reset/", t.base_url)))
+        .expect("the link in the text part");
+    assert!(mail.contains(&format!("<a href=\"{link}\">")), "{mail}");
+    // The recurring job is queued again for its next run, not done.
+    assert_eq!(
+        raw.count("SELECT COUNT(*) FROM jobs WHERE kind = 'password_resets' AND state = 'queued'")
+            .await,
+        1
+    );
+    // Nothing is due again until its time comes.
+    let again = t.app.run_due_jobs().await.unwrap();
+    assert!(!again.iter().any(|(k, _)| *k == JobKind::PasswordResets), "{again:?}");
+    raw.close().await;
+}
+
+/// A mail job that fails for good is shown to its clinic's owner (page,
+/// linked from the owner's navigation, and API) with what it was doing and
+/// why, never the address or the link; other clinics and other roles see
+/// nothing of it, and operators see counts only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_job_is_shown_to_its_owner_and_counted_for_operators() {
+    let t = TestApp::spawn().await;
+    let clinic = t.clinic("Failing Mail Clinic").await;
+    let other = t.clinic("Quiet Mail Clinic").await;
+    t.deliver_mail().await;
+    forgot_password(&t, &clinic.owner().email).await;
+    let mut raw = Raw::open(&t).await;
+    assert_eq!(
+        raw.exec("UPDATE outbox SET sealed = substr(sealed, 2) WHERE sent_at IS NULL")
+            .await,
+        1
+    );
+    assert_eq!(t.deliver_mail().await, 0);
+    let reason = "the message cannot be opened (its key is gone)";
+
+    let owner = t.login(clinic.owner()).await;
+    let r = owner.get("/api/v1/jobs/failed").await;
+    assert_eq!(r.status(), 200);
+    let body = r.text().await.unwrap();
+    assert!(
+        !body.contains(&clinic.owner().email) && !body.contains("/reset/"),
+        "{body}"
+    );
+    let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let jobs = json["jobs"].as_array().unwrap();
+    assert_eq!(jobs.len(), 1, "{body}");
+    assert_eq!(jobs[0]["kind"], "mail");
+    assert_eq!(jobs[0]["description"], "Sending an email");
+    assert_eq!(jobs[0]["error"], reason);
+
+    let web = t.web_login(clinic.owner()).await;
+    let home = web.get("/clients").await.text().await.unwrap();
+    assert!(home.contains("href=\"/jobs\""), "the owner's navigation links the page");
+    let page = web.get("/jobs").await;
+    assert_eq!(page.status(), 200);
+    let page = page.text().await.unwrap();
+    assert!(page.contains("Sending an email") && page.contains(reason), "{page}");
+    assert!(!page.contains(&clinic.owner().email));
+
+    let theirs = t.login(other.owner()).await;
+    let r = theirs.get("/api/v1/jobs/failed").await;
+    assert_eq!(r.status(), 200);
+    let json: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(json["jobs"].as_array().unwrap().len(), 0, "another clinic's failures");
+    let practitioner = t.login(clinic.by_role(velum_app::Role::Practitioner)).await;
+    assert_eq!(practitioner.get("/api/v1/jobs/failed").await.status(), 403);
+    assert_eq!(owner.get("/api/v1/platform/jobs").await.status(), 403);
+
+    let operator = t.operator().await;
+    let ops = t.login(&operator).await;
+    let r = ops.get("/api/v1/platform/jobs").await;
+    assert_eq!(r.status(), 200);
+    let body = r.text().await.unwrap();
+    let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert!(
+        json["counts"]
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!({"kind": "mail", "state": "failed", "count": 1})),
+        "{body}"
+    );
+    assert!(
+        !body.contains(&clinic.owner().email) && !body.contains(reason),
+        "counts only: {body}"
+    );
+    assert_eq!(ops.get("/api/v1/jobs/failed").await.status(), 403);
+    let platform = t
+        .web_login(&operator)
+        .await
+        .get("/platform")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(platform.contains("Background jobs"), "{platform}");
+    raw.close().await;
+}
