@@ -211,6 +211,6 @@ mod tests {
         let mut documented = super::documented_operations();
         documented.sort();
         assert_eq!(routed, documented);
-        assert_eq!(routed.len(), 25);
+        assert_eq!(routed.len(), 29);
     }
 }

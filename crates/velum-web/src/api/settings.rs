@@ -113,7 +113,7 @@ impl From<SettingsJson> for SettingsInput {
 
 /// The clinic's settings (the defaults until the owner saves any). Owners
 /// and managers.
-#[utoipa::path(get, path = "/api/v1/settings", tag = "settings", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/settings", operation_id = "get_settings", tag = "settings", security(("bearer" = [])),
     responses((status = 200, body = SettingsJson), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn get(State(state): State<AppState>, ApiActor(actor): ApiActor) -> Result<Json<SettingsJson>, ApiError> {
     let s = state.app.clinic_settings(&actor).await?;
@@ -122,7 +122,7 @@ pub async fn get(State(state): State<AppState>, ApiActor(actor): ApiActor) -> Re
 
 /// Replace the clinic's settings. Owner only. Every bad field is named
 /// (422) and nothing is changed; a public slug another clinic has is 409.
-#[utoipa::path(put, path = "/api/v1/settings", request_body = SettingsJson, tag = "settings", security(("bearer" = [])),
+#[utoipa::path(put, path = "/api/v1/settings", operation_id = "put_settings", request_body = SettingsJson, tag = "settings", security(("bearer" = [])),
     responses((status = 200, body = SettingsJson), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn put(
