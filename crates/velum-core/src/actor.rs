@@ -541,16 +541,19 @@ impl ActorKind {
     /// A kind back from its stored text; `None` for anything else.
     #[must_use]
     pub fn from_stored(text: &str) -> Option<ActorKind> {
-        match text {
-            "staff" => Some(ActorKind::Staff),
-            "client" => Some(ActorKind::Client),
-            "public" => Some(ActorKind::Public),
-            "operator" => Some(ActorKind::Operator),
-            _ => text
-                .strip_prefix("system:")
+        [
+            ActorKind::Staff,
+            ActorKind::Client,
+            ActorKind::Public,
+            ActorKind::Operator,
+        ]
+        .into_iter()
+        .find(|k| k.to_stored() == text)
+        .or_else(|| {
+            text.strip_prefix("system:")
                 .filter(|job| !job.is_empty())
-                .map(|job| ActorKind::System(job.to_owned())),
-        }
+                .map(|job| ActorKind::System(job.to_owned()))
+        })
     }
 
     /// Words for the audit page: "Staff", "System (mail job)".

@@ -4,14 +4,13 @@ use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use serde::Deserialize;
 use velum_app::AppError;
 use velum_core::settings::{Regulator, SettingsInput};
 
 use super::{Errors, Nav, render};
 use crate::AppState;
 use crate::error::PageError;
-use crate::extract::{Form, StaffSession};
+use crate::extract::{CsrfForm, StaffSession};
 
 #[derive(Template)]
 #[template(path = "settings.html")]
@@ -50,23 +49,12 @@ pub async fn form(State(state): State<AppState>, s: StaffSession) -> Result<Resp
     ))
 }
 
-#[derive(Deserialize)]
-pub struct SettingsForm {
-    #[serde(default)]
-    csrf: String,
-    #[serde(flatten)]
-    input: SettingsInput,
-}
-
 pub async fn save(
     State(state): State<AppState>,
     s: StaffSession,
-    Form(f): Form<SettingsForm>,
+    CsrfForm(input): CsrfForm<SettingsInput>,
 ) -> Result<Response, PageError> {
-    if let Err(r) = s.check_csrf(&f.csrf) {
-        return Ok(r);
-    }
-    match state.app.update_clinic_settings(&s.actor, &f.input).await {
+    match state.app.update_clinic_settings(&s.actor, &input).await {
         Ok(saved) => Ok(page(
             &s,
             SettingsInput::from_settings(&saved),
@@ -75,7 +63,7 @@ pub async fn save(
             StatusCode::OK,
         )),
         Err(AppError::Validation(errors) | AppError::Conflict(errors)) => {
-            Ok(page(&s, f.input, Errors(errors), "", StatusCode::UNPROCESSABLE_ENTITY))
+            Ok(page(&s, input, Errors(errors), "", StatusCode::UNPROCESSABLE_ENTITY))
         }
         Err(e) => Err(e.into()),
     }

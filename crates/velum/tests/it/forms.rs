@@ -58,6 +58,7 @@ async fn every_signed_in_form_needs_the_sessions_csrf_token() {
             vec![("current_password", &owner.password)],
         ),
         ("/leaving".into(), vec![("reason", "forged")]),
+        ("/settings".into(), vec![("time_zone", "Europe/Paris")]),
         (format!("/support/{client}"), vec![("decision", "grant")]),
         ("/platform/leave".into(), vec![]),
         ("/logout".into(), vec![]),
