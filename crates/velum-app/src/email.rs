@@ -2,7 +2,7 @@
 //! `templates/email/`: a text part (`NAME.txt`) and an HTML part
 //! (`NAME.html`, extending `base.html`), sent together as
 //! `multipart/alternative`. A use case fills one of the structs below and
-//! queues it with [`App::queue_email`]; no body is written by hand
+//! queues it with `App::queue_email`; no body is written by hand
 //! elsewhere. Links in them come from one place, `App::new_link` (the base
 //! URL, the link's kind and its token).
 

@@ -1,6 +1,6 @@
 //! Background work, run through the durable job queue
 //! ([`velum_store::jobs`]): each kind of job is one [`JobKind`] variant and
-//! one handler in [`App::run_job`]. One-shot jobs (sending a queued mail)
+//! one handler in `App::run_job`. One-shot jobs (sending a queued mail)
 //! are queued by the action that needs them; recurring jobs (handling
 //! password-reset requests, housekeeping, weekly signed heads …) are one
 //! row each, queued by [`App::schedule_recurring`] and put back in the
@@ -22,7 +22,7 @@ use crate::platform::platform_id;
 use crate::{App, AppError};
 
 /// What the worker does. Adding one is a variant here, its name in
-/// [`JobKind::as_str`], and its handler in [`App::run_job`].
+/// [`JobKind::as_str`], and its handler in `App::run_job`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum JobKind {
     /// Send one queued message (the job has the message's id).
