@@ -14,7 +14,7 @@
 use std::time::Duration;
 
 use jiff::SignedDuration;
-use velum_core::{Actor, Role};
+use velum_core::Actor;
 use velum_store::jobs::{self, Claimed, JobState, KindFilter, NewJob};
 use velum_store::outbox;
 
@@ -320,7 +320,7 @@ impl App {
     /// `Forbidden` (audited) unless `actor` is an owner.
     pub async fn failed_jobs(&self, actor: &Actor) -> Result<Vec<FailedJob>, AppError> {
         let actor = &self.staff_of(actor).await?;
-        if actor.role != Role::Owner || actor.clinic_id == platform_id() {
+        if !velum_core::policy::may_see_failed_jobs(actor.role) || actor.clinic_id == platform_id() {
             return Err(self.deny(actor, None, &[], "failed_jobs").await);
         }
         let mut tx = self.store().begin_read().await?;

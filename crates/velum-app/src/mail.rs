@@ -226,7 +226,7 @@ impl App {
                 Outcome::GiveUp(f.reason)
             }
             Err(f) => {
-                // Back off: 1, 2, 4 … minutes, at most an hour (the job's
+                // Back off: 1, 2, 4 … minutes, at most 64 (the job's
                 // back-off; the outbox row says when too).
                 let retry = jobs::retry_at(now, job.attempts, job.backoff);
                 tracing::warn!(message_id = %m.id, attempts = job.attempts, reason = %f.reason,

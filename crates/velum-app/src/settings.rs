@@ -12,15 +12,17 @@ use velum_store::{ClinicScope, StoreError};
 
 use crate::{Actor, App, AppError, Role, event};
 
-/// Who may read a clinic's settings: its owner and managers.
-const fn may_read(role: Role) -> bool {
-    matches!(role, Role::Owner | Role::Manager)
+/// Who may read a clinic's settings: its owner and managers. Pages ask
+/// this to offer the link.
+#[must_use]
+pub const fn may_read(role: Role) -> bool {
+    velum_core::policy::may_read_settings(role)
 }
 
 /// Who may change them: the owner. Pages ask this to offer the form.
 #[must_use]
 pub const fn may_change(role: Role) -> bool {
-    matches!(role, Role::Owner)
+    velum_core::policy::may_change_settings(role)
 }
 
 impl App {

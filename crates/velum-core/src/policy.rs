@@ -86,6 +86,24 @@ pub const fn may_decide_support(role: Role) -> bool {
     matches!(role, Role::Owner)
 }
 
+/// Who may read the clinic's settings: its owner and managers.
+#[must_use]
+pub const fn may_read_settings(role: Role) -> bool {
+    matches!(role, Role::Owner | Role::Manager)
+}
+
+/// Who may change the clinic's settings: its owner.
+#[must_use]
+pub const fn may_change_settings(role: Role) -> bool {
+    matches!(role, Role::Owner)
+}
+
+/// Who sees the clinic's failed background jobs: its owner.
+#[must_use]
+pub const fn may_see_failed_jobs(role: Role) -> bool {
+    matches!(role, Role::Owner)
+}
+
 /// A tab of the client card.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum CardTab {

@@ -19,6 +19,7 @@ use velum_core::ClinicId;
 use velum_crypto::{Aad, ClinicKey};
 use zeroize::Zeroizing;
 
+use crate::bind::BindScope;
 use crate::outbox::{opening_key, sealing_key};
 use crate::{ClinicScope, StoreError, Tx, from_micros, micros};
 
@@ -283,7 +284,7 @@ pub async fn reschedule(tx: &mut Tx, id: Uuid, run_at: Timestamp, error: Option<
 /// `backoff`, doubled for each attempt after the first (at most 64 times).
 #[must_use]
 pub fn retry_at(now: Timestamp, attempts: i64, backoff: SignedDuration) -> Timestamp {
-    let factor = 1_i32 << attempts.clamp(0, 6);
+    let factor = 1_i32 << (attempts - 1).clamp(0, 6);
     now.saturating_add(backoff.saturating_mul(factor)).unwrap_or(now)
 }
 
@@ -351,7 +352,7 @@ pub async fn failed(tx: &mut Tx, scope: &ClinicScope, limit: i64) -> Result<Vec<
         "SELECT id, kind, attempts, last_error, created_at, finished_at FROM jobs \
          WHERE clinic_id = $1 AND state = 'failed' ORDER BY finished_at DESC, id DESC LIMIT $2"
     )
-    .bind(scope.clinic_id().as_uuid())
+    .bind_scope(scope)
     .bind(limit)
     .fetch_all(c)
     .await)?;
@@ -673,7 +674,7 @@ mod contract {
         let mut now = t0();
         // Back-off 10 s, doubled per attempt: 20 s after the first, 40 s
         // after the second; the third attempt is the last.
-        for (attempt, wait_secs) in [(1, 20), (2, 40)] {
+        for (attempt, wait_secs) in [(1, 10), (2, 20)] {
             let claimed = claim_at(&store, now, 10).await;
             assert_eq!(claimed.len(), 1);
             assert_eq!(claimed[0].attempts, attempt);

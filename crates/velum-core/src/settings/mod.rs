@@ -23,7 +23,7 @@ use crate::text::{AddressLine, Postcode, ShortText, Town};
 
 /// A clinic's settings, every value parsed. A clinic that never saved any
 /// has [`ClinicSettings::default`].
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct ClinicSettings {
     pub time_zone: ClinicTimeZone,
     /// The clinic's name in its public pages' address; unique across the
@@ -121,7 +121,7 @@ impl Default for ClinicSettings {
 /// The settings as typed into the form (or sent as JSON): every field a
 /// string, so a form with errors can be shown again with what was typed.
 /// Blank optional fields mean "none" (for retention: the minimum).
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[derive(Clone, Default, PartialEq, Eq, serde::Deserialize)]
 #[serde(default)]
 pub struct SettingsInput {
     pub time_zone: String,
@@ -140,6 +140,19 @@ pub struct SettingsInput {
     pub clinical_retention_years: String,
     pub financial_retention_years: String,
 }
+
+// A sole practitioner's clinic address and registration numbers can name
+// a person: never printed.
+crate::debug_redacted!(SettingsInput {
+    display_name, line1, line2, town, postcode, registration_number, licence_number;
+    shown: time_zone, public_slug, regulator, licensing_authority, cancellation_notice_hours,
+        reminder_lead_hours, clinical_retention_years, financial_retention_years
+});
+crate::debug_redacted!(ClinicSettings {
+    display_name, address, registration, licence_number;
+    shown: time_zone, public_slug, licensing_authority, cancellation_notice, reminder_lead,
+        clinical_retention, financial_retention
+});
 
 /// `None` when the field was left blank.
 fn optional(s: &str) -> Option<&str> {

@@ -27,7 +27,7 @@ pub struct TrailEventJson {
     /// RFC 3339, UTC.
     pub at: String,
     /// Which kind of actor acted: `staff`, `client`, `public`, `operator`,
-    /// or `system:<job>` (for example `system:export`). Absent for events
+    /// or `system:<job>` (for example `system:export`). `null` for events
     /// recorded before the kind was.
     pub actor_kind: Option<String>,
     pub actor_id: Option<String>,

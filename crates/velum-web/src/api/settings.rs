@@ -24,7 +24,7 @@ pub struct SettingsAddressJson {
 
 /// A clinic's settings. `PUT` replaces all of them: a field left out or
 /// null is cleared (retention: back to the statutory minimum).
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SettingsJson {
     /// An IANA time zone name; clinic-local dates (today, a client's age)
@@ -133,3 +133,9 @@ pub async fn put(
     let s = state.app.update_clinic_settings(&actor, &body.into()).await?;
     Ok(Json(json(&s)))
 }
+
+velum_core::debug_redacted!(SettingsJson {
+    display_name, address, registration_number, licence_number;
+    shown: time_zone, public_slug, regulator, licensing_authority, cancellation_notice_hours,
+        reminder_lead_hours, clinical_retention_years, financial_retention_years
+});

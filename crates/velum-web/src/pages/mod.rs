@@ -101,6 +101,7 @@ pub struct Nav {
     pub is_admin: bool,
     pub can_audit: bool,
     pub is_owner: bool,
+    pub can_read_settings: bool,
     pub is_operator: bool,
     /// On a support visit: the clinic's name and when the grant ends.
     pub visit: Option<(String, String)>,
@@ -115,6 +116,7 @@ impl Nav {
             is_admin: s.account.role.may_manage_staff(),
             can_audit: s.account.role.may_read_audit(),
             is_owner: s.account.role == Role::Owner,
+            can_read_settings: velum_app::settings::may_read(s.account.role),
             is_operator: s.account.role == Role::Operator,
             visit: s
                 .info

@@ -14,7 +14,7 @@ pub fn tool(name: &str, test: &str) -> Option<PathBuf> {
         return Some(path);
     }
     assert!(
-        std::env::var_os("CI").is_none(),
+        !velum_testkit::under_ci(),
         "{test}: {name} is not installed at {}; run scripts/pytools",
         path.display()
     );
