@@ -24,7 +24,39 @@ use crate::staff::create_account;
 use crate::{App, AppError, event};
 
 pub use velum_core::support::Decision;
-pub use velum_store::platform::{ClinicUsage, platform_id};
+pub use velum_store::platform::platform_id;
+
+/// One clinic's line on the operator's list: counts and dates, never
+/// contents.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClinicUsage {
+    pub id: ClinicId,
+    pub name: String,
+    pub status: ClinicStatus,
+    /// `clinic` for every row listed (the platform's own row is not).
+    pub kind: String,
+    pub created_at: Timestamp,
+    pub clients: i64,
+    pub active_staff: i64,
+    pub audit_events: i64,
+    pub last_activity: Option<Timestamp>,
+}
+
+impl From<platform::ClinicUsage> for ClinicUsage {
+    fn from(u: platform::ClinicUsage) -> Self {
+        ClinicUsage {
+            id: u.id,
+            name: u.name,
+            status: u.status,
+            kind: u.kind,
+            created_at: u.created_at,
+            clients: u.clients,
+            active_staff: u.active_staff,
+            audit_events: u.audit_events,
+            last_activity: u.last_activity,
+        }
+    }
+}
 
 /// Default and longest support visit, in minutes.
 pub const DEFAULT_GRANT_MINUTES: i64 = GrantMinutes::DEFAULT;
@@ -230,7 +262,11 @@ impl App {
         let actor = &self.staff_of(actor).await?;
         self.require_operator(actor).await?;
         let mut tx = self.store().begin_read().await?;
-        Ok(platform::usage(&mut tx).await?)
+        Ok(platform::usage(&mut tx)
+            .await?
+            .into_iter()
+            .map(ClinicUsage::from)
+            .collect())
     }
 
     /// One clinic's line of [`App::clinic_usage`] (operators only).
@@ -244,6 +280,7 @@ impl App {
         let mut tx = self.store().begin_read().await?;
         platform::clinic_usage(&mut tx, &actor.operator_scope(clinic).ok_or(AppError::Forbidden)?)
             .await?
+            .map(ClinicUsage::from)
             .ok_or(AppError::NotFound)
     }
 
