@@ -1,10 +1,7 @@
 //! Mail and housekeeping, checked behind the app's back: the outbox holds
 //! set-up and reset links sealed and clears them once sent or given up.
 
-use secrecy::ExposeSecret;
-use sqlx::{ConnectOptions, Connection};
-use velum_app::DataLocation;
-use velum_testkit::{TestApp, test_master_key};
+use velum_testkit::{RawDb, TestApp, on_raw, test_master_key};
 
 /// One outbox row as stored.
 #[derive(Debug, sqlx::FromRow)]
@@ -32,58 +29,37 @@ impl OutboxRow {
     }
 }
 
-/// A direct connection to the test app's database, as a DBA would have.
-enum Raw {
-    Sqlite(sqlx::SqliteConnection),
-    Pg(sqlx::PgConnection),
-}
-
-macro_rules! on_raw {
-    ($raw:expr, |$c:ident| $body:expr) => {
-        match $raw {
-            Raw::Sqlite($c) => $body,
-            Raw::Pg($c) => $body,
-        }
-    };
-}
+/// The test app's database, opened directly as a DBA would have it, with
+/// the queries these tests read it by.
+struct Raw(RawDb);
 
 impl Raw {
     async fn open(t: &TestApp) -> Raw {
-        match &t.location {
-            DataLocation::SqliteFile(path) => {
-                let key = test_master_key().sqlcipher_key();
-                Raw::Sqlite(
-                    sqlx::sqlite::SqliteConnectOptions::new()
-                        .filename(path)
-                        .pragma("key", format!("\"{}\"", key.expose_secret()))
-                        .busy_timeout(std::time::Duration::from_secs(10))
-                        .connect()
-                        .await
-                        .unwrap(),
-                )
-            }
-            DataLocation::Postgres(url) => Raw::Pg(sqlx::PgConnection::connect(url).await.unwrap()),
-        }
+        Raw(RawDb::open(&t.location).await)
     }
 
     async fn outbox(&mut self) -> Vec<OutboxRow> {
         const SQL: &str =
             "SELECT to_addr, subject, body, sealed, sent_at, failed_at, last_error FROM outbox ORDER BY id";
-        on_raw!(self, |c| sqlx::query_as(SQL).fetch_all(c).await.unwrap())
+        on_raw!(&mut self.0, |c| sqlx::query_as(SQL).fetch_all(c).await.unwrap())
     }
 
     async fn exec(&mut self, sql: &'static str) -> u64 {
-        on_raw!(self, |c| sqlx::query(sql).execute(c).await.unwrap().rows_affected())
+        on_raw!(&mut self.0, |c| sqlx::query(sql)
+            .execute(c)
+            .await
+            .unwrap()
+            .rows_affected())
     }
 
     async fn count(&mut self, sql: &'static str) -> i64 {
-        on_raw!(self, |c| sqlx::query_scalar(sql).fetch_one(c).await.unwrap())
+        on_raw!(&mut self.0, |c| sqlx::query_scalar(sql).fetch_one(c).await.unwrap())
     }
 
     /// Throttle rows whose window started before `micros`.
     async fn throttle_rows_before(&mut self, micros: i64) -> i64 {
         const SQL: &str = "SELECT COUNT(*) FROM login_throttle WHERE window_start < $1";
-        on_raw!(self, |c| sqlx::query_scalar(SQL)
+        on_raw!(&mut self.0, |c| sqlx::query_scalar(SQL)
             .bind(micros)
             .fetch_one(c)
             .await
@@ -91,7 +67,7 @@ impl Raw {
     }
 
     async fn close(self) {
-        on_raw!(self, |c| c.close().await.unwrap());
+        self.0.close().await;
     }
 }
 
