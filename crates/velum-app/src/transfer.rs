@@ -7,7 +7,7 @@
 //!
 //! ```text
 //! VELUM CLINIC EXPORT\n
-//! {"format":1,"clinic_id":…,"exported_at":…,"master_key_fingerprint":…,
+//! {"format":2,"clinic_id":…,"exported_at":…,"master_key_fingerprint":…,
 //!  "clinic_key":{"key_id":1,"wrapped":"<base64>"},"rows":{"clients":20,…}}\n
 //! <sealed body>
 //! ```
@@ -22,6 +22,12 @@
 //! under another clinic's header. The clinic key travels wrapped, exactly as
 //! stored, so only the same master key (same fingerprint) opens the file:
 //! the operator moving a clinic between their own backends holds it.
+//!
+//! Format 1 files (written by earlier builds) have the same layout and still
+//! import: their body's associated data names `v1`, and their rows may lack
+//! the columns added since (`audit_events.actor_kind`), which import as NULL
+//! (events stored before that column existed have it NULL anyway, and their
+//! links verify without it). Format 2 rows carry every column.
 //!
 //! The body is sealed in one piece, in memory; that is fine at today's sizes
 //! (100,000 clients is some tens of megabytes). For much larger clinics
@@ -47,9 +53,16 @@ use velum_store::{StoreError, audit, clinics, staff};
 use crate::sealed_file::{CLINIC_EXPORT, FrameError};
 use crate::{App, AppError};
 
-/// The export format this build writes and reads. Bump it for any change
-/// to the layout, the header or the body encoding.
-pub const FORMAT_VERSION: u32 = 1;
+/// The export format this build writes. Bump it for any change to the
+/// layout, the header or the body encoding, or to the columns a file
+/// carries. Format 2 is format 1 with every column of today's schema
+/// required; a format-1 file may lack the columns added since
+/// (`audit_events.actor_kind`, see
+/// [`velum_store::transfer::Column::since_format`]), which import as NULL.
+pub const FORMAT_VERSION: u32 = 2;
+
+/// Every format this build reads.
+pub const FORMATS_READ: &[u32] = &[1, FORMAT_VERSION];
 
 /// The file's first line.
 #[cfg(test)]
@@ -61,7 +74,7 @@ const MAGIC: &[u8] = CLINIC_EXPORT.marker;
 pub enum TransferError {
     #[error("not a Velum clinic export (the file does not start with the export marker)")]
     NotAnExport,
-    #[error("unsupported export format version {found} (this Velum reads version {FORMAT_VERSION})")]
+    #[error("unsupported export format version {found} (this Velum reads versions 1 and {FORMAT_VERSION})")]
     UnsupportedVersion { found: String },
     #[error("the export file is damaged or was altered: {0}; nothing was imported")]
     Damaged(&'static str),
@@ -159,9 +172,10 @@ struct BodyLine<'a> {
 }
 
 /// Associated data of the body: format version, header digest, clinic id.
-/// NEVER CHANGE THIS for format 1: it is bound into every export file.
-fn body_aad(header_bytes: &[u8], clinic: ClinicId) -> Aad {
-    CLINIC_EXPORT.aad(FORMAT_VERSION, header_bytes, clinic)
+/// NEVER CHANGE THIS for a written format: it is bound into every export
+/// file.
+fn body_aad(format: u32, header_bytes: &[u8], clinic: ClinicId) -> Aad {
+    CLINIC_EXPORT.aad(format, header_bytes, clinic)
 }
 
 /// An export file that opened: its header and its rows.
@@ -197,7 +211,7 @@ fn open_file(file: &[u8], master: &MasterKey) -> Result<Opened, TransferError> {
         FrameError::Unsupported { found } => TransferError::UnsupportedVersion { found },
         FrameError::Damaged(what) => TransferError::Damaged(what),
     };
-    let frame = CLINIC_EXPORT.split(file, &[FORMAT_VERSION]).map_err(framing)?;
+    let frame = CLINIC_EXPORT.split(file, FORMATS_READ).map_err(framing)?;
     let header: Header = frame.header().map_err(framing)?;
     let (header_bytes, sealed) = (frame.header_bytes, frame.sealed);
     let ours = master.fingerprint();
@@ -214,7 +228,7 @@ fn open_file(file: &[u8], master: &MasterKey) -> Result<Opened, TransferError> {
         .unwrap_clinic_key(&WrappedKey::from_bytes(wrapped), header.clinic_id)
         .map_err(|_| TransferError::Damaged("the clinic key in the header does not unwrap"))?;
     let body = clinic_key
-        .open(sealed, &body_aad(header_bytes, header.clinic_id))
+        .open(sealed, &body_aad(frame.format, header_bytes, header.clinic_id))
         .map_err(|_| TransferError::Damaged("the sealed body does not open with this header"))?;
     // Past this point the body is authentic: what follows catches a file
     // written by a faulty exporter, not an attacker without the key.
@@ -279,7 +293,7 @@ fn encode_file(header: &Header, tables: &[TableRows], clinic_key: &ClinicKey) ->
             body.push(b'\n');
         }
     }
-    let sealed = clinic_key.seal(&body, &body_aad(&header_bytes, header.clinic_id));
+    let sealed = clinic_key.seal(&body, &body_aad(header.format, &header_bytes, header.clinic_id));
     Ok(CLINIC_EXPORT.assemble(&header_bytes, &sealed))
 }
 
@@ -409,7 +423,7 @@ impl App {
                 return Err(TransferError::StaffEmailTaken);
             }
         }
-        transfer::write_clinic(&mut tx, &scope, &opened.tables)
+        transfer::write_clinic(&mut tx, &scope, &opened.tables, opened.header.format)
             .await
             .map_err(|e| match e {
                 StoreError::Conflict(_) => TransferError::ClinicExists(clinic),
@@ -430,7 +444,8 @@ impl App {
                 clinic,
                 AuditAction::ClinicImported,
                 format!(
-                    "format:{FORMAT_VERSION} rows:{} exported_at:{}",
+                    "format:{} rows:{} exported_at:{}",
+                    opened.header.format,
                     summary.total(),
                     opened.header.exported_at
                 ),
@@ -451,10 +466,11 @@ mod tests {
     fn the_body_aad_binds_the_header_bytes_and_the_clinic() {
         let clinic = ClinicId::from_uuid(uuid::Uuid::from_u128(1));
         let other = ClinicId::from_uuid(uuid::Uuid::from_u128(2));
-        let a = body_aad(b"{\"format\":1}", clinic);
-        assert_eq!(a, body_aad(b"{\"format\":1}", clinic));
-        assert_ne!(a, body_aad(b"{\"format\":1 }", clinic));
-        assert_ne!(a, body_aad(b"{\"format\":1}", other));
+        let a = body_aad(1, b"{\"format\":1}", clinic);
+        assert_eq!(a, body_aad(1, b"{\"format\":1}", clinic));
+        assert_ne!(a, body_aad(1, b"{\"format\":1 }", clinic));
+        assert_ne!(a, body_aad(1, b"{\"format\":1}", other));
+        assert_ne!(a, body_aad(2, b"{\"format\":1}", clinic));
     }
 
     #[test]
@@ -464,10 +480,10 @@ mod tests {
             check_export(b"hello", &master),
             Err(TransferError::NotAnExport)
         ));
-        let v2 = [MAGIC, b"{\"format\":2}\nxyz"].concat();
-        let err = check_export(&v2, &master).unwrap_err();
+        let v3 = [MAGIC, b"{\"format\":3}\nxyz"].concat();
+        let err = check_export(&v3, &master).unwrap_err();
         assert!(matches!(err, TransferError::UnsupportedVersion { .. }));
-        assert!(err.to_string().contains("version 2"), "{err}");
+        assert!(err.to_string().contains("version 3"), "{err}");
         let cut = [MAGIC, b"{\"format\":1"].concat();
         assert!(matches!(check_export(&cut, &master), Err(TransferError::Damaged(_))));
     }
