@@ -16,28 +16,33 @@
 //! and which master key can open it, with nothing personal in it. The body
 //! is JSON lines, one `{"table":…,"row":{…}}` per row (see
 //! [`velum_store::transfer`] for the value encoding), sealed with AES-256-GCM
-//! under the clinic's own key ([`ClinicKey::seal`]). Its associated data
-//! names the format version, the clinic id and the SHA-256 of the exact
-//! header bytes, so a body cannot be paired with an edited header or moved
-//! under another clinic's header. The clinic key travels wrapped, exactly as
-//! stored, so only the same master key (same fingerprint) opens the file:
-//! the operator moving a clinic between their own backends holds it.
+//! under the clinic's own key in chunks as it is written
+//! ([`ClinicKey::seal_stream`], the STREAM construction of
+//! [`velum_crypto::stream`]: each chunk's index and a last-chunk flag are in
+//! its nonce and associated data, so a reordered, dropped or cut-off chunk
+//! refuses to open). The associated data names the format version, the
+//! clinic id and the SHA-256 of the exact header bytes, so a body cannot be
+//! paired with an edited header or moved under another clinic's header. The
+//! clinic key travels wrapped, exactly as stored, so only the same master
+//! key (same fingerprint) opens the file: the operator moving a clinic
+//! between their own backends holds it.
 //!
-//! Format 1 files (written by earlier builds) have the same layout and still
-//! import: their body's associated data names `v1`, and their rows may lack
-//! the columns added since (`audit_events.actor_kind`), which import as NULL
-//! (events stored before that column existed have it NULL anyway, and their
-//! links verify without it). Format 2 rows carry every column.
+//! Format 1 files (written by earlier builds) still import: their body is
+//! sealed in one piece ([`ClinicKey::seal`]) under associated data naming
+//! `v1`, and their rows may lack the columns added since
+//! (`audit_events.actor_kind`), which import as NULL (events stored before
+//! that column existed have it NULL anyway, and their links verify without
+//! it). Format 2 rows carry every column.
 //!
-//! The body is sealed in one piece, in memory; that is fine at today's sizes
-//! (100,000 clients is some tens of megabytes). For much larger clinics
-//! (photos, years of audit events) the body would be sealed in chunks with
-//! a streaming AEAD construction (each chunk's index and a last-chunk flag in
-//! its associated data, as in the STREAM construction), rows would be read
-//! and inserted in pages rather than all at once, and the format version
-//! would go to 2.
+//! What is still whole in memory: the rows are read in one go
+//! ([`velum_store::transfer::read_clinic`]), the sealed file is built in a
+//! buffer handed to the caller's `save`, and an import opens the body into
+//! memory before it writes the rows. Streaming those to and from disk, and
+//! reading and inserting rows in pages, is what remains for very large
+//! clinics; the file format needs no change for it.
 
 use std::collections::BTreeMap;
+use std::io::{Read, Write};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -55,8 +60,9 @@ use crate::{App, AppError};
 
 /// The export format this build writes. Bump it for any change to the
 /// layout, the header or the body encoding, or to the columns a file
-/// carries. Format 2 is format 1 with every column of today's schema
-/// required; a format-1 file may lack the columns added since
+/// carries. Format 2 seals the body in chunks ([`velum_crypto::stream`])
+/// and requires every column of today's schema; format 1 sealed it in one
+/// piece, and a format-1 file may lack the columns added since
 /// (`audit_events.actor_kind`, see
 /// [`velum_store::transfer::Column::since_format`]), which import as NULL.
 pub const FORMAT_VERSION: u32 = 2;
@@ -227,9 +233,19 @@ fn open_file(file: &[u8], master: &MasterKey) -> Result<Opened, TransferError> {
     let clinic_key = master
         .unwrap_clinic_key(&WrappedKey::from_bytes(wrapped), header.clinic_id)
         .map_err(|_| TransferError::Damaged("the clinic key in the header does not unwrap"))?;
-    let body = clinic_key
-        .open(sealed, &body_aad(frame.format, header_bytes, header.clinic_id))
-        .map_err(|_| TransferError::Damaged("the sealed body does not open with this header"))?;
+    let aad = body_aad(frame.format, header_bytes, header.clinic_id);
+    let refused = || TransferError::Damaged("the sealed body does not open with this header");
+    let body = if frame.format == 1 {
+        // Format 1: the body sealed in one piece.
+        clinic_key.open(sealed, &aad).map_err(|_| refused())?
+    } else {
+        let mut body = Vec::new();
+        clinic_key
+            .open_stream(&aad, sealed)
+            .and_then(|mut r| r.read_to_end(&mut body))
+            .map_err(|_| refused())?;
+        body
+    };
     // Past this point the body is authentic: what follows catches a file
     // written by a faulty exporter, not an attacker without the key.
     let tables = parse_body(&body)?;
@@ -276,10 +292,15 @@ fn parse_body(body: &[u8]) -> Result<Vec<TableRows>, TransferError> {
     Ok(tables)
 }
 
+/// The file: marker, header, and the body lines sealed through a
+/// [`velum_crypto::stream::SealWriter`] (format 2) as they are encoded.
 fn encode_file(header: &Header, tables: &[TableRows], clinic_key: &ClinicKey) -> Result<Vec<u8>, AppError> {
     let json = |_: serde_json::Error| AppError::Internal("export encoding: cannot encode".into());
+    let io = |_: std::io::Error| AppError::Internal("export encoding: cannot seal".into());
     let header_bytes = serde_json::to_vec(header).map_err(json)?;
-    let mut body = Vec::new();
+    let mut file = CLINIC_EXPORT.assemble(&header_bytes, &[]);
+    let aad = body_aad(header.format, &header_bytes, header.clinic_id);
+    let mut body = std::io::BufWriter::new(clinic_key.seal_stream(&aad, &mut file).map_err(io)?);
     for t in tables {
         for row in &t.rows {
             serde_json::to_writer(
@@ -290,11 +311,14 @@ fn encode_file(header: &Header, tables: &[TableRows], clinic_key: &ClinicKey) ->
                 },
             )
             .map_err(json)?;
-            body.push(b'\n');
+            body.write_all(b"\n").map_err(io)?;
         }
     }
-    let sealed = clinic_key.seal(&body, &body_aad(header.format, &header_bytes, header.clinic_id));
-    Ok(CLINIC_EXPORT.assemble(&header_bytes, &sealed))
+    body.into_inner()
+        .map_err(|e| io(e.into_error()))?
+        .finish()
+        .map_err(io)?;
+    Ok(file)
 }
 
 /// The job names `velum export` and `velum import` record as their actor.
@@ -471,6 +495,122 @@ mod tests {
         assert_ne!(a, body_aad(1, b"{\"format\":1 }", clinic));
         assert_ne!(a, body_aad(1, b"{\"format\":1}", other));
         assert_ne!(a, body_aad(2, b"{\"format\":1}", clinic));
+    }
+
+    /// A header and rows that open under `master`: the clinic's key row,
+    /// and enough client-sized rows for the body to span several chunks.
+    fn sample(master: &MasterKey, format: u32) -> (Header, Vec<TableRows>, ClinicKey) {
+        let clinic = ClinicId::from_uuid(uuid::Uuid::from_u128(11));
+        let key = ClinicKey::generate();
+        let wrapped = B64.encode(master.wrap_clinic_key(&key, clinic).as_bytes());
+        let mut key_row = serde_json::Map::new();
+        key_row.insert("key_id".into(), 1.into());
+        key_row.insert("wrapped".into(), wrapped.clone().into());
+        let client_rows = (0..3000)
+            .map(|i| {
+                let mut r = serde_json::Map::new();
+                r.insert("id".into(), uuid::Uuid::from_u128(i).to_string().into());
+                r.insert("given_name".into(), format!("Client {i} with a longer name").into());
+                r
+            })
+            .collect::<Vec<_>>();
+        let tables = CLINIC_TABLES
+            .iter()
+            .map(|t| TableRows {
+                table: t.name,
+                rows: match t.name {
+                    "clinic_keys" => vec![key_row.clone()],
+                    "clients" => client_rows.clone(),
+                    _ => Vec::new(),
+                },
+            })
+            .collect::<Vec<_>>();
+        let header = Header {
+            format,
+            clinic_id: clinic,
+            exported_at: Timestamp::UNIX_EPOCH,
+            master_key_fingerprint: master.fingerprint(),
+            clinic_key: HeaderKey { key_id: 1, wrapped },
+            rows: tables
+                .iter()
+                .map(|t| (t.table.to_owned(), t.rows.len() as u64))
+                .collect(),
+        };
+        (header, tables, key)
+    }
+
+    fn same_rows(a: &[TableRows], b: &[TableRows]) -> bool {
+        a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.table == y.table && x.rows == y.rows)
+    }
+
+    #[test]
+    fn the_streamed_body_round_trips_and_a_cut_or_reordered_body_is_refused() {
+        let master = MasterKey::from_bytes(&[5; 32]).unwrap();
+        let (header, tables, key) = sample(&master, FORMAT_VERSION);
+        let file = encode_file(&header, &tables, &key).unwrap();
+        assert!(file.len() > 3 * velum_crypto::stream::CHUNK, "{}", file.len());
+        let opened = open_file(&file, &master).unwrap();
+        assert_eq!(opened.header.format, FORMAT_VERSION);
+        assert!(same_rows(&opened.tables, &tables));
+
+        let header_end = CLINIC_EXPORT.marker.len()
+            + file[CLINIC_EXPORT.marker.len()..]
+                .iter()
+                .position(|&b| b == b'\n')
+                .unwrap()
+            + 1;
+        // The stream: version byte, 32-byte salt, then chunks of CHUNK + 16.
+        let first = header_end + 33;
+        let sealed_chunk = velum_crypto::stream::CHUNK + 16;
+        for cut in [first + sealed_chunk, first + 2 * sealed_chunk, file.len() - 1] {
+            assert!(
+                matches!(open_file(&file[..cut], &master), Err(TransferError::Damaged(_))),
+                "cut at {cut}"
+            );
+        }
+        let chunk = |i: usize| &file[first + i * sealed_chunk..first + (i + 1) * sealed_chunk];
+        let swapped = [&file[..first], chunk(1), chunk(0), &file[first + 2 * sealed_chunk..]].concat();
+        assert_eq!(swapped.len(), file.len());
+        assert!(matches!(open_file(&swapped, &master), Err(TransferError::Damaged(_))));
+    }
+
+    #[test]
+    fn a_format_1_file_sealed_in_one_piece_still_opens() {
+        let master = MasterKey::from_bytes(&[5; 32]).unwrap();
+        let (header, tables, key) = sample(&master, 1);
+        // As earlier builds wrote it.
+        let header_bytes = serde_json::to_vec(&header).unwrap();
+        let mut body = Vec::new();
+        for t in &tables {
+            for row in &t.rows {
+                serde_json::to_writer(
+                    &mut body,
+                    &BodyLine {
+                        table: t.table,
+                        row: row.clone(),
+                    },
+                )
+                .unwrap();
+                body.push(b'\n');
+            }
+        }
+        let sealed = key.seal(&body, &body_aad(1, &header_bytes, header.clinic_id));
+        let file = CLINIC_EXPORT.assemble(&header_bytes, &sealed);
+        let opened = open_file(&file, &master).unwrap();
+        assert_eq!(opened.header.format, 1);
+        assert!(same_rows(&opened.tables, &tables));
+        // Its body does not pass for a format-2 (streamed) one.
+        let relabelled = [
+            MAGIC,
+            &serde_json::to_vec(&Header { format: 2, ..header }).unwrap(),
+            b"\n",
+            &sealed,
+        ]
+        .concat();
+        assert!(matches!(
+            open_file(&relabelled, &master),
+            Err(TransferError::Damaged(_))
+        ));
     }
 
     #[test]

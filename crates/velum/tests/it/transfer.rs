@@ -536,9 +536,9 @@ async fn transfer_sqlite_to_postgres_and_back() {
 
 /// An export written before `audit_events.actor_kind` existed (migration
 /// 0014): export format 1, its audit events without that column and linked
-/// without it. Made here from a fresh export by dropping the column,
-/// re-linking the chain as the build of that time did, and sealing the body
-/// as format 1.
+/// without it, its body sealed in one piece. Made here from a fresh export
+/// by dropping the column, re-linking the chain as the build of that time
+/// did, and sealing the body as format 1.
 fn as_format_1_before_actor_kind(bytes: &[u8]) -> Vec<u8> {
     use base64::Engine;
     use base64::engine::general_purpose::STANDARD as B64;
@@ -562,7 +562,12 @@ fn as_format_1_before_actor_kind(bytes: &[u8]) -> Vec<u8> {
     let clinic_key = master
         .unwrap_clinic_key(&WrappedKey::from_bytes(wrapped), ClinicId::from_uuid(clinic))
         .unwrap();
-    let body = clinic_key.open(sealed, &aad(2, header_bytes, clinic)).unwrap();
+    let mut body = Vec::new();
+    std::io::Read::read_to_end(
+        &mut clinic_key.open_stream(&aad(2, header_bytes, clinic), sealed).unwrap(),
+        &mut body,
+    )
+    .unwrap();
     let mut lines: Vec<Value> = body
         .split(|&b| b == b'\n')
         .filter(|l| !l.is_empty())
