@@ -35,9 +35,9 @@
 //! it). Format 2 rows carry every column.
 //!
 //! What is still whole in memory: the rows are read in one go
-//! ([`velum_store::transfer::read_clinic`]), the sealed file is built in a
-//! buffer handed to the caller's `save`, and an import opens the body into
-//! memory before it writes the rows. Streaming those to and from disk, and
+//! ([`velum_store::transfer::read_clinic`]; the file itself is sealed and
+//! written to the caller's writer as it is encoded), and an import reads
+//! the file and opens the body into memory before it writes the rows. Streaming those to and from disk, and
 //! reading and inserting rows in pages, is what remains for very large
 //! clinics; the file format needs no change for it.
 
@@ -293,14 +293,18 @@ fn parse_body(body: &[u8]) -> Result<Vec<TableRows>, TransferError> {
 }
 
 /// The file: marker, header, and the body lines sealed through a
-/// [`velum_crypto::stream::SealWriter`] (format 2) as they are encoded.
-fn encode_file(header: &Header, tables: &[TableRows], clinic_key: &ClinicKey) -> Result<Vec<u8>, AppError> {
-    let json = |_: serde_json::Error| AppError::Internal("export encoding: cannot encode".into());
-    let io = |_: std::io::Error| AppError::Internal("export encoding: cannot seal".into());
-    let header_bytes = serde_json::to_vec(header).map_err(json)?;
-    let mut file = CLINIC_EXPORT.assemble(&header_bytes, &[]);
+/// [`velum_crypto::stream::SealWriter`] (format 2) as they are encoded,
+/// written to `out` as they are sealed.
+fn write_file(
+    header: &Header,
+    tables: &[TableRows],
+    clinic_key: &ClinicKey,
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
+    let header_bytes = serde_json::to_vec(header)?;
+    out.write_all(&CLINIC_EXPORT.assemble(&header_bytes, &[]))?;
     let aad = body_aad(header.format, &header_bytes, header.clinic_id);
-    let mut body = std::io::BufWriter::new(clinic_key.seal_stream(&aad, &mut file).map_err(io)?);
+    let mut body = std::io::BufWriter::new(clinic_key.seal_stream(&aad, out)?);
     for t in tables {
         for row in &t.rows {
             serde_json::to_writer(
@@ -309,15 +313,22 @@ fn encode_file(header: &Header, tables: &[TableRows], clinic_key: &ClinicKey) ->
                     table: t.table,
                     row: row.clone(),
                 },
-            )
-            .map_err(json)?;
-            body.write_all(b"\n").map_err(io)?;
+            )?;
+            body.write_all(b"\n")?;
         }
     }
     body.into_inner()
-        .map_err(|e| io(e.into_error()))?
-        .finish()
-        .map_err(io)?;
+        .map_err(std::io::IntoInnerError::into_error)?
+        .finish()?;
+    Ok(())
+}
+
+/// [`write_file`] into memory.
+#[cfg(test)]
+fn encode_file(header: &Header, tables: &[TableRows], clinic_key: &ClinicKey) -> Result<Vec<u8>, AppError> {
+    let mut file = Vec::new();
+    write_file(header, tables, clinic_key, &mut file)
+        .map_err(|_| AppError::Internal("export encoding: cannot seal".into()))?;
     Ok(file)
 }
 
@@ -347,9 +358,10 @@ fn system_event(clinic_id: ClinicId, action: AuditAction, detail: String) -> New
 
 impl App {
     /// Export every row of `clinic` as an encrypted file and record a
-    /// "clinic exported" event in its chain. `save` receives the file's
-    /// bytes and must make them durable (the CLI writes a temporary file);
-    /// it runs before the transaction commits, so:
+    /// "clinic exported" event in its chain. `save` receives a function that
+    /// writes the file, sealed as it goes, into the writer it is given; `save`
+    /// must make what was written durable (the CLI writes a temporary file
+    /// and syncs it). It runs before the transaction commits, so:
     ///
     /// - the event is appended after the reads, in the same transaction as
     ///   them: it is recorded if and only if the data was read and handed
@@ -368,7 +380,7 @@ impl App {
     pub async fn export_clinic<T>(
         &self,
         clinic: ClinicId,
-        save: impl FnOnce(&[u8]) -> std::io::Result<T>,
+        save: impl FnOnce(&mut dyn FnMut(&mut dyn Write) -> std::io::Result<()>) -> std::io::Result<T>,
     ) -> Result<(TransferSummary, T), TransferError> {
         let scope = crate::job_scope(EXPORT_JOB, clinic);
         let mut tx = self.store().begin_snapshot().await?;
@@ -397,7 +409,6 @@ impl App {
                 .map(|t| (t.table.to_owned(), t.rows.len() as u64))
                 .collect(),
         };
-        let file = encode_file(&header, &tables, &clinic_key)?;
         let opened = Opened { header, tables };
         let summary = opened.summary();
         audit::append(
@@ -410,7 +421,8 @@ impl App {
             self.now(),
         )
         .await?;
-        let saved = save(&file).map_err(TransferError::Save)?;
+        let saved = save(&mut |out| write_file(&opened.header, &opened.tables, &clinic_key, out))
+            .map_err(TransferError::Save)?;
         tx.commit().await?;
         Ok((summary, saved))
     }
