@@ -54,22 +54,26 @@
 //!
 //! ```text
 //! VELUM CLINIC ARCHIVE\n
-//! {"format":2,"clinic_id":…,"exported_at":…,"cipher":…,"kdf":…,"salt":…,"recipient":…,"ephemeral":…}\n
+//! {"format":3,"clinic_id":…,"exported_at":…,"cipher":…,"kdf":…,"salt":…,"recipient":…,"ephemeral":…}\n
 //! <sealed body>
 //! ```
 //!
 //! The framing (marker line, header line, associated data) is the export
 //! file's, written once in `sealed_file.rs`. The header line is plaintext
 //! JSON and holds nothing personal (the salt and public keys are public
-//! values). The body is [`velum_crypto::seal`]'s
-//! format (version byte, 96-bit nonce, ciphertext, tag) under a key agreed
-//! between the ephemeral key and the owner's passphrase key, with
-//! associated data naming the format version, the SHA-256 of the exact
-//! header bytes and the clinic id, so an edited header makes the body
-//! refuse to open. `velum export open --file F --passphrase-file P` (any
-//! build of this open-source binary; no database, no master key) opens it
-//! and writes the document, pretty-printed JSON. (Format 1, written before,
-//! was sealed under a one-off key shown once; it still opens with `--key`.)
+//! values). The body is sealed in 64 KiB chunks as the document is encoded
+//! ([`velum_crypto::stream`], the STREAM construction: each chunk's index
+//! and a last-chunk flag in its nonce and associated data, so a cut-off,
+//! reordered or altered body refuses to open) under a key agreed between
+//! the ephemeral key and the owner's passphrase key, with associated data
+//! naming the format version, the SHA-256 of the exact header bytes and the
+//! clinic id, so an edited header makes the body refuse to open. `velum
+//! export open --file F --passphrase-file P` (any build of this open-source
+//! binary; no database, no master key) opens it and writes the document,
+//! pretty-printed JSON. Earlier formats still open: format 2 was sealed to
+//! the passphrase in one piece ([`velum_crypto::seal`]'s format), format 1
+//! under a one-off key shown once (it opens with `--key`). The document is
+//! still built whole in memory before it is sealed, and opened whole.
 //!
 //! - `clinic`: id, name, status, created;
 //! - `staff`: id, email, name, role, disabled, two-step sign-in set up,
@@ -127,15 +131,24 @@ use crate::platform::platform_id;
 use crate::sealed_file::{CLINIC_ARCHIVE, FrameError};
 use crate::{App, AppError};
 
-/// The archive format this build writes: 2, sealed to the owner's
-/// passphrase. It still opens format 1 (a one-off key shown once).
-pub const ARCHIVE_FORMAT: u32 = 2;
+/// The archive format this build writes: 3, sealed to the owner's
+/// passphrase in chunks as it is written ([`velum_crypto::stream`]). It
+/// still opens format 2 (sealed to the passphrase in one piece) and format
+/// 1 (a one-off key shown once).
+pub const ARCHIVE_FORMAT: u32 = 3;
+
+/// The second format: sealed to the owner's passphrase in one piece.
+pub const ARCHIVE_FORMAT_PASSPHRASE: u32 = 2;
 
 /// The first format: sealed under a random key given with the archive.
 pub const ARCHIVE_FORMAT_KEY: u32 = 1;
 
 /// The cipher named in a format-2 header.
+#[cfg(test)]
 const CIPHER_V2: &str = "X25519 (Argon2id passphrase key) + HKDF-SHA256 + AES-256-GCM";
+
+/// The cipher named in a format-3 header.
+const CIPHER_V3: &str = "X25519 (Argon2id passphrase key) + HKDF-SHA256 + AES-256-GCM STREAM (64 KiB chunks)";
 
 /// The job name recorded when offboarding runs with no operator signed in
 /// (the command line), and for the archive and deletion steps.
@@ -419,7 +432,7 @@ impl From<StoreError> for OffboardError {
 pub enum ArchiveError {
     #[error("not a Velum clinic archive (the file does not start with the archive marker)")]
     NotAnArchive,
-    #[error("unsupported archive format version {found} (this Velum reads version {ARCHIVE_FORMAT})")]
+    #[error("unsupported archive format version {found} (this Velum reads versions 1 to {ARCHIVE_FORMAT})")]
     UnsupportedVersion { found: String },
     #[error("the archive is damaged: {0}")]
     Damaged(&'static str),
@@ -726,7 +739,7 @@ pub fn open_archive(file: &[u8], secret: ArchiveSecret<'_>) -> Result<(ArchiveHe
         FrameError::Damaged(what) => ArchiveError::Damaged(what),
     };
     let frame = CLINIC_ARCHIVE
-        .split(file, &[ARCHIVE_FORMAT_KEY, ARCHIVE_FORMAT])
+        .split(file, &[ARCHIVE_FORMAT_KEY, ARCHIVE_FORMAT_PASSPHRASE, ARCHIVE_FORMAT])
         .map_err(framing)?;
     let header: ArchiveHeader = frame.header().map_err(framing)?;
     let (format, header_bytes, sealed) = (frame.format, frame.header_bytes, frame.sealed);
@@ -746,20 +759,38 @@ pub fn open_archive(file: &[u8], secret: ArchiveSecret<'_>) -> Result<(ArchiveHe
             };
             let (salt, recipient, ephemeral) =
                 (part(&header.salt)?, part(&header.recipient)?, part(&header.ephemeral)?);
-            velum_crypto::archive::open_with_passphrase(passphrase, &salt, &recipient, &ephemeral, sealed, &aad)
-                .map_err(|e| match e {
-                    velum_crypto::CryptoError::KeyLength { .. } => {
-                        ArchiveError::Damaged("the header's salt or public keys have the wrong length")
-                    }
-                    _ => ArchiveError::WrongPassphrase,
-                })?
+            let refused = |e| match e {
+                velum_crypto::CryptoError::KeyLength { .. } => {
+                    ArchiveError::Damaged("the header's salt or public keys have the wrong length")
+                }
+                velum_crypto::CryptoError::Malformed if format == ARCHIVE_FORMAT => {
+                    ArchiveError::Damaged("the sealed body is cut off or has an unknown version")
+                }
+                _ => ArchiveError::WrongPassphrase,
+            };
+            if format == ARCHIVE_FORMAT_PASSPHRASE {
+                velum_crypto::archive::open_with_passphrase(passphrase, &salt, &recipient, &ephemeral, sealed, &aad)
+                    .map_err(refused)?
+            } else {
+                let mut reader = velum_crypto::archive::open_stream_with_passphrase(
+                    passphrase, &salt, &recipient, &ephemeral, sealed, &aad,
+                )
+                .map_err(refused)?;
+                let mut body = Vec::new();
+                std::io::Read::read_to_end(&mut reader, &mut body).map_err(|_| {
+                    ArchiveError::Damaged(
+                        "the sealed body does not open with this header (cut off, reordered or altered)",
+                    )
+                })?;
+                body
+            }
         }
     };
     Ok((header, body))
 }
 
 /// The archive file: magic, header line, body sealed to the owner's
-/// passphrase (format 2).
+/// passphrase in chunks as the document is encoded (format 3).
 fn seal_archive_to(
     clinic: ClinicId,
     exported_at: Timestamp,
@@ -767,15 +798,37 @@ fn seal_archive_to(
     recipient: &ArchiveRecipient,
 ) -> Result<Vec<u8>, AppError> {
     let json = |e: serde_json::Error| AppError::Internal(format!("archive encoding: {e}"));
-    let body = serde_json::to_vec_pretty(document).map_err(json)?;
+    let io = |_: std::io::Error| AppError::Internal("archive encoding: cannot seal".into());
     // The ephemeral public key goes in the header, and the header's exact
     // bytes in the body's associated data.
     let sealer = recipient.sealer();
-    let header = ArchiveHeader {
-        format: ARCHIVE_FORMAT,
+    let header = archive_header(ARCHIVE_FORMAT, CIPHER_V3, clinic, exported_at, recipient, &sealer);
+    let header_bytes = serde_json::to_vec(&header).map_err(json)?;
+    let aad = archive_aad(ARCHIVE_FORMAT, &header_bytes, clinic);
+    let mut file = CLINIC_ARCHIVE.assemble(&header_bytes, &[]);
+    let mut body = std::io::BufWriter::new(sealer.seal_stream(&aad, &mut file).map_err(io)?);
+    serde_json::to_writer_pretty(&mut body, document).map_err(json)?;
+    body.into_inner()
+        .map_err(|e| io(e.into_error()))?
+        .finish()
+        .map_err(io)?;
+    Ok(file)
+}
+
+/// A header sealed to `recipient` through `sealer`.
+fn archive_header(
+    format: u32,
+    cipher: &str,
+    clinic: ClinicId,
+    exported_at: Timestamp,
+    recipient: &ArchiveRecipient,
+    sealer: &velum_crypto::archive::Sealer,
+) -> ArchiveHeader {
+    ArchiveHeader {
+        format,
         clinic_id: clinic,
         exported_at,
-        cipher: CIPHER_V2.into(),
+        cipher: cipher.into(),
         key: None,
         kdf: Some(format!(
             "argon2id m={} t={} p={} salt",
@@ -786,9 +839,31 @@ fn seal_archive_to(
         salt: Some(hex::encode(recipient.salt())),
         recipient: Some(hex::encode(recipient.public())),
         ephemeral: Some(hex::encode(sealer.ephemeral())),
-    };
+    }
+}
+
+/// A format-2 archive (sealed to the passphrase in one piece), as earlier
+/// builds wrote them: kept to test that they still open.
+#[cfg(test)]
+fn seal_archive_v2(
+    clinic: ClinicId,
+    exported_at: Timestamp,
+    document: &Value,
+    recipient: &ArchiveRecipient,
+) -> Result<Vec<u8>, AppError> {
+    let json = |e: serde_json::Error| AppError::Internal(format!("archive encoding: {e}"));
+    let body = serde_json::to_vec_pretty(document).map_err(json)?;
+    let sealer = recipient.sealer();
+    let header = archive_header(
+        ARCHIVE_FORMAT_PASSPHRASE,
+        CIPHER_V2,
+        clinic,
+        exported_at,
+        recipient,
+        &sealer,
+    );
     let header_bytes = serde_json::to_vec(&header).map_err(json)?;
-    let sealed = sealer.seal(&body, &archive_aad(ARCHIVE_FORMAT, &header_bytes, clinic));
+    let sealed = sealer.seal(&body, &archive_aad(ARCHIVE_FORMAT_PASSPHRASE, &header_bytes, clinic));
     Ok(CLINIC_ARCHIVE.assemble(&header_bytes, &sealed))
 }
 
@@ -1973,9 +2048,9 @@ mod tests {
             open_archive(&tampered, text.expose_secret()),
             Err(ArchiveError::WrongKey)
         ));
-        let v3 = [ARCHIVE_MAGIC, b"{\"format\":3}\nxyz"].concat();
-        let err = open_archive(&v3, text.expose_secret()).unwrap_err();
-        assert!(err.to_string().contains("version 3"), "{err}");
+        let v4 = [ARCHIVE_MAGIC, b"{\"format\":4}\nxyz"].concat();
+        let err = open_archive(&v4, text.expose_secret()).unwrap_err();
+        assert!(err.to_string().contains("version 4"), "{err}");
         assert!(matches!(
             super::open_archive(&file, ArchiveSecret::Passphrase("anything at all")),
             Err(ArchiveError::NeedsKey)
@@ -1987,7 +2062,7 @@ mod tests {
         let clinic = ClinicId::from_uuid(uuid::Uuid::from_u128(9));
         let recipient = ArchiveRecipient::from_passphrase("quartz heron lamplight bramble");
         let at = Timestamp::from_second(1_800_000_000).unwrap();
-        let file = seal_archive_to(clinic, at, &json!({"clients": [{"family_name": "Quill"}]}), &recipient).unwrap();
+        let file = seal_archive_v2(clinic, at, &json!({"clients": [{"family_name": "Quill"}]}), &recipient).unwrap();
         assert!(
             !String::from_utf8_lossy(&file).contains("Quill"),
             "the body is ciphertext"
@@ -2019,6 +2094,55 @@ mod tests {
         assert!(matches!(
             open_archive(&tampered, ArchiveSecret::Passphrase("quartz heron lamplight bramble")),
             Err(ArchiveError::WrongPassphrase)
+        ));
+    }
+
+    /// Format 3 (written now): streamed, sealed to the passphrase in chunks;
+    /// a cut, reordered or altered body is refused, and a wrong passphrase
+    /// is named as such.
+    #[test]
+    fn format_3_archives_stream_and_refuse_a_cut_or_reordered_body() {
+        const PASSPHRASE: &str = "quartz heron lamplight bramble";
+        let clinic = ClinicId::from_uuid(uuid::Uuid::from_u128(9));
+        let recipient = ArchiveRecipient::from_passphrase(PASSPHRASE);
+        let at = Timestamp::from_second(1_800_000_000).unwrap();
+        let clients: Vec<Value> = (0..4000)
+            .map(|i| json!({"family_name": format!("Quill {i}"), "notes": "a note of some length"}))
+            .collect();
+        let document = json!({ "clients": clients });
+        let file = seal_archive_to(clinic, at, &document, &recipient).unwrap();
+        let chunk = velum_crypto::stream::CHUNK + 16;
+        assert!(file.len() > 3 * chunk, "{}", file.len());
+        assert!(
+            !String::from_utf8_lossy(&file).contains("Quill"),
+            "the body is ciphertext"
+        );
+        let (h, body) = open_archive(&file, ArchiveSecret::Passphrase(PASSPHRASE)).unwrap();
+        assert_eq!(h.format, ARCHIVE_FORMAT);
+        assert_eq!(serde_json::from_slice::<Value>(&body).unwrap(), document);
+        assert!(matches!(
+            open_archive(&file, ArchiveSecret::Passphrase("quartz heron lamplight brambles")),
+            Err(ArchiveError::WrongPassphrase)
+        ));
+        let header_end =
+            ARCHIVE_MAGIC.len() + file[ARCHIVE_MAGIC.len()..].iter().position(|&b| b == b'\n').unwrap() + 1;
+        // The stream: version byte, 32-byte salt, then the chunks.
+        let first = header_end + 33;
+        for cut in [first + chunk, first + 2 * chunk, file.len() - 1, header_end + 10] {
+            assert!(
+                matches!(
+                    open_archive(&file[..cut], ArchiveSecret::Passphrase(PASSPHRASE)),
+                    Err(ArchiveError::Damaged(_))
+                ),
+                "cut at {cut}"
+            );
+        }
+        let part = |i: usize| &file[first + i * chunk..first + (i + 1) * chunk];
+        let swapped = [&file[..first], part(1), part(0), &file[first + 2 * chunk..]].concat();
+        assert_eq!(swapped.len(), file.len());
+        assert!(matches!(
+            open_archive(&swapped, ArchiveSecret::Passphrase(PASSPHRASE)),
+            Err(ArchiveError::Damaged(_))
         ));
     }
 }

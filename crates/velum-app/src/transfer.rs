@@ -7,7 +7,7 @@
 //!
 //! ```text
 //! VELUM CLINIC EXPORT\n
-//! {"format":1,"clinic_id":…,"exported_at":…,"master_key_fingerprint":…,
+//! {"format":2,"clinic_id":…,"exported_at":…,"master_key_fingerprint":…,
 //!  "clinic_key":{"key_id":1,"wrapped":"<base64>"},"rows":{"clients":20,…}}\n
 //! <sealed body>
 //! ```
@@ -16,22 +16,33 @@
 //! and which master key can open it, with nothing personal in it. The body
 //! is JSON lines, one `{"table":…,"row":{…}}` per row (see
 //! [`velum_store::transfer`] for the value encoding), sealed with AES-256-GCM
-//! under the clinic's own key ([`ClinicKey::seal`]). Its associated data
-//! names the format version, the clinic id and the SHA-256 of the exact
-//! header bytes, so a body cannot be paired with an edited header or moved
-//! under another clinic's header. The clinic key travels wrapped, exactly as
-//! stored, so only the same master key (same fingerprint) opens the file:
-//! the operator moving a clinic between their own backends holds it.
+//! under the clinic's own key in chunks as it is written
+//! ([`ClinicKey::seal_stream`], the STREAM construction of
+//! [`velum_crypto::stream`]: each chunk's index and a last-chunk flag are in
+//! its nonce and associated data, so a reordered, dropped or cut-off chunk
+//! refuses to open). The associated data names the format version, the
+//! clinic id and the SHA-256 of the exact header bytes, so a body cannot be
+//! paired with an edited header or moved under another clinic's header. The
+//! clinic key travels wrapped, exactly as stored, so only the same master
+//! key (same fingerprint) opens the file: the operator moving a clinic
+//! between their own backends holds it.
 //!
-//! The body is sealed in one piece, in memory; that is fine at today's sizes
-//! (100,000 clients is some tens of megabytes). For much larger clinics
-//! (photos, years of audit events) the body would be sealed in chunks with
-//! a streaming AEAD construction (each chunk's index and a last-chunk flag in
-//! its associated data, as in the STREAM construction), rows would be read
-//! and inserted in pages rather than all at once, and the format version
-//! would go to 2.
+//! Format 1 files (written by earlier builds) still import: their body is
+//! sealed in one piece ([`ClinicKey::seal`]) under associated data naming
+//! `v1`, and their rows may lack the columns added since
+//! (`audit_events.actor_kind`), which import as NULL (events stored before
+//! that column existed have it NULL anyway, and their links verify without
+//! it). Format 2 rows carry every column.
+//!
+//! What is still whole in memory: the rows are read in one go
+//! ([`velum_store::transfer::read_clinic`]; the file itself is sealed and
+//! written to the caller's writer as it is encoded), and an import reads
+//! the file and opens the body into memory before it writes the rows. Streaming those to and from disk, and
+//! reading and inserting rows in pages, is what remains for very large
+//! clinics; the file format needs no change for it.
 
 use std::collections::BTreeMap;
+use std::io::{Read, Write};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -47,9 +58,17 @@ use velum_store::{StoreError, audit, clinics, staff};
 use crate::sealed_file::{CLINIC_EXPORT, FrameError};
 use crate::{App, AppError};
 
-/// The export format this build writes and reads. Bump it for any change
-/// to the layout, the header or the body encoding.
-pub const FORMAT_VERSION: u32 = 1;
+/// The export format this build writes. Bump it for any change to the
+/// layout, the header or the body encoding, or to the columns a file
+/// carries. Format 2 seals the body in chunks ([`velum_crypto::stream`])
+/// and requires every column of today's schema; format 1 sealed it in one
+/// piece, and a format-1 file may lack the columns added since
+/// (`audit_events.actor_kind`, see
+/// [`velum_store::transfer::Column::since_format`]), which import as NULL.
+pub const FORMAT_VERSION: u32 = 2;
+
+/// Every format this build reads.
+pub const FORMATS_READ: &[u32] = &[1, FORMAT_VERSION];
 
 /// The file's first line.
 #[cfg(test)]
@@ -61,7 +80,7 @@ const MAGIC: &[u8] = CLINIC_EXPORT.marker;
 pub enum TransferError {
     #[error("not a Velum clinic export (the file does not start with the export marker)")]
     NotAnExport,
-    #[error("unsupported export format version {found} (this Velum reads version {FORMAT_VERSION})")]
+    #[error("unsupported export format version {found} (this Velum reads versions 1 and {FORMAT_VERSION})")]
     UnsupportedVersion { found: String },
     #[error("the export file is damaged or was altered: {0}; nothing was imported")]
     Damaged(&'static str),
@@ -159,9 +178,10 @@ struct BodyLine<'a> {
 }
 
 /// Associated data of the body: format version, header digest, clinic id.
-/// NEVER CHANGE THIS for format 1: it is bound into every export file.
-fn body_aad(header_bytes: &[u8], clinic: ClinicId) -> Aad {
-    CLINIC_EXPORT.aad(FORMAT_VERSION, header_bytes, clinic)
+/// NEVER CHANGE THIS for a written format: it is bound into every export
+/// file.
+fn body_aad(format: u32, header_bytes: &[u8], clinic: ClinicId) -> Aad {
+    CLINIC_EXPORT.aad(format, header_bytes, clinic)
 }
 
 /// An export file that opened: its header and its rows.
@@ -197,7 +217,7 @@ fn open_file(file: &[u8], master: &MasterKey) -> Result<Opened, TransferError> {
         FrameError::Unsupported { found } => TransferError::UnsupportedVersion { found },
         FrameError::Damaged(what) => TransferError::Damaged(what),
     };
-    let frame = CLINIC_EXPORT.split(file, &[FORMAT_VERSION]).map_err(framing)?;
+    let frame = CLINIC_EXPORT.split(file, FORMATS_READ).map_err(framing)?;
     let header: Header = frame.header().map_err(framing)?;
     let (header_bytes, sealed) = (frame.header_bytes, frame.sealed);
     let ours = master.fingerprint();
@@ -213,9 +233,19 @@ fn open_file(file: &[u8], master: &MasterKey) -> Result<Opened, TransferError> {
     let clinic_key = master
         .unwrap_clinic_key(&WrappedKey::from_bytes(wrapped), header.clinic_id)
         .map_err(|_| TransferError::Damaged("the clinic key in the header does not unwrap"))?;
-    let body = clinic_key
-        .open(sealed, &body_aad(header_bytes, header.clinic_id))
-        .map_err(|_| TransferError::Damaged("the sealed body does not open with this header"))?;
+    let aad = body_aad(frame.format, header_bytes, header.clinic_id);
+    let refused = || TransferError::Damaged("the sealed body does not open with this header");
+    let body = if frame.format == 1 {
+        // Format 1: the body sealed in one piece.
+        clinic_key.open(sealed, &aad).map_err(|_| refused())?
+    } else {
+        let mut body = Vec::new();
+        clinic_key
+            .open_stream(&aad, sealed)
+            .and_then(|mut r| r.read_to_end(&mut body))
+            .map_err(|_| refused())?;
+        body
+    };
     // Past this point the body is authentic: what follows catches a file
     // written by a faulty exporter, not an attacker without the key.
     let tables = parse_body(&body)?;
@@ -262,10 +292,19 @@ fn parse_body(body: &[u8]) -> Result<Vec<TableRows>, TransferError> {
     Ok(tables)
 }
 
-fn encode_file(header: &Header, tables: &[TableRows], clinic_key: &ClinicKey) -> Result<Vec<u8>, AppError> {
-    let json = |_: serde_json::Error| AppError::Internal("export encoding: cannot encode".into());
-    let header_bytes = serde_json::to_vec(header).map_err(json)?;
-    let mut body = Vec::new();
+/// The file: marker, header, and the body lines sealed through a
+/// [`velum_crypto::stream::SealWriter`] (format 2) as they are encoded,
+/// written to `out` as they are sealed.
+fn write_file(
+    header: &Header,
+    tables: &[TableRows],
+    clinic_key: &ClinicKey,
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
+    let header_bytes = serde_json::to_vec(header)?;
+    out.write_all(&CLINIC_EXPORT.assemble(&header_bytes, &[]))?;
+    let aad = body_aad(header.format, &header_bytes, header.clinic_id);
+    let mut body = std::io::BufWriter::new(clinic_key.seal_stream(&aad, out)?);
     for t in tables {
         for row in &t.rows {
             serde_json::to_writer(
@@ -274,13 +313,23 @@ fn encode_file(header: &Header, tables: &[TableRows], clinic_key: &ClinicKey) ->
                     table: t.table,
                     row: row.clone(),
                 },
-            )
-            .map_err(json)?;
-            body.push(b'\n');
+            )?;
+            body.write_all(b"\n")?;
         }
     }
-    let sealed = clinic_key.seal(&body, &body_aad(&header_bytes, header.clinic_id));
-    Ok(CLINIC_EXPORT.assemble(&header_bytes, &sealed))
+    body.into_inner()
+        .map_err(std::io::IntoInnerError::into_error)?
+        .finish()?;
+    Ok(())
+}
+
+/// [`write_file`] into memory.
+#[cfg(test)]
+fn encode_file(header: &Header, tables: &[TableRows], clinic_key: &ClinicKey) -> Result<Vec<u8>, AppError> {
+    let mut file = Vec::new();
+    write_file(header, tables, clinic_key, &mut file)
+        .map_err(|_| AppError::Internal("export encoding: cannot seal".into()))?;
+    Ok(file)
 }
 
 /// The job names `velum export` and `velum import` record as their actor.
@@ -309,9 +358,10 @@ fn system_event(clinic_id: ClinicId, action: AuditAction, detail: String) -> New
 
 impl App {
     /// Export every row of `clinic` as an encrypted file and record a
-    /// "clinic exported" event in its chain. `save` receives the file's
-    /// bytes and must make them durable (the CLI writes a temporary file);
-    /// it runs before the transaction commits, so:
+    /// "clinic exported" event in its chain. `save` receives a function that
+    /// writes the file, sealed as it goes, into the writer it is given; `save`
+    /// must make what was written durable (the CLI writes a temporary file
+    /// and syncs it). It runs before the transaction commits, so:
     ///
     /// - the event is appended after the reads, in the same transaction as
     ///   them: it is recorded if and only if the data was read and handed
@@ -330,7 +380,7 @@ impl App {
     pub async fn export_clinic<T>(
         &self,
         clinic: ClinicId,
-        save: impl FnOnce(&[u8]) -> std::io::Result<T>,
+        save: impl FnOnce(&mut dyn FnMut(&mut dyn Write) -> std::io::Result<()>) -> std::io::Result<T>,
     ) -> Result<(TransferSummary, T), TransferError> {
         let scope = crate::job_scope(EXPORT_JOB, clinic);
         let mut tx = self.store().begin_snapshot().await?;
@@ -359,7 +409,6 @@ impl App {
                 .map(|t| (t.table.to_owned(), t.rows.len() as u64))
                 .collect(),
         };
-        let file = encode_file(&header, &tables, &clinic_key)?;
         let opened = Opened { header, tables };
         let summary = opened.summary();
         audit::append(
@@ -372,7 +421,8 @@ impl App {
             self.now(),
         )
         .await?;
-        let saved = save(&file).map_err(TransferError::Save)?;
+        let saved = save(&mut |out| write_file(&opened.header, &opened.tables, &clinic_key, out))
+            .map_err(TransferError::Save)?;
         tx.commit().await?;
         Ok((summary, saved))
     }
@@ -409,7 +459,7 @@ impl App {
                 return Err(TransferError::StaffEmailTaken);
             }
         }
-        transfer::write_clinic(&mut tx, &scope, &opened.tables)
+        transfer::write_clinic(&mut tx, &scope, &opened.tables, opened.header.format)
             .await
             .map_err(|e| match e {
                 StoreError::Conflict(_) => TransferError::ClinicExists(clinic),
@@ -430,7 +480,8 @@ impl App {
                 clinic,
                 AuditAction::ClinicImported,
                 format!(
-                    "format:{FORMAT_VERSION} rows:{} exported_at:{}",
+                    "format:{} rows:{} exported_at:{}",
+                    opened.header.format,
                     summary.total(),
                     opened.header.exported_at
                 ),
@@ -451,10 +502,127 @@ mod tests {
     fn the_body_aad_binds_the_header_bytes_and_the_clinic() {
         let clinic = ClinicId::from_uuid(uuid::Uuid::from_u128(1));
         let other = ClinicId::from_uuid(uuid::Uuid::from_u128(2));
-        let a = body_aad(b"{\"format\":1}", clinic);
-        assert_eq!(a, body_aad(b"{\"format\":1}", clinic));
-        assert_ne!(a, body_aad(b"{\"format\":1 }", clinic));
-        assert_ne!(a, body_aad(b"{\"format\":1}", other));
+        let a = body_aad(1, b"{\"format\":1}", clinic);
+        assert_eq!(a, body_aad(1, b"{\"format\":1}", clinic));
+        assert_ne!(a, body_aad(1, b"{\"format\":1 }", clinic));
+        assert_ne!(a, body_aad(1, b"{\"format\":1}", other));
+        assert_ne!(a, body_aad(2, b"{\"format\":1}", clinic));
+    }
+
+    /// A header and rows that open under `master`: the clinic's key row,
+    /// and enough client-sized rows for the body to span several chunks.
+    fn sample(master: &MasterKey, format: u32) -> (Header, Vec<TableRows>, ClinicKey) {
+        let clinic = ClinicId::from_uuid(uuid::Uuid::from_u128(11));
+        let key = ClinicKey::generate();
+        let wrapped = B64.encode(master.wrap_clinic_key(&key, clinic).as_bytes());
+        let mut key_row = serde_json::Map::new();
+        key_row.insert("key_id".into(), 1.into());
+        key_row.insert("wrapped".into(), wrapped.clone().into());
+        let client_rows = (0..3000)
+            .map(|i| {
+                let mut r = serde_json::Map::new();
+                r.insert("id".into(), uuid::Uuid::from_u128(i).to_string().into());
+                r.insert("given_name".into(), format!("Client {i} with a longer name").into());
+                r
+            })
+            .collect::<Vec<_>>();
+        let tables = CLINIC_TABLES
+            .iter()
+            .map(|t| TableRows {
+                table: t.name,
+                rows: match t.name {
+                    "clinic_keys" => vec![key_row.clone()],
+                    "clients" => client_rows.clone(),
+                    _ => Vec::new(),
+                },
+            })
+            .collect::<Vec<_>>();
+        let header = Header {
+            format,
+            clinic_id: clinic,
+            exported_at: Timestamp::UNIX_EPOCH,
+            master_key_fingerprint: master.fingerprint(),
+            clinic_key: HeaderKey { key_id: 1, wrapped },
+            rows: tables
+                .iter()
+                .map(|t| (t.table.to_owned(), t.rows.len() as u64))
+                .collect(),
+        };
+        (header, tables, key)
+    }
+
+    fn same_rows(a: &[TableRows], b: &[TableRows]) -> bool {
+        a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.table == y.table && x.rows == y.rows)
+    }
+
+    #[test]
+    fn the_streamed_body_round_trips_and_a_cut_or_reordered_body_is_refused() {
+        let master = MasterKey::from_bytes(&[5; 32]).unwrap();
+        let (header, tables, key) = sample(&master, FORMAT_VERSION);
+        let file = encode_file(&header, &tables, &key).unwrap();
+        assert!(file.len() > 3 * velum_crypto::stream::CHUNK, "{}", file.len());
+        let opened = open_file(&file, &master).unwrap();
+        assert_eq!(opened.header.format, FORMAT_VERSION);
+        assert!(same_rows(&opened.tables, &tables));
+
+        let header_end = CLINIC_EXPORT.marker.len()
+            + file[CLINIC_EXPORT.marker.len()..]
+                .iter()
+                .position(|&b| b == b'\n')
+                .unwrap()
+            + 1;
+        // The stream: version byte, 32-byte salt, then chunks of CHUNK + 16.
+        let first = header_end + 33;
+        let sealed_chunk = velum_crypto::stream::CHUNK + 16;
+        for cut in [first + sealed_chunk, first + 2 * sealed_chunk, file.len() - 1] {
+            assert!(
+                matches!(open_file(&file[..cut], &master), Err(TransferError::Damaged(_))),
+                "cut at {cut}"
+            );
+        }
+        let chunk = |i: usize| &file[first + i * sealed_chunk..first + (i + 1) * sealed_chunk];
+        let swapped = [&file[..first], chunk(1), chunk(0), &file[first + 2 * sealed_chunk..]].concat();
+        assert_eq!(swapped.len(), file.len());
+        assert!(matches!(open_file(&swapped, &master), Err(TransferError::Damaged(_))));
+    }
+
+    #[test]
+    fn a_format_1_file_sealed_in_one_piece_still_opens() {
+        let master = MasterKey::from_bytes(&[5; 32]).unwrap();
+        let (header, tables, key) = sample(&master, 1);
+        // As earlier builds wrote it.
+        let header_bytes = serde_json::to_vec(&header).unwrap();
+        let mut body = Vec::new();
+        for t in &tables {
+            for row in &t.rows {
+                serde_json::to_writer(
+                    &mut body,
+                    &BodyLine {
+                        table: t.table,
+                        row: row.clone(),
+                    },
+                )
+                .unwrap();
+                body.push(b'\n');
+            }
+        }
+        let sealed = key.seal(&body, &body_aad(1, &header_bytes, header.clinic_id));
+        let file = CLINIC_EXPORT.assemble(&header_bytes, &sealed);
+        let opened = open_file(&file, &master).unwrap();
+        assert_eq!(opened.header.format, 1);
+        assert!(same_rows(&opened.tables, &tables));
+        // Its body does not pass for a format-2 (streamed) one.
+        let relabelled = [
+            MAGIC,
+            &serde_json::to_vec(&Header { format: 2, ..header }).unwrap(),
+            b"\n",
+            &sealed,
+        ]
+        .concat();
+        assert!(matches!(
+            open_file(&relabelled, &master),
+            Err(TransferError::Damaged(_))
+        ));
     }
 
     #[test]
@@ -464,10 +632,10 @@ mod tests {
             check_export(b"hello", &master),
             Err(TransferError::NotAnExport)
         ));
-        let v2 = [MAGIC, b"{\"format\":2}\nxyz"].concat();
-        let err = check_export(&v2, &master).unwrap_err();
+        let v3 = [MAGIC, b"{\"format\":3}\nxyz"].concat();
+        let err = check_export(&v3, &master).unwrap_err();
         assert!(matches!(err, TransferError::UnsupportedVersion { .. }));
-        assert!(err.to_string().contains("version 2"), "{err}");
+        assert!(err.to_string().contains("version 3"), "{err}");
         let cut = [MAGIC, b"{\"format\":1"].concat();
         assert!(matches!(check_export(&cut, &master), Err(TransferError::Damaged(_))));
     }

@@ -81,6 +81,18 @@ impl Sealer {
         let key = archive_key(shared.as_bytes(), &self.ephemeral, &self.recipient);
         seal_with(&key, plaintext, aad.as_bytes())
     }
+
+    /// Seal a long body into `out` chunk by chunk ([`crate::stream`]) so
+    /// that only the passphrase opens it. The ephemeral private key is
+    /// dropped (zeroized) with `self`; the stream keeps only the derived key.
+    ///
+    /// # Errors
+    /// `out`'s errors.
+    pub fn seal_stream<W: std::io::Write>(self, aad: &Aad, out: W) -> std::io::Result<crate::stream::SealWriter<W>> {
+        let shared = self.secret.diffie_hellman(&PublicKey::from(self.recipient));
+        let key = archive_key(shared.as_bytes(), &self.ephemeral, &self.recipient);
+        crate::stream::SealWriter::new(&key, aad, out)
+    }
 }
 
 fn passphrase_secret(passphrase: &str, salt: &[u8]) -> Result<StaticSecret, CryptoError> {
@@ -176,13 +188,48 @@ pub fn open_with_passphrase(
         expected: PUBLIC_LEN,
         actual: ephemeral.len(),
     })?;
+    let key = passphrase_key(passphrase, &stored, &ephemeral)?;
+    open_with(&key, sealed, aad.as_bytes())
+}
+
+/// The body key from the passphrase and the header's parts; a passphrase
+/// whose public key is not the recipient's is [`CryptoError::WrongKey`].
+fn passphrase_key(
+    passphrase: &str,
+    stored: &ArchiveRecipient,
+    ephemeral: &[u8; PUBLIC_LEN],
+) -> Result<Zeroizing<[u8; 32]>, CryptoError> {
     let secret = passphrase_secret(passphrase, &stored.salt)?;
     if PublicKey::from(&secret).to_bytes() != stored.public {
         return Err(CryptoError::WrongKey);
     }
-    let shared = secret.diffie_hellman(&PublicKey::from(ephemeral));
-    let key = archive_key(shared.as_bytes(), &ephemeral, &stored.public);
-    open_with(&key, sealed, aad.as_bytes())
+    let shared = secret.diffie_hellman(&PublicKey::from(*ephemeral));
+    Ok(archive_key(shared.as_bytes(), ephemeral, &stored.public))
+}
+
+/// Open a body sealed by [`Sealer::seal_stream`], from the passphrase and
+/// the header's parts, as a reader that authenticates chunk by chunk.
+///
+/// # Errors
+/// [`CryptoError::WrongKey`] for a wrong passphrase; [`CryptoError::KeyLength`]
+/// for header parts of the wrong length; [`CryptoError::Malformed`] for a
+/// body that is not a sealed stream. Damage further on is reported by the
+/// reader (`InvalidData`).
+pub fn open_stream_with_passphrase<R: std::io::Read>(
+    passphrase: &str,
+    salt: &[u8],
+    recipient: &[u8],
+    ephemeral: &[u8],
+    sealed: R,
+    aad: &Aad,
+) -> Result<crate::stream::OpenReader<R>, CryptoError> {
+    let stored = ArchiveRecipient::from_parts(salt, recipient)?;
+    let ephemeral = <[u8; PUBLIC_LEN]>::try_from(ephemeral).map_err(|_| CryptoError::KeyLength {
+        expected: PUBLIC_LEN,
+        actual: ephemeral.len(),
+    })?;
+    let key = passphrase_key(passphrase, &stored, &ephemeral)?;
+    crate::stream::OpenReader::new(&key, aad, sealed).map_err(|_| CryptoError::Malformed)
 }
 
 #[cfg(test)]

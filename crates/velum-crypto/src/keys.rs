@@ -239,6 +239,26 @@ impl ClinicKey {
     pub fn open(&self, sealed: &[u8], aad: &Aad) -> Result<Vec<u8>, CryptoError> {
         open_with(&self.0, sealed, aad.as_bytes())
     }
+
+    /// Seal a long stream (a clinic export) into `out` chunk by chunk,
+    /// bound to `aad` ([`crate::stream`]).
+    ///
+    /// # Errors
+    /// `out`'s errors.
+    pub fn seal_stream<W: std::io::Write>(&self, aad: &Aad, out: W) -> std::io::Result<crate::stream::SealWriter<W>> {
+        crate::stream::SealWriter::new(&self.0, aad, out)
+    }
+
+    /// Open a stream sealed by [`ClinicKey::seal_stream`] with the same
+    /// `aad`, chunk by chunk.
+    ///
+    /// # Errors
+    /// `InvalidData` for a stream of another version or cut before it
+    /// starts; `input`'s errors. Damage further on is reported by the
+    /// reader.
+    pub fn open_stream<R: std::io::Read>(&self, aad: &Aad, input: R) -> std::io::Result<crate::stream::OpenReader<R>> {
+        crate::stream::OpenReader::new(&self.0, aad, input)
+    }
 }
 
 /// One client's data key. Seals that client's special-category data.

@@ -35,6 +35,7 @@ pub mod keys;
 pub mod password;
 pub mod recovery;
 pub mod seal;
+pub mod stream;
 pub mod token;
 pub mod totp;
 

@@ -44,7 +44,16 @@ pub struct Column {
     pub name: &'static str,
     pub kind: Kind,
     pub nullable: bool,
+    /// The first export format whose files always carry this column. A file
+    /// of an earlier format may lack it (it was written before the column
+    /// existed), and the column is then imported as NULL; such a column must
+    /// be nullable (a test checks).
+    pub since_format: u32,
 }
+
+/// The export format in which every column of the first schema was
+/// carried.
+pub const FIRST_FORMAT: u32 = 1;
 
 /// One moved table: its columns, the column naming the clinic, and the
 /// order rows are read in (the primary key, so exports are deterministic).
@@ -61,6 +70,7 @@ const fn col(name: &'static str, kind: Kind) -> Column {
         name,
         kind,
         nullable: false,
+        since_format: FIRST_FORMAT,
     }
 }
 
@@ -69,6 +79,18 @@ const fn opt(name: &'static str, kind: Kind) -> Column {
         name,
         kind,
         nullable: true,
+        since_format: FIRST_FORMAT,
+    }
+}
+
+/// A nullable column added after files of earlier formats were handed out:
+/// those files lack it, and it is imported from them as NULL.
+const fn added(name: &'static str, kind: Kind, since_format: u32) -> Column {
+    Column {
+        name,
+        kind,
+        nullable: true,
+        since_format,
     }
 }
 
@@ -271,7 +293,8 @@ pub const CLINIC_TABLES: &[Table] = &[
             col("prev_hash", Bytes),
             col("hash", Bytes),
             col("link_version", Int),
-            opt("actor_kind", Text),
+            // Migration 0014; format-1 files written before it lack it.
+            added("actor_kind", Text, 2),
         ],
     },
 ];
@@ -393,12 +416,19 @@ pub async fn read_tables(
 /// order, as given: same ids, same history, the audit chain verbatim. Every
 /// row must carry exactly the table's columns with values of their kinds,
 /// and name `scope`'s clinic; anything else is refused before it is written.
+/// The rows come from a file of export format `format`: a column added in a
+/// later format ([`Column::since_format`]) may be absent, and is then NULL.
 ///
 /// # Errors
 /// `Corrupt` for a row that does not fit the schema or names another clinic;
 /// `Conflict` (constraint name) for a row that exists already (for example
 /// a staff email that has an account here); database errors.
-pub async fn write_clinic(tx: &mut Tx, scope: &ClinicScope, tables: &[TableRows]) -> Result<(), StoreError> {
+pub async fn write_clinic(
+    tx: &mut Tx,
+    scope: &ClinicScope,
+    tables: &[TableRows],
+    format: u32,
+) -> Result<(), StoreError> {
     let clinic = scope.clinic_id().as_uuid();
     if tables.iter().any(|g| table(g.table).is_none()) {
         return Err(StoreError::Corrupt("rows for a table that does not move"));
@@ -415,7 +445,7 @@ pub async fn write_clinic(tx: &mut Tx, scope: &ClinicScope, tables: &[TableRows]
         );
         for given in tables.iter().filter(|g| g.table == t.name) {
             for row in &given.rows {
-                let values = encode_row(row, t, clinic)?;
+                let values = encode_row(row, t, clinic, format)?;
                 on_tx!(tx, |c| {
                     let mut q = sqlx::query(AssertSqlSafe(sql.as_str()));
                     for v in values {
@@ -446,13 +476,18 @@ enum Bound {
     Bytes(Option<Vec<u8>>),
 }
 
-fn encode_row(row: &Map<String, Value>, t: &Table, clinic: Uuid) -> Result<Vec<Bound>, StoreError> {
-    if row.len() != t.columns.len() {
-        return Err(StoreError::Corrupt("row has the wrong number of columns"));
+fn encode_row(row: &Map<String, Value>, t: &Table, clinic: Uuid, format: u32) -> Result<Vec<Bound>, StoreError> {
+    if row.keys().any(|k| !t.columns.iter().any(|c| c.name == k)) {
+        return Err(StoreError::Corrupt("row has a column the table does not have"));
     }
     let mut out = Vec::with_capacity(t.columns.len());
     for c in t.columns {
-        let v = row.get(c.name).ok_or(StoreError::Corrupt("row lacks a column"))?;
+        let v = match row.get(c.name) {
+            Some(v) => v,
+            // Written before the column existed.
+            None if c.since_format > format && c.nullable => &Value::Null,
+            None => return Err(StoreError::Corrupt("row lacks a column")),
+        };
         if v.is_null() && !c.nullable {
             return Err(StoreError::Corrupt("NULL in a NOT NULL column"));
         }
@@ -584,14 +619,14 @@ mod tests {
             Value::from(3),
             Value::String(B64.encode([1u8; 32])),
         );
-        assert!(encode_row(&good, t, clinic).is_ok());
+        assert!(encode_row(&good, t, clinic, 2).is_ok());
         let other = row(
             &Uuid::from_u128(2).to_string(),
             Value::from(3),
             Value::String(B64.encode([1u8; 32])),
         );
         assert!(matches!(
-            encode_row(&other, t, clinic),
+            encode_row(&other, t, clinic, 2),
             Err(StoreError::Corrupt("row belongs to another clinic"))
         ));
         let text_seq = row(
@@ -599,13 +634,64 @@ mod tests {
             Value::from("3"),
             Value::String(B64.encode([1u8; 32])),
         );
-        assert!(encode_row(&text_seq, t, clinic).is_err());
+        assert!(encode_row(&text_seq, t, clinic, 2).is_err());
         let null_hash = row(&clinic.to_string(), Value::from(3), Value::Null);
-        assert!(encode_row(&null_hash, t, clinic).is_err());
+        assert!(encode_row(&null_hash, t, clinic, 2).is_err());
         let number_hash = row(&clinic.to_string(), Value::from(3), Value::from(7));
-        assert!(encode_row(&number_hash, t, clinic).is_err());
+        assert!(encode_row(&number_hash, t, clinic, 2).is_err());
         let mut extra = good.clone();
         extra.insert("more".into(), Value::Null);
-        assert!(encode_row(&extra, t, clinic).is_err());
+        assert!(encode_row(&extra, t, clinic, 2).is_err());
+    }
+
+    /// An export written before a column existed (format 1, before
+    /// migration 0014 added `audit_events.actor_kind`) still imports, with
+    /// NULL there; a file of the format that always carries the column must
+    /// have it, and no other column may be missing from any format.
+    #[test]
+    fn a_column_added_after_a_format_may_be_absent_from_that_formats_files_only() {
+        for t in CLINIC_TABLES {
+            for c in t.columns.iter().filter(|c| c.since_format > FIRST_FORMAT) {
+                assert!(
+                    c.nullable,
+                    "{}.{}: a column added later must be nullable",
+                    t.name, c.name
+                );
+            }
+        }
+        let t = table("audit_events").unwrap();
+        let clinic = Uuid::from_u128(1);
+        let mut old = Map::new();
+        for c in t.columns.iter().filter(|c| c.name != "actor_kind") {
+            let v = match (c.kind, c.nullable) {
+                (_, true) => Value::Null,
+                (Kind::Id, false) => Value::String(clinic.to_string()),
+                (Kind::Int, false) => Value::from(1),
+                (Kind::Bool, false) => Value::Bool(false),
+                (Kind::Text, false) => Value::String("x".into()),
+                (Kind::Bytes, false) => Value::String(B64.encode([0u8; 32])),
+            };
+            old.insert(c.name.to_owned(), v);
+        }
+        let bound = encode_row(&old, t, clinic, 1).unwrap();
+        assert_eq!(bound.len(), t.columns.len());
+        let at = t.columns.iter().position(|c| c.name == "actor_kind").unwrap();
+        assert!(matches!(bound[at], Bound::Text(None)), "imported as NULL");
+        assert!(matches!(
+            encode_row(&old, t, clinic, 2),
+            Err(StoreError::Corrupt("row lacks a column"))
+        ));
+        let mut with_kind = old.clone();
+        with_kind.insert("actor_kind".into(), Value::String("staff".into()));
+        assert!(matches!(
+            &encode_row(&with_kind, t, clinic, 1).unwrap()[at],
+            Bound::Text(Some(k)) if k == "staff"
+        ));
+        let mut no_action = old.clone();
+        no_action.remove("action");
+        assert!(matches!(
+            encode_row(&no_action, t, clinic, 1),
+            Err(StoreError::Corrupt("row lacks a column"))
+        ));
     }
 }

@@ -167,7 +167,9 @@ async fn export(args: Args, out: PathBuf) -> anyhow::Result<ExitCode> {
             }
         },
     };
-    let result = app.export_clinic(clinic, |bytes| target.write_partial(bytes)).await;
+    let result = app
+        .export_clinic(clinic, |write| target.write_partial_with(write))
+        .await;
     app.close().await;
     let summary = match result {
         Ok((summary, ())) => summary,
@@ -239,6 +241,21 @@ impl NewFile {
         write_new(&self.partial, bytes)
     }
 
+    /// Like [`NewFile::write_partial`], with the content written by `write`
+    /// as it is produced rather than handed over whole.
+    pub(crate) fn write_partial_with(
+        &self,
+        write: &mut dyn FnMut(&mut dyn std::io::Write) -> std::io::Result<()>,
+    ) -> std::io::Result<()> {
+        use std::io::Write;
+        let mut f = create_new(&self.partial)?;
+        let mut out = std::io::BufWriter::new(&mut f);
+        write(&mut out)?;
+        out.flush()?;
+        drop(out);
+        f.sync_all()
+    }
+
     /// The temporary file's path (where the data stays if linking fails).
     pub(crate) fn partial(&self) -> &Path {
         &self.partial
@@ -281,6 +298,13 @@ async fn only_clinic(app: &velum_app::App) -> anyhow::Result<ClinicId> {
 /// durable in it.
 pub(crate) fn write_new(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
+    let mut f = create_new(path)?;
+    f.write_all(bytes)?;
+    f.sync_all()
+}
+
+/// A new file at `path` (never an existing one), mode 0600 on Unix.
+fn create_new(path: &Path) -> std::io::Result<std::fs::File> {
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create_new(true);
     #[cfg(unix)]
@@ -288,7 +312,5 @@ pub(crate) fn write_new(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         use std::os::unix::fs::OpenOptionsExt;
         opts.mode(0o600);
     }
-    let mut f = opts.open(path)?;
-    f.write_all(bytes)?;
-    f.sync_all()
+    opts.open(path)
 }

@@ -428,7 +428,7 @@ async fn transfer_sqlite_to_sqlite_round_trip_and_refusals() {
     assert_ne!(edited, header);
     let with_header = |h: &str| [&bytes[..20], h.as_bytes(), &bytes[header_end..]].concat();
     try_import("edited-header", &with_header(&edited), &["damaged or was altered"]);
-    let v9 = header.replace("{\"format\":1,", "{\"format\":9,");
+    let v9 = header.replace("{\"format\":2,", "{\"format\":9,");
     assert_ne!(v9, header);
     try_import("format-9", &with_header(&v9), &["unsupported export format version 9"]);
     try_import("truncated", &bytes[..bytes.len() / 2], &["damaged or was altered"]);
@@ -532,4 +532,113 @@ async fn transfer_sqlite_to_postgres_and_back() {
     // The TOTP step used on PostgreSQL came back too.
     owner_signs_in(&app, &clock, &seeded).await;
     app.close().await;
+}
+
+/// An export written before `audit_events.actor_kind` existed (migration
+/// 0014): export format 1, its audit events without that column and linked
+/// without it, its body sealed in one piece. Made here from a fresh export
+/// by dropping the column, re-linking the chain as the build of that time
+/// did, and sealing the body as format 1.
+fn as_format_1_before_actor_kind(bytes: &[u8]) -> Vec<u8> {
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD as B64;
+    use serde_json::Value;
+    use sha2::{Digest, Sha256};
+    use velum_crypto::{Aad, MasterKey, WrappedKey};
+
+    const MARKER: &[u8] = b"VELUM CLINIC EXPORT\n";
+    let aad = |format: u32, header: &[u8], clinic: uuid::Uuid| {
+        let digest = hex::encode(Sha256::digest(header));
+        Aad::record(&format!("velum.clinic-export/v{format}/sha256:{digest}"), &[clinic])
+    };
+    let rest = bytes.strip_prefix(MARKER).unwrap();
+    let split = rest.iter().position(|&b| b == b'\n').unwrap();
+    let (header_bytes, sealed) = (&rest[..split], &rest[split + 1..]);
+    let mut header: Value = serde_json::from_slice(header_bytes).unwrap();
+    assert_eq!(header["format"], 2);
+    let clinic = uuid::Uuid::parse_str(header["clinic_id"].as_str().unwrap()).unwrap();
+    let master = MasterKey::from_bytes(&TEST_KEY).unwrap();
+    let wrapped = B64.decode(header["clinic_key"]["wrapped"].as_str().unwrap()).unwrap();
+    let clinic_key = master
+        .unwrap_clinic_key(&WrappedKey::from_bytes(wrapped), ClinicId::from_uuid(clinic))
+        .unwrap();
+    let mut body = Vec::new();
+    std::io::Read::read_to_end(
+        &mut clinic_key.open_stream(&aad(2, header_bytes, clinic), sealed).unwrap(),
+        &mut body,
+    )
+    .unwrap();
+    let mut lines: Vec<Value> = body
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_slice(l).unwrap())
+        .collect();
+    let link = master.audit_chain_key().for_chain(clinic);
+    let mut prev = velum_crypto::chain::GENESIS;
+    let uuid_of = |v: &Value| v.as_str().map(|s| uuid::Uuid::parse_str(s).unwrap());
+    let mut events = 0;
+    for line in lines.iter_mut().filter(|l| l["table"] == "audit_events") {
+        let row = line["row"].as_object_mut().unwrap();
+        assert!(row.remove("actor_kind").is_some());
+        let bytes = velum_core::audit::CanonicalFields {
+            id: uuid_of(&row["id"]).unwrap(),
+            seq: row["seq"].as_i64().unwrap(),
+            at_micros: row["at"].as_i64().unwrap(),
+            clinic,
+            actor: uuid_of(&row["actor_id"]),
+            client: uuid_of(&row["client_id"]),
+            sections: row["sections"].as_str().unwrap(),
+            action: row["action"].as_str().unwrap(),
+            purpose: row["purpose"].as_str().unwrap(),
+            source: row["source"].as_str(),
+            detail: row["detail"].as_str(),
+            actor_kind: None,
+        }
+        .encode();
+        assert_eq!(row["link_version"], 2, "keyed links predate the actor kind");
+        let hash = link.link(&prev, &bytes);
+        row.insert("prev_hash".into(), Value::String(B64.encode(prev)));
+        row.insert("hash".into(), Value::String(B64.encode(hash)));
+        prev = hash;
+        events += 1;
+    }
+    assert!(events > 10, "{events}");
+    for line in lines.iter_mut().filter(|l| l["table"] == "audit_heads") {
+        line["row"]["hash"] = Value::String(B64.encode(prev));
+    }
+    let mut body = Vec::new();
+    for line in &lines {
+        serde_json::to_writer(&mut body, line).unwrap();
+        body.push(b'\n');
+    }
+    header["format"] = Value::from(1);
+    let header_bytes = serde_json::to_vec(&header).unwrap();
+    let sealed = clinic_key.seal(&body, &aad(1, &header_bytes, clinic));
+    [MARKER, &header_bytes, b"\n", &sealed].concat()
+}
+
+/// An installation's export made before the audit table gained its actor
+/// kind column still imports: the column is NULL for those events, and the
+/// chain verifies as it did at the source.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_export_of_the_previous_format_without_actor_kinds_still_imports() {
+    let clock = clock_now();
+    let (src, seeded, before, file) = seeded_export(&clock).await;
+    let old = src.path().join("alpha-format-1.velum-export");
+    std::fs::write(&old, as_format_1_before_actor_kind(&std::fs::read(&file).unwrap())).unwrap();
+    let dst = data_dir_with_key(TEST_KEY);
+    let out = ok(&velum(&["import", "--data-dir", s(dst.path()), s(&old)]));
+    assert!(out.contains(&seeded.clinic.to_string()), "{out}");
+    let app = open_app(&sqlite(dst.path()), clock.clone(), None).await;
+    let report = app.verify_audit().await.unwrap();
+    assert!(report.first_break.is_none(), "{report:?}");
+    assert_eq!(report.chains, 1);
+    let after = views(&app, &seeded.owner, &seeded.clients).await;
+    assert_same(&before, &after);
+    // The trail reads the imported events, whose actor kind is unknown.
+    let trail = app.audit_trail(&seeded.owner, None).await.unwrap();
+    assert!(trail.items.iter().any(|e| e.action.as_str() == "clinic_imported"));
+    assert!(trail.items.iter().any(|e| e.action.as_str() == "create"));
+    app.close().await;
+    audit_verify(&["--data-dir", s(dst.path())]);
 }
