@@ -10,7 +10,7 @@ use velum_core::audit::AuditAction;
 use velum_core::client::{ClientDetails, ClientInput, MedicalInput, MedicalSummary};
 use velum_core::policy::{self, CardTab, ChangeSection};
 use velum_core::text::{DateOfBirth, UkMobile};
-use velum_core::{Actor, ClientId, Role, Section, StaffActor};
+use velum_core::{Actor, ClientId, Role, Section, StaffActor, StaffId};
 use velum_crypto::{Aad, ClientKey};
 use velum_store::clients::{self, ClientRecord, MEDICAL_AAD_SCHEME, MedicalRow, SearchTerm};
 use velum_store::{ClinicScope, Tx};
@@ -181,15 +181,148 @@ fn contact(r: &ClientRecord) -> Contact {
     }
 }
 
+/// A card section sealed under the client's key, one current version per
+/// client: its associated data names clinic, client and version, so an
+/// older ciphertext copied over the current row does not open (a removed
+/// allergy must not come back unnoticed), and each change keeps the
+/// previous value sealed in the client's history. The medical summary is
+/// one ([`MEDICAL`]); a questionnaire, consultation, treatment or consent
+/// is another constant and two store calls (read the row, put it with a
+/// version check).
+pub(crate) struct SealedSection {
+    /// The associated data's label, with its scheme (`client.medical/v2`).
+    pub label: &'static str,
+    /// The section its history rows and audit events name.
+    pub section: Section,
+    /// The field named in errors.
+    pub field: &'static str,
+}
+
+/// The medical summary (associated-data scheme 2).
+pub(crate) const MEDICAL: SealedSection = SealedSection {
+    label: "client.medical/v2",
+    section: Section::Medical,
+    field: "medical",
+};
+
+/// The next version of a sealed section, ready to store; once stored,
+/// [`SealedSection::keep_history`] records the previous one.
+pub(crate) struct NextVersion {
+    pub sealed: Vec<u8>,
+    pub version: i64,
+    history_id: uuid::Uuid,
+    previous: Option<Vec<u8>>,
+}
+
+impl SealedSection {
+    /// The associated data of one version of this section of one client.
+    pub(crate) fn aad(&self, scope: &ClinicScope, client: ClientId, version: i64) -> Aad {
+        Aad::record_version(
+            self.label,
+            &[scope.clinic_id().as_uuid(), client.as_uuid()],
+            u64::try_from(version).unwrap_or(0),
+        )
+    }
+
+    /// Open a stored version. One that does not open as this client's
+    /// section at its stored version is an integrity failure (a rolled-back
+    /// or swapped ciphertext), never shown.
+    pub(crate) fn open(
+        &self,
+        key: &ClientKey,
+        scope: &ClinicScope,
+        client: ClientId,
+        sealed: &[u8],
+        version: i64,
+    ) -> Result<Vec<u8>, AppError> {
+        key.open(sealed, &self.aad(scope, client, version))
+            .map_err(|e| match e {
+                velum_crypto::CryptoError::WrongKey => AppError::Integrity,
+                other => other.into(),
+            })
+    }
+
+    /// Open a stored version and read its JSON.
+    pub(crate) fn read<T: serde::de::DeserializeOwned>(
+        &self,
+        key: &ClientKey,
+        scope: &ClinicScope,
+        client: ClientId,
+        sealed: &[u8],
+        version: i64,
+    ) -> Result<T, AppError> {
+        let plain = self.open(key, scope, client, sealed, version)?;
+        serde_json::from_slice(&plain).map_err(|_| AppError::Internal(format!("{} json: not readable", self.field)))
+    }
+
+    /// Seal `value` as the version after `previous` (its sealed bytes and
+    /// version; `None` for the first), and the previous value for the
+    /// history.
+    pub(crate) fn next<T: Serialize>(
+        &self,
+        key: &ClientKey,
+        scope: &ClinicScope,
+        client: ClientId,
+        previous: Option<(&[u8], i64)>,
+        value: &T,
+    ) -> Result<NextVersion, AppError> {
+        let history_id = uuid::Uuid::now_v7();
+        let before = match previous {
+            Some((sealed, version)) => {
+                let plain = self.open(key, scope, client, sealed, version)?;
+                Some(key.seal(&plain, &history_aad(scope, client, history_id)))
+            }
+            None => None,
+        };
+        let version = previous.map_or(1, |(_, v)| v + 1);
+        let json =
+            serde_json::to_vec(value).map_err(|_| AppError::Internal(format!("{} json: cannot encode", self.field)))?;
+        Ok(NextVersion {
+            sealed: key.seal(&json, &self.aad(scope, client, version)),
+            version,
+            history_id,
+            previous: before,
+        })
+    }
+
+    /// The answer when the stored version moved on meanwhile.
+    pub(crate) fn conflict(&self) -> AppError {
+        AppError::Conflict(velum_core::client::FieldErrors::single(
+            self.field,
+            "was changed by someone else meanwhile; reload it and try again",
+        ))
+    }
+
+    /// Record the change in the client's history, the previous value sealed.
+    pub(crate) async fn keep_history(
+        &self,
+        tx: &mut Tx,
+        scope: &ClinicScope,
+        client: ClientId,
+        next: &NextVersion,
+        by: StaffId,
+        now: Timestamp,
+    ) -> Result<(), AppError> {
+        clients::insert_history(
+            tx,
+            scope,
+            client,
+            next.history_id,
+            self.section.as_str(),
+            by,
+            next.previous.as_deref(),
+            now,
+        )
+        .await?;
+        Ok(())
+    }
+}
+
 /// The medical record's associated data: clinic, client and version
 /// (scheme 2), so an older ciphertext of the record copied over the current
-/// row does not open. A removed allergy must not come back unnoticed.
+/// row does not open.
 pub(crate) fn medical_aad(scope: &ClinicScope, client: ClientId, version: i64) -> Aad {
-    Aad::record_version(
-        "client.medical/v2",
-        &[scope.clinic_id().as_uuid(), client.as_uuid()],
-        u64::try_from(version).unwrap_or(0),
-    )
+    MEDICAL.aad(scope, client, version)
 }
 
 /// Scheme 1, before migration 0010: clinic and client only. Only the
@@ -210,11 +343,7 @@ pub(crate) fn open_medical(
     if row.aad_scheme != MEDICAL_AAD_SCHEME {
         return Err(AppError::Integrity);
     }
-    key.open(&row.sealed, &medical_aad(scope, client, row.version))
-        .map_err(|e| match e {
-            velum_crypto::CryptoError::WrongKey => AppError::Integrity,
-            other => other.into(),
-        })
+    MEDICAL.open(key, scope, client, &row.sealed, row.version)
 }
 
 pub(crate) fn history_aad(scope: &ClinicScope, client: ClientId, id: uuid::Uuid) -> Aad {
@@ -296,7 +425,112 @@ impl From<velum_store::audit::AccessEntry> for AccessEntry {
     }
 }
 
+/// A card inside a use case: who acts, in which clinic, the open
+/// transaction and the card as loaded.
+pub(crate) struct CardTx<'a> {
+    pub actor: &'a StaffActor,
+    pub scope: ClinicScope,
+    pub tx: Tx,
+    pub card: ClientRecord,
+}
+
+/// What a card use case answers, and the audit event it leaves on the card
+/// (for the sections it was given): `None` when nothing happened, or when
+/// the use case recorded its own event.
+pub(crate) struct Done<T> {
+    value: T,
+    audit: Option<(AuditAction, Option<String>)>,
+}
+
+impl<T> Done<T> {
+    /// Answer `value`, recording `action`.
+    pub(crate) fn audited(action: AuditAction, value: T) -> Self {
+        Self {
+            value,
+            audit: Some((action, None)),
+        }
+    }
+
+    /// Answer `value`, recording `action` with a detail (never personal data).
+    pub(crate) fn audited_with(action: AuditAction, detail: String, value: T) -> Self {
+        Self {
+            value,
+            audit: Some((action, Some(detail))),
+        }
+    }
+
+    /// Answer `value` without an event of the skeleton's.
+    pub(crate) fn unaudited(value: T) -> Self {
+        Self { value, audit: None }
+    }
+}
+
 impl App {
+    /// The use-case skeleton for one card: check the actor may use
+    /// `sections` (auditing a refusal), begin, load the card in the actor's
+    /// clinic (or audit and answer `NotFound`), run `act`, write the audit
+    /// event it asks for, commit. An integrity failure of a medical section
+    /// is recorded in a transaction of its own.
+    pub(crate) async fn with_card<T>(
+        &self,
+        actor: &Actor,
+        id: ClientId,
+        access: Access,
+        sections: &[Section],
+        act: impl AsyncFnOnce(&mut CardTx<'_>) -> Result<Done<T>, AppError>,
+    ) -> Result<T, AppError> {
+        let actor = &self.card_access(actor, id, access, sections).await?;
+        self.in_card(actor, id, sections, act).await
+    }
+
+    /// The skeleton's first step alone, for a use case that checks its
+    /// input between the access check and the transaction.
+    pub(crate) async fn card_access(
+        &self,
+        actor: &Actor,
+        id: ClientId,
+        access: Access,
+        sections: &[Section],
+    ) -> Result<StaffActor, AppError> {
+        let actor = self.staff_of(actor).await?;
+        self.allow(&actor, access, Some(id), sections).await?;
+        Ok(actor)
+    }
+
+    /// The rest of [`App::with_card`], once [`App::card_access`] passed.
+    pub(crate) async fn in_card<T>(
+        &self,
+        actor: &StaffActor,
+        id: ClientId,
+        sections: &[Section],
+        act: impl AsyncFnOnce(&mut CardTx<'_>) -> Result<Done<T>, AppError>,
+    ) -> Result<T, AppError> {
+        let mut tx = self.begin().await?;
+        let Some(card) = self.load(&mut tx, actor, id).await? else {
+            return Err(self.not_found(tx, actor, id, sections).await);
+        };
+        let mut c = CardTx {
+            actor,
+            scope: actor.scope(),
+            tx,
+            card,
+        };
+        match act(&mut c).await {
+            Ok(done) => {
+                if let Some((action, detail)) = done.audit {
+                    self.audit(&mut c.tx, event(actor, action, Some(id), sections, detail))
+                        .await?;
+                }
+                c.tx.commit().await?;
+                Ok(done.value)
+            }
+            Err(AppError::Integrity) if sections.contains(&Section::Medical) => {
+                Err(self.integrity_failure(c.tx, actor, id).await)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     /// Check the actor may use `sections` of a card; audit and refuse if not.
     async fn allow(
         &self,
@@ -312,7 +546,6 @@ impl App {
             Err(self.deny(actor, client, sections, what).await)
         }
     }
-
     /// Load a card in the actor's clinic. Marketing staff see only clients
     /// who agreed to marketing.
     async fn load(&self, tx: &mut Tx, actor: &StaffActor, id: ClientId) -> Result<Option<ClientRecord>, AppError> {
@@ -374,35 +607,28 @@ impl App {
     /// # Errors
     /// `Forbidden` for a section the role may not read; `NotFound`.
     pub async fn open_card(&self, actor: &Actor, id: ClientId, sections: &[Section]) -> Result<Card, AppError> {
-        let actor = &self.staff_of(actor).await?;
-        self.allow(actor, Access::Read, Some(id), sections).await?;
-        let scope = actor.scope();
-        let mut tx = self.begin().await?;
-        let Some(r) = self.load(&mut tx, actor, id).await? else {
-            return Err(self.not_found(tx, actor, id, sections).await);
-        };
-        let medical = if sections.contains(&Section::Medical) {
-            match self.read_medical(&mut tx, &scope, id).await {
-                Ok(m) => Some(m),
-                Err(AppError::Integrity) => return Err(self.integrity_failure(tx, actor, id).await),
-                Err(e) => return Err(e),
-            }
-        } else {
-            None
-        };
-        self.audit(&mut tx, event(actor, AuditAction::Read, Some(id), sections, None))
-            .await?;
-        tx.commit().await?;
-        Ok(Card {
-            header: header(&r),
-            contact: sections.contains(&Section::Contact).then(|| contact(&r)),
-            medical,
-            marketing: sections.contains(&Section::Marketing).then_some(Marketing {
-                email: r.marketing_email,
-                sms: r.marketing_sms,
-            }),
-            tabs: tabs_for(actor.role),
+        self.with_card(actor, id, Access::Read, sections, async |c| {
+            let medical = if sections.contains(&Section::Medical) {
+                Some(self.read_medical(&mut c.tx, &c.scope, id).await?)
+            } else {
+                None
+            };
+            let r = &c.card;
+            Ok(Done::audited(
+                AuditAction::Read,
+                Card {
+                    header: header(r),
+                    contact: sections.contains(&Section::Contact).then(|| contact(r)),
+                    medical,
+                    marketing: sections.contains(&Section::Marketing).then_some(Marketing {
+                        email: r.marketing_email,
+                        sms: r.marketing_sms,
+                    }),
+                    tabs: tabs_for(c.actor.role),
+                },
+            ))
         })
+        .await
     }
 
     async fn read_medical(&self, tx: &mut Tx, scope: &ClinicScope, id: ClientId) -> Result<Medical, AppError> {
@@ -413,9 +639,10 @@ impl App {
             }),
             Some(row) => {
                 let key = self.client_key(tx, scope, id).await?;
-                let plain = open_medical(&key, scope, id, &row)?;
-                let summary = serde_json::from_slice(&plain)
-                    .map_err(|_| AppError::Internal("medical json: not readable".into()))?;
+                if row.aad_scheme != MEDICAL_AAD_SCHEME {
+                    return Err(AppError::Integrity);
+                }
+                let summary = MEDICAL.read(&key, scope, id, &row.sealed, row.version)?;
                 Ok(Medical {
                     summary,
                     version: row.version,
@@ -490,59 +717,56 @@ impl App {
             tabs: tabs_for(actor.role),
         })
     }
-
     /// Change contact details. The previous details are kept, sealed under
     /// the client's key.
     ///
     /// # Errors
     /// `Validation`; `Forbidden`; `NotFound`.
     pub async fn update_client(&self, actor: &Actor, id: ClientId, patch: ClientPatch) -> Result<Card, AppError> {
-        let actor = &self.staff_of(actor).await?;
         let sections = [Section::Contact];
-        self.allow(actor, Access::Write, Some(id), &sections).await?;
+        let actor = &self.card_access(actor, id, Access::Write, &sections).await?;
         let today = self.today_in(&actor.scope()).await?;
-        let scope = actor.scope();
-        let mut tx = self.begin().await?;
-        let Some(before) = self.load(&mut tx, actor, id).await? else {
-            return Err(self.not_found(tx, actor, id, &sections).await);
-        };
-        let input = patch.apply(ClientInput::from_details(&before.details));
-        let details = input.parse(today).map_err(AppError::Validation)?;
-        let now = self.now();
-        if details != before.details {
-            let key = self.client_key(&mut tx, &scope, id).await?;
-            let hid = uuid::Uuid::now_v7();
-            let prev = serde_json::to_vec(&before.details)
-                .map_err(|_| AppError::Internal("contact json: cannot encode".into()))?;
-            let sealed = key.seal(&prev, &history_aad(&scope, id, hid));
-            clients::insert_history(
-                &mut tx,
-                &scope,
-                id,
-                hid,
-                Section::Contact.as_str(),
-                actor.staff_id,
-                Some(&sealed),
-                now,
-            )
-            .await?;
-            clients::update_details(&mut tx, &scope, id, &details, now).await?;
-            self.audit(&mut tx, event(actor, AuditAction::Update, Some(id), &sections, None))
+        self.in_card(actor, id, &sections, async |c| {
+            let before = &c.card;
+            let input = patch.apply(ClientInput::from_details(&before.details));
+            let details = input.parse(today).map_err(AppError::Validation)?;
+            let now = self.now();
+            let action = if details != before.details {
+                let key = self.client_key(&mut c.tx, &c.scope, id).await?;
+                let hid = uuid::Uuid::now_v7();
+                let prev = serde_json::to_vec(&before.details)
+                    .map_err(|_| AppError::Internal("contact json: cannot encode".into()))?;
+                let sealed = key.seal(&prev, &history_aad(&c.scope, id, hid));
+                clients::insert_history(
+                    &mut c.tx,
+                    &c.scope,
+                    id,
+                    hid,
+                    Section::Contact.as_str(),
+                    c.actor.staff_id,
+                    Some(&sealed),
+                    now,
+                )
                 .await?;
-        } else {
-            // Nothing changed, but the answer shows the card: a read.
-            self.audit(&mut tx, event(actor, AuditAction::Read, Some(id), &sections, None))
-                .await?;
-        }
-        let r = clients::get(&mut tx, &scope, id).await?.ok_or(AppError::NotFound)?;
-        tx.commit().await?;
-        Ok(Card {
-            header: header(&r),
-            contact: Some(contact(&r)),
-            medical: None,
-            marketing: None,
-            tabs: tabs_for(actor.role),
+                clients::update_details(&mut c.tx, &c.scope, id, &details, now).await?;
+                AuditAction::Update
+            } else {
+                // Nothing changed, but the answer shows the card: a read.
+                AuditAction::Read
+            };
+            let r = clients::get(&mut c.tx, &c.scope, id).await?.ok_or(AppError::NotFound)?;
+            Ok(Done::audited(
+                action,
+                Card {
+                    header: header(&r),
+                    contact: Some(contact(&r)),
+                    medical: None,
+                    marketing: None,
+                    tabs: tabs_for(c.actor.role),
+                },
+            ))
         })
+        .await
     }
 
     /// Archive (or restore) a card. Archived cards leave the default search.
@@ -550,23 +774,18 @@ impl App {
     /// # Errors
     /// `Forbidden`; `NotFound`.
     pub async fn set_client_archived(&self, actor: &Actor, id: ClientId, archived: bool) -> Result<(), AppError> {
-        let actor = &self.staff_of(actor).await?;
-        let sections = [Section::Contact];
-        self.allow(actor, Access::Write, Some(id), &sections).await?;
-        let scope = actor.scope();
-        let mut tx = self.begin().await?;
-        let Some(before) = self.load(&mut tx, actor, id).await? else {
-            return Err(self.not_found(tx, actor, id, &sections).await);
-        };
-        if before.archived != archived {
-            clients::set_archived(&mut tx, &scope, id, archived, self.now()).await?;
+        self.with_card(actor, id, Access::Write, &[Section::Contact], async |c| {
+            if c.card.archived == archived {
+                return Ok(Done::unaudited(()));
+            }
+            clients::set_archived(&mut c.tx, &c.scope, id, archived, self.now()).await?;
             clients::insert_history(
-                &mut tx,
-                &scope,
+                &mut c.tx,
+                &c.scope,
                 id,
                 uuid::Uuid::now_v7(),
                 ChangeSection::Status.as_str(),
-                actor.staff_id,
+                c.actor.staff_id,
                 None,
                 self.now(),
             )
@@ -576,11 +795,9 @@ impl App {
             } else {
                 AuditAction::Unarchive
             };
-            self.audit(&mut tx, event(actor, action, Some(id), &sections, None))
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(())
+            Ok(Done::audited(action, ()))
+        })
+        .await
     }
 
     /// Replace the medical summary (sealed under the client's key); the
@@ -589,61 +806,30 @@ impl App {
     /// # Errors
     /// `Validation` naming entries like `allergies[1]`; `Forbidden`; `NotFound`.
     pub async fn put_medical(&self, actor: &Actor, id: ClientId, input: &MedicalInput) -> Result<Medical, AppError> {
-        let actor = &self.staff_of(actor).await?;
         let sections = [Section::Medical];
-        self.allow(actor, Access::Write, Some(id), &sections).await?;
+        let actor = &self.card_access(actor, id, Access::Write, &sections).await?;
         let summary = input.parse().map_err(AppError::Validation)?;
-        let scope = actor.scope();
-        let mut tx = self.begin().await?;
-        if self.load(&mut tx, actor, id).await?.is_none() {
-            return Err(self.not_found(tx, actor, id, &sections).await);
-        }
-        let key = self.client_key(&mut tx, &scope, id).await?;
-        let now = self.now();
-        let previous = clients::medical(&mut tx, &scope, id).await?;
-        let hid = uuid::Uuid::now_v7();
-        let prev_sealed = match &previous {
-            Some(row) => match open_medical(&key, &scope, id, row) {
-                Ok(plain) => Some(key.seal(&plain, &history_aad(&scope, id, hid))),
-                Err(AppError::Integrity) => return Err(self.integrity_failure(tx, actor, id).await),
-                Err(e) => return Err(e),
-            },
-            None => None,
-        };
-        let version = previous.as_ref().map_or(1, |row| row.version + 1);
-        let json =
-            serde_json::to_vec(&summary).map_err(|_| AppError::Internal("medical json: cannot encode".into()))?;
-        let stored = clients::put_medical(
-            &mut tx,
-            &scope,
-            id,
-            &key.seal(&json, &medical_aad(&scope, id, version)),
-            version,
-            actor.staff_id,
-            now,
-        )
-        .await?;
-        if !stored {
-            return Err(AppError::Conflict(velum_core::client::FieldErrors::single(
-                "medical",
-                "was changed by someone else meanwhile; reload it and try again",
-            )));
-        }
-        clients::insert_history(
-            &mut tx,
-            &scope,
-            id,
-            hid,
-            Section::Medical.as_str(),
-            actor.staff_id,
-            prev_sealed.as_deref(),
-            now,
-        )
-        .await?;
-        self.audit(&mut tx, event(actor, AuditAction::Update, Some(id), &sections, None))
-            .await?;
-        tx.commit().await?;
-        Ok(Medical { summary, version })
+        self.in_card(actor, id, &sections, async |c| {
+            let key = self.client_key(&mut c.tx, &c.scope, id).await?;
+            let now = self.now();
+            let previous = clients::medical(&mut c.tx, &c.scope, id).await?;
+            if previous
+                .as_ref()
+                .is_some_and(|row| row.aad_scheme != MEDICAL_AAD_SCHEME)
+            {
+                return Err(AppError::Integrity);
+            }
+            let previous = previous.as_ref().map(|row| (row.sealed.as_slice(), row.version));
+            let next = MEDICAL.next(&key, &c.scope, id, previous, &summary)?;
+            let by = c.actor.staff_id;
+            if !clients::put_medical(&mut c.tx, &c.scope, id, &next.sealed, next.version, by, now).await? {
+                return Err(MEDICAL.conflict());
+            }
+            MEDICAL.keep_history(&mut c.tx, &c.scope, id, &next, by, now).await?;
+            let version = next.version;
+            Ok(Done::audited(AuditAction::Update, Medical { summary, version }))
+        })
+        .await
     }
 
     /// Record the client's marketing choices.
@@ -651,37 +837,27 @@ impl App {
     /// # Errors
     /// `Forbidden`; `NotFound`.
     pub async fn set_marketing(&self, actor: &Actor, id: ClientId, choice: Marketing) -> Result<(), AppError> {
-        let actor = &self.staff_of(actor).await?;
-        let sections = [Section::Marketing];
-        self.allow(actor, Access::Write, Some(id), &sections).await?;
-        let scope = actor.scope();
-        let mut tx = self.begin().await?;
-        let Some(before) = self.load(&mut tx, actor, id).await? else {
-            return Err(self.not_found(tx, actor, id, &sections).await);
-        };
-        clients::set_marketing(&mut tx, &scope, id, choice.email, choice.sms, self.now()).await?;
-        let detail = format!(
-            "email:{}->{} sms:{}->{}",
-            before.marketing_email, choice.email, before.marketing_sms, choice.sms
-        );
-        clients::insert_history(
-            &mut tx,
-            &scope,
-            id,
-            uuid::Uuid::now_v7(),
-            Section::Marketing.as_str(),
-            actor.staff_id,
-            None,
-            self.now(),
-        )
-        .await?;
-        self.audit(
-            &mut tx,
-            event(actor, AuditAction::Update, Some(id), &sections, Some(detail)),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(())
+        self.with_card(actor, id, Access::Write, &[Section::Marketing], async |c| {
+            let before = &c.card;
+            clients::set_marketing(&mut c.tx, &c.scope, id, choice.email, choice.sms, self.now()).await?;
+            let detail = format!(
+                "email:{}->{} sms:{}->{}",
+                before.marketing_email, choice.email, before.marketing_sms, choice.sms
+            );
+            clients::insert_history(
+                &mut c.tx,
+                &c.scope,
+                id,
+                uuid::Uuid::now_v7(),
+                Section::Marketing.as_str(),
+                c.actor.staff_id,
+                None,
+                self.now(),
+            )
+            .await?;
+            Ok(Done::audited_with(AuditAction::Update, detail, ()))
+        })
+        .await
     }
 
     /// Search cards by name, date of birth, phone or email. Marketing staff
@@ -763,22 +939,21 @@ impl App {
         id: ClientId,
         cursor: Option<&str>,
     ) -> Result<(CardHeader, Page<AccessEntry>), AppError> {
-        let actor = &self.staff_of(actor).await?;
         let sections = [Section::AccessHistory];
-        self.allow(actor, Access::Read, Some(id), &sections).await?;
+        let actor = &self.card_access(actor, id, Access::Read, &sections).await?;
         let before = parse_cursor::<i64>(cursor)?;
-        let scope = actor.scope();
-        let mut tx = self.begin().await?;
-        let Some(r) = self.load(&mut tx, actor, id).await? else {
-            return Err(self.not_found(tx, actor, id, &sections).await);
-        };
-        // Record this read first, so the page shows it at the top.
-        self.audit(&mut tx, event(actor, AuditAction::Read, Some(id), &sections, None))
-            .await?;
-        let events = velum_store::audit::client_access_log(&mut tx, &scope, id, before, PAGE_SIZE + 1).await?;
-        tx.commit().await?;
-        let events = events.into_iter().map(AccessEntry::from).collect();
-        Ok((header(&r), Page::cut(events, |e| e.seq.to_string())))
+        self.in_card(actor, id, &sections, async |c| {
+            // Record this read first, so the page shows it at the top.
+            self.audit(&mut c.tx, event(c.actor, AuditAction::Read, Some(id), &sections, None))
+                .await?;
+            let events = velum_store::audit::client_access_log(&mut c.tx, &c.scope, id, before, PAGE_SIZE + 1).await?;
+            let events = events.into_iter().map(AccessEntry::from).collect();
+            Ok(Done::unaudited((
+                header(&c.card),
+                Page::cut(events, |e| e.seq.to_string()),
+            )))
+        })
+        .await
     }
 
     /// The card's change history: which section, who, when. Previous values
@@ -787,44 +962,28 @@ impl App {
     /// # Errors
     /// `Forbidden`; `NotFound`.
     pub async fn client_changes(&self, actor: &Actor, id: ClientId) -> Result<(CardHeader, Vec<Change>), AppError> {
-        let actor = &self.staff_of(actor).await?;
-        let sections = [Section::Contact];
-        self.allow(actor, Access::Read, Some(id), &sections).await?;
-        let scope = actor.scope();
-        let mut tx = self.begin().await?;
-        let Some(r) = self.load(&mut tx, actor, id).await? else {
-            return Err(self.not_found(tx, actor, id, &sections).await);
-        };
-        let rows = clients::history(&mut tx, &scope, id).await?;
-        // Only changes to sections this role may read (reception does not
-        // learn when the medical summary changed); a row of a section
-        // Velum does not know is shown to nobody.
-        let rows: Vec<_> = rows
-            .into_iter()
-            .filter(|h| policy::may_see_stored_change(actor.role, &h.section))
-            .collect();
-        self.audit(
-            &mut tx,
-            event(
-                actor,
+        self.with_card(actor, id, Access::Read, &[Section::Contact], async |c| {
+            let rows = clients::history(&mut c.tx, &c.scope, id).await?;
+            // Only changes to sections this role may read (reception does not
+            // learn when the medical summary changed); a row of a section
+            // Velum does not know is shown to nobody.
+            let changes = rows
+                .into_iter()
+                .filter(|h| policy::may_see_stored_change(c.actor.role, &h.section))
+                .map(|h| Change {
+                    first: h.previous_sealed.is_none(),
+                    section: h.section,
+                    at: h.changed_at,
+                    by: h.changed_by_name,
+                })
+                .collect();
+            Ok(Done::audited_with(
                 AuditAction::Read,
-                Some(id),
-                &[Section::Contact],
-                Some("history".into()),
-            ),
-        )
-        .await?;
-        tx.commit().await?;
-        let changes = rows
-            .into_iter()
-            .map(|h| Change {
-                first: h.previous_sealed.is_none(),
-                section: h.section,
-                at: h.changed_at,
-                by: h.changed_by_name,
-            })
-            .collect();
-        Ok((header(&r), changes))
+                "history".into(),
+                (header(&c.card), changes),
+            ))
+        })
+        .await
     }
 
     /// Cards in the actor's clinic (for dashboards and tests).
