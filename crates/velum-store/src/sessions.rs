@@ -38,6 +38,8 @@ pub struct SessionRow {
     pub display_name: String,
     pub staff_disabled: bool,
     pub clinic_active: bool,
+    /// The clinic's time zone (its settings'; Europe/London until chosen).
+    pub time_zone: velum_core::settings::ClinicTimeZone,
     /// An operator's support visit: the clinic and the grant it rests on.
     pub support: Option<(ClinicId, Uuid)>,
 }
@@ -79,6 +81,7 @@ struct Row {
     display_name: String,
     disabled: bool,
     clinic_status: String,
+    time_zone: Option<String>,
     support_clinic_id: Option<Uuid>,
     support_grant_id: Option<Uuid>,
 }
@@ -91,11 +94,12 @@ pub async fn find(tx: &mut Tx, scope: &ClinicScope, token_hash: &[u8; 32]) -> Re
     let row: Option<Row> = on_tx!(tx, |c| {
         sqlx::query_as(
         "SELECT s.clinic_id, s.staff_id, s.kind, s.stage, s.csrf_token, s.created_at, s.last_seen_at, s.expires_at, \
-                st.role, st.display_name, st.disabled, c.status AS clinic_status, \
+                st.role, st.display_name, st.disabled, c.status AS clinic_status, cs.time_zone, \
                 s.support_clinic_id, s.support_grant_id \
          FROM sessions s \
          JOIN staff st ON st.clinic_id = s.clinic_id AND st.id = s.staff_id \
          JOIN clinics c ON c.id = s.clinic_id \
+         LEFT JOIN clinic_settings cs ON cs.clinic_id = s.clinic_id \
          WHERE s.clinic_id = $1 AND s.token_hash = $2",
     )
     .bind_scope(scope)
@@ -117,6 +121,11 @@ pub async fn find(tx: &mut Tx, scope: &ClinicScope, token_hash: &[u8; 32]) -> Re
             display_name: r.display_name,
             staff_disabled: r.disabled,
             clinic_active: crate::clinics::parse_status(&r.clinic_status)?.is_active(),
+            time_zone: r
+                .time_zone
+                .as_deref()
+                .map(velum_core::settings::ClinicTimeZone::from_stored)
+                .unwrap_or_default(),
             support: r
                 .support_clinic_id
                 .zip(r.support_grant_id)

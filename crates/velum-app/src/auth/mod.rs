@@ -177,6 +177,8 @@ pub struct SessionInfo {
     pub display_name: String,
     pub csrf_token: String,
     pub expires_at: Timestamp,
+    /// The clinic's time zone, in which pages show times.
+    pub time_zone: velum_core::settings::ClinicTimeZone,
     /// An operator's live support visit inside a clinic.
     pub support: Option<crate::platform::SupportVisit>,
 }

@@ -46,6 +46,7 @@ impl App {
             display_name: row.display_name,
             csrf_token: row.csrf_token,
             expires_at: row.expires_at,
+            time_zone: row.time_zone,
         })
     }
 

@@ -70,6 +70,12 @@ impl ClinicTimeZone {
         &self.name
     }
 
+    /// Instant `t` as clinic staff read it, e.g. "3 Mar 2026, 14:05".
+    #[must_use]
+    pub fn show(&self, t: Timestamp) -> String {
+        t.to_zoned(self.tz.clone()).strftime("%-d %b %Y, %H:%M").to_string()
+    }
+
     /// The civil date at the clinic at instant `t`.
     #[must_use]
     pub fn date_at(&self, t: Timestamp) -> Date {

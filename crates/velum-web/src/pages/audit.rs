@@ -7,7 +7,6 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use velum_app::audit::TrailEntry;
 
-use super::clients::when;
 use super::{Nav, ok};
 use crate::AppState;
 use crate::error::PageError;
@@ -42,9 +41,9 @@ pub struct AuditQuery {
     cursor: Option<String>,
 }
 
-fn row(e: &TrailEntry) -> Row {
+fn row(e: &TrailEntry, tz: &velum_core::settings::ClinicTimeZone) -> Row {
     Row {
-        at: when(e.at),
+        at: tz.show(e.at),
         who: e.actor_name.clone().unwrap_or_else(|| {
             if e.purpose == velum_core::actor::Purpose::Support.as_str() {
                 "Platform support".into()
@@ -75,7 +74,7 @@ pub async fn trail(
     let page = state.app.audit_trail(&s.actor, q.cursor.as_deref()).await?;
     Ok(ok(&AuditPage {
         nav: Some(Nav::of(&s)),
-        rows: page.items.iter().map(row).collect(),
+        rows: page.items.iter().map(|e| row(e, &s.info.time_zone)).collect(),
         next: page.next.unwrap_or_default(),
     }))
 }

@@ -18,10 +18,10 @@ use crate::AppState;
 use crate::error::PageError;
 use crate::extract::{PageId, StaffSession};
 
-/// An instant as clinic staff read it: London time.
+/// An instant on the platform's pages: London time (the operator's list
+/// spans clinics of every zone).
 pub fn when(t: jiff::Timestamp) -> String {
-    let tz = jiff::tz::TimeZone::get("Europe/London").unwrap_or(jiff::tz::TimeZone::UTC);
-    t.to_zoned(tz).strftime("%-d %b %Y, %H:%M").to_string()
+    velum_core::settings::ClinicTimeZone::london().show(t)
 }
 
 /// A date of birth as staff read it.
@@ -331,7 +331,7 @@ fn card_page(s: &StaffSession, header: &CardHeader, card_tabs: &[CardTab], tab: 
     }
 }
 
-fn contact_view(card: &Card) -> ContactView {
+fn contact_view(card: &Card, tz: &velum_core::settings::ClinicTimeZone) -> ContactView {
     let Some(c) = &card.contact else {
         return ContactView::default();
     };
@@ -362,8 +362,8 @@ fn contact_view(card: &Card) -> ContactView {
                 .collect()
             })
             .unwrap_or_default(),
-        created: when(c.created_at),
-        updated: when(c.updated_at),
+        created: tz.show(c.created_at),
+        updated: tz.show(c.updated_at),
         version: c.version,
     }
 }
@@ -389,7 +389,7 @@ pub async fn contact(
     }
     let card = state.app.open_card(&s.actor, id, &[Section::Contact]).await?;
     let mut page = card_page(&s, &card.header, &card.tabs, CardTab::Contact);
-    page.contact = contact_view(&card);
+    page.contact = contact_view(&card, &s.info.time_zone);
     Ok(ok(&page))
 }
 
@@ -604,11 +604,11 @@ pub async fn history(
         &velum_app::clients::tabs_for(s.account.role),
         CardTab::Changes,
     );
-    page.changes = changes.iter().map(change_view).collect();
+    page.changes = changes.iter().map(|c| change_view(c, &s.info.time_zone)).collect();
     Ok(ok(&page))
 }
 
-fn change_view(c: &Change) -> ChangeView {
+fn change_view(c: &Change, tz: &velum_core::settings::ClinicTimeZone) -> ChangeView {
     let what = match (c.section.as_str(), c.first) {
         ("status", _) => "Archived or restored".to_owned(),
         ("marketing", _) => "Marketing choices changed".to_owned(),
@@ -619,7 +619,7 @@ fn change_view(c: &Change) -> ChangeView {
         (other, _) => format!("{other} changed"),
     };
     ChangeView {
-        at: when(c.at),
+        at: tz.show(c.at),
         who: c.by.clone().unwrap_or_else(|| "—".into()),
         what,
     }
@@ -644,14 +644,14 @@ pub async fn access(
         &velum_app::clients::tabs_for(s.account.role),
         CardTab::AccessHistory,
     );
-    view.access = page.items.iter().map(access_view).collect();
+    view.access = page.items.iter().map(|e| access_view(e, &s.info.time_zone)).collect();
     view.next = page.next.unwrap_or_default();
     Ok(ok(&view))
 }
 
-fn access_view(e: &AccessEntry) -> AccessView {
+fn access_view(e: &AccessEntry, tz: &velum_core::settings::ClinicTimeZone) -> AccessView {
     AccessView {
-        at: when(e.at),
+        at: tz.show(e.at),
         who: e.actor_name.clone().unwrap_or_else(|| "System".into()),
         action: e.action.label(),
         sections: e.sections.iter().map(|s| s.label()).collect::<Vec<_>>().join(", "),

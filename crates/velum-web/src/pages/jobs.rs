@@ -5,7 +5,6 @@ use askama::Template;
 use axum::extract::State;
 use axum::response::Response;
 
-use super::clients::when;
 use super::{Nav, ok};
 use crate::AppState;
 use crate::error::PageError;
@@ -36,8 +35,8 @@ pub async fn failed(State(state): State<AppState>, s: StaffSession) -> Result<Re
                 what: j.description,
                 attempts: j.attempts,
                 error: j.error.unwrap_or_default(),
-                queued: when(j.created_at),
-                failed: j.failed_at.map(when).unwrap_or_default(),
+                queued: s.info.time_zone.show(j.created_at),
+                failed: j.failed_at.map(|t| s.info.time_zone.show(t)).unwrap_or_default(),
             })
             .collect(),
     }))

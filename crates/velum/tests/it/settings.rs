@@ -199,3 +199,33 @@ async fn the_owner_changes_settings_on_the_page_and_errors_keep_what_was_typed()
     assert_eq!(s.financial_retention_years(), 7);
     assert_eq!(s.clinical_retention_years(), 8);
 }
+
+/// Item 4: the clinic's time zone decides how its pages show times (a
+/// card's "created"), not Europe/London.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_show_times_in_the_clinics_time_zone() {
+    let t = TestApp::spawn().await;
+    let clinic = t.clinic("Alpha").await;
+    let owner = clinic.owner();
+    let client = t.clients(owner, 1, 7).await[0];
+    let show = |zone: &str| {
+        velum_app::Clock::now(&*t.clock)
+            .to_zoned(jiff::tz::TimeZone::get(zone).unwrap())
+            .strftime("%-d %b %Y, %H:%M")
+            .to_string()
+    };
+    let (london, kiritimati) = (show("Europe/London"), show("Pacific/Kiritimati"));
+    assert_ne!(london, kiritimati);
+
+    let web = t.web_login(owner).await;
+    let page = web.get(&format!("/clients/{client}")).await.text().await.unwrap();
+    assert!(page.contains(&london), "London until the owner chooses");
+
+    let api = t.login(owner).await;
+    let mut s = good();
+    s["time_zone"] = json!("Pacific/Kiritimati");
+    assert_eq!(api.put("/api/v1/settings", &s).await.status(), 200);
+    let page = web.get(&format!("/clients/{client}")).await.text().await.unwrap();
+    assert!(page.contains(&kiritimati), "the card shows Kiritimati time");
+    assert!(!page.contains(&london));
+}
