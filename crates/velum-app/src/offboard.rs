@@ -553,7 +553,25 @@ pub struct OffboardingState {
     /// The owner's request, if they asked to leave.
     pub owner_asked: Option<LeavingView>,
     /// Operators' approvals so far (without the owner: two are needed).
-    pub approvals: Vec<offboard::Approval>,
+    pub approvals: Vec<Approval>,
+}
+
+/// One operator's approval of offboarding a clinic whose owner has not
+/// asked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Approval {
+    pub operator_id: velum_core::StaffId,
+    pub approved_at: Timestamp,
+    pub reason: String,
+}
+
+/// A clinic's offboarding record: when, its certificate, and whether the
+/// sealed archive still waits for download.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OffboardingRecord {
+    pub at: Timestamp,
+    pub certificate: String,
+    pub archive_waiting: bool,
 }
 
 /// The certificate proper: what the platform did, with nothing personal but
@@ -1463,7 +1481,15 @@ impl App {
                 requested_at: l.requested_at,
                 reason: l.reason,
             }),
-            approvals: offboard::approvals(&mut tx, &scope).await?,
+            approvals: offboard::approvals(&mut tx, &scope)
+                .await?
+                .into_iter()
+                .map(|a| Approval {
+                    operator_id: a.operator_id,
+                    approved_at: a.approved_at,
+                    reason: a.reason,
+                })
+                .collect(),
         })
     }
 
@@ -1829,7 +1855,7 @@ impl App {
         &self,
         actor: Option<&Actor>,
         clinic: ClinicId,
-    ) -> Result<Option<offboard::OffboardingRow>, AppError> {
+    ) -> Result<Option<OffboardingRecord>, AppError> {
         let scope = match actor {
             Some(a) => {
                 let a = self.staff_of(a).await?;
@@ -1839,7 +1865,13 @@ impl App {
             None => crate::job_scope(OFFBOARD_JOB, clinic),
         };
         let mut tx = self.store().begin_read().await?;
-        Ok(offboard::get(&mut tx, &scope, self.now()).await?)
+        Ok(offboard::get(&mut tx, &scope, self.now())
+            .await?
+            .map(|r| OffboardingRecord {
+                at: r.at,
+                certificate: r.certificate,
+                archive_waiting: r.archive_waiting,
+            }))
     }
 
     /// Rows `clinic` still has in every table with a `clinic_id` column, as
