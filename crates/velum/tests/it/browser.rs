@@ -160,7 +160,8 @@ async fn sign_in(t: &TestApp, b: &fantoccini::Client, axe: Option<&str>, staff: 
 
 /// Issue 17 item 13: axe-core finds no serious or critical violation on the
 /// sign-in page, the code step, the client list, a client card, the staff
-/// page and the platform page (hosted mode, as an operator).
+/// page, the settings and failed-jobs pages, and the platform page (hosted
+/// mode, as an operator).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn browser_pages_have_no_serious_accessibility_violations() {
     let axe = axe_source();
@@ -201,6 +202,15 @@ async fn browser_pages_have_no_serious_accessibility_violations() {
         .await
         .unwrap();
     assert_accessible(&b, axe, "staff").await;
+    b.goto(&t.url("/settings")).await.unwrap();
+    b.wait()
+        .for_element(Locator::Css("form[action='/settings']"))
+        .await
+        .unwrap();
+    assert_accessible(&b, axe, "settings").await;
+    b.goto(&t.url("/jobs")).await.unwrap();
+    b.wait().for_element(Locator::Css("h1")).await.unwrap();
+    assert_accessible(&b, axe, "failed jobs").await;
 
     b.delete_all_cookies().await.unwrap();
     sign_in(&t, &b, axe, &op).await;
