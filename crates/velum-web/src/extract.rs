@@ -259,7 +259,7 @@ pub struct StaffSession {
 impl StaffSession {
     /// Forms carry the session's CSRF token; a form without the right one
     /// is refused before anything else happens.
-    pub fn check_csrf(&self, submitted: &str) -> Result<(), Response> {
+    fn check_csrf(&self, submitted: &str) -> Result<(), Response> {
         if constant_eq(submitted.as_bytes(), self.info.csrf_token.as_bytes()) {
             Ok(())
         } else {

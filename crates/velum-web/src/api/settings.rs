@@ -12,7 +12,7 @@ use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiActor, ApiJson};
 
 /// The clinic's postal address.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SettingsAddressJson {
     pub line1: String,
@@ -138,4 +138,11 @@ velum_core::debug_redacted!(SettingsJson {
     display_name, address, registration_number, licence_number;
     shown: time_zone, public_slug, regulator, licensing_authority, cancellation_notice_hours,
         reminder_lead_hours, clinical_retention_years, financial_retention_years
+});
+
+velum_core::debug_redacted!(SettingsAddressJson {
+    line1,
+    line2,
+    town,
+    postcode
 });
