@@ -174,11 +174,12 @@ pub async fn add_key(
     Ok(id)
 }
 
-/// Delete the clinic's key rows older than `current` that no client key
-/// and no mail still waiting to be sent is sealed under (the end of a
-/// rotation; a key still sealing queued mail goes at a later run, once that
-/// mail has left: sent or given-up mail keeps no sealed bytes).
-/// Returns how many went.
+/// Delete the clinic's key rows older than `current` that no client key,
+/// no mail still waiting to be sent and no job still waiting to run is
+/// sealed under (the end of a rotation; a key still sealing queued mail or
+/// a queued job's payload goes at a later run, once that mail has left or
+/// that job has finished: sent or given-up mail and done or failed jobs
+/// keep no sealed bytes). Returns how many went.
 ///
 /// # Errors
 /// Database errors.
@@ -188,7 +189,10 @@ pub async fn retire_unused_keys(tx: &mut Tx, scope: &ClinicScope, current: i64) 
            SELECT 1 FROM client_keys k WHERE k.clinic_id = clinic_keys.clinic_id AND k.key_id = clinic_keys.key_id) \
          AND NOT EXISTS ( \
            SELECT 1 FROM outbox o WHERE o.key_clinic_id = clinic_keys.clinic_id AND o.key_id = clinic_keys.key_id \
-             AND o.sealed IS NOT NULL)",
+             AND o.sealed IS NOT NULL) \
+         AND NOT EXISTS ( \
+           SELECT 1 FROM jobs j WHERE j.key_clinic_id = clinic_keys.clinic_id AND j.key_id = clinic_keys.key_id \
+             AND j.payload IS NOT NULL)",
     )
     .bind_scope(scope)
     .bind(current)

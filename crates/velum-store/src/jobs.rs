@@ -557,7 +557,53 @@ mod contract {
         failures_back_off_then_fail_and_clear_the_payload,
         payloads_are_sealed_and_cleared_when_done,
         two_claimers_never_get_the_same_job,
+        a_key_sealing_a_waiting_payload_outlives_a_rotation,
     );
+
+    /// A rotation retires old clinic keys; one a queued job's payload is
+    /// sealed under stays until the job has finished (its payload is
+    /// cleared then), or the payload could never be opened.
+    async fn a_key_sealing_a_waiting_payload_outlives_a_rotation(db: &Db) {
+        let store = db.open().await;
+        let here = clinic(7);
+        let scope = velum_core::actor::PublicActor::of(here).scope();
+        let mut tx = store.begin().await.unwrap();
+        let first = db.master.wrap_clinic_key(&ClinicKey::generate(), here);
+        crate::clinics::insert(&mut tx, here, "Jobs Clinic", &first, t0())
+            .await
+            .unwrap();
+        let id = enqueue(&mut tx, &job("k", None, Some(b"sealed under key 1"), t0()), None, t0())
+            .await
+            .unwrap()
+            .unwrap();
+        let second = db.master.wrap_clinic_key(&ClinicKey::generate(), here);
+        let current = crate::clinics::add_key(&mut tx, &scope, &second, t0()).await.unwrap();
+        assert_eq!(
+            crate::clinics::retire_unused_keys(&mut tx, &scope, current)
+                .await
+                .unwrap(),
+            0,
+            "key 1 still seals a waiting payload"
+        );
+        tx.commit().await.unwrap();
+        let claimed = claim_at(&store, t0(), 10).await;
+        assert_eq!(
+            claimed[0].payload.as_deref().map(Vec::as_slice),
+            Some(&b"sealed under key 1"[..])
+        );
+        let mut tx = store.begin().await.unwrap();
+        complete(&mut tx, id, t0()).await.unwrap();
+        assert_eq!(
+            crate::clinics::retire_unused_keys(&mut tx, &scope, current)
+                .await
+                .unwrap(),
+            1,
+            "done, the job keeps no payload and key 1 goes"
+        );
+        assert_eq!(crate::clinics::key_ids(&mut tx, &scope).await.unwrap(), [current]);
+        tx.commit().await.unwrap();
+        store.close().await;
+    }
 
     async fn a_unique_key_queues_one_job(db: &Db) {
         let store = db.open().await;
