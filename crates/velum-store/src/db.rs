@@ -10,10 +10,9 @@ use sqlx::{ConnectOptions, PgPool, Postgres, Sqlite, SqlitePool, Transaction};
 use velum_crypto::MasterKey;
 use velum_crypto::chain::ChainKey;
 
-/// Embedded migrations, one tree per backend with the same numbers (a test
-/// checks the numbers and the resulting tables and columns match).
-static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
-static PG_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+// Embedded migrations, one list per backend with the same versions (tests
+// check the versions, and that the resulting tables and columns match).
+use crate::migrations::{PG_MIGRATIONS, SQLITE_MIGRATIONS};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -589,38 +588,10 @@ pub(crate) fn parse_enum<T: FromStr>(s: &str, what: &'static str) -> Result<T, S
     s.parse().map_err(|_| StoreError::Corrupt(what))
 }
 
-#[cfg(test)]
-mod tests {
-    /// G10: both migration trees carry the same numbers (and so the same
-    /// steps); the contract suite compares the migrated schemas.
-    #[test]
-    fn both_backends_have_the_same_migration_numbers() {
-        let numbers = |dir: &str| {
-            let mut v: Vec<String> = std::fs::read_dir(format!("{}/migrations/{dir}", env!("CARGO_MANIFEST_DIR")))
-                .unwrap()
-                .map(|e| {
-                    e.unwrap()
-                        .file_name()
-                        .to_string_lossy()
-                        .split('_')
-                        .next()
-                        .unwrap_or_default()
-                        .to_owned()
-                })
-                .collect();
-            v.sort();
-            v
-        };
-        let sqlite = numbers("sqlite");
-        assert!(!sqlite.is_empty());
-        assert_eq!(sqlite, numbers("postgres"));
-    }
-}
-
 /// Upgrades from the previous schema, with data in it, on both backends
 /// (the PostgreSQL half runs when `VELUM_TEST_PG_URL` is set).
 #[cfg(test)]
-mod upgrade_tests {
+pub(crate) mod upgrade_tests {
     use sqlx::migrate::Migrator;
     use uuid::Uuid;
 
@@ -641,7 +612,7 @@ mod upgrade_tests {
         clippy::disallowed_methods,
         reason = "CI is named by the environment, as in the testkit"
     )]
-    fn skip_without_pg() -> bool {
+    pub(crate) fn skip_without_pg() -> bool {
         if pg_url().is_some() {
             return false;
         }
@@ -653,7 +624,7 @@ mod upgrade_tests {
 
     /// A test's temporary directory and, on PostgreSQL, its own database:
     /// both deleted when this is dropped, also when the test fails.
-    struct Scratch {
+    pub(crate) struct Scratch {
         _dir: tempfile::TempDir,
         /// The admin URL and the database's name.
         pg: Option<(String, String)>,
@@ -683,10 +654,12 @@ mod upgrade_tests {
         }
     }
 
-    async fn at_version(backend: Backend, version: i64) -> (Store, Scratch) {
+    /// A new, empty database of `backend` (nothing migrated), deleted with
+    /// the [`Scratch`].
+    pub(crate) async fn empty(backend: Backend) -> (Store, Scratch) {
         let dir = tempfile::tempdir().unwrap();
         let mut pg = None;
-        let (all, pool) = match backend {
+        let pool = match backend {
             Backend::Sqlite => {
                 let opts = SqliteConnectOptions::new()
                     .filename(dir.path().join("u.db"))
@@ -697,7 +670,7 @@ mod upgrade_tests {
                     .connect_with(opts)
                     .await
                     .unwrap();
-                (&SQLITE_MIGRATIONS, Pool::Sqlite(pool))
+                Pool::Sqlite(pool)
             }
             Backend::Postgres => {
                 use sqlx::Connection;
@@ -713,14 +686,9 @@ mod upgrade_tests {
                     None => unreachable!("a PostgreSQL URL has a path"),
                 };
                 pg = Some((admin, name));
-                (&PG_MIGRATIONS, Pool::Pg(PgPool::connect(&url).await.unwrap()))
+                Pool::Pg(PgPool::connect(&url).await.unwrap())
             }
         };
-        let older = Migrator::with_migrations(all.iter().filter(|m| m.version <= version).cloned().collect());
-        match &pool {
-            Pool::Sqlite(p) => older.run(p).await.unwrap(),
-            Pool::Pg(p) => older.run(p).await.unwrap(),
-        }
         let chain = Arc::new(velum_crypto::MasterKey::from_bytes(&[9; 32]).unwrap().audit_chain_key());
         (
             Store {
@@ -730,6 +698,25 @@ mod upgrade_tests {
             },
             Scratch { _dir: dir, pg },
         )
+    }
+
+    /// Run `migrator`'s migrations on `store`.
+    pub(crate) async fn run(store: &Store, migrator: &Migrator) {
+        match &store.pool {
+            Pool::Sqlite(p) => migrator.run(p).await.unwrap(),
+            Pool::Pg(p) => migrator.run(p).await.unwrap(),
+        }
+    }
+
+    async fn at_version(backend: Backend, version: i64) -> (Store, Scratch) {
+        let (store, scratch) = empty(backend).await;
+        let all = match backend {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &PG_MIGRATIONS,
+        };
+        let older = Migrator::with_migrations(all.iter().filter(|m| m.version <= version).cloned().collect());
+        run(&store, &older).await;
+        (store, scratch)
     }
 
     /// Migration 0006 keys sessions, links and mail by clinic first and moves

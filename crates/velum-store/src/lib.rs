@@ -18,6 +18,7 @@ mod bind;
 pub mod clients;
 pub mod clinics;
 pub mod jobs;
+mod migrations;
 pub mod offboard;
 pub mod outbox;
 pub mod platform;

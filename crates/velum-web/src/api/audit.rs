@@ -12,6 +12,11 @@ use crate::AppState;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::ApiActor;
 
+api_routes! {
+    get "/audit" => trail;
+    get "/audit/head" => head;
+}
+
 /// A page of the trail.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TrailJson {

@@ -11,6 +11,12 @@ use crate::AppState;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, ClientIp};
 
+api_routes! {
+    post "/auth/login" => login;
+    post "/auth/logout" => logout;
+    post "/auth/password-reset" => password_reset;
+}
+
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {

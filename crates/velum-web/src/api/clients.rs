@@ -15,6 +15,17 @@ use crate::AppState;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiActor, ApiId, ApiJson};
 
+api_routes! {
+    get "/clients" => list;
+    post "/clients" => create;
+    post "/clients/search" => search;
+    get "/clients/{id}" => get;
+    patch "/clients/{id}" => update;
+    get "/clients/{id}/medical" => get_medical;
+    put "/clients/{id}/medical" => put_medical;
+    get "/clients/{id}/access-log" => access_log;
+}
+
 /// A postal address.
 #[derive(Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -12,6 +12,11 @@ use crate::AppState;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::ApiActor;
 
+api_routes! {
+    get "/jobs/failed" => failed;
+    get "/platform/jobs" => counts;
+}
+
 /// A job that failed for good: what it was doing and why, never its data.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct FailedJobJson {

@@ -2,6 +2,37 @@
 //! the matching page; there is no second code path. Conventions (error
 //! envelope, pagination, versioning) are in docs/API.md.
 
+/// One API module's lines of the route table: `api_routes!` in each module
+/// (`auth`, `clients`, …) takes lines of a method, the path under `/api/v1`
+/// and the handler, and makes from them, together, the module's axum router,
+/// the paths of the OpenAPI document (each operation described by its
+/// handler's `#[utoipa::path]`) and the list of what it routes, as the
+/// module's `API`. [`MODULES`] holds every module's `API`, and [`routes`]
+/// and the document are both made from it, so a route cannot be served
+/// without being documented. The list of what is routed is for the test that
+/// each handler's documented method and path are the ones it is served at.
+macro_rules! api_routes {
+    ($($method:ident $path:literal => $($handler:ident)::+;)*) => {
+        /// This module's routes.
+        fn routes() -> axum::Router<$crate::AppState> {
+            axum::Router::new()
+                $(.route($path, axum::routing::$method($($handler)::+)))*
+        }
+
+        /// This module's documented operations, one per line of its table.
+        #[derive(utoipa::OpenApi)]
+        #[openapi(paths($($($handler)::+),*))]
+        struct ApiPaths;
+
+        /// This module's lines of the API route table.
+        pub(super) const API: super::ApiModule = super::ApiModule {
+            routes,
+            paths: <ApiPaths as utoipa::OpenApi>::openapi,
+            routed: &[$((stringify!($method), $path)),*],
+        };
+    };
+}
+
 pub mod audit;
 pub mod auth;
 pub mod clients;
@@ -19,62 +50,49 @@ use axum::routing::get;
 use crate::AppState;
 use crate::error::api_error;
 
-/// The one route table: each line is a method, the path under `/api/v1`
-/// and the handler. It builds both the axum router ([`routes`]) and the
-/// paths of the OpenAPI document ([`ApiPaths`], each operation described by
-/// its handler's `#[utoipa::path]`), so a route cannot be served without
-/// being documented. [`ROUTED`] lists the table for the test that each
-/// handler's documented method and path are the ones it is served at.
-macro_rules! api_routes {
-    ($($method:ident $path:literal => $($handler:ident)::+;)*) => {
-        pub fn routes() -> Router<AppState> {
-            Router::new()
-                $(.route($path, axum::routing::$method($($handler)::+)))*
-                .route("/openapi.json", get(openapi::serve))
-                .fallback(|| async { api_error(StatusCode::NOT_FOUND, None, "no such API endpoint") })
-                .method_not_allowed_fallback(|| async {
-                    api_error(StatusCode::METHOD_NOT_ALLOWED, None, "this endpoint does not take that method")
-                })
-        }
-
-        /// The documented operations, one per line of the table.
-        #[derive(utoipa::OpenApi)]
-        #[openapi(paths($($($handler)::+),*))]
-        pub struct ApiPaths;
-
-        /// `(method, path under /api/v1)` for each line of the table.
-        pub const ROUTED: &[(&str, &str)] = &[$((stringify!($method), $path)),*];
-    };
+/// What `api_routes!` makes of a module's lines.
+struct ApiModule {
+    routes: fn() -> Router<AppState>,
+    paths: fn() -> utoipa::openapi::OpenApi,
+    /// `(method, path under /api/v1)` for each line.
+    routed: &'static [(&'static str, &'static str)],
 }
 
-api_routes! {
-    post "/auth/login" => auth::login;
-    post "/auth/logout" => auth::logout;
-    post "/auth/password-reset" => auth::password_reset;
-    get "/clients" => clients::list;
-    post "/clients" => clients::create;
-    post "/clients/search" => clients::search;
-    get "/clients/{id}" => clients::get;
-    patch "/clients/{id}" => clients::update;
-    get "/clients/{id}/medical" => clients::get_medical;
-    put "/clients/{id}/medical" => clients::put_medical;
-    get "/clients/{id}/access-log" => clients::access_log;
-    get "/audit" => audit::trail;
-    get "/audit/head" => audit::head;
-    get "/platform/clinics" => platform::clinics;
-    post "/platform/clinics" => platform::create_clinic;
-    post "/platform/clinics/{id}/suspend" => platform::suspend;
-    post "/platform/clinics/{id}/resume" => platform::resume;
-    get "/platform/clinics/{id}/health" => platform::health;
-    post "/platform/clinics/{id}/support" => platform::request_support;
-    get "/platform/support" => platform::my_grants;
-    get "/settings" => settings::get;
-    put "/settings" => settings::put;
-    post "/staff/{id}/totp-reset" => staff::totp_reset;
-    get "/jobs/failed" => jobs::failed;
-    get "/platform/jobs" => jobs::counts;
-    get "/support" => support::grants;
-    post "/support/{id}/grant" => support::grant;
-    post "/support/{id}/refuse" => support::refuse;
-    post "/support/{id}/revoke" => support::revoke;
+/// Every API module's table, one line each.
+const MODULES: &[ApiModule] = &[
+    auth::API,
+    clients::API,
+    audit::API,
+    platform::API,
+    settings::API,
+    staff::API,
+    jobs::API,
+    support::API,
+];
+
+/// The API router: every module's routes, the OpenAPI document, and JSON
+/// answers for an unknown path or a method a path does not take.
+pub fn routes() -> Router<AppState> {
+    MODULES
+        .iter()
+        .fold(Router::new(), |router, module| router.merge((module.routes)()))
+        .route("/openapi.json", get(openapi::serve))
+        .fallback(|| async { api_error(StatusCode::NOT_FOUND, None, "no such API endpoint") })
+        .method_not_allowed_fallback(|| async {
+            api_error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                None,
+                "this endpoint does not take that method",
+            )
+        })
+}
+
+/// The documented operations of every module's table.
+fn paths() -> impl Iterator<Item = utoipa::openapi::OpenApi> {
+    MODULES.iter().map(|module| (module.paths)())
+}
+
+/// `(method, path under /api/v1)` for each line of every module's table.
+fn routed() -> impl Iterator<Item = &'static (&'static str, &'static str)> {
+    MODULES.iter().flat_map(|module| module.routed)
 }

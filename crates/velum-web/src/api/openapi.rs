@@ -1,6 +1,7 @@
-//! The OpenAPI 3.1 document: the paths of the route table (`super::ApiPaths`,
-//! from each handler's `#[utoipa::path]`) under the description here,
-//! completed by `CommonResponses` (pinned by a snapshot test).
+//! The OpenAPI 3.1 document: the paths of every module's route table
+//! (`super::MODULES`, from each handler's `#[utoipa::path]`) under the
+//! description here, completed by `CommonResponses` (pinned by a snapshot
+//! test).
 
 use axum::Json;
 use utoipa::openapi::path::{Operation, ParameterIn};
@@ -148,7 +149,9 @@ fn status_description(status: &str) -> &'static str {
 #[must_use]
 pub fn document() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
-    doc.merge(super::ApiPaths::openapi());
+    for paths in super::paths() {
+        doc.merge(paths);
+    }
     CommonResponses.modify(&mut doc);
     doc
 }
@@ -190,8 +193,7 @@ pub fn documented_operations() -> Vec<(String, String)> {
 /// `(method, path)` of every route of the table, as served.
 #[must_use]
 pub fn routed_operations() -> Vec<(String, String)> {
-    super::ROUTED
-        .iter()
+    super::routed()
         .map(|(method, path)| (method.to_uppercase(), format!("/api/v1{path}")))
         .collect()
 }

@@ -21,6 +21,16 @@ use crate::AppState;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiActor, ApiId, ApiJson};
 
+api_routes! {
+    get "/platform/clinics" => clinics;
+    post "/platform/clinics" => create_clinic;
+    post "/platform/clinics/{id}/suspend" => suspend;
+    post "/platform/clinics/{id}/resume" => resume;
+    get "/platform/clinics/{id}/health" => health;
+    post "/platform/clinics/{id}/support" => request_support;
+    get "/platform/support" => my_grants;
+}
+
 /// A hosted clinic as its operator sees it: counts and activity.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PlatformClinicJson {

@@ -11,6 +11,11 @@ use crate::AppState;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiActor, ApiJson};
 
+api_routes! {
+    get "/settings" => get;
+    put "/settings" => put;
+}
+
 /// The clinic's postal address.
 #[derive(Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

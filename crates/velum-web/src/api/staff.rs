@@ -9,6 +9,10 @@ use crate::AppState;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiActor, ApiId};
 
+api_routes! {
+    post "/staff/{id}/totp-reset" => totp_reset;
+}
+
 /// Reset another member of staff's two-step sign-in (a lost phone): their
 /// TOTP secret and recovery codes are removed, their sessions end, they are
 /// emailed, and they set it up again at their next web sign-in. Owners and

@@ -15,6 +15,13 @@ use crate::AppState;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiActor, ApiId};
 
+api_routes! {
+    get "/support" => grants;
+    post "/support/{id}/grant" => grant;
+    post "/support/{id}/refuse" => refuse;
+    post "/support/{id}/revoke" => revoke;
+}
+
 /// A support grant: who asked, why, for how long, and where it stands.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SupportGrantJson {

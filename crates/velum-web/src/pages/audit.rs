@@ -1,9 +1,11 @@
 //! The clinic's audit trail page (owners, managers, auditors).
 
 use askama::Template;
+use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
+use axum::routing::get;
 use serde::Deserialize;
 use velum_app::audit::TrailEntry;
 
@@ -11,6 +13,12 @@ use super::{Nav, ok};
 use crate::AppState;
 use crate::error::PageError;
 use crate::extract::StaffSession;
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/audit", get(trail))
+        .route("/audit/head", get(head))
+}
 
 struct Row {
     at: String,

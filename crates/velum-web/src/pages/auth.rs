@@ -1,9 +1,11 @@
 //! Sign-in, two-step verification, sign-out, set-up and reset pages.
 
 use askama::Template;
+use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
 use serde::Deserialize;
 use velum_app::AppError;
 use velum_app::auth::LinkPurpose;
@@ -17,6 +19,21 @@ use crate::extract::{
     CSRF_COOKIE, ClientIp, CookieJar, CsrfForm, Form, NoFields, PENDING_COOKIE, SESSION_COOKIE, StaffSession,
     constant_eq, cookie, removal,
 };
+
+/// Signing in and out, first run, the account's password, set-up and reset.
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(home))
+        .route("/first-run", get(first_run_form).post(first_run))
+        .route("/login", get(login_form).post(login))
+        .route("/login/code", get(code_form).post(code))
+        .route("/login/two-step-setup", get(enrol_form).post(enrol))
+        .route("/logout", post(logout))
+        .route("/account/password", get(password_form).post(change_password))
+        .route("/forgot-password", get(forgot_form).post(forgot))
+        .route("/reset/{token}", get(reset_form).post(reset))
+        .route("/setup/{token}", get(setup_form).post(setup))
+}
 
 /// Forms shown before sign-in carry a random token that must match a cookie
 /// (double submit), since there is no session yet.

@@ -2,9 +2,11 @@
 
 use crate::extract::CsrfForm;
 use askama::Template;
+use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
 use serde::Deserialize;
 use velum_app::AppError;
 use velum_app::clients::{AccessEntry, Card, CardHeader, Change, ClientPatch, Listed, Marketing, Page};
@@ -17,6 +19,21 @@ use super::{Errors, Nav, ok, render};
 use crate::AppState;
 use crate::error::PageError;
 use crate::extract::{PageId, StaffSession};
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/clients", get(list))
+        .route("/clients/search", post(search))
+        .route("/clients/new", get(new_form).post(create))
+        .route("/clients/{id}", get(contact))
+        .route("/clients/{id}/edit", get(edit_form).post(edit))
+        .route("/clients/{id}/medical", get(medical))
+        .route("/clients/{id}/medical/edit", get(medical_form).post(medical_save))
+        .route("/clients/{id}/marketing", get(marketing).post(marketing_save))
+        .route("/clients/{id}/history", get(history))
+        .route("/clients/{id}/access", get(access))
+        .route("/clients/{id}/archive", post(archive))
+}
 
 /// An instant on the platform's pages: London time (the operator's list
 /// spans clinics of every zone).

@@ -2,13 +2,19 @@
 //! doing, how many attempts it took and why it failed; never its data.
 
 use askama::Template;
+use axum::Router;
 use axum::extract::State;
 use axum::response::Response;
+use axum::routing::get;
 
 use super::{Nav, ok};
 use crate::AppState;
 use crate::error::PageError;
 use crate::extract::StaffSession;
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new().route("/jobs", get(failed))
+}
 
 struct Row {
     what: String,

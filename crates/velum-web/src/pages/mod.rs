@@ -16,7 +16,6 @@ use askama::Template;
 use axum::Router;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::{get, post};
 use velum_core::Role;
 use velum_core::client::FieldErrors;
 
@@ -24,71 +23,18 @@ use crate::AppState;
 use crate::error::PageError;
 use crate::extract::StaffSession;
 
+/// Every page route: each module serves its own, and all of them pass the
+/// same-origin check.
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/", get(auth::home))
-        .route("/first-run", get(auth::first_run_form).post(auth::first_run))
-        .route("/login", get(auth::login_form).post(auth::login))
-        .route("/login/code", get(auth::code_form).post(auth::code))
-        .route("/login/two-step-setup", get(auth::enrol_form).post(auth::enrol))
-        .route("/logout", post(auth::logout))
-        .route(
-            "/account/password",
-            get(auth::password_form).post(auth::change_password),
-        )
-        .route(
-            "/account/recovery-codes",
-            get(recovery::page).post(recovery::regenerate),
-        )
-        .route("/forgot-password", get(auth::forgot_form).post(auth::forgot))
-        .route("/reset/{token}", get(auth::reset_form).post(auth::reset))
-        .route("/setup/{token}", get(auth::setup_form).post(auth::setup))
-        .route("/clients", get(clients::list))
-        .route("/clients/search", post(clients::search))
-        .route("/clients/new", get(clients::new_form).post(clients::create))
-        .route("/clients/{id}", get(clients::contact))
-        .route("/clients/{id}/edit", get(clients::edit_form).post(clients::edit))
-        .route("/clients/{id}/medical", get(clients::medical))
-        .route(
-            "/clients/{id}/medical/edit",
-            get(clients::medical_form).post(clients::medical_save),
-        )
-        .route(
-            "/clients/{id}/marketing",
-            get(clients::marketing).post(clients::marketing_save),
-        )
-        .route("/clients/{id}/history", get(clients::history))
-        .route("/clients/{id}/access", get(clients::access))
-        .route("/clients/{id}/archive", post(clients::archive))
-        .route("/audit", get(audit::trail))
-        .route("/audit/head", get(audit::head))
-        .route("/settings", get(settings::form).post(settings::save))
-        .route("/jobs", get(jobs::failed))
-        .route("/staff", get(staff::list))
-        .route("/staff/invite", post(staff::invite))
-        .route("/staff/{id}/role", post(staff::role))
-        .route("/staff/{id}/status", post(staff::status))
-        .route("/staff/{id}/totp-reset", post(staff::totp_reset))
-        .route("/platform", get(platform::home))
-        .route("/platform/clinics", post(platform::create_clinic))
-        .route("/platform/clinics/{id}/status", post(platform::clinic_status))
-        .route("/platform/clinics/{id}/verify", post(platform::verify_chain))
-        .route(
-            "/platform/clinics/{id}/support",
-            get(platform::request_form).post(platform::request),
-        )
-        .route("/platform/clinics/{id}/support/{grant}/enter", post(platform::enter))
-        .route(
-            "/platform/clinics/{id}/offboard",
-            get(platform::offboard_form).post(platform::offboard),
-        )
-        .route("/platform/clinics/{id}/certificate", get(platform::certificate))
-        .route("/platform/clinics/{id}/archive", get(platform::archive))
-        .route("/platform/clinics/{id}/archive/delete", post(platform::drop_archive))
-        .route("/platform/leave", post(platform::leave))
-        .route("/leaving", get(platform::leaving_form).post(platform::leave_provider))
-        .route("/support", get(platform::grants))
-        .route("/support/{grant}", post(platform::decide))
+        .merge(auth::routes())
+        .merge(recovery::routes())
+        .merge(clients::routes())
+        .merge(audit::routes())
+        .merge(settings::routes())
+        .merge(jobs::routes())
+        .merge(staff::routes())
+        .merge(platform::routes())
         .layer(axum::middleware::from_fn(crate::middleware::same_origin))
 }
 

@@ -2,9 +2,11 @@
 //! again by their owner on their account page (after password and code).
 
 use askama::Template;
+use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
+use axum::routing::get;
 use serde::Deserialize;
 use velum_app::AppError;
 
@@ -12,6 +14,10 @@ use super::{Errors, Nav, render};
 use crate::AppState;
 use crate::error::PageError;
 use crate::extract::{CsrfForm, StaffSession};
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new().route("/account/recovery-codes", get(page).post(regenerate))
+}
 
 #[derive(Template)]
 #[template(path = "recovery_codes.html")]

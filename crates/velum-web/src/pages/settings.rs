@@ -1,9 +1,11 @@
 //! The clinic's settings page: the owner changes them, a manager reads them.
 
 use askama::Template;
+use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
+use axum::routing::get;
 use velum_app::AppError;
 use velum_core::settings::{Regulator, SettingsInput};
 
@@ -11,6 +13,10 @@ use super::{Errors, Nav, render};
 use crate::AppState;
 use crate::error::PageError;
 use crate::extract::{CsrfForm, StaffSession};
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new().route("/settings", get(form).post(save))
+}
 
 #[derive(Template)]
 #[template(path = "settings.html")]

@@ -2,9 +2,11 @@
 
 use crate::extract::CsrfForm;
 use askama::Template;
+use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
 use serde::Deserialize;
 use velum_app::AppError;
 use velum_app::staff::{InviteInput, StaffView};
@@ -15,6 +17,15 @@ use super::{Errors, Nav, render};
 use crate::AppState;
 use crate::error::PageError;
 use crate::extract::{PageId, StaffSession};
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/staff", get(list))
+        .route("/staff/invite", post(invite))
+        .route("/staff/{id}/role", post(role))
+        .route("/staff/{id}/status", post(status))
+        .route("/staff/{id}/totp-reset", post(totp_reset))
+}
 
 #[derive(Template)]
 #[template(path = "staff.html")]

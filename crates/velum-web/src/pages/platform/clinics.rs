@@ -3,9 +3,11 @@
 
 use crate::extract::{CsrfForm, NoFields, PageId};
 use askama::Template;
+use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
 use serde::Deserialize;
 use velum_app::AppError;
 use velum_core::ClinicId;
@@ -17,6 +19,14 @@ use crate::pages::clients::when;
 use crate::pages::{Errors, Nav, ok, render};
 
 use super::*;
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/platform", get(home))
+        .route("/platform/clinics", post(create_clinic))
+        .route("/platform/clinics/{id}/status", post(clinic_status))
+        .route("/platform/clinics/{id}/verify", post(verify_chain))
+}
 
 #[derive(Default, Deserialize)]
 pub struct NewClinicForm {

@@ -2,6 +2,7 @@
 //! clinic, asking for support access, support visits, offboarding and its
 //! certificate) and the owner's "Support access" page (grant, refuse, end).
 
+use axum::Router;
 use uuid::Uuid;
 use velum_app::platform::SupportGrant;
 use velum_core::ClinicId;
@@ -17,9 +18,13 @@ mod clinics;
 mod offboard;
 mod support;
 
-pub use clinics::{clinic_status, create_clinic, home, verify_chain};
-pub use offboard::{archive, certificate, drop_archive, leave_provider, leaving_form, offboard, offboard_form};
-pub use support::{decide, enter, grants, leave, request, request_form};
+/// The operator's pages and the owner's support and leaving pages.
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .merge(clinics::routes())
+        .merge(support::routes())
+        .merge(offboard::routes())
+}
 
 /// A support grant, ready to show.
 struct GrantLine {

@@ -3,10 +3,12 @@
 
 use crate::extract::{CsrfForm, NoFields, PageId};
 use askama::Template;
+use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
 use serde::Deserialize;
 use velum_app::AppError;
 use velum_app::offboard::{LeaveInput, OffboardError, OffboardRequest, Offboarding};
@@ -21,6 +23,15 @@ use crate::pages::clients::when;
 use crate::pages::{Errors, Nav, ok, render};
 
 use super::*;
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/platform/clinics/{id}/offboard", get(offboard_form).post(offboard))
+        .route("/platform/clinics/{id}/certificate", get(certificate))
+        .route("/platform/clinics/{id}/archive", get(archive))
+        .route("/platform/clinics/{id}/archive/delete", post(drop_archive))
+        .route("/leaving", get(leaving_form).post(leave_provider))
+}
 
 #[derive(Default, Deserialize)]
 pub struct OffboardForm {

@@ -3,9 +3,11 @@
 
 use crate::extract::{CsrfForm, NoFields, PageId, PageIds};
 use askama::Template;
+use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
 use serde::Deserialize;
 use uuid::Uuid;
 use velum_app::AppError;
@@ -19,6 +21,15 @@ use crate::extract::StaffSession;
 use crate::pages::{Errors, Nav, ok, render};
 
 use super::*;
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/platform/clinics/{id}/support", get(request_form).post(request))
+        .route("/platform/clinics/{id}/support/{grant}/enter", post(enter))
+        .route("/platform/leave", post(leave))
+        .route("/support", get(grants))
+        .route("/support/{grant}", post(decide))
+}
 
 #[derive(Default, Deserialize)]
 pub struct RequestForm {
