@@ -1987,7 +1987,7 @@ mod tests {
             "give the new clinic table its columns in ARCHIVE_COLUMNS"
         );
         assert_eq!(ARCHIVE_COLUMNS.len(), declared.len(), "one entry per table");
-        for t in CLINIC_TABLES {
+        for t in CLINIC_TABLES.iter() {
             let c = ARCHIVE_COLUMNS.iter().find(|c| c.table == t.name).unwrap();
             let reads: BTreeSet<&str> = c.reads.iter().copied().collect();
             let left: BTreeSet<&str> = c.leaves_out.iter().copied().collect();

@@ -7,7 +7,37 @@ use velum_core::clinic::ClinicStatus;
 use velum_crypto::WrappedKey;
 
 use crate::bind::BindScope;
+use crate::transfer::{Kind, Table, col};
 use crate::{ClinicScope, Store, StoreError, Tx, from_micros, micros};
+
+/// The clinic tables this module owns (`clinics`, `clinic_keys`), with every column and
+/// its kind, in foreign-key order: their part of
+/// [`crate::transfer::CLINIC_TABLES`].
+pub const TABLES: &[Table] = &[
+    Table {
+        name: "clinics",
+        clinic_column: "id",
+        order_by: "id",
+        columns: &[
+            col("id", Kind::Id),
+            col("name", Kind::Text),
+            col("status", Kind::Text),
+            col("created_at", Kind::Int),
+            col("kind", Kind::Text),
+        ],
+    },
+    Table {
+        name: "clinic_keys",
+        clinic_column: "clinic_id",
+        order_by: "key_id",
+        columns: &[
+            col("clinic_id", Kind::Id),
+            col("key_id", Kind::Int),
+            col("wrapped", Kind::Bytes),
+            col("created_at", Kind::Int),
+        ],
+    },
+];
 
 #[derive(Clone, Debug)]
 pub struct ClinicRow {

@@ -6,7 +6,45 @@ use uuid::Uuid;
 use velum_core::{ClinicId, Role, StaffId};
 
 use crate::bind::BindScope;
+use crate::transfer::{Kind, Table, col, opt};
 use crate::{ClinicScope, StoreError, Tx, from_micros, micros};
+
+/// The clinic tables this module owns (`staff`, `staff_logins`), with every column and
+/// its kind, in foreign-key order: their part of
+/// [`crate::transfer::CLINIC_TABLES`].
+pub const TABLES: &[Table] = &[
+    Table {
+        name: "staff",
+        clinic_column: "clinic_id",
+        order_by: "id",
+        columns: &[
+            col("clinic_id", Kind::Id),
+            col("id", Kind::Id),
+            col("email", Kind::Text),
+            col("display_name", Kind::Text),
+            col("role", Kind::Text),
+            opt("password_hash", Kind::Text),
+            opt("totp_sealed", Kind::Bytes),
+            col("totp_confirmed", Kind::Bool),
+            col("totp_last_step", Kind::Int),
+            col("failed_attempts", Kind::Int),
+            opt("locked_until", Kind::Int),
+            col("disabled", Kind::Bool),
+            col("created_at", Kind::Int),
+            col("updated_at", Kind::Int),
+        ],
+    },
+    Table {
+        name: "staff_logins",
+        clinic_column: "clinic_id",
+        order_by: "email",
+        columns: &[
+            col("email", Kind::Text),
+            col("clinic_id", Kind::Id),
+            col("staff_id", Kind::Id),
+        ],
+    },
+];
 
 #[derive(Clone, Debug)]
 pub struct StaffRow {
