@@ -19,7 +19,7 @@ use velum_crypto::chain;
 
 use crate::bind::BindScope;
 use crate::db::parse_enum;
-use crate::transfer::{Kind, Table, added, col, opt};
+use crate::transfer::{Kind, ONE_CLINIC, Table, added, col, opt};
 use crate::{Backend, ClinicScope, Store, StoreError, Tx, from_micros, micros};
 
 /// The clinic tables this module owns (`audit_heads`, `audit_events`), with every column and
@@ -31,7 +31,7 @@ pub const TABLES: &[Table] = &[
         clinic_column: "clinic_id",
         order_by: "clinic_id",
         columns: &[
-            col("clinic_id", Kind::Id),
+            col("clinic_id", Kind::Id).left_out(ONE_CLINIC),
             col("seq", Kind::Int),
             col("hash", Kind::Bytes),
         ],
@@ -41,10 +41,10 @@ pub const TABLES: &[Table] = &[
         clinic_column: "clinic_id",
         order_by: "seq",
         columns: &[
-            col("clinic_id", Kind::Id),
+            col("clinic_id", Kind::Id).left_out(ONE_CLINIC),
             col("seq", Kind::Int),
             col("id", Kind::Id),
-            col("at", Kind::Int),
+            col("at", Kind::Int).instant(),
             opt("actor_id", Kind::Id),
             opt("client_id", Kind::Id),
             col("sections", Kind::Text),

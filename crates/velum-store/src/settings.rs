@@ -11,7 +11,7 @@ use velum_core::settings::{
 use velum_core::text::{AddressLine, Postcode, ShortText, Town};
 
 use crate::bind::BindScope;
-use crate::transfer::{Kind, Table, col, opt};
+use crate::transfer::{Kind, ONE_CLINIC, Table, col, opt};
 use crate::{ClinicScope, StoreError, Tx, micros};
 
 /// The clinic tables this module owns (`clinic_settings`, `clinic_slugs`), with every column and
@@ -23,7 +23,7 @@ pub const TABLES: &[Table] = &[
         clinic_column: "clinic_id",
         order_by: "clinic_id",
         columns: &[
-            col("clinic_id", Kind::Id),
+            col("clinic_id", Kind::Id).left_out(ONE_CLINIC),
             col("time_zone", Kind::Text),
             opt("display_name", Kind::Text),
             opt("line1", Kind::Text),
@@ -38,7 +38,7 @@ pub const TABLES: &[Table] = &[
             col("reminder_lead_hours", Kind::Int),
             opt("clinical_retention_years", Kind::Int),
             opt("financial_retention_years", Kind::Int),
-            col("updated_at", Kind::Int),
+            col("updated_at", Kind::Int).instant(),
             col("updated_by", Kind::Id),
         ],
     },
@@ -48,7 +48,7 @@ pub const TABLES: &[Table] = &[
         name: "clinic_slugs",
         clinic_column: "clinic_id",
         order_by: "slug",
-        columns: &[col("slug", Kind::Text), col("clinic_id", Kind::Id)],
+        columns: &[col("slug", Kind::Text), col("clinic_id", Kind::Id).left_out(ONE_CLINIC)],
     },
 ];
 

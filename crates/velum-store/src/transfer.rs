@@ -52,7 +52,87 @@ pub struct Column {
     /// existed), and the column is then imported as NULL; such a column must
     /// be nullable (a test checks).
     pub since_format: u32,
+    /// What the offboarding archive does with it.
+    pub archive: Archive,
 }
+
+/// What the offboarding archive (`velum-app`'s `offboard.rs`) does with a
+/// column. A table without an exporter of its own there is archived by the
+/// generic one, which reads exactly this: every column but those left out,
+/// under the column's name, in a list named after the table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Archive {
+    /// Carried as an export carries it: ids and text as strings, numbers,
+    /// flags, bytes in base64, `null` for NULL.
+    Carried,
+    /// A stored instant (unix microseconds), carried as RFC 3339 in UTC.
+    Instant,
+    /// Sealed under the key of the row's client (its `client_id` column),
+    /// with associated data naming this label, the clinic, the client and
+    /// the row's `version` column (`velum_crypto::Aad::record_version`, as
+    /// a sealed card section writes it); carried opened, as the JSON it
+    /// holds, or `null` when the client's key is gone.
+    Sealed(&'static str),
+    /// Sealed in a way only its table's own exporter knows how to open (the
+    /// history's earlier values); that exporter carries it opened.
+    Opened,
+    /// A key that opens other rows' sealed values: read by the archive to
+    /// open them, never carried.
+    Key,
+    /// Not in the archive, and why.
+    LeftOut(&'static str),
+}
+
+impl Column {
+    /// This column as an instant (carried as RFC 3339 in the archive).
+    #[must_use]
+    pub const fn instant(self) -> Column {
+        Column {
+            archive: Archive::Instant,
+            ..self
+        }
+    }
+
+    /// This column left out of the archive, for the reason given.
+    #[must_use]
+    pub const fn left_out(self, why: &'static str) -> Column {
+        Column {
+            archive: Archive::LeftOut(why),
+            ..self
+        }
+    }
+
+    /// This column sealed under its row's client key with `label` in its
+    /// associated data ([`Archive::Sealed`]).
+    #[must_use]
+    pub const fn sealed(self, label: &'static str) -> Column {
+        Column {
+            archive: Archive::Sealed(label),
+            ..self
+        }
+    }
+
+    /// This column opened by its table's own archive exporter.
+    #[must_use]
+    pub const fn opened(self) -> Column {
+        Column {
+            archive: Archive::Opened,
+            ..self
+        }
+    }
+
+    /// This column a key, read by the archive to open others.
+    #[must_use]
+    pub const fn key(self) -> Column {
+        Column {
+            archive: Archive::Key,
+            ..self
+        }
+    }
+}
+
+/// Why the archive leaves out a row's clinic id.
+pub const ONE_CLINIC: &str = "the archive holds one clinic";
 
 /// The export format in which every column of the first schema was
 /// carried.
@@ -74,6 +154,7 @@ pub const fn col(name: &'static str, kind: Kind) -> Column {
         kind,
         nullable: false,
         since_format: FIRST_FORMAT,
+        archive: Archive::Carried,
     }
 }
 
@@ -83,6 +164,7 @@ pub const fn opt(name: &'static str, kind: Kind) -> Column {
         kind,
         nullable: true,
         since_format: FIRST_FORMAT,
+        archive: Archive::Carried,
     }
 }
 
@@ -94,6 +176,7 @@ pub const fn added(name: &'static str, kind: Kind, since_format: u32) -> Column 
         kind,
         nullable: true,
         since_format,
+        archive: Archive::Carried,
     }
 }
 
@@ -417,6 +500,40 @@ mod tests {
             assert_eq!(listed.len(), t.columns.len(), "{}: a column is listed twice", t.name);
             assert_eq!(&listed, &schema[t.name], "{}: columns differ from the schema", t.name);
             assert!(listed.contains(t.clinic_column), "{}", t.name);
+        }
+    }
+
+    /// A sealed column names what opens it: its table has the `client_id`
+    /// whose key opens it and the `version` its associated data names, both
+    /// read by the archive; the clinic column is never carried.
+    #[test]
+    fn the_archive_metadata_of_every_column_is_complete() {
+        for t in CLINIC_TABLES.iter() {
+            let column = |n: &str| t.columns.iter().find(|c| c.name == n);
+            for c in t.columns {
+                if let Archive::Sealed(label) = c.archive {
+                    assert!(!label.is_empty(), "{}.{}", t.name, c.name);
+                    assert!(
+                        column("client_id").is_some_and(|x| x.kind == Kind::Id && x.archive == Archive::Carried),
+                        "{}.{}: a sealed column needs its row's client_id, carried",
+                        t.name,
+                        c.name
+                    );
+                    assert!(
+                        column("version").is_some_and(|x| x.kind == Kind::Int && x.archive == Archive::Carried),
+                        "{}.{}: a sealed column needs its row's version, carried",
+                        t.name,
+                        c.name
+                    );
+                }
+            }
+            if t.name != "clinics" {
+                assert!(
+                    matches!(column(t.clinic_column).map(|c| c.archive), Some(Archive::LeftOut(_))),
+                    "{}: the clinic column is left out of the archive",
+                    t.name
+                );
+            }
         }
     }
 
