@@ -39,16 +39,21 @@
 //!    (`clinic_keys`, `client_keys`: crypto-shredding every copy left in
 //!    backups), the `clinics` row kept as a tombstone with status
 //!    `offboarded` ([`velum_store::offboard`]);
-//! 6. the clinic's blobs deleted, when a blob store is configured. This is
-//!    the last step that can fail before the commit, and a failure rolls
-//!    the database back (the clinic stays suspended; run it again, deleting
-//!    blobs is idempotent). It stays inside the transaction until a durable
-//!    record of a pending deletion (a job) can carry it past the commit:
-//!    after the commit, a failed deletion would leave blobs behind a
-//!    certificate that says they are gone;
+//! 6. when a blob store is configured, a job that deletes the clinic's
+//!    blobs ([`crate::jobs::JobKind::OffboardedBlobs`]) queued in the same
+//!    transaction, under the platform's row (so the deletion of the
+//!    clinic's rows cannot take it with it), its unique key naming the
+//!    clinic: no database connection waits on the blob store, and the
+//!    deletion is durable once the certificate is. The certificate says the
+//!    blobs are queued for deletion;
 //! 7. the certificate, its SHA-256 in a `clinic_offboarded` event of the
 //!    **platform's** chain, the certificate stored beside the tombstone,
-//!    the owners' email queued; commit. Then, on SQLite, `VACUUM`.
+//!    the owners' email queued; commit. Then, on SQLite, `VACUUM`, and the
+//!    blob deletion job run at once (the server's worker, or the command
+//!    line itself); if the store does not answer, the job is retried with
+//!    back-off ([`BLOB_DELETION_ATTEMPTS`] attempts) and, if it never
+//!    succeeds, kept as failed in the job queue. Until it has run, the
+//!    blobs are sealed under the client keys destroyed in step 5.
 //!
 //! # The archive
 //!
@@ -316,7 +321,7 @@ pub enum OffboardError {
     #[error("cannot write the archive: {0}; nothing was deleted")]
     Save(std::io::Error),
     #[error(
-        "the blob store failed while {doing} the clinic's blobs ({detail}); nothing was deleted from the database \
+        "the blob store failed while {doing} the clinic's blobs ({detail}); nothing was deleted \
          and the clinic stays suspended: run the offboarding again once the store answers"
     )]
     Blobs { doing: &'static str, detail: String },
@@ -541,12 +546,30 @@ pub struct KeysDestroyed {
     pub client_key_rows: u64,
 }
 
-/// Blobs deleted, or why none were.
+/// What became of the clinic's blobs: queued for deletion (certificates
+/// made now), deleted inside the offboarding (certificates made before the
+/// deletion became a job), or why there were none.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Blobs {
     Deleted { deleted: u64 },
+    Queued { deletion_queued: String },
     NotConfigured(String),
+}
+
+/// What the certificate says of a queued blob deletion: true of
+/// [`App::delete_offboarded_blobs`] and the job queue.
+pub const BLOB_DELETION_QUEUED: &str = "every object of the clinic in the blob store is deleted by a background job \
+     queued in the same transaction as this certificate, run right after it is committed and retried with back-off \
+     until the store answers (a deletion that never succeeds is kept as a failed job); until then the objects are \
+     sealed under the client keys destroyed above";
+
+/// Attempts a blob deletion job gets before it is kept as failed.
+pub const BLOB_DELETION_ATTEMPTS: i64 = 30;
+
+/// The unique key of the blob deletion job of `clinic`.
+fn blob_job_key(clinic: ClinicId) -> String {
+    format!("offboarded_blobs:{clinic}")
 }
 
 /// The certificate file: the certificate, its hash, and where the
@@ -1644,13 +1667,26 @@ impl App {
         // From here on, destruction. Keys first among the rows deleted.
         let counts = offboard::delete_clinic(&mut tx, &scope).await?;
         let count = |t: &str| counts.iter().find(|(n, _)| *n == t).map_or(0, |(_, n)| *n);
+        // The blobs are deleted by a job queued here, so no database
+        // connection waits on the blob store and the deletion commits with
+        // the certificate that announces it.
         let blobs = match &self.settings().blobs {
-            Some(store) => Blobs::Deleted {
-                deleted: store.delete_clinic(clinic).await.map_err(|e| OffboardError::Blobs {
-                    doing: "deleting",
-                    detail: e.to_string(),
-                })?,
-            },
+            Some(_) => {
+                let key = blob_job_key(clinic);
+                let job = velum_store::jobs::NewJob {
+                    kind: crate::jobs::JobKind::OffboardedBlobs.as_str(),
+                    clinic: platform_id(),
+                    unique_key: Some(&key),
+                    payload: None,
+                    run_at: now,
+                    max_attempts: BLOB_DELETION_ATTEMPTS,
+                    backoff: SignedDuration::from_secs(30),
+                };
+                velum_store::jobs::enqueue(&mut tx, &job, None, now).await?;
+                Blobs::Queued {
+                    deletion_queued: BLOB_DELETION_QUEUED.into(),
+                }
+            }
             None => Blobs::NotConfigured("no blob store configured".into()),
         };
         let certificate = Certificate {
@@ -1722,6 +1758,13 @@ impl App {
         if let Err(e) = self.store().vacuum_after_delete().await {
             tracing::warn!(error = %e, "VACUUM after offboarding failed; the next offboarding's VACUUM covers it");
         }
+        // The queued blob deletion, at once; a failure leaves the job to be
+        // retried by the worker.
+        if self.settings().blobs.is_some()
+            && let Err(e) = self.run_jobs(Some(crate::jobs::JobKind::OffboardedBlobs)).await
+        {
+            tracing::warn!(error = %e, "deleting an offboarded clinic's blobs failed; the job is retried");
+        }
         Ok(Offboarding::Done(Offboarded {
             clinic_id: clinic,
             archive: archive.map(|(file, saved)| SealedArchive {
@@ -1732,6 +1775,33 @@ impl App {
             certificate: certificate_text,
             certificate_sha256,
         }))
+    }
+
+    /// The blob deletion job of an offboarded clinic: delete every object
+    /// under the clinic in the blob store (idempotent: an object gone
+    /// already counts as deleted). A failing store is retried after the
+    /// job's back-off.
+    pub(crate) async fn delete_offboarded_blobs(&self, job: &velum_store::jobs::Claimed) -> crate::jobs::Outcome {
+        use crate::jobs::Outcome;
+        let clinic = job
+            .unique_key
+            .as_deref()
+            .and_then(|k| k.strip_prefix("offboarded_blobs:"))
+            .and_then(|id| uuid::Uuid::parse_str(id).ok())
+            .map(ClinicId::from_uuid);
+        let Some(clinic) = clinic else {
+            return Outcome::GiveUp("the job names no clinic".to_owned());
+        };
+        let Some(store) = &self.settings().blobs else {
+            return Outcome::Retry("no blob store is configured on this server".to_owned());
+        };
+        match store.delete_clinic(clinic).await {
+            Ok(deleted) => {
+                tracing::info!(clinic = %clinic, deleted, "offboarded clinic's blobs deleted");
+                Outcome::Done
+            }
+            Err(e) => Outcome::Retry(format!("the blob store failed: {e}")),
+        }
     }
 
     /// SQLite's `secure_delete` setting and free-page count on the live
