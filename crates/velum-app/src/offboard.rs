@@ -78,7 +78,9 @@
 //! pretty-printed JSON. Earlier formats still open: format 2 was sealed to
 //! the passphrase in one piece ([`velum_crypto::seal`]'s format), format 1
 //! under a one-off key shown once (it opens with `--key`). The document is
-//! still built whole in memory before it is sealed, and opened whole.
+//! still built whole in memory before it is sealed; `velum export open`
+//! opens a format-3 archive as it reads it ([`open_archive_to`]: one chunk
+//! at a time from the file into the output), formats 1 and 2 whole.
 //!
 //! - `clinic`: id, name, status, created;
 //! - `staff`: id, email, name, role, disabled, two-step sign-in set up,
@@ -364,6 +366,10 @@ pub enum ArchiveError {
     NeedsKey,
     #[error("--key: this archive is sealed to the owner's passphrase, not a key: give it with --passphrase-file")]
     NeedsPassphrase,
+    #[error("cannot read the archive: {0}")]
+    Read(std::io::Error),
+    #[error("cannot write the document: {0}")]
+    Write(std::io::Error),
 }
 
 /// What opens an archive: the key given with a format-1 archive, or the
@@ -737,6 +743,92 @@ pub fn open_archive(file: &[u8], secret: ArchiveSecret<'_>) -> Result<(ArchiveHe
         }
     };
     Ok((header, body))
+}
+
+/// The longest header line an archive may have (it is a few hundred bytes).
+const MAX_HEADER: u64 = 64 * 1024;
+
+/// Open an offboarding archive read from `file`, writing the document to
+/// `out` as it opens: what `velum export open` runs. A format-3 archive is
+/// read and opened one 64 KiB chunk at a time, so neither the archive nor
+/// the document is ever whole in memory; formats 1 and 2, each sealed in
+/// one piece, are read whole and opened by [`open_archive`]. On an error
+/// part of the document may have been written (the chunks before a damaged
+/// or missing one, each of them authentic): the caller discards it.
+///
+/// # Errors
+/// As [`open_archive`]; `Read` or `Write` for a failing file or output.
+pub fn open_archive_to(
+    file: impl std::io::Read,
+    secret: ArchiveSecret<'_>,
+    mut out: impl std::io::Write,
+) -> Result<ArchiveHeader, ArchiveError> {
+    use std::io::{BufRead, Read};
+    let mut file = std::io::BufReader::with_capacity(velum_crypto::stream::CHUNK, file);
+    let mut head = vec![0u8; CLINIC_ARCHIVE.marker.len()];
+    let got = (&mut file)
+        .take(head.len() as u64)
+        .read(&mut head)
+        .map_err(ArchiveError::Read)?;
+    let mut line = Vec::new();
+    if got == head.len() && head == CLINIC_ARCHIVE.marker {
+        (&mut file)
+            .take(MAX_HEADER)
+            .read_until(b'\n', &mut line)
+            .map_err(ArchiveError::Read)?;
+    }
+    head.truncate(got);
+    head.extend_from_slice(&line);
+    let formats = [ARCHIVE_FORMAT_KEY, ARCHIVE_FORMAT_PASSPHRASE, ARCHIVE_FORMAT];
+    let format = match CLINIC_ARCHIVE.split(&head, &formats) {
+        Ok(frame) => frame.format,
+        // A file shorter than its marker, or not one: as `open_archive` says.
+        Err(_) => 0,
+    };
+    if format != ARCHIVE_FORMAT {
+        file.read_to_end(&mut head).map_err(ArchiveError::Read)?;
+        let (header, body) = open_archive(&head, secret)?;
+        out.write_all(&body).map_err(ArchiveError::Write)?;
+        return Ok(header);
+    }
+    let ArchiveSecret::Passphrase(passphrase) = secret else {
+        return Err(ArchiveError::NeedsPassphrase);
+    };
+    let framing = |e| match e {
+        FrameError::NoMarker => ArchiveError::NotAnArchive,
+        FrameError::Unsupported { found } => ArchiveError::UnsupportedVersion { found },
+        FrameError::Damaged(what) => ArchiveError::Damaged(what),
+    };
+    let frame = CLINIC_ARCHIVE.split(&head, &formats).map_err(framing)?;
+    let header: ArchiveHeader = frame.header().map_err(framing)?;
+    let aad = archive_aad(ARCHIVE_FORMAT, frame.header_bytes, header.clinic_id);
+    let part = |v: &Option<String>| {
+        v.as_deref().and_then(unhex).ok_or(ArchiveError::Damaged(
+            "the header lacks the passphrase's salt or public keys",
+        ))
+    };
+    let (salt, recipient, ephemeral) = (part(&header.salt)?, part(&header.recipient)?, part(&header.ephemeral)?);
+    let mut reader =
+        velum_crypto::archive::open_stream_with_passphrase(passphrase, &salt, &recipient, &ephemeral, file, &aad)
+            .map_err(|e| match e {
+                velum_crypto::CryptoError::KeyLength { .. } => {
+                    ArchiveError::Damaged("the header's salt or public keys have the wrong length")
+                }
+                velum_crypto::CryptoError::Malformed => {
+                    ArchiveError::Damaged("the sealed body is cut off or has an unknown version")
+                }
+                _ => ArchiveError::WrongPassphrase,
+            })?;
+    let mut buf = vec![0u8; velum_crypto::stream::CHUNK];
+    loop {
+        let n = reader.read(&mut buf).map_err(|_| {
+            ArchiveError::Damaged("the sealed body does not open with this header (cut off, reordered or altered)")
+        })?;
+        if n == 0 {
+            return Ok(header);
+        }
+        out.write_all(&buf[..n]).map_err(ArchiveError::Write)?;
+    }
 }
 
 /// The archive file: magic, header line, body sealed to the owner's
@@ -2331,5 +2423,94 @@ mod tests {
             open_archive(&swapped, ArchiveSecret::Passphrase(PASSPHRASE)),
             Err(ArchiveError::Damaged(_))
         ));
+        // Opened as it is read: the same document, and the first of it is
+        // written out when only the start of the file has been read.
+        struct Counting<'a> {
+            file: &'a [u8],
+            read: std::rc::Rc<std::cell::Cell<usize>>,
+        }
+        impl std::io::Read for Counting<'_> {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                let n = std::io::Read::read(&mut self.file, buf)?;
+                self.read.set(self.read.get() + n);
+                Ok(n)
+            }
+        }
+        struct FirstWrite {
+            read: std::rc::Rc<std::cell::Cell<usize>>,
+            read_at_first_write: Option<usize>,
+            out: Vec<u8>,
+        }
+        impl std::io::Write for FirstWrite {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                self.read_at_first_write.get_or_insert(self.read.get());
+                self.out.extend_from_slice(buf);
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let read = std::rc::Rc::new(std::cell::Cell::new(0));
+        let mut out = FirstWrite {
+            read: read.clone(),
+            read_at_first_write: None,
+            out: Vec::new(),
+        };
+        let input = Counting {
+            file: &file,
+            read: read.clone(),
+        };
+        let h = open_archive_to(input, ArchiveSecret::Passphrase(PASSPHRASE), &mut out).unwrap();
+        assert_eq!(h.format, ARCHIVE_FORMAT);
+        assert_eq!(out.out, body);
+        let at = out.read_at_first_write.unwrap();
+        assert!(
+            at <= first + 2 * chunk + 4096,
+            "{at} of {} read before the first write",
+            file.len()
+        );
+        for cut in [first + chunk, file.len() - 1] {
+            assert!(
+                matches!(
+                    open_archive_to(&file[..cut], ArchiveSecret::Passphrase(PASSPHRASE), std::io::sink()),
+                    Err(ArchiveError::Damaged(_))
+                ),
+                "cut at {cut}"
+            );
+        }
+        assert!(matches!(
+            open_archive_to(&swapped[..], ArchiveSecret::Passphrase(PASSPHRASE), std::io::sink()),
+            Err(ArchiveError::Damaged(_))
+        ));
+        assert!(matches!(
+            open_archive_to(
+                &file[..],
+                ArchiveSecret::Passphrase("quartz heron lamplight brambles"),
+                std::io::sink()
+            ),
+            Err(ArchiveError::WrongPassphrase)
+        ));
+        assert!(matches!(
+            open_archive_to(&b"hello"[..], ArchiveSecret::Passphrase(PASSPHRASE), std::io::sink()),
+            Err(ArchiveError::NotAnArchive)
+        ));
+        // A format-2 archive, read whole, opens through it too.
+        let v2 = seal_archive_v2(clinic, at_time(), &json!({"clients": []}), &recipient).unwrap();
+        let mut opened = Vec::new();
+        assert_eq!(
+            open_archive_to(&v2[..], ArchiveSecret::Passphrase(PASSPHRASE), &mut opened)
+                .unwrap()
+                .format,
+            ARCHIVE_FORMAT_PASSPHRASE
+        );
+        assert_eq!(
+            opened,
+            open_archive(&v2, ArchiveSecret::Passphrase(PASSPHRASE)).unwrap().1
+        );
+    }
+
+    fn at_time() -> Timestamp {
+        Timestamp::from_second(1_800_000_000).unwrap()
     }
 }
