@@ -39,16 +39,20 @@ pub enum JobKind {
     Housekeeping,
     /// Mail the weekly signed audit heads to clinic owners (recurring).
     SignedHeads,
+    /// Delete an offboarded clinic's blobs (one-shot, queued by the
+    /// offboarding's transaction; the job's unique key names the clinic).
+    OffboardedBlobs,
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 6] = [
+    pub const ALL: [JobKind; 7] = [
         JobKind::Mail,
         JobKind::PasswordResets,
         JobKind::AnonymousFailures,
         JobKind::ExpiredArchives,
         JobKind::Housekeeping,
         JobKind::SignedHeads,
+        JobKind::OffboardedBlobs,
     ];
 
     /// The name stored in `jobs.kind`. **Never change one**: queued jobs
@@ -62,6 +66,7 @@ impl JobKind {
             JobKind::ExpiredArchives => "expired_archives",
             JobKind::Housekeeping => "housekeeping",
             JobKind::SignedHeads => "signed_heads",
+            JobKind::OffboardedBlobs => "offboarded_blobs",
         }
     }
 
@@ -81,6 +86,7 @@ impl JobKind {
             JobKind::ExpiredArchives => "Deleting expired offboarding archives",
             JobKind::Housekeeping => "Deleting expired sign-in state",
             JobKind::SignedHeads => "Mailing signed audit heads",
+            JobKind::OffboardedBlobs => "Deleting an offboarded clinic's blobs",
         }
     }
 
@@ -89,7 +95,7 @@ impl JobKind {
     #[must_use]
     pub const fn recurring(self) -> Option<(SignedDuration, SignedDuration)> {
         match self {
-            JobKind::Mail => None,
+            JobKind::Mail | JobKind::OffboardedBlobs => None,
             JobKind::PasswordResets => Some((SignedDuration::from_secs(5), SignedDuration::ZERO)),
             JobKind::AnonymousFailures | JobKind::ExpiredArchives => {
                 Some((SignedDuration::from_mins(1), SignedDuration::ZERO))
@@ -296,6 +302,7 @@ impl App {
                 Ok(Outcome::Done)
             }
             JobKind::SignedHeads => self.mail_signed_heads().await.map(|_| Outcome::Done),
+            JobKind::OffboardedBlobs => Ok(self.delete_offboarded_blobs(job).await),
         }
     }
 

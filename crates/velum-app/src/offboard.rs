@@ -39,16 +39,21 @@
 //!    (`clinic_keys`, `client_keys`: crypto-shredding every copy left in
 //!    backups), the `clinics` row kept as a tombstone with status
 //!    `offboarded` ([`velum_store::offboard`]);
-//! 6. the clinic's blobs deleted, when a blob store is configured. This is
-//!    the last step that can fail before the commit, and a failure rolls
-//!    the database back (the clinic stays suspended; run it again, deleting
-//!    blobs is idempotent). It stays inside the transaction until a durable
-//!    record of a pending deletion (a job) can carry it past the commit:
-//!    after the commit, a failed deletion would leave blobs behind a
-//!    certificate that says they are gone;
+//! 6. when a blob store is configured, a job that deletes the clinic's
+//!    blobs ([`crate::jobs::JobKind::OffboardedBlobs`]) queued in the same
+//!    transaction, under the platform's row (so the deletion of the
+//!    clinic's rows cannot take it with it), its unique key naming the
+//!    clinic: no database connection waits on the blob store, and the
+//!    deletion is durable once the certificate is. The certificate says the
+//!    blobs are queued for deletion;
 //! 7. the certificate, its SHA-256 in a `clinic_offboarded` event of the
 //!    **platform's** chain, the certificate stored beside the tombstone,
-//!    the owners' email queued; commit. Then, on SQLite, `VACUUM`.
+//!    the owners' email queued; commit. Then, on SQLite, `VACUUM`, and the
+//!    blob deletion job run at once (the server's worker, or the command
+//!    line itself); if the store does not answer, the job is retried with
+//!    back-off ([`BLOB_DELETION_ATTEMPTS`] attempts) and, if it never
+//!    succeeds, kept as failed in the job queue. Until it has run, the
+//!    blobs are sealed under the client keys destroyed in step 5.
 //!
 //! # The archive
 //!
@@ -73,7 +78,9 @@
 //! pretty-printed JSON. Earlier formats still open: format 2 was sealed to
 //! the passphrase in one piece ([`velum_crypto::seal`]'s format), format 1
 //! under a one-off key shown once (it opens with `--key`). The document is
-//! still built whole in memory before it is sealed, and opened whole.
+//! still built whole in memory before it is sealed; `velum export open`
+//! opens a format-3 archive as it reads it ([`open_archive_to`]: one chunk
+//! at a time from the file into the output), formats 1 and 2 whole.
 //!
 //! - `clinic`: id, name, status, created;
 //! - `staff`: id, email, name, role, disabled, two-step sign-in set up,
@@ -82,7 +89,11 @@
 //! - `clients`: every card with its contact details and marketing choices,
 //!   `medical` (the current summary, opened), `history` (each change with,
 //!   where kept, the previous value opened), and `files` (blobs, base64);
-//! - `support_grants`: every break-glass request and decision;
+//! - `support_grants`: every break-glass request and decision (archived by
+//!   the generic exporter, like any clinic table without an exporter of its
+//!   own: a list named after the table, every column its metadata in
+//!   `velum_store::transfer` does not leave out, instants in RFC 3339,
+//!   sealed values opened);
 //! - `settings`: the clinic's own settings and public slug (null when it
 //!   never saved any);
 //! - `audit`: the chain head and every event, links in hex with their link
@@ -109,6 +120,7 @@
 //! name.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::LazyLock;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -123,7 +135,7 @@ use velum_core::clinic::ClinicStatus;
 use velum_core::{Actor, ClientId, ClinicId, StaffActor, SystemJob};
 use velum_crypto::archive::ArchiveRecipient;
 use velum_crypto::{Aad, ArchiveKey, ClientKey, ClinicKey, WrappedKey};
-use velum_store::transfer::{self, TableRows};
+use velum_store::transfer::{self, Archive, TableRows};
 use velum_store::{ClinicScope, StoreError, audit, clinics, offboard};
 
 use crate::clients::{history_aad, open_medical};
@@ -169,10 +181,15 @@ pub const CERTIFICATE_FORMAT: &str = "velum.offboarding-certificate/v1";
 /// operator to download it (they can delete it sooner).
 pub const ARCHIVE_WAIT: SignedDuration = SignedDuration::from_hours(24);
 
-/// Where each table of the clinic goes in the archive: THE list, checked
-/// against [`velum_store::transfer::CLINIC_TABLES`] by a test, so a new clinic table must be given
-/// a place before a clinic can be offboarded with it.
-pub const ARCHIVE_PLACES: &[(&str, &str)] = &[
+/// The clinic tables the archive exports with an exporter of its own (in
+/// [`archive_document`]), and where each goes: the clinic, staff, clients
+/// with their medical summaries, history and files, settings and the audit
+/// trail keep the document's shape, and the key tables open the others.
+/// Every other table of [`velum_store::transfer::CLINIC_TABLES`] is
+/// archived by the generic exporter ([`generic_row`]), driven by its
+/// columns' [`Archive`] metadata, as a list named after the table; so a new
+/// simple clinic table appears in the archive without an edit here.
+pub const OWN_EXPORTERS: &[(&str, &str)] = &[
     ("clinics", "clinic"),
     (
         "clinic_keys",
@@ -193,190 +210,89 @@ pub const ARCHIVE_PLACES: &[(&str, &str)] = &[
     ),
     ("client_medical", "clients[].medical (opened)"),
     ("client_history", "clients[].history (earlier values opened)"),
-    ("support_grants", "support_grants"),
     ("clinic_settings", "settings"),
     ("clinic_slugs", "settings.public_slug"),
     ("audit_heads", "audit.head"),
     ("audit_events", "audit.events"),
 ];
 
+/// The document's own top-level keys: no generically archived table may be
+/// called one of these (a test checks).
+const DOCUMENT_KEYS: &[&str] = &[
+    "format",
+    "exported_at",
+    "clinic",
+    "staff",
+    "clients",
+    "unreadable_files",
+    "stray_objects_skipped",
+    "settings",
+    "audit",
+    "contents",
+];
+
+/// Does the table have an exporter of its own?
+fn has_own_exporter(table: &str) -> bool {
+    OWN_EXPORTERS.iter().any(|(t, _)| *t == table)
+}
+
+/// Where each table of the clinic goes in the archive (the document's
+/// `contents`), in [`velum_store::transfer::CLINIC_TABLES`] order: the
+/// place [`OWN_EXPORTERS`] gives it, or, for a table archived generically,
+/// the list named after it.
+#[must_use]
+pub fn archive_places() -> Vec<(&'static str, &'static str)> {
+    transfer::CLINIC_TABLES
+        .iter()
+        .map(|t| {
+            let place = OWN_EXPORTERS
+                .iter()
+                .find(|(n, _)| *n == t.name)
+                .map_or(t.name, |(_, p)| *p);
+            (t.name, place)
+        })
+        .collect()
+}
+
 /// The columns the archive reads from one clinic table, and the ones it
-/// leaves out on purpose.
-#[derive(Clone, Copy, Debug)]
+/// leaves out on purpose, with why.
+#[derive(Clone, Debug)]
 pub struct ArchiveColumns {
     pub table: &'static str,
-    pub reads: &'static [&'static str],
-    pub leaves_out: &'static [&'static str],
+    pub reads: Vec<&'static str>,
+    pub leaves_out: Vec<(&'static str, &'static str)>,
 }
 
 /// Every column of every clinic table, read by the archive or left out of
-/// it: THE list the archive's exporters read through (asking for a column
-/// not in `reads` is an error), checked against
+/// it, derived from each column's [`Archive`] metadata in
 /// [`velum_store::transfer::CLINIC_TABLES`] (itself checked against the
-/// migrated schema) by a test. A renamed or added column fails that test
-/// until it is given its place here. Left out: the clinic id (the archive
-/// is one clinic's), the clinic's kind, key rows' dates, sign-in secrets and
-/// lock-out state, the sign-in directory, and the search keys (derived from
-/// the names, which are in).
-/// The clinic settings' columns the archive carries.
-const SETTINGS_READS: &[&str] = &[
-    "time_zone",
-    "display_name",
-    "line1",
-    "line2",
-    "town",
-    "postcode",
-    "regulator",
-    "registration_number",
-    "licensing_authority",
-    "licence_number",
-    "cancellation_notice_hours",
-    "reminder_lead_hours",
-    "clinical_retention_years",
-    "financial_retention_years",
-    "updated_by",
-    "updated_at",
-];
-
-pub const ARCHIVE_COLUMNS: &[ArchiveColumns] = &[
-    ArchiveColumns {
-        table: "clinics",
-        reads: &["name", "status", "created_at"],
-        leaves_out: &["id", "kind"],
-    },
-    ArchiveColumns {
-        table: "clinic_keys",
-        reads: &["key_id", "wrapped"],
-        leaves_out: &["clinic_id", "created_at"],
-    },
-    ArchiveColumns {
-        table: "staff",
-        reads: &[
-            "id",
-            "email",
-            "display_name",
-            "role",
-            "disabled",
-            "totp_confirmed",
-            "created_at",
-            "updated_at",
-        ],
-        leaves_out: &[
-            "clinic_id",
-            "password_hash",
-            "totp_sealed",
-            "totp_last_step",
-            "failed_attempts",
-            "locked_until",
-        ],
-    },
-    ArchiveColumns {
-        table: "staff_logins",
-        reads: &[],
-        leaves_out: &["email", "clinic_id", "staff_id"],
-    },
-    ArchiveColumns {
-        table: "clients",
-        reads: &[
-            "id",
-            "given_name",
-            "family_name",
-            "date_of_birth",
-            "email",
-            "mobile",
-            "line1",
-            "line2",
-            "town",
-            "postcode",
-            "marketing_email",
-            "marketing_sms",
-            "archived",
-            "version",
-            "created_at",
-            "updated_at",
-        ],
-        leaves_out: &["clinic_id", "given_key", "family_key", "full_key"],
-    },
-    ArchiveColumns {
-        table: "client_keys",
-        reads: &["client_id", "key_id", "wrapped"],
-        leaves_out: &["clinic_id", "created_at"],
-    },
-    ArchiveColumns {
-        table: "client_medical",
-        reads: &[
-            "client_id",
-            "sealed",
-            "version",
-            "aad_scheme",
-            "updated_at",
-            "updated_by",
-        ],
-        leaves_out: &["clinic_id"],
-    },
-    ArchiveColumns {
-        table: "client_history",
-        reads: &[
-            "client_id",
-            "id",
-            "section",
-            "changed_at",
-            "changed_by",
-            "previous_sealed",
-        ],
-        leaves_out: &["clinic_id"],
-    },
-    ArchiveColumns {
-        table: "support_grants",
-        reads: &[
-            "id",
-            "operator_id",
-            "reason",
-            "minutes",
-            "status",
-            "decided_by",
-            "requested_at",
-            "decided_at",
-            "expires_at",
-        ],
-        leaves_out: &["clinic_id"],
-    },
-    ArchiveColumns {
-        table: "clinic_settings",
-        reads: SETTINGS_READS,
-        leaves_out: &["clinic_id"],
-    },
-    ArchiveColumns {
-        table: "clinic_slugs",
-        reads: &["slug"],
-        leaves_out: &["clinic_id"],
-    },
-    ArchiveColumns {
-        table: "audit_heads",
-        reads: &["seq", "hash"],
-        leaves_out: &["clinic_id"],
-    },
-    ArchiveColumns {
-        table: "audit_events",
-        reads: &[
-            "seq",
-            "id",
-            "at",
-            "actor_id",
-            "client_id",
-            "sections",
-            "action",
-            "purpose",
-            "source",
-            "detail",
-            "prev_hash",
-            "hash",
-            "link_version",
-            "actor_kind",
-        ],
-        leaves_out: &["clinic_id"],
-    },
-];
+/// migrated schema by a test). The archive's exporters read through it:
+/// asking for a column that is left out, or not in the table, is an error,
+/// so a renamed or dropped column fails the archive build (and the test
+/// that builds one from a row of every table) instead of leaving a section
+/// empty.
+pub static ARCHIVE_COLUMNS: LazyLock<Vec<ArchiveColumns>> = LazyLock::new(|| {
+    transfer::CLINIC_TABLES
+        .iter()
+        .map(|t| ArchiveColumns {
+            table: t.name,
+            reads: t
+                .columns
+                .iter()
+                .filter(|c| !matches!(c.archive, Archive::LeftOut(_)))
+                .map(|c| c.name)
+                .collect(),
+            leaves_out: t
+                .columns
+                .iter()
+                .filter_map(|c| match c.archive {
+                    Archive::LeftOut(why) => Some((c.name, why)),
+                    _ => None,
+                })
+                .collect(),
+        })
+        .collect()
+});
 
 /// Why an offboarding did not happen. Every message is one line, names the
 /// problem, and carries ids only; in each case nothing was deleted.
@@ -407,7 +323,7 @@ pub enum OffboardError {
     #[error("cannot write the archive: {0}; nothing was deleted")]
     Save(std::io::Error),
     #[error(
-        "the blob store failed while {doing} the clinic's blobs ({detail}); nothing was deleted from the database \
+        "the blob store failed while {doing} the clinic's blobs ({detail}); nothing was deleted \
          and the clinic stays suspended: run the offboarding again once the store answers"
     )]
     Blobs { doing: &'static str, detail: String },
@@ -450,6 +366,10 @@ pub enum ArchiveError {
     NeedsKey,
     #[error("--key: this archive is sealed to the owner's passphrase, not a key: give it with --passphrase-file")]
     NeedsPassphrase,
+    #[error("cannot read the archive: {0}")]
+    Read(std::io::Error),
+    #[error("cannot write the document: {0}")]
+    Write(std::io::Error),
 }
 
 /// What opens an archive: the key given with a format-1 archive, or the
@@ -632,12 +552,30 @@ pub struct KeysDestroyed {
     pub client_key_rows: u64,
 }
 
-/// Blobs deleted, or why none were.
+/// What became of the clinic's blobs: queued for deletion (certificates
+/// made now), deleted inside the offboarding (certificates made before the
+/// deletion became a job), or why there were none.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Blobs {
     Deleted { deleted: u64 },
+    Queued { deletion_queued: String },
     NotConfigured(String),
+}
+
+/// What the certificate says of a queued blob deletion: true of
+/// [`App::delete_offboarded_blobs`] and the job queue.
+pub const BLOB_DELETION_QUEUED: &str = "every object of the clinic in the blob store is deleted by a background job \
+     queued in the same transaction as this certificate, run right after it is committed and retried with back-off \
+     until the store answers (a deletion that never succeeds is kept as a failed job); until then the objects are \
+     sealed under the client keys destroyed above";
+
+/// Attempts a blob deletion job gets before it is kept as failed.
+pub const BLOB_DELETION_ATTEMPTS: i64 = 30;
+
+/// The unique key of the blob deletion job of `clinic`.
+fn blob_job_key(clinic: ClinicId) -> String {
+    format!("offboarded_blobs:{clinic}")
 }
 
 /// The certificate file: the certificate, its hash, and where the
@@ -807,6 +745,92 @@ pub fn open_archive(file: &[u8], secret: ArchiveSecret<'_>) -> Result<(ArchiveHe
     Ok((header, body))
 }
 
+/// The longest header line an archive may have (it is a few hundred bytes).
+const MAX_HEADER: u64 = 64 * 1024;
+
+/// Open an offboarding archive read from `file`, writing the document to
+/// `out` as it opens: what `velum export open` runs. A format-3 archive is
+/// read and opened one 64 KiB chunk at a time, so neither the archive nor
+/// the document is ever whole in memory; formats 1 and 2, each sealed in
+/// one piece, are read whole and opened by [`open_archive`]. On an error
+/// part of the document may have been written (the chunks before a damaged
+/// or missing one, each of them authentic): the caller discards it.
+///
+/// # Errors
+/// As [`open_archive`]; `Read` or `Write` for a failing file or output.
+pub fn open_archive_to(
+    file: impl std::io::Read,
+    secret: ArchiveSecret<'_>,
+    mut out: impl std::io::Write,
+) -> Result<ArchiveHeader, ArchiveError> {
+    use std::io::{BufRead, Read};
+    let mut file = std::io::BufReader::with_capacity(velum_crypto::stream::CHUNK, file);
+    let mut head = vec![0u8; CLINIC_ARCHIVE.marker.len()];
+    let got = (&mut file)
+        .take(head.len() as u64)
+        .read(&mut head)
+        .map_err(ArchiveError::Read)?;
+    let mut line = Vec::new();
+    if got == head.len() && head == CLINIC_ARCHIVE.marker {
+        (&mut file)
+            .take(MAX_HEADER)
+            .read_until(b'\n', &mut line)
+            .map_err(ArchiveError::Read)?;
+    }
+    head.truncate(got);
+    head.extend_from_slice(&line);
+    let formats = [ARCHIVE_FORMAT_KEY, ARCHIVE_FORMAT_PASSPHRASE, ARCHIVE_FORMAT];
+    let format = match CLINIC_ARCHIVE.split(&head, &formats) {
+        Ok(frame) => frame.format,
+        // A file shorter than its marker, or not one: as `open_archive` says.
+        Err(_) => 0,
+    };
+    if format != ARCHIVE_FORMAT {
+        file.read_to_end(&mut head).map_err(ArchiveError::Read)?;
+        let (header, body) = open_archive(&head, secret)?;
+        out.write_all(&body).map_err(ArchiveError::Write)?;
+        return Ok(header);
+    }
+    let ArchiveSecret::Passphrase(passphrase) = secret else {
+        return Err(ArchiveError::NeedsPassphrase);
+    };
+    let framing = |e| match e {
+        FrameError::NoMarker => ArchiveError::NotAnArchive,
+        FrameError::Unsupported { found } => ArchiveError::UnsupportedVersion { found },
+        FrameError::Damaged(what) => ArchiveError::Damaged(what),
+    };
+    let frame = CLINIC_ARCHIVE.split(&head, &formats).map_err(framing)?;
+    let header: ArchiveHeader = frame.header().map_err(framing)?;
+    let aad = archive_aad(ARCHIVE_FORMAT, frame.header_bytes, header.clinic_id);
+    let part = |v: &Option<String>| {
+        v.as_deref().and_then(unhex).ok_or(ArchiveError::Damaged(
+            "the header lacks the passphrase's salt or public keys",
+        ))
+    };
+    let (salt, recipient, ephemeral) = (part(&header.salt)?, part(&header.recipient)?, part(&header.ephemeral)?);
+    let mut reader =
+        velum_crypto::archive::open_stream_with_passphrase(passphrase, &salt, &recipient, &ephemeral, file, &aad)
+            .map_err(|e| match e {
+                velum_crypto::CryptoError::KeyLength { .. } => {
+                    ArchiveError::Damaged("the header's salt or public keys have the wrong length")
+                }
+                velum_crypto::CryptoError::Malformed => {
+                    ArchiveError::Damaged("the sealed body is cut off or has an unknown version")
+                }
+                _ => ArchiveError::WrongPassphrase,
+            })?;
+    let mut buf = vec![0u8; velum_crypto::stream::CHUNK];
+    loop {
+        let n = reader.read(&mut buf).map_err(|_| {
+            ArchiveError::Damaged("the sealed body does not open with this header (cut off, reordered or altered)")
+        })?;
+        if n == 0 {
+            return Ok(header);
+        }
+        out.write_all(&buf[..n]).map_err(ArchiveError::Write)?;
+    }
+}
+
 /// The archive file: magic, header line, body sealed to the owner's
 /// passphrase in chunks as the document is encoded (format 3).
 fn seal_archive_to(
@@ -934,33 +958,31 @@ fn corrupt(what: &'static str) -> AppError {
 /// the columns [`ARCHIVE_COLUMNS`] says the archive reads can be asked for,
 /// and a column asked for must be in the row. A column renamed in the schema
 /// (and in [`velum_store::transfer::CLINIC_TABLES`]) therefore fails the
-/// test comparing the two lists and the archive build itself, instead of
-/// leaving a section of the archive empty.
+/// archive build instead of leaving a section of the archive empty.
 #[derive(Clone, Copy)]
 struct Exported<'a> {
-    reads: &'static [&'static str],
+    table: &'static transfer::Table,
     row: &'a Row,
 }
 
 /// The rows of table `name` for its exporter.
 fn rows<'a>(tables: &'a [TableRows], name: &str) -> Result<Vec<Exported<'a>>, AppError> {
-    let reads = ARCHIVE_COLUMNS
-        .iter()
-        .find(|c| c.table == name)
-        .ok_or(corrupt("a table the archive reads is not in ARCHIVE_COLUMNS"))?
-        .reads;
+    let table = transfer::table(name).ok_or(corrupt("a table the archive reads is not a clinic table"))?;
     Ok(tables
         .iter()
         .filter(|t| t.table == name)
         .flat_map(|t| &t.rows)
-        .map(|row| Exported { reads, row })
+        .map(|row| Exported { table, row })
         .collect())
 }
 
 impl<'a> Exported<'a> {
     fn field(&self, name: &str) -> Result<&'a Value, AppError> {
-        if !self.reads.contains(&name) {
-            return Err(corrupt("a column the archive reads is not declared in ARCHIVE_COLUMNS"));
+        let declared = self.table.columns.iter().find(|c| c.name == name);
+        if declared.is_none_or(|c| matches!(c.archive, Archive::LeftOut(_))) {
+            return Err(corrupt(
+                "a column the archive reads is not one it reads (ARCHIVE_COLUMNS)",
+            ));
         }
         self.row
             .get(name)
@@ -1004,6 +1026,44 @@ impl<'a> Exported<'a> {
 
 fn parse_json(plain: &[u8]) -> Result<Value, AppError> {
     serde_json::from_slice(plain).map_err(|_| corrupt("an opened value is not JSON"))
+}
+
+/// The generic exporter: one row of a table without an exporter of its own,
+/// as an object of every column the archive reads, each as its [`Archive`]
+/// metadata says (instants in RFC 3339, sealed values opened with the key of
+/// the row's client, `null` when that key is gone).
+fn generic_row(r: Exported<'_>, keys: &HashMap<uuid::Uuid, ClientKey>, scope: &ClinicScope) -> Result<Value, AppError> {
+    let mut out = Map::new();
+    for c in r.table.columns {
+        let v = match c.archive {
+            Archive::LeftOut(_) => continue,
+            Archive::Carried => r.field(c.name)?.clone(),
+            Archive::Instant => r.instant(c.name)?,
+            Archive::Sealed(label) => {
+                let client = r.uuid("client_id")?;
+                let version = r
+                    .field("version")?
+                    .as_i64()
+                    .and_then(|v| u64::try_from(v).ok())
+                    .ok_or(corrupt("a sealed row has no version"))?;
+                match (keys.get(&client), r.bytes(c.name)?) {
+                    (Some(key), Some(sealed)) => {
+                        let aad =
+                            velum_crypto::Aad::record_version(label, &[scope.clinic_id().as_uuid(), client], version);
+                        parse_json(&key.open(&sealed, &aad).map_err(|_| AppError::Integrity)?)?
+                    }
+                    _ => Value::Null,
+                }
+            }
+            Archive::Opened | Archive::Key => {
+                return Err(corrupt(
+                    "a table archived generically has a column only an exporter of its own can open",
+                ));
+            }
+        };
+        out.insert(c.name.to_owned(), v);
+    }
+    Ok(Value::Object(out))
 }
 
 /// Every clinic key row of the clinic (as read for the archive), opened, by
@@ -1053,9 +1113,9 @@ fn archive_document(
     stray_blobs: u64,
 ) -> Result<Value, AppError> {
     for t in tables {
-        if !ARCHIVE_PLACES.iter().any(|(name, _)| *name == t.table) {
+        if transfer::table(t.table).is_none() {
             return Err(AppError::Internal(format!(
-                "offboarding archive: table {} has no place in the archive",
+                "offboarding archive: table {} is not a clinic table",
                 t.table
             )));
         }
@@ -1177,23 +1237,13 @@ fn archive_document(
         })
         .collect::<Result<Vec<Value>, AppError>>()?;
 
-    let grants = rows(tables, "support_grants")?
-        .iter()
-        .map(|r| {
-            let mut g = r.pick(&["id", "operator_id", "reason", "minutes", "status", "decided_by"])?;
-            for t in ["requested_at", "decided_at", "expires_at"] {
-                g.insert(t.to_owned(), r.instant(t)?);
-            }
-            Ok(Value::Object(g))
-        })
-        .collect::<Result<Vec<Value>, AppError>>()?;
-
     let settings = rows(tables, "clinic_settings")?
         .first()
         .map(|r| -> Result<Value, AppError> {
-            let plain: Vec<&str> = SETTINGS_READS.iter().copied().filter(|c| *c != "updated_at").collect();
-            let mut s = r.pick(&plain)?;
-            s.insert("updated_at".into(), r.instant("updated_at")?);
+            // Every column the archive reads, as the generic exporter lays it out.
+            let Value::Object(mut s) = generic_row(*r, &keys, &scope)? else {
+                return Err(corrupt("the settings row is not an object"));
+            };
             let slug = rows(tables, "clinic_slugs")?
                 .first()
                 .map(|r| r.field("slug").cloned())
@@ -1243,11 +1293,24 @@ fn archive_document(
         })
         .collect::<Result<Vec<Value>, AppError>>()?;
 
-    let contents: Map<String, Value> = ARCHIVE_PLACES
-        .iter()
-        .map(|(t, place)| ((*t).to_owned(), Value::String((*place).to_owned())))
+    let contents: Map<String, Value> = archive_places()
+        .into_iter()
+        .map(|(t, place)| (t.to_owned(), Value::String(place.to_owned())))
         .collect();
-    Ok(json!({
+    let mut generic = Map::new();
+    for t in transfer::CLINIC_TABLES.iter().filter(|t| !has_own_exporter(t.name)) {
+        if DOCUMENT_KEYS.contains(&t.name) {
+            return Err(corrupt(
+                "a table archived generically has the name of a key of the document",
+            ));
+        }
+        let list = rows(tables, t.name)?
+            .into_iter()
+            .map(|r| generic_row(r, &keys, &scope))
+            .collect::<Result<Vec<Value>, AppError>>()?;
+        generic.insert(t.name.to_owned(), Value::Array(list));
+    }
+    let mut document = json!({
         "format": format!("velum.clinic-archive/v{ARCHIVE_FORMAT}"),
         "exported_at": exported_at.to_string(),
         "clinic": clinic_json,
@@ -1255,11 +1318,14 @@ fn archive_document(
         "clients": clients,
         "unreadable_files": unreadable_files,
         "stray_objects_skipped": stray_blobs,
-        "support_grants": grants,
         "settings": settings,
         "audit": {"head": head, "events": events},
         "contents": contents,
-    }))
+    });
+    if let Value::Object(d) = &mut document {
+        d.extend(generic);
+    }
+    Ok(document)
 }
 
 /// The reason an operator gives, checked.
@@ -1693,13 +1759,26 @@ impl App {
         // From here on, destruction. Keys first among the rows deleted.
         let counts = offboard::delete_clinic(&mut tx, &scope).await?;
         let count = |t: &str| counts.iter().find(|(n, _)| *n == t).map_or(0, |(_, n)| *n);
+        // The blobs are deleted by a job queued here, so no database
+        // connection waits on the blob store and the deletion commits with
+        // the certificate that announces it.
         let blobs = match &self.settings().blobs {
-            Some(store) => Blobs::Deleted {
-                deleted: store.delete_clinic(clinic).await.map_err(|e| OffboardError::Blobs {
-                    doing: "deleting",
-                    detail: e.to_string(),
-                })?,
-            },
+            Some(_) => {
+                let key = blob_job_key(clinic);
+                let job = velum_store::jobs::NewJob {
+                    kind: crate::jobs::JobKind::OffboardedBlobs.as_str(),
+                    clinic: platform_id(),
+                    unique_key: Some(&key),
+                    payload: None,
+                    run_at: now,
+                    max_attempts: BLOB_DELETION_ATTEMPTS,
+                    backoff: SignedDuration::from_secs(30),
+                };
+                velum_store::jobs::enqueue(&mut tx, &job, None, now).await?;
+                Blobs::Queued {
+                    deletion_queued: BLOB_DELETION_QUEUED.into(),
+                }
+            }
             None => Blobs::NotConfigured("no blob store configured".into()),
         };
         let certificate = Certificate {
@@ -1771,6 +1850,13 @@ impl App {
         if let Err(e) = self.store().vacuum_after_delete().await {
             tracing::warn!(error = %e, "VACUUM after offboarding failed; the next offboarding's VACUUM covers it");
         }
+        // The queued blob deletion, at once; a failure leaves the job to be
+        // retried by the worker.
+        if self.settings().blobs.is_some()
+            && let Err(e) = self.run_jobs(Some(crate::jobs::JobKind::OffboardedBlobs)).await
+        {
+            tracing::warn!(error = %e, "deleting an offboarded clinic's blobs failed; the job is retried");
+        }
         Ok(Offboarding::Done(Offboarded {
             clinic_id: clinic,
             archive: archive.map(|(file, saved)| SealedArchive {
@@ -1781,6 +1867,33 @@ impl App {
             certificate: certificate_text,
             certificate_sha256,
         }))
+    }
+
+    /// The blob deletion job of an offboarded clinic: delete every object
+    /// under the clinic in the blob store (idempotent: an object gone
+    /// already counts as deleted). A failing store is retried after the
+    /// job's back-off.
+    pub(crate) async fn delete_offboarded_blobs(&self, job: &velum_store::jobs::Claimed) -> crate::jobs::Outcome {
+        use crate::jobs::Outcome;
+        let clinic = job
+            .unique_key
+            .as_deref()
+            .and_then(|k| k.strip_prefix("offboarded_blobs:"))
+            .and_then(|id| uuid::Uuid::parse_str(id).ok())
+            .map(ClinicId::from_uuid);
+        let Some(clinic) = clinic else {
+            return Outcome::GiveUp("the job names no clinic".to_owned());
+        };
+        let Some(store) = &self.settings().blobs else {
+            return Outcome::Retry("no blob store is configured on this server".to_owned());
+        };
+        match store.delete_clinic(clinic).await {
+            Ok(deleted) => {
+                tracing::info!(clinic = %clinic, deleted, "offboarded clinic's blobs deleted");
+                Outcome::Done
+            }
+            Err(e) => Outcome::Retry(format!("the blob store failed: {e}")),
+        }
     }
 
     /// SQLite's `secure_delete` setting and free-page count on the live
@@ -1973,38 +2086,172 @@ mod tests {
 
     #[test]
     fn every_clinic_table_has_a_place_in_the_archive() {
-        let placed: BTreeSet<&str> = ARCHIVE_PLACES.iter().map(|(t, _)| *t).collect();
         let tables: BTreeSet<&str> = CLINIC_TABLES.iter().map(|t| t.name).collect();
-        assert_eq!(placed, tables, "give the new clinic table a place in ARCHIVE_PLACES");
+        for (t, _) in OWN_EXPORTERS {
+            assert!(
+                tables.contains(t),
+                "{t} has an exporter of its own but is not a clinic table"
+            );
+        }
+        let placed: BTreeSet<&str> = archive_places().into_iter().map(|(t, _)| t).collect();
+        assert_eq!(placed, tables);
+        for t in CLINIC_TABLES.iter().filter(|t| !has_own_exporter(t.name)) {
+            assert!(
+                !DOCUMENT_KEYS.contains(&t.name),
+                "{}: a generically archived table may not take a key of the document",
+                t.name
+            );
+            for c in t.columns {
+                assert!(
+                    !matches!(c.archive, Archive::Opened | Archive::Key),
+                    "{}.{}: only an exporter of its own opens it; give the table one in OWN_EXPORTERS",
+                    t.name,
+                    c.name
+                );
+            }
+        }
     }
 
     #[test]
-    fn every_column_of_every_clinic_table_is_read_by_the_archive_or_left_out_on_purpose() {
-        let declared: BTreeSet<&str> = ARCHIVE_COLUMNS.iter().map(|c| c.table).collect();
-        let tables: BTreeSet<&str> = CLINIC_TABLES.iter().map(|t| t.name).collect();
-        assert_eq!(
-            declared, tables,
-            "give the new clinic table its columns in ARCHIVE_COLUMNS"
-        );
-        assert_eq!(ARCHIVE_COLUMNS.len(), declared.len(), "one entry per table");
-        for t in CLINIC_TABLES {
-            let c = ARCHIVE_COLUMNS.iter().find(|c| c.table == t.name).unwrap();
+    fn every_column_of_every_clinic_table_is_read_by_the_archive_or_left_out_with_a_reason() {
+        assert_eq!(ARCHIVE_COLUMNS.len(), CLINIC_TABLES.len(), "one entry per table");
+        for (t, c) in CLINIC_TABLES.iter().zip(ARCHIVE_COLUMNS.iter()) {
+            assert_eq!(t.name, c.table);
             let reads: BTreeSet<&str> = c.reads.iter().copied().collect();
-            let left: BTreeSet<&str> = c.leaves_out.iter().copied().collect();
-            assert!(
-                reads.is_disjoint(&left),
-                "{}: a column both read and left out: {:?}",
-                t.name,
-                reads.intersection(&left).collect::<Vec<_>>()
-            );
+            let left: BTreeSet<&str> = c.leaves_out.iter().map(|(n, _)| *n).collect();
+            assert!(reads.is_disjoint(&left), "{}", t.name);
             let covered: BTreeSet<&str> = reads.union(&left).copied().collect();
             let columns: BTreeSet<&str> = t.columns.iter().map(|col| col.name).collect();
-            assert_eq!(
-                covered, columns,
-                "{}: ARCHIVE_COLUMNS must name exactly the table's columns (a renamed or new column goes in reads or leaves_out)",
-                t.name
-            );
+            assert_eq!(covered, columns, "{}", t.name);
+            for (n, why) in &c.leaves_out {
+                assert!(why.len() > 10, "{}.{n}: say why it is left out", t.name);
+            }
         }
+    }
+
+    /// A row of every clinic table, each column a value of its kind: the
+    /// archive builds from it, every section of it filled. An exporter of
+    /// its own that asks for a column renamed or dropped in the schema (and
+    /// so in `CLINIC_TABLES`, which the store's schema test keeps true)
+    /// fails here instead of leaving its section empty.
+    #[test]
+    fn the_archive_builds_from_a_row_of_every_clinic_table() {
+        let id = uuid::Uuid::from_u128(7);
+        let micros = 1_800_000_000_000_000_i64;
+        let tables: Vec<TableRows> = CLINIC_TABLES
+            .iter()
+            // No key rows: nothing sealed opens, so sealed values are null.
+            .filter(|t| !matches!(t.name, "clinic_keys" | "client_keys"))
+            .map(|t| {
+                let row: Row = t
+                    .columns
+                    .iter()
+                    .map(|c| {
+                        let v = match c.kind {
+                            transfer::Kind::Id => json!(id.to_string()),
+                            transfer::Kind::Int => json!(micros),
+                            transfer::Kind::Bool => json!(true),
+                            transfer::Kind::Text => json!("x"),
+                            transfer::Kind::Bytes => json!(B64.encode([1u8; 32])),
+                        };
+                        (c.name.to_owned(), v)
+                    })
+                    .collect();
+                TableRows {
+                    table: t.name,
+                    rows: vec![row],
+                }
+            })
+            .collect();
+        let at = Timestamp::from_second(1_800_000_000).unwrap();
+        let doc = archive_document(ClinicId::from_uuid(id), &HashMap::new(), &tables, Vec::new(), at, 0).unwrap();
+        assert_eq!(doc["clinic"]["name"], "x");
+        assert_eq!(doc["staff"][0]["two_step_sign_in_set_up"], true);
+        let client = &doc["clients"][0];
+        assert_eq!(client["family_name"], "x");
+        assert_eq!(client["address"]["postcode"], "x");
+        assert_eq!(client["medical"]["version"], micros);
+        assert_eq!(client["history"][0]["section"], "x");
+        assert_eq!(doc["settings"]["public_slug"], "x");
+        assert_eq!(doc["settings"]["time_zone"], "x");
+        assert_eq!(doc["settings"]["updated_at"], at.to_string());
+        assert!(doc["settings"].get("clinic_id").is_none(), "left out");
+        assert_eq!(doc["audit"]["events"][0]["action"], "x");
+        assert_eq!(doc["audit"]["head"]["hash"], hex::encode([1u8; 32]));
+        // Archived generically: every column read, instants in RFC 3339.
+        let grant = &doc["support_grants"][0];
+        assert_eq!(grant["reason"], "x");
+        assert_eq!(grant["requested_at"], at.to_string());
+        assert!(grant.get("clinic_id").is_none(), "left out");
+        for t in CLINIC_TABLES.iter().filter(|t| !has_own_exporter(t.name)) {
+            assert_eq!(doc[t.name].as_array().map(Vec::len), Some(1), "{}", t.name);
+        }
+        assert_eq!(
+            doc["contents"].as_object().unwrap().len(),
+            CLINIC_TABLES.len(),
+            "every table's place is named"
+        );
+    }
+
+    /// The generic exporter opens a column sealed under the row's client
+    /// key with the associated data its metadata names, and gives `null`
+    /// when the client's key is gone.
+    #[test]
+    fn the_generic_exporter_opens_sealed_columns_with_the_clients_key() {
+        use velum_store::transfer::{Kind, Table, col};
+        const COLUMNS: &[transfer::Column] = &[
+            col("clinic_id", Kind::Id).left_out("the archive holds one clinic"),
+            col("client_id", Kind::Id),
+            col("version", Kind::Int),
+            col("sealed", Kind::Bytes).sealed("client.consent/v1"),
+            col("signed_at", Kind::Int).instant(),
+        ];
+        static TABLE: Table = Table {
+            name: "client_consents",
+            clinic_column: "clinic_id",
+            order_by: "client_id",
+            columns: COLUMNS,
+        };
+        let clinic = ClinicId::from_uuid(uuid::Uuid::from_u128(1));
+        let client = uuid::Uuid::from_u128(2);
+        let scope = crate::job_scope(OFFBOARD_JOB, clinic);
+        let key = ClientKey::generate();
+        let aad = velum_crypto::Aad::record_version("client.consent/v1", &[clinic.as_uuid(), client], 3);
+        let sealed = key.seal(br#"{"signed":"yes"}"#, &aad);
+        let row: Row = [
+            ("clinic_id", json!(clinic.to_string())),
+            ("client_id", json!(client.to_string())),
+            ("version", json!(3)),
+            ("sealed", json!(B64.encode(&sealed))),
+            ("signed_at", json!(1_800_000_000_000_000_i64)),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        let r = Exported {
+            table: &TABLE,
+            row: &row,
+        };
+        let keys: HashMap<uuid::Uuid, ClientKey> = [(client, key)].into_iter().collect();
+        let v = generic_row(r, &keys, &scope).unwrap();
+        assert_eq!(
+            v,
+            json!({
+                "client_id": client.to_string(),
+                "version": 3,
+                "sealed": {"signed": "yes"},
+                "signed_at": Timestamp::from_second(1_800_000_000).unwrap().to_string(),
+            })
+        );
+        assert_eq!(generic_row(r, &HashMap::new(), &scope).unwrap()["sealed"], Value::Null);
+        // Another version in the row: the associated data differs, refused.
+        let mut moved = row.clone();
+        moved.insert("version".into(), json!(2));
+        let r = Exported {
+            table: &TABLE,
+            row: &moved,
+        };
+        assert!(matches!(generic_row(r, &keys, &scope), Err(AppError::Integrity)));
     }
 
     #[test]
@@ -2176,5 +2423,94 @@ mod tests {
             open_archive(&swapped, ArchiveSecret::Passphrase(PASSPHRASE)),
             Err(ArchiveError::Damaged(_))
         ));
+        // Opened as it is read: the same document, and the first of it is
+        // written out when only the start of the file has been read.
+        struct Counting<'a> {
+            file: &'a [u8],
+            read: std::rc::Rc<std::cell::Cell<usize>>,
+        }
+        impl std::io::Read for Counting<'_> {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                let n = std::io::Read::read(&mut self.file, buf)?;
+                self.read.set(self.read.get() + n);
+                Ok(n)
+            }
+        }
+        struct FirstWrite {
+            read: std::rc::Rc<std::cell::Cell<usize>>,
+            read_at_first_write: Option<usize>,
+            out: Vec<u8>,
+        }
+        impl std::io::Write for FirstWrite {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                self.read_at_first_write.get_or_insert(self.read.get());
+                self.out.extend_from_slice(buf);
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let read = std::rc::Rc::new(std::cell::Cell::new(0));
+        let mut out = FirstWrite {
+            read: read.clone(),
+            read_at_first_write: None,
+            out: Vec::new(),
+        };
+        let input = Counting {
+            file: &file,
+            read: read.clone(),
+        };
+        let h = open_archive_to(input, ArchiveSecret::Passphrase(PASSPHRASE), &mut out).unwrap();
+        assert_eq!(h.format, ARCHIVE_FORMAT);
+        assert_eq!(out.out, body);
+        let at = out.read_at_first_write.unwrap();
+        assert!(
+            at <= first + 2 * chunk + 4096,
+            "{at} of {} read before the first write",
+            file.len()
+        );
+        for cut in [first + chunk, file.len() - 1] {
+            assert!(
+                matches!(
+                    open_archive_to(&file[..cut], ArchiveSecret::Passphrase(PASSPHRASE), std::io::sink()),
+                    Err(ArchiveError::Damaged(_))
+                ),
+                "cut at {cut}"
+            );
+        }
+        assert!(matches!(
+            open_archive_to(&swapped[..], ArchiveSecret::Passphrase(PASSPHRASE), std::io::sink()),
+            Err(ArchiveError::Damaged(_))
+        ));
+        assert!(matches!(
+            open_archive_to(
+                &file[..],
+                ArchiveSecret::Passphrase("quartz heron lamplight brambles"),
+                std::io::sink()
+            ),
+            Err(ArchiveError::WrongPassphrase)
+        ));
+        assert!(matches!(
+            open_archive_to(&b"hello"[..], ArchiveSecret::Passphrase(PASSPHRASE), std::io::sink()),
+            Err(ArchiveError::NotAnArchive)
+        ));
+        // A format-2 archive, read whole, opens through it too.
+        let v2 = seal_archive_v2(clinic, at_time(), &json!({"clients": []}), &recipient).unwrap();
+        let mut opened = Vec::new();
+        assert_eq!(
+            open_archive_to(&v2[..], ArchiveSecret::Passphrase(PASSPHRASE), &mut opened)
+                .unwrap()
+                .format,
+            ARCHIVE_FORMAT_PASSPHRASE
+        );
+        assert_eq!(
+            opened,
+            open_archive(&v2, ArchiveSecret::Passphrase(PASSPHRASE)).unwrap().1
+        );
+    }
+
+    fn at_time() -> Timestamp {
+        Timestamp::from_second(1_800_000_000).unwrap()
     }
 }

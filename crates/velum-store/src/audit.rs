@@ -19,7 +19,47 @@ use velum_crypto::chain;
 
 use crate::bind::BindScope;
 use crate::db::parse_enum;
+use crate::transfer::{Kind, ONE_CLINIC, Table, added, col, opt};
 use crate::{Backend, ClinicScope, Store, StoreError, Tx, from_micros, micros};
+
+/// The clinic tables this module owns (`audit_heads`, `audit_events`), with every column and
+/// its kind, in foreign-key order: their part of
+/// [`crate::transfer::CLINIC_TABLES`].
+pub const TABLES: &[Table] = &[
+    Table {
+        name: "audit_heads",
+        clinic_column: "clinic_id",
+        order_by: "clinic_id",
+        columns: &[
+            col("clinic_id", Kind::Id).left_out(ONE_CLINIC),
+            col("seq", Kind::Int),
+            col("hash", Kind::Bytes),
+        ],
+    },
+    Table {
+        name: "audit_events",
+        clinic_column: "clinic_id",
+        order_by: "seq",
+        columns: &[
+            col("clinic_id", Kind::Id).left_out(ONE_CLINIC),
+            col("seq", Kind::Int),
+            col("id", Kind::Id),
+            col("at", Kind::Int).instant(),
+            opt("actor_id", Kind::Id),
+            opt("client_id", Kind::Id),
+            col("sections", Kind::Text),
+            col("action", Kind::Text),
+            col("purpose", Kind::Text),
+            opt("source", Kind::Text),
+            opt("detail", Kind::Text),
+            col("prev_hash", Kind::Bytes),
+            col("hash", Kind::Bytes),
+            col("link_version", Kind::Int),
+            // Migration 0014; format-1 files written before it lack it.
+            added("actor_kind", Kind::Text, 2),
+        ],
+    },
+];
 
 /// Append `event` to its clinic's chain, inside `tx`. If this fails the
 /// caller's transaction fails with it: no action without its audit event.

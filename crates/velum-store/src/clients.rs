@@ -10,7 +10,81 @@ use velum_core::{ClientId, StaffId};
 use velum_crypto::WrappedKey;
 
 use crate::bind::BindScope;
+use crate::transfer::{Kind, ONE_CLINIC, Table, col, opt};
 use crate::{Backend, ClinicScope, StoreError, Tx, from_micros, micros};
+
+/// The clinic tables this module owns (`clients`, `client_keys`, `client_medical`, `client_history`), with every column and
+/// its kind, in foreign-key order: their part of
+/// [`crate::transfer::CLINIC_TABLES`].
+pub const TABLES: &[Table] = &[
+    Table {
+        name: "clients",
+        clinic_column: "clinic_id",
+        order_by: "id",
+        columns: &[
+            col("clinic_id", Kind::Id).left_out(ONE_CLINIC),
+            col("id", Kind::Id),
+            col("given_name", Kind::Text),
+            col("family_name", Kind::Text),
+            col("given_key", Kind::Text).left_out("a search key, derived from the name (which is in)"),
+            col("family_key", Kind::Text).left_out("a search key, derived from the name (which is in)"),
+            col("full_key", Kind::Text).left_out("a search key, derived from the name (which is in)"),
+            col("date_of_birth", Kind::Text),
+            opt("email", Kind::Text),
+            opt("mobile", Kind::Text),
+            opt("line1", Kind::Text),
+            opt("line2", Kind::Text),
+            opt("town", Kind::Text),
+            opt("postcode", Kind::Text),
+            col("marketing_email", Kind::Bool),
+            col("marketing_sms", Kind::Bool),
+            col("archived", Kind::Bool),
+            col("version", Kind::Int),
+            col("created_at", Kind::Int).instant(),
+            col("updated_at", Kind::Int).instant(),
+        ],
+    },
+    Table {
+        name: "client_keys",
+        clinic_column: "clinic_id",
+        order_by: "client_id",
+        columns: &[
+            col("clinic_id", Kind::Id).left_out(ONE_CLINIC),
+            col("client_id", Kind::Id),
+            col("key_id", Kind::Int).key(),
+            col("wrapped", Kind::Bytes).key(),
+            col("created_at", Kind::Int).left_out("the client's key is destroyed at offboarding"),
+        ],
+    },
+    Table {
+        name: "client_medical",
+        clinic_column: "clinic_id",
+        order_by: "client_id",
+        columns: &[
+            col("clinic_id", Kind::Id).left_out(ONE_CLINIC),
+            col("client_id", Kind::Id),
+            col("sealed", Kind::Bytes).sealed("client.medical/v2"),
+            col("version", Kind::Int),
+            col("updated_at", Kind::Int).instant(),
+            col("updated_by", Kind::Id),
+            col("aad_scheme", Kind::Int),
+        ],
+    },
+    Table {
+        name: "client_history",
+        clinic_column: "clinic_id",
+        order_by: "client_id, id",
+        columns: &[
+            col("clinic_id", Kind::Id).left_out(ONE_CLINIC),
+            col("client_id", Kind::Id),
+            col("id", Kind::Id),
+            col("section", Kind::Text),
+            col("changed_at", Kind::Int).instant(),
+            col("changed_by", Kind::Id),
+            opt("previous_sealed", Kind::Bytes).opened(),
+        ],
+    },
+];
 
 /// A client card as stored (contact section and status).
 #[derive(Clone, Debug)]

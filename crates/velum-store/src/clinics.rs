@@ -7,7 +7,37 @@ use velum_core::clinic::ClinicStatus;
 use velum_crypto::WrappedKey;
 
 use crate::bind::BindScope;
+use crate::transfer::{Kind, ONE_CLINIC, Table, col};
 use crate::{ClinicScope, Store, StoreError, Tx, from_micros, micros};
+
+/// The clinic tables this module owns (`clinics`, `clinic_keys`), with every column and
+/// its kind, in foreign-key order: their part of
+/// [`crate::transfer::CLINIC_TABLES`].
+pub const TABLES: &[Table] = &[
+    Table {
+        name: "clinics",
+        clinic_column: "id",
+        order_by: "id",
+        columns: &[
+            col("id", Kind::Id).left_out("the clinic's id is the archive's `clinic.id`"),
+            col("name", Kind::Text),
+            col("status", Kind::Text),
+            col("created_at", Kind::Int).instant(),
+            col("kind", Kind::Text).left_out("always a clinic here (the platform's own row is never offboarded)"),
+        ],
+    },
+    Table {
+        name: "clinic_keys",
+        clinic_column: "clinic_id",
+        order_by: "key_id",
+        columns: &[
+            col("clinic_id", Kind::Id).left_out(ONE_CLINIC),
+            col("key_id", Kind::Int).key(),
+            col("wrapped", Kind::Bytes).key(),
+            col("created_at", Kind::Int).left_out("the clinic's key is destroyed at offboarding"),
+        ],
+    },
+];
 
 #[derive(Clone, Debug)]
 pub struct ClinicRow {

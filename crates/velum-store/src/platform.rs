@@ -9,7 +9,33 @@ use velum_core::{ClinicId, StaffId};
 use velum_crypto::WrappedKey;
 
 use crate::bind::BindScope;
+use crate::transfer::{Kind, ONE_CLINIC, Table, col, opt};
 use crate::{ClinicScope, StoreError, Tx, from_micros, micros};
+
+/// The clinic tables this module owns (`support_grants`), with every column and
+/// its kind, in foreign-key order: their part of
+/// [`crate::transfer::CLINIC_TABLES`].
+pub const TABLES: &[Table] = &[
+    // The clinic's record of support access; the operators it names belong
+    // to the source installation's platform, like the ids in the chain.
+    Table {
+        name: "support_grants",
+        clinic_column: "clinic_id",
+        order_by: "id",
+        columns: &[
+            col("clinic_id", Kind::Id).left_out(ONE_CLINIC),
+            col("id", Kind::Id),
+            col("operator_id", Kind::Id),
+            col("reason", Kind::Text),
+            col("minutes", Kind::Int),
+            col("status", Kind::Text),
+            col("requested_at", Kind::Int).instant(),
+            opt("decided_by", Kind::Id),
+            opt("decided_at", Kind::Int).instant(),
+            opt("expires_at", Kind::Int).instant(),
+        ],
+    },
+];
 
 /// The platform's row in `clinics`: the all-zero id.
 #[must_use]

@@ -11,7 +11,46 @@ use velum_core::settings::{
 use velum_core::text::{AddressLine, Postcode, ShortText, Town};
 
 use crate::bind::BindScope;
+use crate::transfer::{Kind, ONE_CLINIC, Table, col, opt};
 use crate::{ClinicScope, StoreError, Tx, micros};
+
+/// The clinic tables this module owns (`clinic_settings`, `clinic_slugs`), with every column and
+/// its kind, in foreign-key order: their part of
+/// [`crate::transfer::CLINIC_TABLES`].
+pub const TABLES: &[Table] = &[
+    Table {
+        name: "clinic_settings",
+        clinic_column: "clinic_id",
+        order_by: "clinic_id",
+        columns: &[
+            col("clinic_id", Kind::Id).left_out(ONE_CLINIC),
+            col("time_zone", Kind::Text),
+            opt("display_name", Kind::Text),
+            opt("line1", Kind::Text),
+            opt("line2", Kind::Text),
+            opt("town", Kind::Text),
+            opt("postcode", Kind::Text),
+            opt("regulator", Kind::Text),
+            opt("registration_number", Kind::Text),
+            opt("licensing_authority", Kind::Text),
+            opt("licence_number", Kind::Text),
+            col("cancellation_notice_hours", Kind::Int),
+            col("reminder_lead_hours", Kind::Int),
+            opt("clinical_retention_years", Kind::Int),
+            opt("financial_retention_years", Kind::Int),
+            col("updated_at", Kind::Int).instant(),
+            col("updated_by", Kind::Id),
+        ],
+    },
+    // The public-slug directory: a slug taken on the target refuses the
+    // import (its unique key), and nothing is written.
+    Table {
+        name: "clinic_slugs",
+        clinic_column: "clinic_id",
+        order_by: "slug",
+        columns: &[col("slug", Kind::Text), col("clinic_id", Kind::Id).left_out(ONE_CLINIC)],
+    },
+];
 
 /// What `put` reports when the slug belongs to another clinic.
 pub const SLUG_TAKEN: &str = "clinic_slugs";

@@ -6,7 +6,45 @@ use uuid::Uuid;
 use velum_core::{ClinicId, Role, StaffId};
 
 use crate::bind::BindScope;
+use crate::transfer::{Kind, ONE_CLINIC, Table, col, opt};
 use crate::{ClinicScope, StoreError, Tx, from_micros, micros};
+
+/// The clinic tables this module owns (`staff`, `staff_logins`), with every column and
+/// its kind, in foreign-key order: their part of
+/// [`crate::transfer::CLINIC_TABLES`].
+pub const TABLES: &[Table] = &[
+    Table {
+        name: "staff",
+        clinic_column: "clinic_id",
+        order_by: "id",
+        columns: &[
+            col("clinic_id", Kind::Id).left_out(ONE_CLINIC),
+            col("id", Kind::Id),
+            col("email", Kind::Text),
+            col("display_name", Kind::Text),
+            col("role", Kind::Text),
+            opt("password_hash", Kind::Text).left_out("sign-in secret"),
+            opt("totp_sealed", Kind::Bytes).left_out("sign-in secret"),
+            col("totp_confirmed", Kind::Bool),
+            col("totp_last_step", Kind::Int).left_out("sign-in state"),
+            col("failed_attempts", Kind::Int).left_out("lock-out state"),
+            opt("locked_until", Kind::Int).left_out("lock-out state"),
+            col("disabled", Kind::Bool),
+            col("created_at", Kind::Int).instant(),
+            col("updated_at", Kind::Int).instant(),
+        ],
+    },
+    Table {
+        name: "staff_logins",
+        clinic_column: "clinic_id",
+        order_by: "email",
+        columns: &[
+            col("email", Kind::Text).left_out("the sign-in directory repeats each staff email (in staff)"),
+            col("clinic_id", Kind::Id).left_out(ONE_CLINIC),
+            col("staff_id", Kind::Id).left_out("the sign-in directory repeats each staff id (in staff)"),
+        ],
+    },
+];
 
 #[derive(Clone, Debug)]
 pub struct StaffRow {

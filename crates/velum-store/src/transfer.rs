@@ -3,8 +3,9 @@
 //! objects so the same rows go from SQLite to PostgreSQL and back.
 //!
 //! [`CLINIC_TABLES`] is the one list of what moves, with every column and its
-//! type; [`NOT_MOVED`] is the one list of clinic tables that deliberately do
-//! not. A test compares both with the migrated schema, so a table or column
+//! type, assembled from the lists each store module keeps of its own
+//! tables; [`NOT_MOVED`] is the one list of clinic tables that deliberately
+//! do not. A test compares both with the migrated schema, so a table or column
 //! added later fails it until someone decides whether it moves.
 //!
 //! Values in the JSON rows: ids as hyphenated UUID strings, byte strings as
@@ -13,6 +14,8 @@
 //! type differences between the backends (16-byte BLOB vs `uuid`, INTEGER vs
 //! BOOLEAN) stay in here: sqlx decodes and binds each column by its declared
 //! kind on either backend.
+
+use std::sync::LazyLock;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -49,7 +52,87 @@ pub struct Column {
     /// existed), and the column is then imported as NULL; such a column must
     /// be nullable (a test checks).
     pub since_format: u32,
+    /// What the offboarding archive does with it.
+    pub archive: Archive,
 }
+
+/// What the offboarding archive (`velum-app`'s `offboard.rs`) does with a
+/// column. A table without an exporter of its own there is archived by the
+/// generic one, which reads exactly this: every column but those left out,
+/// under the column's name, in a list named after the table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Archive {
+    /// Carried as an export carries it: ids and text as strings, numbers,
+    /// flags, bytes in base64, `null` for NULL.
+    Carried,
+    /// A stored instant (unix microseconds), carried as RFC 3339 in UTC.
+    Instant,
+    /// Sealed under the key of the row's client (its `client_id` column),
+    /// with associated data naming this label, the clinic, the client and
+    /// the row's `version` column (`velum_crypto::Aad::record_version`, as
+    /// a sealed card section writes it); carried opened, as the JSON it
+    /// holds, or `null` when the client's key is gone.
+    Sealed(&'static str),
+    /// Sealed in a way only its table's own exporter knows how to open (the
+    /// history's earlier values); that exporter carries it opened.
+    Opened,
+    /// A key that opens other rows' sealed values: read by the archive to
+    /// open them, never carried.
+    Key,
+    /// Not in the archive, and why.
+    LeftOut(&'static str),
+}
+
+impl Column {
+    /// This column as an instant (carried as RFC 3339 in the archive).
+    #[must_use]
+    pub const fn instant(self) -> Column {
+        Column {
+            archive: Archive::Instant,
+            ..self
+        }
+    }
+
+    /// This column left out of the archive, for the reason given.
+    #[must_use]
+    pub const fn left_out(self, why: &'static str) -> Column {
+        Column {
+            archive: Archive::LeftOut(why),
+            ..self
+        }
+    }
+
+    /// This column sealed under its row's client key with `label` in its
+    /// associated data ([`Archive::Sealed`]).
+    #[must_use]
+    pub const fn sealed(self, label: &'static str) -> Column {
+        Column {
+            archive: Archive::Sealed(label),
+            ..self
+        }
+    }
+
+    /// This column opened by its table's own archive exporter.
+    #[must_use]
+    pub const fn opened(self) -> Column {
+        Column {
+            archive: Archive::Opened,
+            ..self
+        }
+    }
+
+    /// This column a key, read by the archive to open others.
+    #[must_use]
+    pub const fn key(self) -> Column {
+        Column {
+            archive: Archive::Key,
+            ..self
+        }
+    }
+}
+
+/// Why the archive leaves out a row's clinic id.
+pub const ONE_CLINIC: &str = "the archive holds one clinic";
 
 /// The export format in which every column of the first schema was
 /// carried.
@@ -65,239 +148,56 @@ pub struct Table {
     pub columns: &'static [Column],
 }
 
-const fn col(name: &'static str, kind: Kind) -> Column {
+pub const fn col(name: &'static str, kind: Kind) -> Column {
     Column {
         name,
         kind,
         nullable: false,
         since_format: FIRST_FORMAT,
+        archive: Archive::Carried,
     }
 }
 
-const fn opt(name: &'static str, kind: Kind) -> Column {
+pub const fn opt(name: &'static str, kind: Kind) -> Column {
     Column {
         name,
         kind,
         nullable: true,
         since_format: FIRST_FORMAT,
+        archive: Archive::Carried,
     }
 }
 
 /// A nullable column added after files of earlier formats were handed out:
 /// those files lack it, and it is imported from them as NULL.
-const fn added(name: &'static str, kind: Kind, since_format: u32) -> Column {
+pub const fn added(name: &'static str, kind: Kind, since_format: u32) -> Column {
     Column {
         name,
         kind,
         nullable: true,
         since_format,
+        archive: Archive::Carried,
     }
 }
 
-use Kind::{Bool, Bytes, Id, Int, Text};
-
 /// Every table whose rows move with a clinic, in an order that satisfies
-/// the foreign keys on insert. THE one list: add a new clinic table here
-/// (or to [`NOT_MOVED`], with the reason), or the schema test fails.
-pub const CLINIC_TABLES: &[Table] = &[
-    Table {
-        name: "clinics",
-        clinic_column: "id",
-        order_by: "id",
-        columns: &[
-            col("id", Id),
-            col("name", Text),
-            col("status", Text),
-            col("created_at", Int),
-            col("kind", Text),
-        ],
-    },
-    Table {
-        name: "clinic_keys",
-        clinic_column: "clinic_id",
-        order_by: "key_id",
-        columns: &[
-            col("clinic_id", Id),
-            col("key_id", Int),
-            col("wrapped", Bytes),
-            col("created_at", Int),
-        ],
-    },
-    Table {
-        name: "staff",
-        clinic_column: "clinic_id",
-        order_by: "id",
-        columns: &[
-            col("clinic_id", Id),
-            col("id", Id),
-            col("email", Text),
-            col("display_name", Text),
-            col("role", Text),
-            opt("password_hash", Text),
-            opt("totp_sealed", Bytes),
-            col("totp_confirmed", Bool),
-            col("totp_last_step", Int),
-            col("failed_attempts", Int),
-            opt("locked_until", Int),
-            col("disabled", Bool),
-            col("created_at", Int),
-            col("updated_at", Int),
-        ],
-    },
-    Table {
-        name: "staff_logins",
-        clinic_column: "clinic_id",
-        order_by: "email",
-        columns: &[col("email", Text), col("clinic_id", Id), col("staff_id", Id)],
-    },
-    Table {
-        name: "clients",
-        clinic_column: "clinic_id",
-        order_by: "id",
-        columns: &[
-            col("clinic_id", Id),
-            col("id", Id),
-            col("given_name", Text),
-            col("family_name", Text),
-            col("given_key", Text),
-            col("family_key", Text),
-            col("full_key", Text),
-            col("date_of_birth", Text),
-            opt("email", Text),
-            opt("mobile", Text),
-            opt("line1", Text),
-            opt("line2", Text),
-            opt("town", Text),
-            opt("postcode", Text),
-            col("marketing_email", Bool),
-            col("marketing_sms", Bool),
-            col("archived", Bool),
-            col("version", Int),
-            col("created_at", Int),
-            col("updated_at", Int),
-        ],
-    },
-    Table {
-        name: "client_keys",
-        clinic_column: "clinic_id",
-        order_by: "client_id",
-        columns: &[
-            col("clinic_id", Id),
-            col("client_id", Id),
-            col("key_id", Int),
-            col("wrapped", Bytes),
-            col("created_at", Int),
-        ],
-    },
-    Table {
-        name: "client_medical",
-        clinic_column: "clinic_id",
-        order_by: "client_id",
-        columns: &[
-            col("clinic_id", Id),
-            col("client_id", Id),
-            col("sealed", Bytes),
-            col("version", Int),
-            col("updated_at", Int),
-            col("updated_by", Id),
-            col("aad_scheme", Int),
-        ],
-    },
-    Table {
-        name: "client_history",
-        clinic_column: "clinic_id",
-        order_by: "client_id, id",
-        columns: &[
-            col("clinic_id", Id),
-            col("client_id", Id),
-            col("id", Id),
-            col("section", Text),
-            col("changed_at", Int),
-            col("changed_by", Id),
-            opt("previous_sealed", Bytes),
-        ],
-    },
-    // The clinic's record of support access; the operators it names belong
-    // to the source installation's platform, like the ids in the chain.
-    Table {
-        name: "support_grants",
-        clinic_column: "clinic_id",
-        order_by: "id",
-        columns: &[
-            col("clinic_id", Id),
-            col("id", Id),
-            col("operator_id", Id),
-            col("reason", Text),
-            col("minutes", Int),
-            col("status", Text),
-            col("requested_at", Int),
-            opt("decided_by", Id),
-            opt("decided_at", Int),
-            opt("expires_at", Int),
-        ],
-    },
-    Table {
-        name: "clinic_settings",
-        clinic_column: "clinic_id",
-        order_by: "clinic_id",
-        columns: &[
-            col("clinic_id", Id),
-            col("time_zone", Text),
-            opt("display_name", Text),
-            opt("line1", Text),
-            opt("line2", Text),
-            opt("town", Text),
-            opt("postcode", Text),
-            opt("regulator", Text),
-            opt("registration_number", Text),
-            opt("licensing_authority", Text),
-            opt("licence_number", Text),
-            col("cancellation_notice_hours", Int),
-            col("reminder_lead_hours", Int),
-            opt("clinical_retention_years", Int),
-            opt("financial_retention_years", Int),
-            col("updated_at", Int),
-            col("updated_by", Id),
-        ],
-    },
-    // The public-slug directory: a slug taken on the target refuses the
-    // import (its unique key), and nothing is written.
-    Table {
-        name: "clinic_slugs",
-        clinic_column: "clinic_id",
-        order_by: "slug",
-        columns: &[col("slug", Text), col("clinic_id", Id)],
-    },
-    Table {
-        name: "audit_heads",
-        clinic_column: "clinic_id",
-        order_by: "clinic_id",
-        columns: &[col("clinic_id", Id), col("seq", Int), col("hash", Bytes)],
-    },
-    Table {
-        name: "audit_events",
-        clinic_column: "clinic_id",
-        order_by: "seq",
-        columns: &[
-            col("clinic_id", Id),
-            col("seq", Int),
-            col("id", Id),
-            col("at", Int),
-            opt("actor_id", Id),
-            opt("client_id", Id),
-            col("sections", Text),
-            col("action", Text),
-            col("purpose", Text),
-            opt("source", Text),
-            opt("detail", Text),
-            col("prev_hash", Bytes),
-            col("hash", Bytes),
-            col("link_version", Int),
-            // Migration 0014; format-1 files written before it lack it.
-            added("actor_kind", Text, 2),
-        ],
-    },
-];
+/// the foreign keys on insert, assembled here from the `TABLES` each store
+/// module declares for the tables it owns (in that module's foreign-key
+/// order; the modules in the order their tables reference each other). A
+/// new clinic table goes in its module's `TABLES` (or in [`NOT_MOVED`],
+/// with the reason), or the schema test fails; a new store module with
+/// clinic tables adds its `TABLES` to this list.
+pub static CLINIC_TABLES: LazyLock<Vec<Table>> = LazyLock::new(|| {
+    [
+        crate::clinics::TABLES,
+        crate::staff::TABLES,
+        crate::clients::TABLES,
+        crate::platform::TABLES,
+        crate::settings::TABLES,
+        crate::audit::TABLES,
+    ]
+    .concat()
+});
 
 /// Tables with a `clinic_id` column that deliberately do not move, and why.
 /// Sign-in state is per installation: after a move everyone signs in again.
@@ -433,7 +333,7 @@ pub async fn write_clinic(
     if tables.iter().any(|g| table(g.table).is_none()) {
         return Err(StoreError::Corrupt("rows for a table that does not move"));
     }
-    for t in CLINIC_TABLES {
+    for t in CLINIC_TABLES.iter() {
         let names: Vec<&str> = t.columns.iter().map(|c| c.name).collect();
         let params: Vec<String> = (1..=t.columns.len()).map(|i| format!("${i}")).collect();
         // Built from the constant table list above, never from input.
@@ -595,11 +495,45 @@ mod tests {
             moved.union(&excluded).copied().collect(),
             "a table with clinic_id is neither in CLINIC_TABLES nor in NOT_MOVED (or one listed there is gone)"
         );
-        for t in CLINIC_TABLES {
+        for t in CLINIC_TABLES.iter() {
             let listed: BTreeSet<String> = t.columns.iter().map(|c| c.name.to_owned()).collect();
             assert_eq!(listed.len(), t.columns.len(), "{}: a column is listed twice", t.name);
             assert_eq!(&listed, &schema[t.name], "{}: columns differ from the schema", t.name);
             assert!(listed.contains(t.clinic_column), "{}", t.name);
+        }
+    }
+
+    /// A sealed column names what opens it: its table has the `client_id`
+    /// whose key opens it and the `version` its associated data names, both
+    /// read by the archive; the clinic column is never carried.
+    #[test]
+    fn the_archive_metadata_of_every_column_is_complete() {
+        for t in CLINIC_TABLES.iter() {
+            let column = |n: &str| t.columns.iter().find(|c| c.name == n);
+            for c in t.columns {
+                if let Archive::Sealed(label) = c.archive {
+                    assert!(!label.is_empty(), "{}.{}", t.name, c.name);
+                    assert!(
+                        column("client_id").is_some_and(|x| x.kind == Kind::Id && x.archive == Archive::Carried),
+                        "{}.{}: a sealed column needs its row's client_id, carried",
+                        t.name,
+                        c.name
+                    );
+                    assert!(
+                        column("version").is_some_and(|x| x.kind == Kind::Int && x.archive == Archive::Carried),
+                        "{}.{}: a sealed column needs its row's version, carried",
+                        t.name,
+                        c.name
+                    );
+                }
+            }
+            if t.name != "clinics" {
+                assert!(
+                    matches!(column(t.clinic_column).map(|c| c.archive), Some(Archive::LeftOut(_))),
+                    "{}: the clinic column is left out of the archive",
+                    t.name
+                );
+            }
         }
     }
 
@@ -650,7 +584,7 @@ mod tests {
     /// have it, and no other column may be missing from any format.
     #[test]
     fn a_column_added_after_a_format_may_be_absent_from_that_formats_files_only() {
-        for t in CLINIC_TABLES {
+        for t in CLINIC_TABLES.iter() {
             for c in t.columns.iter().filter(|c| c.since_format > FIRST_FORMAT) {
                 assert!(
                     c.nullable,

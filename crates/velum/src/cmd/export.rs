@@ -79,8 +79,7 @@ fn run_open(args: &OpenArgs) -> anyhow::Result<ExitCode> {
     {
         bail!("--out: {} already exists; give a new name", out.display());
     }
-    let file = std::fs::read(&args.file).with_context(|| format!("--file: cannot read {}", args.file.display()))?;
-    use velum_app::offboard::{ArchiveError, ArchiveSecret, open_archive};
+    use velum_app::offboard::{ArchiveError, ArchiveSecret, open_archive, open_archive_to};
     if let Some(path) = &args.passphrase_file {
         let text = if path.as_os_str() == "-" {
             let mut line = String::new();
@@ -93,16 +92,66 @@ fn run_open(args: &OpenArgs) -> anyhow::Result<ExitCode> {
                 .with_context(|| format!("--passphrase-file: cannot read {}", path.display()))?
         };
         let passphrase = secrecy::SecretString::from(text.lines().next().unwrap_or_default().to_owned());
-        let opened = open_archive(
-            &file,
-            ArchiveSecret::Passphrase(secrecy::ExposeSecret::expose_secret(&passphrase)),
-        )
-        .map_err(|e| match e {
+        // Opened as it is read: a format-3 archive one chunk at a time,
+        // straight into the output, never whole in memory.
+        let file =
+            std::fs::File::open(&args.file).with_context(|| format!("--file: cannot read {}", args.file.display()))?;
+        let secret = ArchiveSecret::Passphrase(secrecy::ExposeSecret::expose_secret(&passphrase));
+        let named = |e: ArchiveError| match e {
             ArchiveError::WrongPassphrase | ArchiveError::NeedsKey => anyhow::anyhow!("{e}"),
+            ArchiveError::Write(_) => anyhow::anyhow!("--out: {e}"),
             other => anyhow::anyhow!("--file: {other}"),
-        })?;
-        return write_document(args, &opened.0, &opened.1);
+        };
+        match &args.out {
+            Some(out) => {
+                let target = NewFile::prepare("--out", out)?;
+                let mut failed = None;
+                let written = target.write_partial_with(&mut |w| match open_archive_to(&file, secret, w) {
+                    Ok(header) => {
+                        failed = Some(Ok(header));
+                        Ok(())
+                    }
+                    Err(e) => {
+                        failed = Some(Err(e));
+                        Err(std::io::Error::other("not opened"))
+                    }
+                });
+                let header = match (failed, written) {
+                    (Some(Ok(header)), Ok(())) => header,
+                    (Some(Err(e)), _) => {
+                        target.discard();
+                        return Err(named(e));
+                    }
+                    (_, Err(e)) => {
+                        target.discard();
+                        return Err(anyhow::anyhow!("--out: cannot write {}: {e}", out.display()));
+                    }
+                    (None, Ok(())) => {
+                        target.discard();
+                        bail!("--file: the archive was not opened");
+                    }
+                };
+                target.link().inspect_err(|_| target.discard())?;
+                eprintln!(
+                    "Opened the archive of clinic {} (exported {}); wrote {}.",
+                    header.clinic_id,
+                    header.exported_at,
+                    out.display()
+                );
+            }
+            None => {
+                use std::io::Write;
+                let mut stdout = std::io::stdout().lock();
+                open_archive_to(&file, secret, &mut stdout).map_err(named)?;
+                stdout
+                    .write_all(b"\n")
+                    .and_then(|()| stdout.flush())
+                    .context("cannot write to standard output")?;
+            }
+        }
+        return Ok(ExitCode::SUCCESS);
     }
+    let file = std::fs::read(&args.file).with_context(|| format!("--file: cannot read {}", args.file.display()))?;
     let key = match (&args.key, &args.key_file) {
         (Some(k), _) => secrecy::SecretString::from(k.clone()),
         (None, Some(path)) => secrecy::SecretString::from(

@@ -419,9 +419,17 @@ async fn an_offboarded_clinic_leaves_with_an_archive_only_its_owner_can_open_and
     assert_eq!(cert.certificate.rows_deleted["staff"], 2);
     assert_eq!(cert.certificate.keys_destroyed.clinic_key_rows, 1);
     assert_eq!(cert.certificate.keys_destroyed.client_key_rows, 2);
+    // The blobs were queued for deletion in the offboarding's transaction
+    // and deleted by that job right after the commit (checked above).
     assert_eq!(
         serde_json::to_value(&cert.certificate.blobs).unwrap(),
-        serde_json::json!({"deleted": 2})
+        serde_json::json!({"deletion_queued": velum_app::offboard::BLOB_DELETION_QUEUED})
+    );
+    let jobs = app.job_counts(&seeded.operator).await.unwrap();
+    assert!(
+        jobs.iter()
+            .any(|j| j.kind == "offboarded_blobs" && j.state == "done" && j.count == 1),
+        "{jobs:?}"
     );
     let archive_bytes = std::fs::read(&archive).unwrap();
     let facts = cert
