@@ -283,7 +283,9 @@ pub async fn run_restore(args: RestoreArgs) -> anyhow::Result<ExitCode> {
             .map(|e| e.file_name().to_string_lossy().into_owned())
             .filter(|n| n != KEY_FILE)
             .collect();
-        if let Some(first) = others.first() {
+        // Name the database first when it is there: that is what matters.
+        let named = others.iter().find(|n| n.as_str() == DB_FILE).or(others.first());
+        if let Some(first) = named {
             bail!(
                 "--data-dir: {} is not empty (it holds {first}); restore only into a new, empty data directory",
                 dir.display()
