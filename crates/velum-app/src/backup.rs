@@ -1,6 +1,6 @@
 //! Installation backups (`velum backup`, `velum restore`): one file holding
 //! a consistent copy of the whole database, sealed under a key derived from
-//! the master key, in the sealed-file framing ([`crate::sealed_file`]):
+//! the master key, in the sealed-file framing (`sealed_file.rs`):
 //!
 //! ```text
 //! VELUM BACKUP\n
