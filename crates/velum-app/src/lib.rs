@@ -8,6 +8,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod backup;
 pub mod clients;
 pub mod clinics;
 pub mod clock;

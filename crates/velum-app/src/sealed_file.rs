@@ -1,6 +1,6 @@
 //! The one framing of Velum's sealed files: the clinic export (`velum
-//! export`, [`crate::transfer`]) and the offboarding archive
-//! ([`crate::offboard`]). Both are laid out as
+//! export`, [`crate::transfer`]), the offboarding archive
+//! ([`crate::offboard`]) and the installation backup ([`crate::backup`]). All are laid out as
 //!
 //! ```text
 //! <marker line>\n
@@ -41,6 +41,12 @@ pub(crate) const CLINIC_EXPORT: FileKind = FileKind {
 pub(crate) const CLINIC_ARCHIVE: FileKind = FileKind {
     marker: b"VELUM CLINIC ARCHIVE\n",
     aad_tag: "velum.clinic-archive",
+};
+
+/// An installation backup (`velum backup`, [`crate::backup`]).
+pub(crate) const BACKUP: FileKind = FileKind {
+    marker: b"VELUM BACKUP\n",
+    aad_tag: "velum.backup",
 };
 
 /// Why a file's framing did not hold. The module of each kind turns these

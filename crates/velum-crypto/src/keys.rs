@@ -39,6 +39,7 @@ const INFO_KEY_ID: &[u8] = b"velum/key-id/v1";
 const INFO_CLINIC_WRAP: &[u8] = b"velum/clinic-key-wrap/v1";
 const INFO_AUDIT_CHAIN: &[u8] = b"velum/audit-chain/v2";
 const INFO_AUDIT_HEAD_SIGNING: &[u8] = b"velum/audit-head-signing/v1";
+const INFO_BACKUP: &[u8] = b"velum/backup/v1";
 
 // Associated-data labels for wrapped keys. Never change these either.
 const AAD_CLINIC_KEY: &[u8] = b"velum/clinic-key/v1";
@@ -156,6 +157,34 @@ impl MasterKey {
     #[must_use]
     pub fn audit_head_signing_key(&self) -> crate::chain::HeadSigningKey {
         crate::chain::HeadSigningKey::from_seed(&derive(&self.0, INFO_AUDIT_HEAD_SIGNING))
+    }
+
+    /// Seal an installation backup (`velum backup`) into `out`, chunk by
+    /// chunk ([`crate::stream`]), under a key derived from this master key
+    /// (HKDF-SHA256, info `velum/backup/v1`): whoever holds the master key
+    /// can restore it on any machine, and nobody else can read it, so a
+    /// backup is exactly as protected as the data it copies.
+    ///
+    /// # Errors
+    /// `out`'s errors.
+    pub fn seal_backup_stream<W: std::io::Write>(
+        &self,
+        aad: &Aad,
+        out: W,
+    ) -> std::io::Result<crate::stream::SealWriter<W>> {
+        crate::stream::SealWriter::new(&derive(&self.0, INFO_BACKUP), aad, out)
+    }
+
+    /// Open a stream sealed by [`MasterKey::seal_backup_stream`].
+    ///
+    /// # Errors
+    /// As [`ClinicKey::open_stream`].
+    pub fn open_backup_stream<R: std::io::Read>(
+        &self,
+        aad: &Aad,
+        input: R,
+    ) -> std::io::Result<crate::stream::OpenReader<R>> {
+        crate::stream::OpenReader::new(&derive(&self.0, INFO_BACKUP), aad, input)
     }
 
     /// The key that actually wraps clinic keys: derived, so that the master

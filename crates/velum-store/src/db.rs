@@ -71,7 +71,7 @@ pub enum Backend {
 }
 
 #[derive(Clone, Debug)]
-enum Pool {
+pub(crate) enum Pool {
     Sqlite(SqlitePool),
     Pg(PgPool),
 }
@@ -80,7 +80,7 @@ enum Pool {
 /// inside this crate: the app and web layers never see it.
 #[derive(Clone, Debug)]
 pub struct Store {
-    pool: Pool,
+    pub(crate) pool: Pool,
     /// The master key, handed over by the app ([`Store::with_master_key`])
     /// for one purpose: sealing outbox mail and job payloads under their
     /// clinic's key inside the transaction that queues them, and opening

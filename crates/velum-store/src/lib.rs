@@ -14,6 +14,7 @@
 #[macro_use]
 mod db;
 pub mod audit;
+pub mod backup;
 mod bind;
 pub mod clients;
 pub mod clinics;

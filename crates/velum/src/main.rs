@@ -41,6 +41,11 @@ enum Command {
     Export(cmd::export::Args),
     /// Load a clinic from a `velum export` file (same master key).
     Import(cmd::import::Args),
+    /// Write an encrypted, consistent backup of the whole installation while it runs.
+    Backup(cmd::backup::BackupArgs),
+    /// Restore a `velum backup` file into a new, empty data directory (or
+    /// database) and verify it.
+    Restore(cmd::backup::RestoreArgs),
 }
 
 fn main() -> ExitCode {
@@ -64,6 +69,8 @@ fn main() -> ExitCode {
             Command::Audit(c) => cmd::audit::run(c).await,
             Command::Export(args) => cmd::export::run(args).await,
             Command::Import(args) => cmd::import::run(args).await,
+            Command::Backup(args) => cmd::backup::run_backup(args).await,
+            Command::Restore(args) => cmd::backup::run_restore(args).await,
         }
     });
     match result {

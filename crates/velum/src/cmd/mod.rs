@@ -1,4 +1,5 @@
 pub mod audit;
+pub mod backup;
 pub mod clinic;
 pub mod demo;
 pub mod export;
