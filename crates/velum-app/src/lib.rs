@@ -15,6 +15,7 @@ pub mod clock;
 pub mod demo;
 pub mod email;
 mod error;
+pub mod fuzz_checks;
 pub mod housekeeping;
 pub mod jobs;
 pub mod keys;

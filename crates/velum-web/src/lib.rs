@@ -10,6 +10,7 @@
 pub mod api;
 mod error;
 mod extract;
+pub mod fuzz_checks;
 mod middleware;
 mod pages;
 

@@ -51,7 +51,10 @@ velum_core::debug_redacted!(ClientPatch {
 });
 
 impl ClientPatch {
-    fn apply(self, mut to: ClientInput) -> ClientInput {
+    /// The card as typed after this change: `to` with each field given
+    /// replaced.
+    #[must_use]
+    pub fn apply(self, mut to: ClientInput) -> ClientInput {
         let set = |field: &mut String, v: Option<String>| {
             if let Some(v) = v {
                 *field = v;

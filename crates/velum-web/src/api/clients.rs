@@ -400,7 +400,7 @@ pub async fn get(
 
 /// Change a client's contact details; the previous values are kept (sealed).
 #[utoipa::path(patch, path = "/api/v1/clients/{id}", request_body = ClientPatchJson, tag = "clients", security(("bearer" = [])), params(("id" = uuid::Uuid, Path)),
-    responses((status = 200, body = ClientJson), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = ClientJson), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn update(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,

@@ -24,6 +24,7 @@ mod pytools;
 mod settings;
 mod staff;
 mod tenancy;
+mod tenancy_probe;
 mod totp;
 mod transfer;
 mod typed_states;

@@ -1,0 +1,6 @@
+#![no_main]
+//! The `export_file` check of `velum_web::fuzz_checks` under libFuzzer.
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    velum_web::fuzz_checks::check("export_file").expect("a listed target")(data);
+});
