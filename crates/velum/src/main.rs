@@ -41,6 +41,8 @@ enum Command {
     Export(cmd::export::Args),
     /// Load a clinic from a `velum export` file (same master key).
     Import(cmd::import::Args),
+    /// Drive a running server over HTTP and report throughput and latency.
+    Loadtest(cmd::loadtest::Args),
 }
 
 fn main() -> ExitCode {
@@ -64,6 +66,7 @@ fn main() -> ExitCode {
             Command::Audit(c) => cmd::audit::run(c).await,
             Command::Export(args) => cmd::export::run(args).await,
             Command::Import(args) => cmd::import::run(args).await,
+            Command::Loadtest(args) => cmd::loadtest::run(args).await,
         }
     });
     match result {
