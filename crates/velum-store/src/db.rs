@@ -82,11 +82,6 @@ enum Pool {
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: Pool,
-    /// SQLite only: read-only connections beside the one writer, for
-    /// [`Store::begin_read`], so reads run in parallel with each other and
-    /// with the writer (WAL lets readers see the last commit while a write
-    /// is under way). `None` on PostgreSQL, whose pool serves both.
-    readers: Option<SqlitePool>,
     /// The master key, handed over by the app ([`Store::with_master_key`])
     /// for one purpose: sealing outbox mail and job payloads under their
     /// clinic's key inside the transaction that queues them, and opening
@@ -205,27 +200,6 @@ fn is_loopback_host(host: &str) -> bool {
     bare.eq_ignore_ascii_case("localhost") || bare.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
-/// The read-only connections of an SQLite store: as many as the machine
-/// has cores (2 to 4), opened when first needed. Their page caches are
-/// small: SQLite empties a connection's cache whenever another connection
-/// has committed since its last read, and every audited request commits.
-fn sqlite_readers(path: &Path, key: &SecretString) -> SqlitePool {
-    let opts = SqliteConnectOptions::new()
-        .filename(path)
-        .read_only(true)
-        .pragma("key", format!("\"{}\"", key.expose_secret()))
-        .foreign_keys(true)
-        .busy_timeout(Duration::from_secs(10))
-        .pragma("cache_size", "-4096")
-        .disable_statement_logging();
-    let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
-    SqlitePoolOptions::new()
-        .max_connections(u32::try_from(cores.clamp(2, 4)).unwrap_or(2))
-        .min_connections(0)
-        .acquire_timeout(Duration::from_secs(10))
-        .connect_lazy_with(opts)
-}
-
 impl Store {
     /// Open (creating if needed) the encrypted SQLite database at `path`,
     /// keyed with `key` (SQLCipher raw-key literal from the master key), and
@@ -261,28 +235,24 @@ impl Store {
             .pragma("secure_delete", "ON")
             // Statement logging would print the key pragma: never.
             .disable_statement_logging();
-        // One writing connection. Every use case writes (its audit event),
-        // and SQLite runs one writer at a time anyway, so more writers add
-        // no concurrency; they would only throw away each other's page
-        // caches (a connection discards its cache when another one has
-        // written), and with SQLCipher every cache miss is a page
-        // decryption. Reads that need no write go to the read-only
-        // connections beside it (`sqlite_readers`).
+        // One connection. Every use case writes (its audit event), and
+        // SQLite runs one writer at a time anyway, so more connections add no
+        // concurrency; they would only throw away each other's page caches
+        // (a connection discards its cache when another one has written),
+        // and with SQLCipher every cache miss is a page decryption.
         let pool = SqlitePoolOptions::new()
             .max_connections(1)
             .min_connections(1)
             .connect_with(opts)
             .await
             .map_err(not_a_database)?;
-        let mut store = Store {
+        let store = Store {
             pool: Pool::Sqlite(pool),
-            readers: None,
             keys: None,
             chain: Arc::new(chain),
         };
         store.migrate().await?;
         store.check_key(fingerprint).await?;
-        store.readers = Some(sqlite_readers(path, key));
         Ok(store)
     }
 
@@ -307,7 +277,6 @@ impl Store {
             .map_err(|e| StoreError::Unreachable(e.to_string()))?;
         let store = Store {
             pool: Pool::Pg(pool),
-            readers: None,
             keys: None,
             chain: Arc::new(chain),
         };
@@ -476,10 +445,9 @@ impl Store {
     /// # Errors
     /// The database could not start a transaction.
     pub async fn begin_read(&self) -> Result<Tx, StoreError> {
-        let inner = match (&self.pool, &self.readers) {
-            (Pool::Sqlite(_), Some(r)) => TxInner::Sqlite(r.begin().await?),
-            (Pool::Sqlite(p), None) => TxInner::Sqlite(p.begin().await?),
-            (Pool::Pg(p), _) => TxInner::Pg(p.begin().await?),
+        let inner = match &self.pool {
+            Pool::Sqlite(p) => TxInner::Sqlite(p.begin().await?),
+            Pool::Pg(p) => TxInner::Pg(p.begin().await?),
         };
         Ok(Tx {
             inner,
@@ -490,9 +458,6 @@ impl Store {
 
     /// Close the pool (on SQLite this checkpoints the WAL).
     pub async fn close(&self) {
-        if let Some(r) = &self.readers {
-            r.close().await;
-        }
         match &self.pool {
             Pool::Sqlite(p) => p.close().await,
             Pool::Pg(p) => p.close().await,
@@ -760,7 +725,6 @@ mod upgrade_tests {
         (
             Store {
                 pool,
-                readers: None,
                 keys: None,
                 chain,
             },

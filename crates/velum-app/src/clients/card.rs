@@ -205,43 +205,28 @@ impl App {
     /// # Errors
     /// `Forbidden` for a section the role may not read; `NotFound`.
     pub async fn open_card(&self, actor: &Actor, id: ClientId, sections: &[Section]) -> Result<Card, AppError> {
-        let actor = &self.card_access(actor, id, Access::Read, sections).await?;
-        // The card is read in a read transaction (on SQLite a read-only
-        // connection, so reads run side by side), then the read's audit
-        // event is appended and committed before the card is returned: if
-        // the event cannot be written, the read fails.
-        let mut tx = self.store().begin_read().await?;
-        let Some(r) = self.load(&mut tx, actor, id).await? else {
-            drop(tx);
-            let tx = self.begin().await?;
-            return Err(self.not_found(tx, actor, id, sections).await);
-        };
-        let scope = actor.scope();
-        let medical = if sections.contains(&Section::Medical) {
-            match self.read_medical(&mut tx, &scope, id).await {
-                Ok(m) => Some(m),
-                Err(AppError::Integrity) => return Err(self.integrity_failure(tx, actor, id).await),
-                Err(e) => return Err(e),
-            }
-        } else {
-            None
-        };
-        drop(tx);
-        let card = Card {
-            header: header(&r),
-            contact: sections.contains(&Section::Contact).then(|| contact(&r)),
-            medical,
-            marketing: sections.contains(&Section::Marketing).then_some(Marketing {
-                email: r.marketing_email,
-                sms: r.marketing_sms,
-            }),
-            tabs: tabs_for(actor.role),
-        };
-        let mut tx = self.begin().await?;
-        self.audit(&mut tx, event(actor, AuditAction::Read, Some(id), sections, None))
-            .await?;
-        tx.commit().await?;
-        Ok(card)
+        self.with_card(actor, id, Access::Read, sections, async |c| {
+            let medical = if sections.contains(&Section::Medical) {
+                Some(self.read_medical(&mut c.tx, &c.scope, id).await?)
+            } else {
+                None
+            };
+            let r = &c.card;
+            Ok(Done::audited(
+                AuditAction::Read,
+                Card {
+                    header: header(r),
+                    contact: sections.contains(&Section::Contact).then(|| contact(r)),
+                    medical,
+                    marketing: sections.contains(&Section::Marketing).then_some(Marketing {
+                        email: r.marketing_email,
+                        sms: r.marketing_sms,
+                    }),
+                    tabs: tabs_for(c.actor.role),
+                },
+            ))
+        })
+        .await
     }
 
     /// Archive (or restore) a card. Archived cards leave the default search.
