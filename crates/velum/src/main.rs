@@ -46,6 +46,8 @@ enum Command {
     /// Restore a `velum backup` file into a new, empty data directory (or
     /// database) and verify it.
     Restore(cmd::backup::RestoreArgs),
+    /// Drive a running server over HTTP and report throughput and latency.
+    Loadtest(cmd::loadtest::Args),
 }
 
 fn main() -> ExitCode {
@@ -71,6 +73,7 @@ fn main() -> ExitCode {
             Command::Import(args) => cmd::import::run(args).await,
             Command::Backup(args) => cmd::backup::run_backup(args).await,
             Command::Restore(args) => cmd::backup::run_restore(args).await,
+            Command::Loadtest(args) => cmd::loadtest::run(args).await,
         }
     });
     match result {

@@ -93,8 +93,9 @@ const EMPTY_CURRENT_PASSWORD: &str = "is empty. Enter your current password";
 pub const SETUP_LINK_LIFETIME: SignedDuration = SignedDuration::from_hours(72);
 pub const RESET_LINK_LIFETIME: SignedDuration = SignedDuration::from_hours(1);
 /// A session is marked as used at most this often (a write per request
-/// would serialise every page view).
-const TOUCH_EVERY: SignedDuration = SignedDuration::from_secs(15);
+/// would serialise every page view), so the idle timeout counts from a use
+/// at most this much before the last one: it holds to within a minute.
+const TOUCH_EVERY: SignedDuration = SignedDuration::from_mins(1);
 
 /// Which step a session is at.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -5,5 +5,6 @@ pub mod demo;
 pub mod export;
 pub mod import;
 pub mod keys;
+pub mod loadtest;
 pub mod migrate;
 pub mod serve;

@@ -7,7 +7,7 @@ use jiff::SignedDuration;
 use serde_json::{Value, json};
 use velum_app::Clock;
 use velum_core::Role;
-use velum_testkit::{TestApp, code_at};
+use velum_testkit::{TestApp, code_at, with_db};
 
 /// The newest page of a clinic's audit trail as (action, detail).
 async fn trail(t: &TestApp, owner: &velum_testkit::Staff) -> Vec<(String, String)> {
@@ -173,6 +173,50 @@ async fn sessions_end_after_idle_time_and_absolute_lifetime() {
         }
     }
     assert_eq!(api.get("/api/v1/clients").await.status(), 401, "12-hour absolute limit");
+}
+
+/// Using a session is written down at most once a minute, not on every
+/// request; the idle timeout therefore holds to within a minute of the last
+/// use (ASVS 7.3.1).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_is_marked_used_at_most_once_a_minute() {
+    let t = TestApp::spawn().await;
+    let clinic = t.clinic("Alpha").await;
+    let owner = clinic.owner();
+    let api = t.login(owner).await;
+    let signed_in = t.clock.now();
+    let last_seen = || async {
+        with_db!(t, |c| sqlx::query_scalar::<_, i64>(
+            "SELECT last_seen_at FROM sessions WHERE clinic_id = $1 AND staff_id = $2"
+        )
+        .bind(owner.clinic.as_uuid())
+        .bind(owner.id.as_uuid())
+        .fetch_one(&mut c)
+        .await
+        .unwrap())
+    };
+    let micros = |d: SignedDuration| (signed_in + d).as_microsecond();
+
+    t.clock.advance(SignedDuration::from_secs(59));
+    assert_eq!(api.get("/api/v1/clients").await.status(), 200);
+    assert_eq!(last_seen().await, micros(SignedDuration::ZERO), "59 s: not written");
+    t.clock.advance(SignedDuration::from_secs(1));
+    assert_eq!(api.get("/api/v1/clients").await.status(), 200);
+    let recorded = SignedDuration::from_mins(1);
+    assert_eq!(last_seen().await, micros(recorded), "a minute: written");
+    t.clock.advance(SignedDuration::from_secs(59));
+    assert_eq!(api.get("/api/v1/clients").await.status(), 200);
+    assert_eq!(last_seen().await, micros(recorded), "59 s after the write: not written");
+
+    // Idle since that last use: the session ends 30 minutes after the use
+    // that was written down, 29 minutes 1 second after the last one.
+    t.clock
+        .advance(SignedDuration::from_mins(30) - SignedDuration::from_secs(59));
+    assert_eq!(
+        t.clock.now().as_microsecond(),
+        micros(recorded + velum_app::auth::IDLE_TIMEOUT)
+    );
+    assert_eq!(api.get("/api/v1/clients").await.status(), 401);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -15,6 +15,7 @@ mod hosted_api;
 mod https;
 mod invite;
 mod keys;
+mod loadtest;
 mod logs;
 mod mail;
 mod medical_integrity;
