@@ -14,9 +14,11 @@
 //! [`App::offboard_clinic`] does it in one transaction, in this order.
 //! Before it, when a blob store is configured and the owner asked to leave,
 //! the clinic's key rows are read in a short read transaction and its blobs
-//! are listed, fetched and opened with no transaction open, so no database
-//! connection waits on the blob store while reading them; step 4 refuses
-//! (`Changed`, nothing deleted) if the key rows differ from those.
+//! are listed, fetched and opened with no transaction open (each sealed
+//! again under a one-off key into an unnamed temporary file, the spool), so
+//! no database connection waits on the blob store while reading them; step
+//! 4 refuses (`Changed`, nothing deleted) if the key rows it reads differ
+//! from those.
 //!
 //! 1. policy: only a platform operator (or the command line, which holds
 //!    the master key and completes only what the owner asked for), only a
@@ -83,9 +85,11 @@
 //! the passphrase in one piece ([`velum_crypto::seal`]'s format), format 1
 //! under a one-off key shown once (it opens with `--key`). The document is
 //! written and sealed as its rows are read, so neither it nor the archive
-//! is ever whole in memory (the blobs, fetched before the transaction, are
-//! held until written); `velum export open` opens a format-3 archive as it reads it ([`open_archive_to`]: one chunk
-//! at a time from the file into the output), formats 1 and 2 whole.
+//! is ever whole in memory (the blobs, fetched before the transaction, wait
+//! in a spool file sealed under a one-off key, each read back as its client
+//! is written); `velum export open` opens a format-3 archive as it reads it
+//! ([`open_archive_to`]: one chunk at a time from the file into the
+//! output), formats 1 and 2 whole.
 //!
 //! - `clinic`: id, name, status, created;
 //! - `staff`: id, email, name, role, disabled, two-step sign-in set up,
@@ -982,11 +986,83 @@ fn seal_archive(header: &ArchiveHeader, document: &Value, key: &ArchiveKey) -> R
     Ok(CLINIC_ARCHIVE.assemble(&header_bytes, &sealed))
 }
 
-/// One blob of the clinic, opened (or not, when its client's key is gone).
+/// One blob of the clinic, opened and spooled (or not, when its client's
+/// key is gone).
 struct BlobFile {
     client: ClientId,
     id: BlobId,
-    content: Option<Vec<u8>>,
+    content: Option<Spooled>,
+}
+
+/// Where the clinic's opened blobs wait between their fetching, before the
+/// offboarding's transaction, and their writing into the archive: an
+/// unnamed temporary file, each blob sealed in it under a one-off key held
+/// only in memory, so the blobs are never all in memory and never on disk
+/// in the clear.
+struct Spool {
+    file: std::fs::File,
+    key: ArchiveKey,
+    end: u64,
+    count: u64,
+}
+
+/// A blob in a [`Spool`].
+struct Spooled {
+    spool: std::sync::Arc<std::sync::Mutex<Spool>>,
+    offset: u64,
+    len: u64,
+    index: u64,
+}
+
+fn spool_aad(index: u64) -> Aad {
+    Aad::record_version("offboarding.spool/v1", &[], index)
+}
+
+impl Spool {
+    fn new() -> std::io::Result<std::sync::Arc<std::sync::Mutex<Spool>>> {
+        Ok(std::sync::Arc::new(std::sync::Mutex::new(Spool {
+            file: tempfile::tempfile()?,
+            key: ArchiveKey::generate(),
+            end: 0,
+            count: 0,
+        })))
+    }
+
+    /// Seal `content` into the spool.
+    fn put(spool: &std::sync::Arc<std::sync::Mutex<Spool>>, content: &[u8]) -> std::io::Result<Spooled> {
+        use std::io::{Seek, Write};
+        let mut s = spool
+            .lock()
+            .map_err(|_| std::io::Error::other("the blob spool is poisoned"))?;
+        let index = s.count;
+        let sealed = s.key.seal(content, &spool_aad(index));
+        let offset = s.end;
+        s.file.seek(std::io::SeekFrom::Start(offset))?;
+        s.file.write_all(&sealed)?;
+        s.end += sealed.len() as u64;
+        s.count += 1;
+        Ok(Spooled {
+            spool: spool.clone(),
+            offset,
+            len: sealed.len() as u64,
+            index,
+        })
+    }
+}
+
+impl Spooled {
+    /// The blob's content, read back and opened.
+    fn read(&self) -> Result<Vec<u8>, AppError> {
+        use std::io::{Read, Seek};
+        let failed = |_| AppError::Internal("offboarding archive: cannot read a spooled blob".into());
+        let mut s = self.spool.lock().map_err(|_| corrupt("the blob spool is poisoned"))?;
+        s.file.seek(std::io::SeekFrom::Start(self.offset)).map_err(failed)?;
+        let mut sealed = vec![0u8; usize::try_from(self.len).map_err(|_| corrupt("a spooled blob is too large"))?];
+        s.file.read_exact(&mut sealed).map_err(failed)?;
+        s.key
+            .open(&sealed, &spool_aad(self.index))
+            .map_err(|_| corrupt("a spooled blob does not open"))
+    }
 }
 
 type Row = Map<String, Value>;
@@ -1619,11 +1695,14 @@ async fn write_archive_document(
             let mut files = Vec::new();
             for f in by_client.remove(&id).unwrap_or_default() {
                 match f.content {
-                    Some(content) if keys.contains_key(&id) => files.push(json!({
-                        "id": f.id.to_string(),
-                        "bytes": content.len(),
-                        "content_base64": B64.encode(&content),
-                    })),
+                    Some(spooled) if keys.contains_key(&id) => {
+                        let content = spooled.read()?;
+                        files.push(json!({
+                            "id": f.id.to_string(),
+                            "bytes": content.len(),
+                            "content_base64": B64.encode(&content),
+                        }));
+                    }
                     _ => unreadable_files.push(json!({"client_id": f.client.to_string(), "id": f.id.to_string()})),
                 }
             }
@@ -2457,13 +2536,17 @@ impl App {
             .filter_map(|r| Some((r.uuid("client_id").ok()?, r)))
             .collect();
         let mut files = Vec::with_capacity(ids.len());
+        let spool = Spool::new().map_err(OffboardError::Save)?;
         for (client, id) in ids {
             let key = key_rows
                 .get(&client.as_uuid())
                 .map(|r| client_key_of(clinic_keys, clinic, *r))
                 .transpose()?;
             let content = match key {
-                Some(key) => Some(store.get(clinic, client, id, &key).await.map_err(failed)?),
+                Some(key) => {
+                    let content = store.get(clinic, client, id, &key).await.map_err(failed)?;
+                    Some(Spool::put(&spool, &content).map_err(OffboardError::Save)?)
+                }
                 None => None,
             };
             files.push(BlobFile { client, id, content });
