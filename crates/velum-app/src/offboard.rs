@@ -1296,7 +1296,7 @@ fn client_key_of(
 /// How many clients (with their keys, medical summaries and history), audit
 /// events or rows of a generically archived table the archive reads and
 /// writes at a time: memory holds one page, whatever the clinic's size.
-const ARCHIVE_PAGE: i64 = 500;
+pub const ARCHIVE_PAGE: i64 = 500;
 
 /// Where the archive's rows come from, a page at a time: the offboarding's
 /// snapshot transaction ([`transfer::read_page`]), or rows in memory (the
