@@ -33,6 +33,7 @@ use velum_crypto::MasterKey;
 use velum_crypto::stream::{OpenReader, SealWriter};
 use velum_store::Tx;
 use velum_store::backup as store;
+pub use velum_store::backup::migrations_applied;
 
 use crate::sealed_file::{BACKUP, FrameError};
 use crate::{App, AppError};

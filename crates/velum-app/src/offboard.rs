@@ -118,8 +118,8 @@
 //!
 //! A JSON document: `certificate` (clinic id and name, when, by whom, the
 //! two parties, the archive's SHA-256 and size or `null`, the clinic
-//! chain's final head, rows deleted per table, key rows destroyed, blobs
-//! deleted, which copies remain readable), `certificate_sha256`, and
+//! chain's final head, rows deleted per table, key rows destroyed, the
+//! blob deletion queued, which copies remain readable), `certificate_sha256`, and
 //! `recorded_in` (the platform-chain event's number and hash). The hash is
 //! over `certificate` written as compact JSON with object keys sorted
 //! (`jq -cjS .certificate FILE | sha256sum` gives it), and the platform
@@ -238,6 +238,24 @@ const DOCUMENT_KEYS: &[&str] = &[
     "audit",
     "contents",
 ];
+
+/// Each clinic table archived generically (without an exporter of its
+/// own), as `(table, clinic column, order_by column, has a sealed
+/// column)`: the generic exporter pages it by `order_by` and opens its
+/// sealed columns with the row's client key, so the schema test checks
+/// that its key is `(clinic column, order_by)` and that a sealed one has
+/// one row per client.
+#[must_use]
+pub fn archived_generically() -> Vec<(&'static str, &'static str, &'static str, bool)> {
+    velum_store::transfer::CLINIC_TABLES
+        .iter()
+        .filter(|t| !has_own_exporter(t.name))
+        .map(|t| {
+            let sealed = t.columns.iter().any(|c| matches!(c.archive, Archive::Sealed(_)));
+            (t.name, t.clinic_column, t.order_by, sealed)
+        })
+        .collect()
+}
 
 /// Does the table have an exporter of its own?
 fn has_own_exporter(table: &str) -> bool {
@@ -575,8 +593,8 @@ pub enum Blobs {
 /// `App::delete_offboarded_blobs` and the job queue.
 pub const BLOB_DELETION_QUEUED: &str = "every object of the clinic in the blob store is deleted by a background job \
      queued in the same transaction as this certificate, run right after it is committed and retried with back-off \
-     until the store answers (a deletion that never succeeds is kept as a failed job); until then the objects are \
-     sealed under the client keys destroyed above";
+     (30 attempts over about 13 hours; a deletion that still fails is kept as a failed job for the operator to see); \
+     until then the objects are sealed under the client keys destroyed above";
 
 /// Attempts a blob deletion job gets before it is kept as failed.
 pub const BLOB_DELETION_ATTEMPTS: i64 = 30;

@@ -71,6 +71,14 @@ pub async fn export_snapshot(tx: &mut Tx) -> Result<Option<String>, StoreError> 
     }
 }
 
+/// How many migrations this build applies (the same on both backends): the
+/// row count of `_sqlx_migrations` in a database it has migrated, so a
+/// backup's manifest says which schema it holds.
+#[must_use]
+pub fn migrations_applied() -> i64 {
+    i64::try_from(crate::migrations::SQLITE_MIGRATIONS.iter().count()).unwrap_or(i64::MAX)
+}
+
 /// The number of rows of every table of the schema (the migrations' own
 /// table included), as `tx` sees them.
 ///

@@ -88,6 +88,60 @@ fn pg_source(url: &str) -> String {
     format!("postgres://{host}/{path}")
 }
 
+/// `program` (`pg_dump`, `pg_restore`) pointed at `url`, with the URL's
+/// password handed over in the child's environment (`PGPASSWORD`), never on
+/// its command line, where any local user could read it while it runs.
+fn pg_tool(program: &str, url: &str) -> std::process::Command {
+    let mut cmd = std::process::Command::new(program);
+    let (url, password) = split_password(url);
+    if let Some(p) = password {
+        cmd.env("PGPASSWORD", p);
+    }
+    cmd.arg(format!("--dbname={url}"));
+    cmd
+}
+
+/// The URL without the password of its user part, and that password
+/// (percent-decoded, as libpq reads it).
+fn split_password(url: &str) -> (String, Option<String>) {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return (url.to_owned(), None);
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    let Some((userinfo, host)) = authority.rsplit_once('@') else {
+        return (url.to_owned(), None);
+    };
+    let Some((user, password)) = userinfo.split_once(':') else {
+        return (url.to_owned(), None);
+    };
+    (
+        format!("{scheme}://{user}@{host}{tail}"),
+        Some(percent_decode(password)),
+    )
+}
+
+fn percent_decode(s: &str) -> String {
+    let mut out = Vec::with_capacity(s.len());
+    let mut bytes = s.bytes();
+    while let Some(b) = bytes.next() {
+        let hex = (b == b'%').then(|| bytes.clone().take(2).collect::<Vec<u8>>());
+        match hex
+            .as_deref()
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .filter(|h| h.len() == 2)
+            .and_then(|h| u8::from_str_radix(h, 16).ok())
+        {
+            Some(v) => {
+                out.push(v);
+                bytes.nth(1);
+            }
+            None => out.push(b),
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 fn remove_quietly(paths: &[PathBuf]) {
     for p in paths {
         let _ = std::fs::remove_file(p);
@@ -175,12 +229,11 @@ async fn write_backup(
         manifest.database_bytes = snapshot.database_bytes;
         manifest.counts = snapshot.counts.clone();
         let mut writer = BackupWriter::start(key, &manifest, out)?;
-        let mut child = std::process::Command::new("pg_dump")
+        let mut child = pg_tool("pg_dump", url)
             .args(["--format=custom", "--no-owner", "--no-privileges"])
             .arg(format!("--snapshot={}", snapshot.id))
-            .arg(format!("--dbname={url}"))
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
+            .stderr(Stdio::inherit())
             .spawn()
             .context("cannot run pg_dump (Debian: postgresql-client)")?;
         let mut stdout = child.stdout.take().context("pg_dump's output")?;
@@ -189,15 +242,11 @@ async fn write_backup(
             std::io::copy(&mut progress.wrap_read(&mut stdout), &mut writer).context("--to: cannot write")?;
             Ok(())
         });
-        let output = tokio::task::block_in_place(|| child.wait_with_output())?;
+        let status = tokio::task::block_in_place(|| child.wait())?;
         progress.finish_and_clear();
         snapshot.end().await?;
-        if !output.status.success() {
-            let err = String::from_utf8_lossy(&output.stderr);
-            bail!(
-                "--database-url: pg_dump failed: {}",
-                err.lines().next().unwrap_or("no message")
-            );
+        if !status.success() {
+            bail!("--database-url: pg_dump failed ({status}; its message is above)");
         }
         copied?;
         writer.finish()?
@@ -298,6 +347,19 @@ pub async fn run_restore(args: RestoreArgs) -> anyhow::Result<ExitCode> {
     let (manifest, mut reader) =
         backup::open(&key, BufReader::new(file)).map_err(|e| anyhow::anyhow!("--from: {e}"))?;
     drop(key);
+    // The restored copy is verified against the manifest's row counts, which
+    // only a binary with the same migrations can do before it migrates
+    // anything: a backup of another schema is restored by the release that
+    // made it, and the upgrade happens when the new release next starts.
+    let ours = backup::migrations_applied();
+    let theirs = manifest.counts.get("_sqlx_migrations").copied().unwrap_or(0);
+    if theirs != ours {
+        bail!(
+            "--from: the backup holds schema {theirs} (made by Velum {}), this Velum has schema {ours}; \
+             restore it with the release that made it, then start this one to upgrade",
+            manifest.velum_version
+        );
+    }
     match (manifest.backend.as_str(), &args.data.database_url) {
         ("sqlite", None) | ("postgres", Some(_)) => {}
         ("sqlite", Some(_)) => {
@@ -311,23 +373,29 @@ pub async fn run_restore(args: RestoreArgs) -> anyhow::Result<ExitCode> {
         "restore",
     );
     if let Some(url) = &args.data.database_url {
-        let mut child = std::process::Command::new("pg_restore")
+        let mut child = pg_tool("pg_restore", url)
             .args([
                 "--no-owner",
                 "--no-privileges",
                 "--single-transaction",
                 "--exit-on-error",
             ])
-            .arg(format!("--dbname={url}"))
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
-            .stderr(Stdio::piped())
+            .stderr(Stdio::inherit())
             .spawn()
             .context("cannot run pg_restore (Debian: postgresql-client)")?;
         let mut stdin = child.stdin.take().context("pg_restore's input")?;
         let copied = tokio::task::block_in_place(|| std::io::copy(&mut progress.wrap_read(&mut reader), &mut stdin));
         progress.finish_and_clear();
         if let Err(e) = copied {
+            // pg_restore stopped reading because it failed: say so, not that
+            // the file is damaged (its single transaction has rolled back).
+            if let Ok(Some(status)) = child.try_wait()
+                && !status.success()
+            {
+                bail!("--database-url: pg_restore failed ({status}; its message is above); nothing was restored");
+            }
             // The body did not open to its end: stop pg_restore before it
             // commits anything.
             let _ = child.kill();
@@ -335,13 +403,9 @@ pub async fn run_restore(args: RestoreArgs) -> anyhow::Result<ExitCode> {
             bail!("--from: the backup is damaged ({e}); nothing was restored");
         }
         drop(stdin);
-        let output = tokio::task::block_in_place(|| child.wait_with_output())?;
-        if !output.status.success() {
-            let err = String::from_utf8_lossy(&output.stderr);
-            bail!(
-                "--database-url: pg_restore failed: {}",
-                err.lines().next().unwrap_or("no message")
-            );
+        let status = tokio::task::block_in_place(|| child.wait())?;
+        if !status.success() {
+            bail!("--database-url: pg_restore failed ({status}; its message is above)");
         }
     } else {
         let dir = args.data.data_dir.as_ref().context("--data-dir")?;
@@ -426,6 +490,30 @@ async fn verify_restored(data: &DataArgs, manifest: &Manifest) -> anyhow::Result
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_pg_tool_gets_the_password_in_its_environment_not_its_arguments() {
+        assert_eq!(
+            super::split_password("postgres://velum:s3%40cret@db.example:5432/velum?sslmode=require"),
+            (
+                "postgres://velum@db.example:5432/velum?sslmode=require".to_owned(),
+                Some("s3@cret".to_owned())
+            )
+        );
+        assert_eq!(
+            super::split_password("postgres://velum@localhost/velum"),
+            ("postgres://velum@localhost/velum".to_owned(), None)
+        );
+        assert_eq!(super::split_password("postgres:///velum").1, None);
+        let cmd = super::pg_tool("pg_dump", "postgres://u:p%2Fw@h/d");
+        let args: Vec<_> = cmd.get_args().map(|a| a.to_string_lossy().into_owned()).collect();
+        assert_eq!(args, ["--dbname=postgres://u@h/d"]);
+        let env: Vec<_> = cmd.get_envs().collect();
+        assert_eq!(
+            env,
+            [(std::ffi::OsStr::new("PGPASSWORD"), Some(std::ffi::OsStr::new("p/w")))]
+        );
+    }
+
     #[test]
     fn the_source_of_a_pg_backup_names_no_credentials() {
         assert_eq!(

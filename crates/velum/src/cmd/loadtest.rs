@@ -50,6 +50,12 @@ pub struct Args {
     /// Print the results as JSON instead of a table.
     #[arg(long)]
     json: bool,
+    /// Allow a server that is not on this machine. The harness sends the
+    /// password and a sign-in code over plain HTTP and creates synthetic
+    /// clients (with their audit events) in the clinic it signs in to, so
+    /// by default it only drives a server on a loopback address.
+    #[arg(long)]
+    allow_remote: bool,
 }
 
 /// The operations, in the order they run and are reported.
@@ -115,7 +121,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     if !(args.seconds.is_finite() && args.seconds > 0.0 && args.seconds <= 86_400.0) {
         bail!("--seconds: must be a number of seconds above 0 (at most a day)");
     }
-    let base = parse_base_url(&args.url)?;
+    let base = parse_base_url(&args.url, args.allow_remote)?;
     let account = read_account(&args.credentials)?;
     let setup = http_client()?;
     let token = sign_in(&setup, &base, &account).await?;
@@ -167,8 +173,8 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
 }
 
 /// `--url` without a trailing slash; plain HTTP only (this build of the
-/// harness has no TLS client).
-fn parse_base_url(url: &str) -> anyhow::Result<String> {
+/// harness has no TLS client), and a loopback host unless `allow_remote`.
+fn parse_base_url(url: &str, allow_remote: bool) -> anyhow::Result<String> {
     let trimmed = url.trim().trim_end_matches('/');
     let Some(rest) = trimmed.strip_prefix("http://") else {
         if trimmed.starts_with("https://") {
@@ -180,8 +186,17 @@ fn parse_base_url(url: &str) -> anyhow::Result<String> {
         bail!("--url: expected http://HOST:PORT, got {url:?}");
     }
     let parsed = reqwest::Url::parse(trimmed).map_err(|e| anyhow::anyhow!("--url: {e}"))?;
-    if parsed.host_str().is_none() {
+    let Some(host) = parsed.host_str() else {
         bail!("--url: no host in {url:?}");
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let loopback =
+        host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|a| a.is_loopback());
+    if !loopback && !allow_remote {
+        bail!(
+            "--url: {url:?} is not on this machine; the harness sends a password over plain HTTP and writes \
+             synthetic clients, so give --allow-remote to drive another machine's server"
+        );
     }
     Ok(trimmed.to_owned())
 }
@@ -549,8 +564,21 @@ mod tests {
     #[test]
     fn the_url_must_be_plain_http_with_a_host() {
         assert_eq!(
-            parse_base_url("http://127.0.0.1:8080/").unwrap(),
+            parse_base_url("http://127.0.0.1:8080/", false).unwrap(),
             "http://127.0.0.1:8080"
+        );
+        assert_eq!(
+            parse_base_url("http://localhost:8080", false).unwrap(),
+            "http://localhost:8080"
+        );
+        assert_eq!(parse_base_url("http://[::1]:8080", false).unwrap(), "http://[::1]:8080");
+        let e = parse_base_url("http://clinic.example:8080", false)
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("--url:") && e.contains("--allow-remote"), "{e}");
+        assert_eq!(
+            parse_base_url("http://clinic.example:8080", true).unwrap(),
+            "http://clinic.example:8080"
         );
         for bad in [
             "127.0.0.1:8080",
@@ -559,7 +587,7 @@ mod tests {
             "ftp://x",
             "http://a b",
         ] {
-            let e = parse_base_url(bad).unwrap_err().to_string();
+            let e = parse_base_url(bad, true).unwrap_err().to_string();
             assert!(e.starts_with("--url:"), "{bad}: {e}");
         }
     }

@@ -219,6 +219,53 @@ async fn a_changed_backup_is_refused_and_nothing_is_restored() {
     ok(&velum(&restore_args(&target, &file)));
 }
 
+/// A backup is verified against its manifest's row counts before anything
+/// is migrated, so one of another schema (another release's migrations)
+/// is refused with what to do, and nothing is restored.
+#[tokio::test]
+async fn a_backup_of_another_schema_is_refused_by_name() {
+    let backend = Backend::from_env();
+    let source = Place::new(backend).await;
+    let (app, _) = seeded(&source, 2).await;
+    app.close().await;
+    let out_dir = tempfile::tempdir().unwrap();
+    let file = out_dir.path().join("velum.backup");
+    ok(&velum(&backup_args(&source, &file)));
+
+    // The same body under a manifest that says one migration fewer, sealed
+    // and checksummed as a real backup of that schema would be.
+    let key = velum_testkit::test_master_key();
+    let reader = std::io::BufReader::new(std::fs::File::open(&file).unwrap());
+    let (mut manifest, mut body) = velum_app::backup::open(&key, reader).unwrap();
+    let ours = velum_app::backup::migrations_applied();
+    assert_eq!(manifest.counts.get("_sqlx_migrations"), Some(&ours));
+    manifest.counts.insert("_sqlx_migrations".to_owned(), ours - 1);
+    let older = out_dir.path().join("older.backup");
+    let mut writer =
+        velum_app::backup::BackupWriter::start(&key, &manifest, std::fs::File::create(&older).unwrap()).unwrap();
+    std::io::copy(&mut body, &mut writer).unwrap();
+    writer.finish().unwrap();
+    let sum = velum_app::backup::file_sha256(&older, &|_| {}).unwrap();
+    std::fs::write(older.with_extension("backup.sha256"), format!("{sum}  older.backup\n")).unwrap();
+
+    let target = Place::new(backend).await;
+    refused(
+        &velum(&restore_args(&target, &older)),
+        &[
+            "--from",
+            &format!("schema {}", ours - 1),
+            "restore it with the release that made it",
+        ],
+    );
+    if target.pg.is_none() {
+        let left: Vec<_> = std::fs::read_dir(target.dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(left, vec![std::ffi::OsString::from("master.key")]);
+    }
+}
+
 #[tokio::test]
 async fn restore_refuses_a_target_that_holds_data_or_a_missing_checksum() {
     let backend = Backend::from_env();
