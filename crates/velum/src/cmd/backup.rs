@@ -158,14 +158,18 @@ pub async fn run_backup(args: BackupArgs) -> anyhow::Result<ExitCode> {
     let key = crate::config::data_key(&args.data)?;
     let app = crate::config::open_app(&args.data, MailArgs::offline()).await?;
     let partial = with_suffix(&to, ".partial");
-    let snapshot_file = with_suffix(&to, ".snapshot");
+    // SQLite writes the snapshot with the process's umask: it goes in a
+    // private (0700) directory of its own beside the backup, removed with
+    // everything in it when done, and never in the way of the next run.
+    let parent = to.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let scratch = tempfile::Builder::new()
+        .prefix(".velum-backup-")
+        .tempdir_in(parent)
+        .with_context(|| format!("--to: cannot make a private scratch directory beside {}", to.display()))?;
+    let snapshot_file = scratch.path().join("snapshot.db");
     let result = write_backup(&app, &key, &args.data, &to, &partial, &snapshot_file).await;
     app.close().await;
-    remove_quietly(&[
-        snapshot_file.clone(),
-        with_suffix(&snapshot_file, "-wal"),
-        with_suffix(&snapshot_file, "-shm"),
-    ]);
+    drop(scratch);
     let (manifest, written) = match result {
         Ok(v) => v,
         Err(e) => {
