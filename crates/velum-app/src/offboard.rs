@@ -14,9 +14,11 @@
 //! [`App::offboard_clinic`] does it in one transaction, in this order.
 //! Before it, when a blob store is configured and the owner asked to leave,
 //! the clinic's key rows are read in a short read transaction and its blobs
-//! are listed, fetched and opened with no transaction open, so no database
-//! connection waits on the blob store while reading them; step 4 refuses
-//! (`Changed`, nothing deleted) if the key rows differ from those.
+//! are listed, fetched and opened with no transaction open (each sealed
+//! again under a one-off key into an unnamed temporary file, the spool), so
+//! no database connection waits on the blob store while reading them; step
+//! 4 refuses (`Changed`, nothing deleted) if the key rows it reads differ
+//! from those.
 //!
 //! 1. policy: only a platform operator (or the command line, which holds
 //!    the master key and completes only what the owner asked for), only a
@@ -28,13 +30,17 @@
 //!    happens; the same operator twice is refused and audited);
 //! 3. a `clinic_offboarded` event in the clinic's own chain (who, when), so
 //!    the trail the clinic takes away ends with the record of its export;
-//! 4. when the owner asked: every row of the clinic read in one snapshot,
+//! 4. when the owner asked: the clinic's rows read in one snapshot a page
+//!    at a time ([`ARCHIVE_PAGE`] clients with their keys, medical
+//!    summaries and history, or audit events, or rows of another table),
 //!    opened (client keys unwrapped, medical summaries and earlier versions
-//!    decrypted) and laid out as one JSON document (see [the
-//!    archive](#the-archive)), with the clinic's blobs fetched before the
-//!    transaction (see above), then sealed to the owner's passphrase and
-//!    handed to `save`, which must make it durable. If `save` fails,
-//!    nothing has been deleted. Without the owner, no archive is made;
+//!    decrypted) and written out as one JSON document (see [the
+//!    archive](#the-archive)) as they are read, with the clinic's blobs
+//!    fetched before the transaction (see above), sealed to the owner's
+//!    passphrase as it is written into an unnamed temporary file and hashed
+//!    on the way; then the file is handed to `save`, which must make it
+//!    durable. If `save` fails, nothing has been deleted. Without the
+//!    owner, no archive is made;
 //! 5. every row of the clinic deleted, keys first in effect
 //!    (`clinic_keys`, `client_keys`: crypto-shredding every copy left in
 //!    backups), the `clinics` row kept as a tombstone with status
@@ -78,9 +84,12 @@
 //! pretty-printed JSON. Earlier formats still open: format 2 was sealed to
 //! the passphrase in one piece ([`velum_crypto::seal`]'s format), format 1
 //! under a one-off key shown once (it opens with `--key`). The document is
-//! still built whole in memory before it is sealed; `velum export open`
-//! opens a format-3 archive as it reads it ([`open_archive_to`]: one chunk
-//! at a time from the file into the output), formats 1 and 2 whole.
+//! written and sealed as its rows are read, so neither it nor the archive
+//! is ever whole in memory (the blobs, fetched before the transaction, wait
+//! in a spool file sealed under a one-off key, each read back as its client
+//! is written); `velum export open` opens a format-3 archive as it reads it
+//! ([`open_archive_to`]: one chunk at a time from the file into the
+//! output), formats 1 and 2 whole.
 //!
 //! - `clinic`: id, name, status, created;
 //! - `staff`: id, email, name, role, disabled, two-step sign-in set up,
@@ -102,9 +111,8 @@
 //!   keyed by the installation's master key);
 //! - `contents`: where each table of the clinic went, and what was left out.
 //!
-//! Instants are RFC 3339 in UTC. The document is built in memory, like
-//! `velum export`'s (see `transfer.rs` for what changes at much larger
-//! sizes).
+//! Instants are RFC 3339 in UTC. Clients are in id order, each list in its
+//! table's order.
 //!
 //! # The certificate
 //!
@@ -135,7 +143,7 @@ use velum_core::clinic::ClinicStatus;
 use velum_core::{Actor, ClientId, ClinicId, StaffActor, SystemJob};
 use velum_crypto::archive::ArchiveRecipient;
 use velum_crypto::{Aad, ArchiveKey, ClientKey, ClinicKey, WrappedKey};
-use velum_store::transfer::{self, Archive, TableRows};
+use velum_store::transfer::{self, Archive, Key, Page, TableRows};
 use velum_store::{ClinicScope, StoreError, audit, clinics, offboard};
 
 use crate::clients::{history_aad, open_medical};
@@ -832,7 +840,9 @@ pub fn open_archive_to(
 }
 
 /// The archive file: magic, header line, body sealed to the owner's
-/// passphrase in chunks as the document is encoded (format 3).
+/// passphrase in chunks as the document is encoded (format 3), from a
+/// document in memory (the tests).
+#[cfg(test)]
 fn seal_archive_to(
     clinic: ClinicId,
     exported_at: Timestamp,
@@ -855,6 +865,62 @@ fn seal_archive_to(
         .finish()
         .map_err(io)?;
     Ok(file)
+}
+
+/// The sealed archive written by [`seal_archive_file`]: its SHA-256 and
+/// size, taken as it was written, and the digest of the key rows read.
+struct ArchiveMade {
+    sha256: String,
+    bytes: u64,
+    keys_read: [u8; 32],
+}
+
+/// Write the archive file into `file`: magic, header line, and the
+/// document sealed to the owner's passphrase in chunks as it is written,
+/// its rows read from `source` a page at a time; hashed as it is written.
+#[expect(clippy::too_many_arguments, reason = "the archive's parts")]
+async fn seal_archive_file(
+    source: &mut impl RowSource,
+    clinic: ClinicId,
+    exported_at: Timestamp,
+    recipient: &ArchiveRecipient,
+    clinic_keys: &HashMap<i64, ClinicKey>,
+    files: Vec<BlobFile>,
+    stray_blobs: u64,
+    file: &mut std::fs::File,
+) -> Result<ArchiveMade, OffboardError> {
+    use std::io::Write;
+    let json = |e: serde_json::Error| AppError::Internal(format!("archive encoding: {e}"));
+    let sealer = recipient.sealer();
+    let header = archive_header(ARCHIVE_FORMAT, CIPHER_V3, clinic, exported_at, recipient, &sealer);
+    let header_bytes = serde_json::to_vec(&header).map_err(json)?;
+    let aad = archive_aad(ARCHIVE_FORMAT, &header_bytes, clinic);
+    let mut out = Hashing {
+        inner: std::io::BufWriter::new(file),
+        digest: Sha256::new(),
+        bytes: 0,
+    };
+    out.write_all(&CLINIC_ARCHIVE.assemble(&header_bytes, &[]))
+        .map_err(OffboardError::Save)?;
+    let sealing = sealer.seal_stream(&aad, &mut out).map_err(OffboardError::Save)?;
+    let mut body = std::io::BufWriter::with_capacity(velum_crypto::stream::CHUNK, sealing);
+    let keys_read =
+        write_archive_document(source, clinic, clinic_keys, files, exported_at, stray_blobs, &mut body).await?;
+    body.into_inner()
+        .map_err(|e| OffboardError::Save(e.into_error()))?
+        .finish()
+        .map_err(OffboardError::Save)?;
+    out.flush().map_err(OffboardError::Save)?;
+    out.inner
+        .into_inner()
+        .map_err(|e| OffboardError::Save(e.into_error()))?
+        .sync_all()
+        .map_err(OffboardError::Save)?;
+    Ok(ArchiveMade {
+        sha256: hex::encode(out.digest.finalize()),
+        bytes: out.bytes,
+        keys_read,
+    })
 }
 
 /// A header sealed to `recipient` through `sealer`.
@@ -920,11 +986,83 @@ fn seal_archive(header: &ArchiveHeader, document: &Value, key: &ArchiveKey) -> R
     Ok(CLINIC_ARCHIVE.assemble(&header_bytes, &sealed))
 }
 
-/// One blob of the clinic, opened (or not, when its client's key is gone).
+/// One blob of the clinic, opened and spooled (or not, when its client's
+/// key is gone).
 struct BlobFile {
     client: ClientId,
     id: BlobId,
-    content: Option<Vec<u8>>,
+    content: Option<Spooled>,
+}
+
+/// Where the clinic's opened blobs wait between their fetching, before the
+/// offboarding's transaction, and their writing into the archive: an
+/// unnamed temporary file, each blob sealed in it under a one-off key held
+/// only in memory, so the blobs are never all in memory and never on disk
+/// in the clear.
+struct Spool {
+    file: std::fs::File,
+    key: ArchiveKey,
+    end: u64,
+    count: u64,
+}
+
+/// A blob in a [`Spool`].
+struct Spooled {
+    spool: std::sync::Arc<std::sync::Mutex<Spool>>,
+    offset: u64,
+    len: u64,
+    index: u64,
+}
+
+fn spool_aad(index: u64) -> Aad {
+    Aad::record_version("offboarding.spool/v1", &[], index)
+}
+
+impl Spool {
+    fn new() -> std::io::Result<std::sync::Arc<std::sync::Mutex<Spool>>> {
+        Ok(std::sync::Arc::new(std::sync::Mutex::new(Spool {
+            file: tempfile::tempfile()?,
+            key: ArchiveKey::generate(),
+            end: 0,
+            count: 0,
+        })))
+    }
+
+    /// Seal `content` into the spool.
+    fn put(spool: &std::sync::Arc<std::sync::Mutex<Spool>>, content: &[u8]) -> std::io::Result<Spooled> {
+        use std::io::{Seek, Write};
+        let mut s = spool
+            .lock()
+            .map_err(|_| std::io::Error::other("the blob spool is poisoned"))?;
+        let index = s.count;
+        let sealed = s.key.seal(content, &spool_aad(index));
+        let offset = s.end;
+        s.file.seek(std::io::SeekFrom::Start(offset))?;
+        s.file.write_all(&sealed)?;
+        s.end += sealed.len() as u64;
+        s.count += 1;
+        Ok(Spooled {
+            spool: spool.clone(),
+            offset,
+            len: sealed.len() as u64,
+            index,
+        })
+    }
+}
+
+impl Spooled {
+    /// The blob's content, read back and opened.
+    fn read(&self) -> Result<Vec<u8>, AppError> {
+        use std::io::{Read, Seek};
+        let failed = |_| AppError::Internal("offboarding archive: cannot read a spooled blob".into());
+        let mut s = self.spool.lock().map_err(|_| corrupt("the blob spool is poisoned"))?;
+        s.file.seek(std::io::SeekFrom::Start(self.offset)).map_err(failed)?;
+        let mut sealed = vec![0u8; usize::try_from(self.len).map_err(|_| corrupt("a spooled blob is too large"))?];
+        s.file.read_exact(&mut sealed).map_err(failed)?;
+        s.key
+            .open(&sealed, &spool_aad(self.index))
+            .map_err(|_| corrupt("a spooled blob does not open"))
+    }
 }
 
 type Row = Map<String, Value>;
@@ -932,14 +1070,67 @@ type Row = Map<String, Value>;
 /// The tables whose rows open the clinic's blobs.
 const KEY_TABLES: &[&str] = &["clinic_keys", "client_keys"];
 
-/// The key tables' rows among `tables`, to compare what the blobs were
-/// opened with against what the transaction reads.
-fn key_rows(tables: &[TableRows]) -> Vec<&[Row]> {
-    tables
-        .iter()
-        .filter(|t| KEY_TABLES.contains(&t.table))
-        .map(|t| t.rows.as_slice())
-        .collect()
+/// SHA-256 of the key tables' rows among `tables` (clinic keys, then
+/// client keys, each in its table's order), as [`write_archive_document`]
+/// hashes those it reads: what the blobs were opened with, compared with
+/// what the transaction reads.
+fn key_digest(tables: &[TableRows]) -> [u8; 32] {
+    let mut digest = Sha256::new();
+    for name in KEY_TABLES {
+        for row in tables.iter().filter(|t| t.table == *name).flat_map(|t| &t.rows) {
+            digest.update(Value::Object(row.clone()).to_string());
+        }
+    }
+    digest.finalize().into()
+}
+
+/// The readable document as a value, from rows in memory (the tests).
+#[cfg(test)]
+fn archive_document(
+    clinic: ClinicId,
+    clinic_keys: &HashMap<i64, ClinicKey>,
+    tables: &[TableRows],
+    files: Vec<BlobFile>,
+    exported_at: Timestamp,
+    stray_blobs: u64,
+) -> Result<Value, AppError> {
+    let mut out = Vec::new();
+    let mut source = MemorySource(tables);
+    let write = write_archive_document(
+        &mut source,
+        clinic,
+        clinic_keys,
+        files,
+        exported_at,
+        stray_blobs,
+        &mut out,
+    );
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .map_err(|e| AppError::Internal(e.to_string()))?
+        .block_on(write)?;
+    serde_json::from_slice(&out).map_err(|e| AppError::Internal(format!("archive json: {e}")))
+}
+
+/// A writer that hashes and counts what goes through it: the sealed
+/// archive's SHA-256 and size, taken as it is written.
+struct Hashing<W> {
+    inner: W,
+    digest: Sha256,
+    bytes: u64,
+}
+
+impl<W: std::io::Write> std::io::Write for Hashing<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.digest.update(&buf[..n]);
+        self.bytes += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 /// The clinic's blobs, fetched and opened before the offboarding's
@@ -1102,230 +1293,599 @@ fn client_key_of(
     Ok(clinic_key.unwrap_client_key(&WrappedKey::from_bytes(wrapped), clinic, ClientId::from_uuid(client))?)
 }
 
-/// The readable document, from the clinic's rows (as read for `velum
-/// export`) and its opened blobs.
-fn archive_document(
+/// How many clients (with their keys, medical summaries and history), audit
+/// events or rows of a generically archived table the archive reads and
+/// writes at a time: memory holds one page, whatever the clinic's size.
+pub const ARCHIVE_PAGE: i64 = 500;
+
+/// Where the archive's rows come from, a page at a time: the offboarding's
+/// snapshot transaction ([`transfer::read_page`]), or rows in memory (the
+/// tests).
+trait RowSource {
+    async fn page(&mut self, table: &'static transfer::Table, page: Page<'_>) -> Result<Vec<Row>, AppError>;
+}
+
+/// The offboarding's transaction.
+struct TxSource<'a> {
+    tx: &'a mut velum_store::Tx,
+    scope: &'a ClinicScope,
+}
+
+impl RowSource for TxSource<'_> {
+    async fn page(&mut self, table: &'static transfer::Table, page: Page<'_>) -> Result<Vec<Row>, AppError> {
+        Ok(transfer::read_page(self.tx, self.scope, table, page).await?)
+    }
+}
+
+/// A row's value of a key column, for paging.
+fn row_key(table: &transfer::Table, row: &Row, column: &str) -> Result<Key, AppError> {
+    let kind = table
+        .columns
+        .iter()
+        .find(|c| c.name == column)
+        .map(|c| c.kind)
+        .ok_or(corrupt("a page is keyed on a column its table lacks"))?;
+    let v = row.get(column).ok_or(corrupt("a key column is not in the rows read"))?;
+    match kind {
+        transfer::Kind::Id => v
+            .as_str()
+            .and_then(|s| uuid::Uuid::parse_str(s).ok())
+            .map(Key::Id)
+            .ok_or(corrupt("an id column is not an id")),
+        transfer::Kind::Int => v.as_i64().map(Key::Int).ok_or(corrupt("an integer column is not one")),
+        transfer::Kind::Text => v
+            .as_str()
+            .map(|s| Key::Text(s.to_owned()))
+            .ok_or(corrupt("a text column is not text")),
+        _ => Err(corrupt(
+            "a page is keyed on a column that is neither an id, an integer nor text",
+        )),
+    }
+}
+
+/// Rows in memory, paged as the database pages them.
+#[cfg(test)]
+struct MemorySource<'a>(&'a [TableRows]);
+
+#[cfg(test)]
+impl RowSource for MemorySource<'_> {
+    async fn page(&mut self, table: &'static transfer::Table, page: Page<'_>) -> Result<Vec<Row>, AppError> {
+        let all: Vec<&Row> = self
+            .0
+            .iter()
+            .filter(|t| t.table == table.name)
+            .flat_map(|t| &t.rows)
+            .collect();
+        let key = |r: &Row, c: &str| row_key(table, r, c);
+        Ok(match page {
+            Page::After { column, after, limit } => {
+                let mut picked = Vec::new();
+                for r in all {
+                    let k = key(r, column)?;
+                    if after.as_ref().is_none_or(|a| &k > a) {
+                        picked.push((k, r.clone()));
+                    }
+                }
+                picked.sort_by(|a, b| a.0.cmp(&b.0));
+                picked
+                    .into_iter()
+                    .take(usize::try_from(limit).unwrap_or(0))
+                    .map(|(_, r)| r)
+                    .collect()
+            }
+            Page::Between { column, from, to } => {
+                let mut picked = Vec::new();
+                for r in all {
+                    let k = key(r, column)?;
+                    if k >= from && k <= to {
+                        picked.push(r.clone());
+                    }
+                }
+                picked
+            }
+        })
+    }
+}
+
+/// Every row of `table` of the clinic, a page at a time, handed to `each`.
+async fn each_row(
+    source: &mut impl RowSource,
+    name: &str,
+    mut each: impl FnMut(Exported<'_>) -> Result<(), AppError>,
+) -> Result<(), AppError> {
+    let table = transfer::table(name).ok_or(corrupt("a table the archive reads is not a clinic table"))?;
+    // Paged on the table's order column when it is one unique column of
+    // the clinic's rows; the tables ordered otherwise hold a row or a few.
+    let column = table.order_by;
+    if column.contains(',') {
+        return Err(corrupt("a table the archive pages is ordered on more than one column"));
+    }
+    let mut after = None;
+    loop {
+        let page = source
+            .page(
+                table,
+                Page::After {
+                    column,
+                    after,
+                    limit: ARCHIVE_PAGE,
+                },
+            )
+            .await?;
+        for row in &page {
+            each(Exported { table, row })?;
+        }
+        match page.last() {
+            Some(last) if page.len() as i64 == ARCHIVE_PAGE => after = Some(row_key(table, last, column)?),
+            _ => return Ok(()),
+        }
+    }
+}
+
+/// The archive document written as JSON, pretty-printed, one value at a
+/// time: top-level keys, and lists whose elements are written as they are
+/// made.
+struct DocWriter<W: std::io::Write> {
+    out: W,
+    /// Whether the current object or list has an entry yet.
+    first: bool,
+}
+
+fn write_err(_: std::io::Error) -> AppError {
+    AppError::Internal("offboarding archive: cannot write the archive file".into())
+}
+
+impl<W: std::io::Write> DocWriter<W> {
+    fn new(mut out: W) -> Result<Self, AppError> {
+        out.write_all(b"{").map_err(write_err)?;
+        Ok(DocWriter { out, first: true })
+    }
+
+    /// `value` pretty-printed, its lines indented by `depth` levels.
+    fn value(&mut self, value: &Value, depth: usize) -> Result<(), AppError> {
+        let text = serde_json::to_string_pretty(value).map_err(|e| AppError::Internal(format!("archive json: {e}")))?;
+        // A JSON text has no raw newline inside a string: each is a line break.
+        let indent = format!("\n{}", "  ".repeat(depth));
+        self.out
+            .write_all(text.replace('\n', &indent).as_bytes())
+            .map_err(write_err)
+    }
+
+    fn separator(&mut self, depth: usize) -> Result<(), AppError> {
+        let sep = if std::mem::replace(&mut self.first, false) {
+            ""
+        } else {
+            ","
+        };
+        write!(self.out, "{sep}\n{}", "  ".repeat(depth)).map_err(write_err)
+    }
+
+    fn key(&mut self, key: &str) -> Result<(), AppError> {
+        self.separator(1)?;
+        let key = serde_json::to_string(key).map_err(|e| AppError::Internal(format!("archive json: {e}")))?;
+        write!(self.out, "{key}: ").map_err(write_err)
+    }
+
+    fn entry(&mut self, key: &str, value: &Value) -> Result<(), AppError> {
+        self.key(key)?;
+        self.value(value, 1)
+    }
+
+    /// Start the list under `key`.
+    fn open_list(&mut self, key: &str) -> Result<(), AppError> {
+        self.key(key)?;
+        self.out.write_all(b"[").map_err(write_err)?;
+        self.first = true;
+        Ok(())
+    }
+
+    fn item(&mut self, value: &Value) -> Result<(), AppError> {
+        self.separator(2)?;
+        self.value(value, 2)
+    }
+
+    fn close_list(&mut self) -> Result<(), AppError> {
+        if !self.first {
+            self.out.write_all(b"\n  ").map_err(write_err)?;
+        }
+        self.out.write_all(b"]").map_err(write_err)?;
+        self.first = false;
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<W, AppError> {
+        self.out
+            .write_all(if self.first { b"}" } else { b"\n}" })
+            .map_err(write_err)?;
+        Ok(self.out)
+    }
+}
+
+/// One row as a client card of the archive: contact details, marketing
+/// choices, and its medical summary, history and files.
+fn client_json(
+    r: Exported<'_>,
+    has_key: bool,
+    medical: Option<Value>,
+    history: Vec<Value>,
+    files: Vec<Value>,
+) -> Result<Value, AppError> {
+    let id = r.uuid("id")?;
+    Ok(json!({
+        "id": id.to_string(),
+        "given_name": r.field("given_name")?,
+        "family_name": r.field("family_name")?,
+        "date_of_birth": r.field("date_of_birth")?,
+        "email": r.field("email")?,
+        "mobile": r.field("mobile")?,
+        "address": r.pick(&["line1", "line2", "town", "postcode"])?,
+        "marketing": {"email": r.field("marketing_email")?, "sms": r.field("marketing_sms")?},
+        "archived": r.field("archived")?,
+        "version": r.field("version")?,
+        "created_at": r.instant("created_at")?,
+        "updated_at": r.instant("updated_at")?,
+        "key_destroyed_before_offboarding": !has_key,
+        "medical": medical.unwrap_or(Value::Null),
+        "history": history,
+        "files": files,
+    }))
+}
+
+/// The readable document of the clinic, written to `out` as its rows are
+/// read from `source` a page at a time (see [`ARCHIVE_PAGE`]), with its
+/// opened blobs. Returns the SHA-256 of the key rows read (clinic keys,
+/// then client keys), to compare with those the blobs were opened with.
+async fn write_archive_document(
+    source: &mut impl RowSource,
     clinic: ClinicId,
     clinic_keys: &HashMap<i64, ClinicKey>,
-    tables: &[TableRows],
     files: Vec<BlobFile>,
     exported_at: Timestamp,
     stray_blobs: u64,
-) -> Result<Value, AppError> {
-    for t in tables {
-        if transfer::table(t.table).is_none() {
-            return Err(AppError::Internal(format!(
-                "offboarding archive: table {} is not a clinic table",
-                t.table
-            )));
-        }
-    }
+    out: impl std::io::Write,
+) -> Result<[u8; 32], AppError> {
     let scope = crate::job_scope(OFFBOARD_JOB, clinic);
-    let clinic_row = *rows(tables, "clinics")?.first().ok_or(corrupt("no clinic row"))?;
-    let clinic_json = json!({
-        "id": clinic.to_string(),
-        "name": clinic_row.text("name")?,
-        "status": clinic_row.text("status")?,
-        "created_at": clinic_row.instant("created_at")?,
-    });
+    let table = |name: &str| transfer::table(name).ok_or(corrupt("a table the archive reads is not a clinic table"));
+    let mut key_digest = Sha256::new();
+    let mut doc = DocWriter::new(out)?;
+    doc.entry("format", &json!(format!("velum.clinic-archive/v{ARCHIVE_FORMAT}")))?;
+    doc.entry("exported_at", &json!(exported_at.to_string()))?;
 
-    let staff = rows(tables, "staff")?
-        .iter()
-        .map(|r| {
-            Ok(json!({
-                "id": r.field("id")?,
-                "email": r.field("email")?,
-                "display_name": r.field("display_name")?,
-                "role": r.field("role")?,
-                "disabled": r.field("disabled")?,
-                "two_step_sign_in_set_up": r.field("totp_confirmed")?,
-                "created_at": r.instant("created_at")?,
-                "updated_at": r.instant("updated_at")?,
-            }))
-        })
-        .collect::<Result<Vec<Value>, AppError>>()?;
-
-    // Each client's data key, unwrapped with the clinic key its row names.
-    let mut keys: HashMap<uuid::Uuid, ClientKey> = HashMap::new();
-    for r in rows(tables, "client_keys")? {
-        keys.insert(r.uuid("client_id")?, client_key_of(clinic_keys, clinic, r)?);
-    }
-    let mut medical: HashMap<uuid::Uuid, Value> = HashMap::new();
-    for r in rows(tables, "client_medical")? {
-        let client = r.uuid("client_id")?;
-        let summary = match (keys.get(&client), r.bytes("sealed")?) {
-            (Some(key), Some(sealed)) => {
-                let row = velum_store::clients::MedicalRow {
-                    sealed,
-                    version: r
-                        .field("version")?
-                        .as_i64()
-                        .ok_or(corrupt("a medical row has no version"))?,
-                    aad_scheme: r
-                        .field("aad_scheme")?
-                        .as_i64()
-                        .ok_or(corrupt("a medical row has no scheme"))?,
-                };
-                parse_json(&open_medical(key, &scope, ClientId::from_uuid(client), &row)?)?
-            }
-            _ => Value::Null,
-        };
-        medical.insert(
-            client,
-            json!({
-                "summary": summary,
-                "version": r.field("version")?,
-                "updated_at": r.instant("updated_at")?,
-                "updated_by": r.field("updated_by")?,
-            }),
-        );
-    }
-    let mut history: HashMap<uuid::Uuid, Vec<Value>> = HashMap::new();
-    for r in rows(tables, "client_history")? {
-        let client = r.uuid("client_id")?;
-        let id = r.uuid("id")?;
-        let previous = match (keys.get(&client), r.bytes("previous_sealed")?) {
-            (Some(key), Some(sealed)) => {
-                parse_json(&key.open(&sealed, &history_aad(&scope, ClientId::from_uuid(client), id))?)?
-            }
-            _ => Value::Null,
-        };
-        history.entry(client).or_default().push(json!({
-            "id": id.to_string(),
-            "section": r.field("section")?,
-            "changed_at": r.instant("changed_at")?,
-            "changed_by": r.field("changed_by")?,
-            "previous": previous,
+    let mut clinic_json = None;
+    each_row(source, "clinics", |r| {
+        clinic_json.get_or_insert(json!({
+            "id": clinic.to_string(),
+            "name": r.text("name")?,
+            "status": r.text("status")?,
+            "created_at": r.instant("created_at")?,
         }));
-    }
-    let mut by_client: HashMap<uuid::Uuid, Vec<Value>> = HashMap::new();
+        Ok(())
+    })
+    .await?;
+    doc.entry("clinic", &clinic_json.ok_or(corrupt("no clinic row"))?)?;
+    each_row(source, "clinic_keys", |r| {
+        key_digest.update(Value::Object(r.row.clone()).to_string());
+        Ok(())
+    })
+    .await?;
+
+    doc.open_list("staff")?;
+    each_row(source, "staff", |r| {
+        doc.item(&json!({
+            "id": r.field("id")?,
+            "email": r.field("email")?,
+            "display_name": r.field("display_name")?,
+            "role": r.field("role")?,
+            "disabled": r.field("disabled")?,
+            "two_step_sign_in_set_up": r.field("totp_confirmed")?,
+            "created_at": r.instant("created_at")?,
+            "updated_at": r.instant("updated_at")?,
+        }))
+    })
+    .await?;
+    doc.close_list()?;
+
+    // The blobs by client; those of a client without a key (or not in the
+    // clinic) are listed as unreadable after the clients.
+    let mut by_client: HashMap<uuid::Uuid, Vec<BlobFile>> = HashMap::new();
     let mut unreadable_files = Vec::new();
     for f in files {
-        match f.content {
-            Some(content) if keys.contains_key(&f.client.as_uuid()) => {
-                by_client.entry(f.client.as_uuid()).or_default().push(json!({
-                    "id": f.id.to_string(),
-                    "bytes": content.len(),
-                    "content_base64": B64.encode(&content),
-                }));
-            }
-            _ => unreadable_files.push(json!({"client_id": f.client.to_string(), "id": f.id.to_string()})),
+        if f.content.is_some() {
+            by_client.entry(f.client.as_uuid()).or_default().push(f);
+        } else {
+            unreadable_files.push(json!({"client_id": f.client.to_string(), "id": f.id.to_string()}));
         }
     }
-    let clients = rows(tables, "clients")?
-        .iter()
-        .map(|r| {
-            let id = r.uuid("id")?;
-            Ok(json!({
-                "id": id.to_string(),
-                "given_name": r.field("given_name")?,
-                "family_name": r.field("family_name")?,
-                "date_of_birth": r.field("date_of_birth")?,
-                "email": r.field("email")?,
-                "mobile": r.field("mobile")?,
-                "address": r.pick(&["line1", "line2", "town", "postcode"])?,
-                "marketing": {"email": r.field("marketing_email")?, "sms": r.field("marketing_sms")?},
-                "archived": r.field("archived")?,
-                "version": r.field("version")?,
-                "created_at": r.instant("created_at")?,
-                "updated_at": r.instant("updated_at")?,
-                "key_destroyed_before_offboarding": !keys.contains_key(&id),
-                "medical": medical.remove(&id).unwrap_or(Value::Null),
-                "history": history.remove(&id).unwrap_or_default(),
-                "files": by_client.remove(&id).unwrap_or_default(),
-            }))
-        })
-        .collect::<Result<Vec<Value>, AppError>>()?;
 
-    let settings = rows(tables, "clinic_settings")?
-        .first()
-        .map(|r| -> Result<Value, AppError> {
-            // Every column the archive reads, as the generic exporter lays it out.
-            let Value::Object(mut s) = generic_row(*r, &keys, &scope)? else {
+    // Clients a page at a time, each page with its clients' keys, medical
+    // summaries and history (read in the page's client-id range).
+    let (clients, client_keys) = (table("clients")?, table("client_keys")?);
+    let (client_medical, client_history) = (table("client_medical")?, table("client_history")?);
+    doc.open_list("clients")?;
+    let mut after = None;
+    loop {
+        let page = source
+            .page(
+                clients,
+                Page::After {
+                    column: "id",
+                    after,
+                    limit: ARCHIVE_PAGE,
+                },
+            )
+            .await?;
+        let (Some(first), Some(last)) = (page.first(), page.last()) else {
+            break;
+        };
+        let (from, to) = (row_key(clients, first, "id")?, row_key(clients, last, "id")?);
+        let range = Page::Between {
+            column: "client_id",
+            from,
+            to: to.clone(),
+        };
+        // Each client's data key, unwrapped with the clinic key its row names.
+        let mut keys: HashMap<uuid::Uuid, ClientKey> = HashMap::new();
+        for row in &source.page(client_keys, range.clone()).await? {
+            key_digest.update(Value::Object(row.clone()).to_string());
+            let r = Exported {
+                table: client_keys,
+                row,
+            };
+            keys.insert(r.uuid("client_id")?, client_key_of(clinic_keys, clinic, r)?);
+        }
+        let mut medical: HashMap<uuid::Uuid, Value> = HashMap::new();
+        for row in &source.page(client_medical, range.clone()).await? {
+            let r = Exported {
+                table: client_medical,
+                row,
+            };
+            let client = r.uuid("client_id")?;
+            let summary = match (keys.get(&client), r.bytes("sealed")?) {
+                (Some(key), Some(sealed)) => {
+                    let row = velum_store::clients::MedicalRow {
+                        sealed,
+                        version: r
+                            .field("version")?
+                            .as_i64()
+                            .ok_or(corrupt("a medical row has no version"))?,
+                        aad_scheme: r
+                            .field("aad_scheme")?
+                            .as_i64()
+                            .ok_or(corrupt("a medical row has no scheme"))?,
+                    };
+                    parse_json(&open_medical(key, &scope, ClientId::from_uuid(client), &row)?)?
+                }
+                _ => Value::Null,
+            };
+            medical.insert(
+                client,
+                json!({
+                    "summary": summary,
+                    "version": r.field("version")?,
+                    "updated_at": r.instant("updated_at")?,
+                    "updated_by": r.field("updated_by")?,
+                }),
+            );
+        }
+        let mut history: HashMap<uuid::Uuid, Vec<Value>> = HashMap::new();
+        for row in &source.page(client_history, range).await? {
+            let r = Exported {
+                table: client_history,
+                row,
+            };
+            let client = r.uuid("client_id")?;
+            let id = r.uuid("id")?;
+            let previous = match (keys.get(&client), r.bytes("previous_sealed")?) {
+                (Some(key), Some(sealed)) => {
+                    parse_json(&key.open(&sealed, &history_aad(&scope, ClientId::from_uuid(client), id))?)?
+                }
+                _ => Value::Null,
+            };
+            history.entry(client).or_default().push(json!({
+                "id": id.to_string(),
+                "section": r.field("section")?,
+                "changed_at": r.instant("changed_at")?,
+                "changed_by": r.field("changed_by")?,
+                "previous": previous,
+            }));
+        }
+        for row in &page {
+            let r = Exported { table: clients, row };
+            let id = r.uuid("id")?;
+            let mut files = Vec::new();
+            for f in by_client.remove(&id).unwrap_or_default() {
+                match f.content {
+                    Some(spooled) if keys.contains_key(&id) => {
+                        let content = spooled.read()?;
+                        files.push(json!({
+                            "id": f.id.to_string(),
+                            "bytes": content.len(),
+                            "content_base64": B64.encode(&content),
+                        }));
+                    }
+                    _ => unreadable_files.push(json!({"client_id": f.client.to_string(), "id": f.id.to_string()})),
+                }
+            }
+            let card = client_json(
+                r,
+                keys.contains_key(&id),
+                medical.remove(&id),
+                history.remove(&id).unwrap_or_default(),
+                files,
+            )?;
+            doc.item(&card)?;
+        }
+        if (page.len() as i64) < ARCHIVE_PAGE {
+            break;
+        }
+        after = Some(to);
+    }
+    doc.close_list()?;
+    // Blobs under a client id the clinic does not have: unreadable.
+    for f in by_client.into_values().flatten() {
+        unreadable_files.push(json!({"client_id": f.client.to_string(), "id": f.id.to_string()}));
+    }
+    doc.entry("unreadable_files", &Value::Array(unreadable_files))?;
+    doc.entry("stray_objects_skipped", &json!(stray_blobs))?;
+
+    // The settings row, every column the archive reads, as the generic
+    // exporter lays it out, with the public slug.
+    let no_keys = HashMap::new();
+    let mut settings = None;
+    each_row(source, "clinic_settings", |r| {
+        if settings.is_none() {
+            let Value::Object(s) = generic_row(r, &no_keys, &scope)? else {
                 return Err(corrupt("the settings row is not an object"));
             };
-            let slug = rows(tables, "clinic_slugs")?
-                .first()
-                .map(|r| r.field("slug").cloned())
-                .transpose()?;
-            s.insert("public_slug".into(), slug.unwrap_or(Value::Null));
-            Ok(Value::Object(s))
-        })
-        .transpose()?
-        .unwrap_or(Value::Null);
-    let head = rows(tables, "audit_heads")?
-        .first()
-        .map(|h| -> Result<Value, AppError> {
-            Ok(json!({
+            settings = Some(s);
+        }
+        Ok(())
+    })
+    .await?;
+    let mut slug = None;
+    each_row(source, "clinic_slugs", |r| {
+        if slug.is_none() {
+            slug = Some(r.field("slug")?.clone());
+        }
+        Ok(())
+    })
+    .await?;
+    let settings = settings.map_or(Value::Null, |mut s| {
+        s.insert("public_slug".into(), slug.unwrap_or(Value::Null));
+        Value::Object(s)
+    });
+    doc.entry("settings", &settings)?;
+
+    let mut head = None;
+    each_row(source, "audit_heads", |h| {
+        if head.is_none() {
+            head = Some(json!({
                 "seq": h.field("seq")?,
                 "hash": hex::encode(h.bytes("hash")?.unwrap_or_default()),
-            }))
-        })
-        .transpose()?
-        .unwrap_or(Value::Null);
-    let events = rows(tables, "audit_events")?
-        .iter()
-        .map(|r| {
-            let mut e = r.pick(&[
-                "seq",
-                "id",
-                "actor_id",
-                "client_id",
-                "sections",
-                "action",
-                "purpose",
-                "source",
-                "detail",
-                "link_version",
-                "actor_kind",
-            ])?;
-            e.insert("at".into(), r.instant("at")?);
-            e.insert("at_micros".into(), r.field("at")?.clone());
-            e.insert(
-                "prev_hash".into(),
-                Value::String(hex::encode(r.bytes("prev_hash")?.unwrap_or_default())),
-            );
-            e.insert(
-                "hash".into(),
-                Value::String(hex::encode(r.bytes("hash")?.unwrap_or_default())),
-            );
-            Ok(Value::Object(e))
-        })
-        .collect::<Result<Vec<Value>, AppError>>()?;
-
+            }));
+        }
+        Ok(())
+    })
+    .await?;
+    // `audit`: {"head": …, "events": [ … ]}, the events written as read.
+    doc.key("audit")?;
+    doc.out.write_all(b"{\n    \"head\": ").map_err(write_err)?;
+    doc.value(&head.unwrap_or(Value::Null), 2)?;
+    doc.out.write_all(b",\n    \"events\": [").map_err(write_err)?;
+    let mut first = true;
+    each_row(source, "audit_events", |r| {
+        let mut e = r.pick(&[
+            "seq",
+            "id",
+            "actor_id",
+            "client_id",
+            "sections",
+            "action",
+            "purpose",
+            "source",
+            "detail",
+            "link_version",
+            "actor_kind",
+        ])?;
+        e.insert("at".into(), r.instant("at")?);
+        e.insert("at_micros".into(), r.field("at")?.clone());
+        e.insert(
+            "prev_hash".into(),
+            Value::String(hex::encode(r.bytes("prev_hash")?.unwrap_or_default())),
+        );
+        e.insert(
+            "hash".into(),
+            Value::String(hex::encode(r.bytes("hash")?.unwrap_or_default())),
+        );
+        let sep: &[u8] = if std::mem::replace(&mut first, false) {
+            b"\n      "
+        } else {
+            b",\n      "
+        };
+        doc.out.write_all(sep).map_err(write_err)?;
+        doc.value(&Value::Object(e), 3)
+    })
+    .await?;
+    doc.out
+        .write_all(if first { b"]\n  }" } else { b"\n    ]\n  }" })
+        .map_err(write_err)?;
     let contents: Map<String, Value> = archive_places()
         .into_iter()
         .map(|(t, place)| (t.to_owned(), Value::String(place.to_owned())))
         .collect();
-    let mut generic = Map::new();
+    doc.entry("contents", &Value::Object(contents))?;
     for t in transfer::CLINIC_TABLES.iter().filter(|t| !has_own_exporter(t.name)) {
         if DOCUMENT_KEYS.contains(&t.name) {
             return Err(corrupt(
                 "a table archived generically has the name of a key of the document",
             ));
         }
-        let list = rows(tables, t.name)?
-            .into_iter()
-            .map(|r| generic_row(r, &keys, &scope))
-            .collect::<Result<Vec<Value>, AppError>>()?;
-        generic.insert(t.name.to_owned(), Value::Array(list));
+        doc.open_list(t.name)?;
+        generic_table(source, t, clinic_keys, clinic, &mut doc).await?;
+        doc.close_list()?;
     }
-    let mut document = json!({
-        "format": format!("velum.clinic-archive/v{ARCHIVE_FORMAT}"),
-        "exported_at": exported_at.to_string(),
-        "clinic": clinic_json,
-        "staff": staff,
-        "clients": clients,
-        "unreadable_files": unreadable_files,
-        "stray_objects_skipped": stray_blobs,
-        "settings": settings,
-        "audit": {"head": head, "events": events},
-        "contents": contents,
-    });
-    if let Value::Object(d) = &mut document {
-        d.extend(generic);
+    doc.finish()?;
+    Ok(key_digest.finalize().into())
+}
+
+/// The rows of a table archived generically, a page at a time, each with
+/// its sealed columns opened under the key of the row's client (read for
+/// the clients of the page).
+async fn generic_table<W: std::io::Write>(
+    source: &mut impl RowSource,
+    t: &'static transfer::Table,
+    clinic_keys: &HashMap<i64, ClinicKey>,
+    clinic: ClinicId,
+    doc: &mut DocWriter<W>,
+) -> Result<(), AppError> {
+    let scope = crate::job_scope(OFFBOARD_JOB, clinic);
+    let client_keys = transfer::table("client_keys").ok_or(corrupt("no client_keys table"))?;
+    let sealed = t.columns.iter().any(|c| matches!(c.archive, Archive::Sealed(_)));
+    let column = t.order_by;
+    if column.contains(',') {
+        return Err(corrupt("a table the archive pages is ordered on more than one column"));
     }
-    Ok(document)
+    let mut after = None;
+    loop {
+        let page = source
+            .page(
+                t,
+                Page::After {
+                    column,
+                    after,
+                    limit: ARCHIVE_PAGE,
+                },
+            )
+            .await?;
+        let mut keys: HashMap<uuid::Uuid, ClientKey> = HashMap::new();
+        if sealed {
+            for row in &page {
+                let client = Exported { table: t, row }.uuid("client_id")?;
+                if keys.contains_key(&client) {
+                    continue;
+                }
+                let one = Page::Between {
+                    column: "client_id",
+                    from: Key::Id(client),
+                    to: Key::Id(client),
+                };
+                for row in &source.page(client_keys, one).await? {
+                    let r = Exported {
+                        table: client_keys,
+                        row,
+                    };
+                    keys.insert(client, client_key_of(clinic_keys, clinic, r)?);
+                }
+            }
+        }
+        for row in &page {
+            doc.item(&generic_row(Exported { table: t, row }, &keys, &scope)?)?;
+        }
+        match page.last() {
+            Some(last) if page.len() as i64 == ARCHIVE_PAGE => after = Some(row_key(t, last, column)?),
+            _ => return Ok(()),
+        }
+    }
 }
 
 /// The reason an operator gives, checked.
@@ -1593,12 +2153,32 @@ impl App {
     ///
     /// # Errors
     /// See [`OffboardError`]; on every error nothing was deleted.
-    #[expect(clippy::too_many_lines, reason = "one transaction, its steps in order")]
     pub async fn offboard_clinic<T>(
         &self,
         actor: Option<&Actor>,
         request: OffboardRequest<'_>,
         save: impl FnOnce(&[u8]) -> std::io::Result<T>,
+    ) -> Result<Offboarding<T>, OffboardError> {
+        self.offboard_clinic_to(actor, request, |file| {
+            let mut bytes = Vec::new();
+            std::io::Read::read_to_end(file, &mut bytes)?;
+            save(&bytes)
+        })
+        .await
+    }
+
+    /// [`App::offboard_clinic`], with `save` given the sealed archive as a
+    /// file (read from its start) rather than in memory: the archive is
+    /// never whole in memory (see the module comment).
+    ///
+    /// # Errors
+    /// See [`OffboardError`]; on every error nothing was deleted.
+    #[expect(clippy::too_many_lines, reason = "one transaction, its steps in order")]
+    pub async fn offboard_clinic_to<T>(
+        &self,
+        actor: Option<&Actor>,
+        request: OffboardRequest<'_>,
+        save: impl FnOnce(&mut std::fs::File) -> std::io::Result<T>,
     ) -> Result<Offboarding<T>, OffboardError> {
         let clinic = request.clinic;
         let account = match actor {
@@ -1727,31 +2307,36 @@ impl App {
         )
         .await?;
         let owners = offboard::owner_emails(&mut tx, &scope).await?;
-        let archive = match &leaving {
+        let mut archive = match &leaving {
             Some(l) => {
                 let recipient = ArchiveRecipient::from_parts(&l.archive_salt, &l.archive_public)
                     .map_err(|_| AppError::Internal("the stored archive recipient is damaged".into()))?;
-                let tables = transfer::read_clinic(&mut tx, &scope).await?;
-                let clinic_keys = clinic_keys_of(self, clinic, &tables)?;
-                let (files, stray) = match prefetched.take() {
-                    Some(p) if key_rows(&p.keys) == key_rows(&tables) => (p.files, p.stray),
-                    // The keys changed, or the owner asked to leave, since the blobs were read.
-                    Some(_) => return Err(OffboardError::Changed),
+                let (files, stray, opened_with) = match prefetched.take() {
+                    Some(p) => (p.files, p.stray, Some(key_digest(&p.keys))),
+                    // The owner asked to leave since the blobs were read.
                     None if self.settings().blobs.is_some() => return Err(OffboardError::Changed),
-                    None => (Vec::new(), 0),
+                    None => (Vec::new(), 0, None),
                 };
-                let document = archive_document(clinic, &clinic_keys, &tables, files, now, stray)?;
+                let key_tables = transfer::read_tables(&mut tx, &scope, |t| t == "clinic_keys").await?;
+                let clinic_keys = clinic_keys_of(self, clinic, &key_tables)?;
+                // Sealed as it is written into an unnamed temporary file
+                // (gone when dropped, even if the process dies): only
+                // ciphertext sealed to the owner's passphrase touches disk.
+                let mut file = tempfile::tempfile().map_err(OffboardError::Save)?;
+                let source = &mut TxSource {
+                    tx: &mut tx,
+                    scope: &scope,
+                };
+                let made =
+                    seal_archive_file(source, clinic, now, &recipient, &clinic_keys, files, stray, &mut file).await?;
                 drop(clinic_keys);
-                let file = seal_archive_to(clinic, now, &document, &recipient)?;
-                drop(document);
-                Some(file)
-            }
-            None => None,
-        };
-        let archive = match archive {
-            Some(file) => {
-                let saved = save(&file).map_err(OffboardError::Save)?;
-                Some((file, saved))
+                // The keys changed since the blobs were opened with them.
+                if opened_with.is_some_and(|k| k != made.keys_read) {
+                    return Err(OffboardError::Changed);
+                }
+                std::io::Seek::rewind(&mut file).map_err(OffboardError::Save)?;
+                let saved = save(&mut file).map_err(OffboardError::Save)?;
+                Some((made, file, saved))
             }
             None => None,
         };
@@ -1788,10 +2373,10 @@ impl App {
             offboarded_at: now,
             by,
             parties,
-            archive: archive.as_ref().map(|(file, _)| ArchiveFacts {
+            archive: archive.as_ref().map(|(made, _, _)| ArchiveFacts {
                 format: ARCHIVE_FORMAT,
-                sha256: sha256_hex(file),
-                bytes: file.len() as u64,
+                sha256: made.sha256.clone(),
+                bytes: made.bytes,
                 sealed_with: "sealed to the passphrase the owner chose when asking to leave (Argon2id, X25519, \
                               AES-256-GCM); the platform stored only its salt and public key"
                     .into(),
@@ -1830,10 +2415,16 @@ impl App {
         };
         let certificate_text = serde_json::to_string_pretty(&file_doc)
             .map_err(|e| AppError::Internal(format!("certificate json: {e}")))?;
+        // The download waits in the database: read back from the file.
+        let mut waiting_bytes = Vec::new();
+        if let Some((_, file, _)) = archive.as_mut().filter(|_| request.keep_for_download) {
+            std::io::Seek::rewind(file).map_err(OffboardError::Save)?;
+            std::io::Read::read_to_end(file, &mut waiting_bytes).map_err(OffboardError::Save)?;
+        }
         let waiting = archive
             .as_ref()
             .filter(|_| request.keep_for_download)
-            .map(|(file, _)| (file.as_slice(), now.checked_add(ARCHIVE_WAIT).unwrap_or(now)));
+            .map(|_| (waiting_bytes.as_slice(), now.checked_add(ARCHIVE_WAIT).unwrap_or(now)));
         offboard::insert(&mut tx, &scope, now, &certificate_text, waiting).await?;
         let email = crate::email::Offboarded {
             clinic_name: row.name.clone(),
@@ -1859,9 +2450,9 @@ impl App {
         }
         Ok(Offboarding::Done(Offboarded {
             clinic_id: clinic,
-            archive: archive.map(|(file, saved)| SealedArchive {
-                sha256: sha256_hex(&file),
-                bytes: file.len() as u64,
+            archive: archive.map(|(made, _, saved)| SealedArchive {
+                sha256: made.sha256,
+                bytes: made.bytes,
                 saved,
             }),
             certificate: certificate_text,
@@ -1945,13 +2536,17 @@ impl App {
             .filter_map(|r| Some((r.uuid("client_id").ok()?, r)))
             .collect();
         let mut files = Vec::with_capacity(ids.len());
+        let spool = Spool::new().map_err(OffboardError::Save)?;
         for (client, id) in ids {
             let key = key_rows
                 .get(&client.as_uuid())
                 .map(|r| client_key_of(clinic_keys, clinic, *r))
                 .transpose()?;
             let content = match key {
-                Some(key) => Some(store.get(clinic, client, id, &key).await.map_err(failed)?),
+                Some(key) => {
+                    let content = store.get(clinic, client, id, &key).await.map_err(failed)?;
+                    Some(Spool::put(&spool, &content).map_err(OffboardError::Save)?)
+                }
                 None => None,
             };
             files.push(BlobFile { client, id, content });
@@ -2507,6 +3102,132 @@ mod tests {
         assert_eq!(
             opened,
             open_archive(&v2, ArchiveSecret::Passphrase(PASSPHRASE)).unwrap().1
+        );
+    }
+
+    /// Memory stays bounded whatever the clinic's size: the archive is
+    /// written as its clients are read, a page of [`ARCHIVE_PAGE`] at a
+    /// time, so the first client's card reaches the file before the second
+    /// page is read, and every client is there, in id order.
+    #[test]
+    fn the_archive_is_written_as_its_clients_are_read_a_page_at_a_time() {
+        use std::cell::{Cell, RefCell};
+        use std::rc::Rc;
+        let row_of = |t: &transfer::Table, id: uuid::Uuid, name: &str| -> Row {
+            t.columns
+                .iter()
+                .map(|c| {
+                    let v = match (c.name, c.kind) {
+                        ("family_name", _) => json!(name),
+                        (_, transfer::Kind::Id) => json!(id.to_string()),
+                        (_, transfer::Kind::Int) => json!(1_800_000_000_000_000_i64),
+                        (_, transfer::Kind::Bool) => json!(false),
+                        (_, transfer::Kind::Text) => json!("x"),
+                        (_, transfer::Kind::Bytes) => json!(B64.encode([1u8; 32])),
+                    };
+                    (c.name.to_owned(), v)
+                })
+                .collect()
+        };
+        let count = usize::try_from(ARCHIVE_PAGE).unwrap() * 3 + 7;
+        let clinic = uuid::Uuid::from_u128(1);
+        let clients = transfer::table("clients").unwrap();
+        // Ids not in the order the rows are given: the archive orders them.
+        let ids: Vec<uuid::Uuid> = (0..count)
+            .map(|i| uuid::Uuid::from_u128(((i as u128) * 7919 % 100_003) << 64 | 2))
+            .collect();
+        let tables = vec![
+            TableRows {
+                table: "clinics",
+                rows: vec![row_of(transfer::table("clinics").unwrap(), clinic, "x")],
+            },
+            TableRows {
+                table: "clients",
+                rows: ids
+                    .iter()
+                    .map(|id| row_of(clients, *id, &format!("Client {id}")))
+                    .collect(),
+            },
+        ];
+        struct Counting<'a> {
+            inner: MemorySource<'a>,
+            served: Rc<Cell<usize>>,
+        }
+        impl RowSource for Counting<'_> {
+            async fn page(&mut self, table: &'static transfer::Table, page: Page<'_>) -> Result<Vec<Row>, AppError> {
+                let rows = self.inner.page(table, page).await?;
+                assert!(rows.len() <= usize::try_from(ARCHIVE_PAGE).unwrap());
+                if table.name == "clients" {
+                    self.served.set(self.served.get() + rows.len());
+                }
+                Ok(rows)
+            }
+        }
+        struct Out {
+            served: Rc<Cell<usize>>,
+            first_card_after: Rc<Cell<Option<usize>>>,
+            bytes: Rc<RefCell<Vec<u8>>>,
+        }
+        impl std::io::Write for Out {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                let mut bytes = self.bytes.borrow_mut();
+                bytes.extend_from_slice(buf);
+                if self.first_card_after.get().is_none() && String::from_utf8_lossy(&bytes).contains("\"Client ") {
+                    self.first_card_after.set(Some(self.served.get()));
+                }
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let served = Rc::new(Cell::new(0));
+        let first_card_after = Rc::new(Cell::new(None));
+        let bytes = Rc::new(RefCell::new(Vec::new()));
+        let mut source = Counting {
+            inner: MemorySource(&tables),
+            served: served.clone(),
+        };
+        let out = Out {
+            served: served.clone(),
+            first_card_after: first_card_after.clone(),
+            bytes: bytes.clone(),
+        };
+        let no_keys = HashMap::new();
+        let write = write_archive_document(
+            &mut source,
+            ClinicId::from_uuid(clinic),
+            &no_keys,
+            Vec::new(),
+            at_time(),
+            0,
+            out,
+        );
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(write)
+            .unwrap();
+        assert_eq!(served.get(), count);
+        assert_eq!(
+            first_card_after.get(),
+            Some(usize::try_from(ARCHIVE_PAGE).unwrap()),
+            "the first page is written before the next is read"
+        );
+        let doc: Value = serde_json::from_slice(&bytes.borrow()).unwrap();
+        let mut sorted = ids.clone();
+        sorted.sort();
+        let written: Vec<String> = doc["clients"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["id"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(written, sorted.iter().map(ToString::to_string).collect::<Vec<_>>());
+        // Pretty-printed as `serde_json::to_string_pretty` prints the same document.
+        assert_eq!(
+            String::from_utf8(bytes.borrow().clone()).unwrap().len(),
+            serde_json::to_string_pretty(&doc).unwrap().len()
         );
     }
 

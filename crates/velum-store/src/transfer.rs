@@ -312,6 +312,87 @@ pub async fn read_tables(
     Ok(out)
 }
 
+/// Where a page of [`read_page`] starts or ends: a key column's value
+/// (ids order as their bytes do, as both backends order them).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Key {
+    Id(Uuid),
+    Int(i64),
+    Text(String),
+}
+
+/// Which rows of a table [`read_page`] reads.
+#[derive(Clone, Debug)]
+pub enum Page<'a> {
+    /// At most `limit` rows whose `column` (unique among the clinic's rows
+    /// of the table) comes after `after` (from the first when `None`), in
+    /// that column's order.
+    After {
+        column: &'a str,
+        after: Option<Key>,
+        limit: i64,
+    },
+    /// Every row whose `column` lies in `from..=to`, in the table's order.
+    Between { column: &'a str, from: Key, to: Key },
+}
+
+/// One page of the clinic's rows in table `t`, read as [`read_clinic`]
+/// reads them: so a caller that writes the rows out as it goes (the
+/// offboarding archive) holds one page at a time, not the clinic. Read the
+/// pages in one transaction from [`crate::Store::begin_snapshot`].
+///
+/// # Errors
+/// `Corrupt` when `column` is not a column of `t`; database errors.
+pub async fn read_page(
+    tx: &mut Tx,
+    scope: &ClinicScope,
+    t: &Table,
+    page: Page<'_>,
+) -> Result<Vec<Map<String, Value>>, StoreError> {
+    let column = match &page {
+        Page::After { column, .. } | Page::Between { column, .. } => *column,
+    };
+    // Column names come from the constant table list, never from input.
+    if !t.columns.iter().any(|c| c.name == column) {
+        return Err(StoreError::Corrupt("a page is keyed on a column its table lacks"));
+    }
+    let names: Vec<&str> = t.columns.iter().map(|c| c.name).collect();
+    let (condition, order, limit) = match &page {
+        Page::After { after: None, limit, .. } => (String::new(), column, format!(" LIMIT {limit}")),
+        Page::After { limit, .. } => (format!(" AND {column} > $2"), column, format!(" LIMIT {limit}")),
+        Page::Between { .. } => (
+            format!(" AND {column} >= $2 AND {column} <= $3"),
+            t.order_by,
+            String::new(),
+        ),
+    };
+    let sql = format!(
+        "SELECT {} FROM {} WHERE {} = $1{condition} ORDER BY {order}{limit}",
+        names.join(", "),
+        t.name,
+        t.clinic_column,
+    );
+    let keys: Vec<Key> = match page {
+        Page::After { after, .. } => after.into_iter().collect(),
+        Page::Between { from, to, .. } => vec![from, to],
+    };
+    let clinic = scope.clinic_id().as_uuid();
+    Ok(on_tx!(tx, |c| {
+        let mut q = sqlx::query(AssertSqlSafe(sql)).bind(clinic);
+        for k in &keys {
+            q = match k {
+                Key::Id(id) => q.bind(*id),
+                Key::Int(n) => q.bind(*n),
+                Key::Text(t) => q.bind(t.clone()),
+            };
+        }
+        let rows = q.fetch_all(c).await?;
+        rows.iter()
+            .map(|r| decode_row(r, t))
+            .collect::<Result<Vec<_>, sqlx::Error>>()
+    })?)
+}
+
 /// Insert the rows of one clinic, table by table in [`CLINIC_TABLES`]
 /// order, as given: same ids, same history, the audit chain verbatim. Every
 /// row must carry exactly the table's columns with values of their kinds,

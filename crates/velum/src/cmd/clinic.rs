@@ -298,7 +298,9 @@ async fn offboard(
         keep_for_download: false,
     };
     let result = app
-        .offboard_clinic(None, request, |bytes| archive.write_partial(bytes))
+        .offboard_clinic_to(None, request, |file| {
+            archive.write_partial_with(&mut |out| std::io::copy(file, out).map(|_| ()))
+        })
         .await;
     app.close().await;
     let done = match result {

@@ -46,6 +46,7 @@ contract!(
     clinic_settings_are_kept_and_a_slug_belongs_to_one_clinic,
     two_clinics_of_one_name_at_once_make_one_clinic,
     two_first_runs_at_once_make_one_clinic,
+    the_offboarding_archive_reads_a_clinic_larger_than_a_page_in_pages,
 );
 
 fn input(n: u32, family: &str) -> ClientInput {
@@ -537,6 +538,90 @@ async fn offboarding_deletes_every_row_of_the_clinic_and_keeps_its_tombstone(bac
             .await,
         Err(AppError::BadCredentials)
     ));
+    app.close().await;
+}
+
+/// The archive reads clients (with their keys, medical summaries and
+/// history) and audit events a page at a time, keyed on ids and sequence
+/// numbers: with more than a page of each, every client is in it once, in
+/// id order, with its medical summary, and every event of the chain.
+async fn the_offboarding_archive_reads_a_clinic_larger_than_a_page_in_pages(backend: Backend) {
+    use velum_app::offboard::{ARCHIVE_PAGE, ArchiveSecret, LeaveInput, OffboardRequest, Offboarding, open_archive};
+    let (loc, _dir) = fresh_location(backend).await;
+    let c = clock_now();
+    let app = open_app(&loc, c.clone(), None).await;
+    let alpha = app.fixture_clinic("Alpha").await.unwrap();
+    let (a, totp) = seed_staff(
+        &app,
+        alpha,
+        "owner@alpha.example",
+        "Owner",
+        Role::Owner,
+        "granite-puffin-lagoon-velvet",
+    )
+    .await;
+    let count = u32::try_from(ARCHIVE_PAGE).unwrap() + 3;
+    let mut ids = Vec::new();
+    for n in 0..count {
+        ids.push(app.create_client(&a, &input(n, "Brown"), true).await.unwrap().header.id);
+    }
+    let medical = MedicalInput {
+        allergies: vec!["Lidocaine".into()],
+        ..Default::default()
+    };
+    // The last client made: its id may fall on any page.
+    app.put_medical(&a, ids[ids.len() - 1], &medical).await.unwrap();
+    c.advance(SignedDuration::from_secs(30));
+    let leave = LeaveInput {
+        reason: "Moving to another provider".into(),
+        passphrase: "cobalt wren tapestry mulberry".into(),
+        passphrase_again: "cobalt wren tapestry mulberry".into(),
+        password: "granite-puffin-lagoon-velvet".into(),
+        totp_code: code_at(&totp, c.now()),
+    };
+    app.request_leaving(&a, &leave).await.unwrap();
+    app.set_clinic_suspended(None, alpha, true, "The owner asked to leave")
+        .await
+        .unwrap();
+    let request = OffboardRequest {
+        clinic: alpha,
+        confirm_name: None,
+        reason: "The owner asked to leave",
+        keep_for_download: false,
+    };
+    let Offboarding::Done(done) = app
+        .offboard_clinic(None, request, |bytes| Ok(bytes.to_vec()))
+        .await
+        .unwrap()
+    else {
+        panic!("the owner asked: the command line completes it");
+    };
+    let saved = done.archive.expect("sealed to the owner").saved;
+    let (_, doc) = open_archive(&saved, ArchiveSecret::Passphrase("cobalt wren tapestry mulberry")).unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&doc).unwrap();
+    let clients = doc["clients"].as_array().unwrap();
+    let written: Vec<uuid::Uuid> = clients
+        .iter()
+        .map(|c| uuid::Uuid::parse_str(c["id"].as_str().unwrap()).unwrap())
+        .collect();
+    let mut expected: Vec<uuid::Uuid> = ids.iter().map(|id| id.as_uuid()).collect();
+    expected.sort();
+    assert_eq!(written, expected, "every client once, in id order ({backend:?})");
+    assert!(clients.iter().all(|c| c["key_destroyed_before_offboarding"] == false));
+    let last = ids[ids.len() - 1].to_string();
+    let with_medical: Vec<&serde_json::Value> = clients.iter().filter(|c| !c["medical"].is_null()).collect();
+    assert_eq!(with_medical.len(), 1);
+    assert_eq!(with_medical[0]["id"], last);
+    assert_eq!(with_medical[0]["medical"]["summary"]["allergies"][0], "Lidocaine");
+    let events = doc["audit"]["events"].as_array().unwrap();
+    assert!(
+        events.len() > usize::try_from(ARCHIVE_PAGE).unwrap(),
+        "{}",
+        events.len()
+    );
+    let seqs: Vec<i64> = events.iter().map(|e| e["seq"].as_i64().unwrap()).collect();
+    assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "every event, in order");
+    assert_eq!(doc["audit"]["head"]["seq"], seqs[seqs.len() - 1]);
     app.close().await;
 }
 
