@@ -190,11 +190,11 @@ pub const CERTIFICATE_FORMAT: &str = "velum.offboarding-certificate/v1";
 pub const ARCHIVE_WAIT: SignedDuration = SignedDuration::from_hours(24);
 
 /// The clinic tables the archive exports with an exporter of its own (in
-/// [`archive_document`]), and where each goes: the clinic, staff, clients
+/// `archive_document`), and where each goes: the clinic, staff, clients
 /// with their medical summaries, history and files, settings and the audit
 /// trail keep the document's shape, and the key tables open the others.
 /// Every other table of [`velum_store::transfer::CLINIC_TABLES`] is
-/// archived by the generic exporter ([`generic_row`]), driven by its
+/// archived by the generic exporter (`generic_row`), driven by its
 /// columns' [`Archive`] metadata, as a list named after the table; so a new
 /// simple clinic table appears in the archive without an edit here.
 pub const OWN_EXPORTERS: &[(&str, &str)] = &[
@@ -572,7 +572,7 @@ pub enum Blobs {
 }
 
 /// What the certificate says of a queued blob deletion: true of
-/// [`App::delete_offboarded_blobs`] and the job queue.
+/// `App::delete_offboarded_blobs` and the job queue.
 pub const BLOB_DELETION_QUEUED: &str = "every object of the clinic in the blob store is deleted by a background job \
      queued in the same transaction as this certificate, run right after it is committed and retried with back-off \
      until the store answers (a deletion that never succeeds is kept as a failed job); until then the objects are \

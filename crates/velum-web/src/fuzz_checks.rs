@@ -2,7 +2,7 @@
 //! corpora (`fuzz/corpus/<target>/`) as an ordinary test. The checks of
 //! the parsers below the web layer are in `velum_app::fuzz_checks`; the
 //! JSON request bodies of the API are here, parsed exactly as a handler
-//! parses them ([`crate::extract::parse_json`]) and then validated.
+//! parses them (`crate::extract::parse_json`) and then validated.
 
 use serde::de::DeserializeOwned;
 use velum_app::clients::ClientPatch;
