@@ -185,8 +185,9 @@ const ARCHIVE_MAGIC: &[u8] = CLINIC_ARCHIVE.marker;
 /// The certificate's format tag.
 pub const CERTIFICATE_FORMAT: &str = "velum.offboarding-certificate/v1";
 
-/// How long an archive made from the web page waits in the database for the
-/// operator to download it (they can delete it sooner).
+/// How long an archive made from the web page waits (in the blob store, or
+/// the database without one) for the operator to download it (they can
+/// delete it sooner).
 pub const ARCHIVE_WAIT: SignedDuration = SignedDuration::from_hours(24);
 
 /// The clinic tables the archive exports with an exporter of its own (in
@@ -407,8 +408,9 @@ pub struct OffboardRequest<'a> {
     /// Why (10 to 500 characters): emailed to the clinic's owner and kept
     /// with an approval.
     pub reason: &'a str,
-    /// Keep the sealed archive in the database for [`ARCHIVE_WAIT`], for
-    /// download from the web page. The command line writes a file instead.
+    /// Keep the sealed archive for [`ARCHIVE_WAIT`], for download from the
+    /// web page: in the blob store (in the database when none is
+    /// configured). The command line writes a file instead.
     pub keep_for_download: bool,
 }
 

@@ -567,6 +567,30 @@ mod tests {
         assert_eq!(aad, expected);
     }
 
+    /// An archive is uploaded from a file larger than one read and one
+    /// part, read back as stored, kept apart from the clinic's blobs, and
+    /// deleted.
+    #[tokio::test]
+    async fn archives_upload_from_a_file_stream_back_and_are_deleted() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BlobStore::open(dir.path().to_str().unwrap()).unwrap();
+        let clinic = ClinicId::from_uuid(Uuid::from_u128(1));
+        let id = BlobId::from_uuid(Uuid::from_u128(7));
+        let bytes: Vec<u8> = (0..(6 << 20) + 123).map(|i| (i % 251) as u8).collect();
+        store.put_archive(clinic, id, &bytes[..]).await.unwrap();
+        let stream = store.get_archive(clinic, id).await.unwrap();
+        assert_eq!(collect(stream).await.unwrap(), bytes);
+        assert_eq!(
+            store.delete_clinic(clinic).await.unwrap(),
+            0,
+            "not under the clinic's prefix"
+        );
+        assert!(store.get_archive(clinic, id).await.is_ok());
+        store.delete_archive(clinic, id).await.unwrap();
+        assert!(matches!(store.get_archive(clinic, id).await, Err(BlobError::NotFound)));
+        store.delete_archive(clinic, id).await.unwrap();
+    }
+
     #[test]
     fn blob_ids_parse_only_uuids() {
         let id = BlobId::new();
