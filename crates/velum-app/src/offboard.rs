@@ -185,8 +185,9 @@ const ARCHIVE_MAGIC: &[u8] = CLINIC_ARCHIVE.marker;
 /// The certificate's format tag.
 pub const CERTIFICATE_FORMAT: &str = "velum.offboarding-certificate/v1";
 
-/// How long an archive made from the web page waits in the database for the
-/// operator to download it (they can delete it sooner).
+/// How long an archive made from the web page waits (in the blob store, or
+/// the database without one) for the operator to download it (they can
+/// delete it sooner).
 pub const ARCHIVE_WAIT: SignedDuration = SignedDuration::from_hours(24);
 
 /// The clinic tables the archive exports with an exporter of its own (in
@@ -425,8 +426,9 @@ pub struct OffboardRequest<'a> {
     /// Why (10 to 500 characters): emailed to the clinic's owner and kept
     /// with an approval.
     pub reason: &'a str,
-    /// Keep the sealed archive in the database for [`ARCHIVE_WAIT`], for
-    /// download from the web page. The command line writes a file instead.
+    /// Keep the sealed archive for [`ARCHIVE_WAIT`], for download from the
+    /// web page: in the blob store (in the database when none is
+    /// configured). The command line writes a file instead.
     pub keep_for_download: bool,
 }
 
@@ -2433,27 +2435,54 @@ impl App {
         };
         let certificate_text = serde_json::to_string_pretty(&file_doc)
             .map_err(|e| AppError::Internal(format!("certificate json: {e}")))?;
-        // The download waits in the database: read back from the file.
-        let mut waiting_bytes = Vec::new();
+        // The download waits in the blob store, streamed from the file (in
+        // the database, read back whole, only without a blob store).
+        let mut waiting = None;
+        let mut uploaded = None;
         if let Some((_, file, _)) = archive.as_mut().filter(|_| request.keep_for_download) {
             std::io::Seek::rewind(file).map_err(OffboardError::Save)?;
-            std::io::Read::read_to_end(file, &mut waiting_bytes).map_err(OffboardError::Save)?;
+            let expires = now.checked_add(ARCHIVE_WAIT).unwrap_or(now);
+            match self.settings().blobs.as_ref() {
+                Some(blobs) => {
+                    let id = BlobId::new();
+                    blobs
+                        .put_archive(clinic, id, &mut *file)
+                        .await
+                        .map_err(|e| OffboardError::Save(std::io::Error::other(e)))?;
+                    uploaded = Some((blobs.clone(), id));
+                    waiting = Some((offboard::WaitingArchive::Blob(id.as_uuid()), expires));
+                }
+                None => {
+                    let mut bytes = Vec::new();
+                    std::io::Read::read_to_end(file, &mut bytes).map_err(OffboardError::Save)?;
+                    waiting = Some((offboard::WaitingArchive::Stored(bytes), expires));
+                }
+            }
         }
-        let waiting = archive
-            .as_ref()
-            .filter(|_| request.keep_for_download)
-            .map(|_| (waiting_bytes.as_slice(), now.checked_add(ARCHIVE_WAIT).unwrap_or(now)));
-        offboard::insert(&mut tx, &scope, now, &certificate_text, waiting).await?;
         let email = crate::email::Offboarded {
             clinic_name: row.name.clone(),
             reason: reason.to_string(),
             archived: archive.is_some(),
             certificate_sha256: certificate_sha256.to_string(),
         };
-        for to in &owners {
-            self.queue_email(&mut tx, platform_id(), to, &email).await?;
+        let recorded = async {
+            offboard::insert(&mut tx, &scope, now, &certificate_text, waiting).await?;
+            for to in &owners {
+                self.queue_email(&mut tx, platform_id(), to, &email).await?;
+            }
+            tx.commit().await?;
+            Ok::<(), OffboardError>(())
         }
-        tx.commit().await?;
+        .await;
+        if let Err(e) = recorded {
+            // Not recorded: the uploaded archive would be found by nothing.
+            if let Some((blobs, id)) = uploaded
+                && let Err(d) = blobs.delete_archive(clinic, id).await
+            {
+                tracing::warn!(error = %d, "deleting an unrecorded offboarding archive failed");
+            }
+            return Err(e);
+        }
         tracing::info!(clinic = %clinic, "clinic offboarded");
         // SQLite: rebuild the file so no free page keeps a deleted row.
         if let Err(e) = self.store().vacuum_after_delete().await {
@@ -2641,21 +2670,53 @@ impl App {
     }
 
     /// The sealed archive an offboarding from the web page left for
-    /// download (operators only), while it waits.
+    /// download (operators only), while it waits, as it is read from the
+    /// blob store (or, kept in the database by an earlier build, in one
+    /// piece).
     ///
     /// # Errors
-    /// `Forbidden` for anyone but an operator; `NotFound` when none waits.
-    pub async fn offboarding_archive(&self, actor: &Actor, clinic: ClinicId) -> Result<Vec<u8>, AppError> {
+    /// `Forbidden` for anyone but an operator; `NotFound` when none waits;
+    /// `Internal` when the blob store is not configured or fails.
+    pub async fn offboarding_archive_stream(
+        &self,
+        actor: &Actor,
+        clinic: ClinicId,
+    ) -> Result<velum_blobs::ByteStream, AppError> {
         let actor = &self.staff_of(actor).await?;
         self.require_operator(actor).await?;
         let mut tx = self.store().begin_read().await?;
-        offboard::archive(
+        let waiting = offboard::archive(
             &mut tx,
             &actor.operator_scope(clinic).ok_or(AppError::Forbidden)?,
             self.now(),
         )
         .await?
-        .ok_or(AppError::NotFound)
+        .ok_or(AppError::NotFound)?;
+        drop(tx);
+        match waiting {
+            offboard::WaitingArchive::Stored(bytes) => Ok(velum_blobs::byte_stream_of(bytes)),
+            offboard::WaitingArchive::Blob(id) => {
+                let blobs = self.settings().blobs.as_ref().ok_or_else(|| {
+                    AppError::Internal("the offboarding archive is in the blob store, which is not configured".into())
+                })?;
+                blobs
+                    .get_archive(clinic, BlobId::from_uuid(id))
+                    .await
+                    .map_err(|e| AppError::Internal(format!("reading the offboarding archive: {e}")))
+            }
+        }
+    }
+
+    /// [`App::offboarding_archive_stream`] read whole (for tests and small
+    /// archives).
+    ///
+    /// # Errors
+    /// As [`App::offboarding_archive_stream`].
+    pub async fn offboarding_archive(&self, actor: &Actor, clinic: ClinicId) -> Result<Vec<u8>, AppError> {
+        let stream = self.offboarding_archive_stream(actor, clinic).await?;
+        velum_blobs::collect(stream)
+            .await
+            .map_err(|e| AppError::Internal(format!("reading the offboarding archive: {e}")))
     }
 
     /// Delete the waiting archive of `clinic`: the operator has it.
@@ -2665,15 +2726,34 @@ impl App {
     pub async fn drop_offboarding_archive(&self, actor: &Actor, clinic: ClinicId) -> Result<(), AppError> {
         let actor = &self.staff_of(actor).await?;
         self.require_operator(actor).await?;
-        let mut tx = self.begin().await?;
-        offboard::drop_archives(
-            &mut tx,
-            Some(&actor.operator_scope(clinic).ok_or(AppError::Forbidden)?),
-            self.now(),
-        )
-        .await?;
-        tx.commit().await?;
+        let scope = actor.operator_scope(clinic).ok_or(AppError::Forbidden)?;
+        self.drop_archives(Some(&scope)).await?;
         Ok(())
+    }
+
+    /// Drop the waiting archives of one clinic or every expired one: the
+    /// blob-store objects first, then the rows' record of them (so a failed
+    /// delete leaves the row, and the next sweep tries again).
+    async fn drop_archives(&self, clinic: Option<&ClinicScope>) -> Result<u64, AppError> {
+        let now = self.now();
+        let mut tx = self.store().begin_read().await?;
+        let blobs = offboard::archive_blobs_to_drop(&mut tx, clinic, now).await?;
+        drop(tx);
+        if !blobs.is_empty() {
+            let store = self.settings().blobs.as_ref().ok_or_else(|| {
+                AppError::Internal("offboarding archives are in the blob store, which is not configured".into())
+            })?;
+            for (c, id) in blobs {
+                store
+                    .delete_archive(ClinicId::from_uuid(c), BlobId::from_uuid(id))
+                    .await
+                    .map_err(|e| AppError::Internal(format!("deleting an offboarding archive: {e}")))?;
+            }
+        }
+        let mut tx = self.begin().await?;
+        let n = offboard::drop_archives(&mut tx, clinic, now).await?;
+        tx.commit().await?;
+        Ok(n)
     }
 
     /// Delete every waiting archive past [`ARCHIVE_WAIT`] (reads already
@@ -2683,10 +2763,7 @@ impl App {
     /// # Errors
     /// Database errors.
     pub async fn drop_expired_archives(&self) -> Result<u64, AppError> {
-        let mut tx = self.begin().await?;
-        let n = offboard::drop_archives(&mut tx, None, self.now()).await?;
-        tx.commit().await?;
-        Ok(n)
+        self.drop_archives(None).await
     }
 }
 

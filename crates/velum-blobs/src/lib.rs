@@ -366,6 +366,104 @@ impl BlobStore {
     }
 }
 
+/// A stored object read back as it arrives, in the store's own pieces.
+pub type ByteStream = futures_util::stream::BoxStream<'static, Result<bytes::Bytes, BlobError>>;
+
+/// `bytes` already in memory, as a [`ByteStream`] of one piece.
+#[must_use]
+pub fn byte_stream_of(bytes: Vec<u8>) -> ByteStream {
+    futures_util::stream::once(async move { Ok(bytes::Bytes::from(bytes)) }).boxed()
+}
+
+/// Read a whole [`ByteStream`] into memory (for small objects and tests).
+///
+/// # Errors
+/// The stream's first error.
+pub async fn collect(mut stream: ByteStream) -> Result<Vec<u8>, BlobError> {
+    let mut out = Vec::new();
+    while let Some(piece) = stream.try_next().await? {
+        out.extend_from_slice(&piece);
+    }
+    Ok(out)
+}
+
+/// How much of a file [`BlobStore::put_archive`] reads at a time.
+const ARCHIVE_READ: usize = 1 << 20;
+
+/// `offboarding-archives/<clinic>/<archive>`: outside `clinics/<clinic>/`,
+/// so deleting an offboarded clinic's blobs leaves its waiting archive.
+fn archive_path(clinic: ClinicId, archive: BlobId) -> ObjectPath {
+    ObjectPath::from_iter([
+        "offboarding-archives".to_owned(),
+        clinic.to_string(),
+        archive.to_string(),
+    ])
+}
+
+impl BlobStore {
+    /// Store an offboarding archive (already sealed to its owner) read from
+    /// `file` to its end, as a multipart upload of a few MiB a part (on S3;
+    /// a local directory writes it to a staging file and renames it), so
+    /// the archive is never whole in memory.
+    ///
+    /// # Errors
+    /// [`BlobError::Storage`] if reading `file` or the upload fails (the
+    /// upload is then aborted).
+    pub async fn put_archive(
+        &self,
+        clinic: ClinicId,
+        archive: BlobId,
+        mut file: impl std::io::Read + Send,
+    ) -> Result<(), BlobError> {
+        let upload = self.inner.put_multipart(&archive_path(clinic, archive)).await?;
+        let mut writer = object_store::WriteMultipart::new(upload);
+        let mut buf = vec![0u8; ARCHIVE_READ];
+        loop {
+            let n = match file.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    let _aborted = writer.abort().await;
+                    return Err(BlobError::Storage(object_store::Error::Generic {
+                        store: "archive file",
+                        source: Box::new(e),
+                    }));
+                }
+            };
+            // At most two parts in flight: memory stays a few parts' worth.
+            if let Err(e) = writer.wait_for_capacity(2).await {
+                let _aborted = writer.abort().await;
+                return Err(e.into());
+            }
+            writer.write(&buf[..n]);
+        }
+        writer.finish().await?;
+        Ok(())
+    }
+
+    /// An offboarding archive stored by [`BlobStore::put_archive`], as it is
+    /// read from the store.
+    ///
+    /// # Errors
+    /// [`BlobError::NotFound`] or [`BlobError::Storage`].
+    pub async fn get_archive(&self, clinic: ClinicId, archive: BlobId) -> Result<ByteStream, BlobError> {
+        let result = self.inner.get(&archive_path(clinic, archive)).await?;
+        Ok(result.into_stream().map_err(BlobError::from).boxed())
+    }
+
+    /// Delete an offboarding archive. One that is not there is not an error.
+    ///
+    /// # Errors
+    /// [`BlobError::Storage`] if the delete fails.
+    pub async fn delete_archive(&self, clinic: ClinicId, archive: BlobId) -> Result<(), BlobError> {
+        match self.inner.delete(&archive_path(clinic, archive)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(BlobError::Storage(e)),
+        }
+    }
+}
+
 #[cfg(feature = "s3")]
 fn open_s3(s3: location::S3Location) -> Result<BlobStore, BlobError> {
     use object_store::aws::AmazonS3Builder;
@@ -467,6 +565,30 @@ mod tests {
             &[Uuid::from_u128(1), Uuid::from_u128(2), Uuid::from_u128(3)],
         );
         assert_eq!(aad, expected);
+    }
+
+    /// An archive is uploaded from a file larger than one read and one
+    /// part, read back as stored, kept apart from the clinic's blobs, and
+    /// deleted.
+    #[tokio::test]
+    async fn archives_upload_from_a_file_stream_back_and_are_deleted() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BlobStore::open(dir.path().to_str().unwrap()).unwrap();
+        let clinic = ClinicId::from_uuid(Uuid::from_u128(1));
+        let id = BlobId::from_uuid(Uuid::from_u128(7));
+        let bytes: Vec<u8> = (0..(6 << 20) + 123).map(|i| (i % 251) as u8).collect();
+        store.put_archive(clinic, id, &bytes[..]).await.unwrap();
+        let stream = store.get_archive(clinic, id).await.unwrap();
+        assert_eq!(collect(stream).await.unwrap(), bytes);
+        assert_eq!(
+            store.delete_clinic(clinic).await.unwrap(),
+            0,
+            "not under the clinic's prefix"
+        );
+        assert!(store.get_archive(clinic, id).await.is_ok());
+        store.delete_archive(clinic, id).await.unwrap();
+        assert!(matches!(store.get_archive(clinic, id).await, Err(BlobError::NotFound)));
+        store.delete_archive(clinic, id).await.unwrap();
     }
 
     #[test]

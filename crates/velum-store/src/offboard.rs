@@ -129,8 +129,18 @@ pub async fn remaining_rows(tx: &mut Tx, scope: &ClinicScope) -> Result<Vec<(Str
     Ok(out)
 }
 
+/// Where an archive kept for download waits: the blob store's id for it
+/// (what this build writes), or the sealed bytes in the row (written by
+/// earlier builds, and by this one when no blob store is configured).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WaitingArchive {
+    Blob(Uuid),
+    Stored(Vec<u8>),
+}
+
 /// Record an offboarding: its certificate and, when the operator will
-/// download it from the web page, the sealed archive until `expires_at`.
+/// download it from the web page, where the sealed archive waits until
+/// `expires_at`.
 ///
 /// # Errors
 /// `Conflict` if the clinic was offboarded already; database errors.
@@ -139,17 +149,23 @@ pub async fn insert(
     scope: &ClinicScope,
     at: Timestamp,
     certificate: &str,
-    archive: Option<(&[u8], Timestamp)>,
+    archive: Option<(WaitingArchive, Timestamp)>,
 ) -> Result<(), StoreError> {
+    let (bytes, blob) = match archive.as_ref().map(|(a, _)| a) {
+        Some(WaitingArchive::Stored(b)) => (Some(b.as_slice()), None),
+        Some(WaitingArchive::Blob(id)) => (None, Some(*id)),
+        None => (None, None),
+    };
     on_tx!(tx, |c| sqlx::query(
-        "INSERT INTO clinic_offboardings (clinic_id, at, certificate, archive, archive_expires_at) \
-         VALUES ($1, $2, $3, $4, $5)"
+        "INSERT INTO clinic_offboardings (clinic_id, at, certificate, archive, archive_blob, archive_expires_at) \
+         VALUES ($1, $2, $3, $4, $5, $6)"
     )
     .bind_scope(scope)
     .bind(micros(at))
     .bind(certificate)
-    .bind(archive.map(|(a, _)| a))
-    .bind(archive.map(|(_, t)| micros(t)))
+    .bind(bytes)
+    .bind(blob)
+    .bind(archive.as_ref().map(|(_, t)| micros(*t)))
     .execute(c)
     .await
     .map(|r| r.rows_affected()))
@@ -173,7 +189,8 @@ pub struct OffboardingRow {
 /// Database errors.
 pub async fn get(tx: &mut Tx, scope: &ClinicScope, now: Timestamp) -> Result<Option<OffboardingRow>, StoreError> {
     let row: Option<(i64, String, bool)> = on_tx!(tx, |c| sqlx::query_as(
-        "SELECT at, certificate, (archive IS NOT NULL AND archive_expires_at > $2) \
+        "SELECT at, certificate, \
+         ((archive IS NOT NULL OR archive_blob IS NOT NULL) AND archive_expires_at > $2) \
          FROM clinic_offboardings WHERE clinic_id = $1"
     )
     .bind_scope(scope)
@@ -190,39 +207,73 @@ pub async fn get(tx: &mut Tx, scope: &ClinicScope, now: Timestamp) -> Result<Opt
     .transpose()
 }
 
-/// The sealed archive waiting for download, unless it has expired.
+/// Where the sealed archive waiting for download is, unless it has expired.
 ///
 /// # Errors
 /// Database errors.
-pub async fn archive(tx: &mut Tx, scope: &ClinicScope, now: Timestamp) -> Result<Option<Vec<u8>>, StoreError> {
-    let row: Option<Option<Vec<u8>>> = on_tx!(tx, |c| sqlx::query_scalar(
-        "SELECT archive FROM clinic_offboardings WHERE clinic_id = $1 AND archive_expires_at > $2"
+pub async fn archive(tx: &mut Tx, scope: &ClinicScope, now: Timestamp) -> Result<Option<WaitingArchive>, StoreError> {
+    let row: Option<(Option<Uuid>, Option<Vec<u8>>)> = on_tx!(tx, |c| sqlx::query_as(
+        "SELECT archive_blob, archive FROM clinic_offboardings WHERE clinic_id = $1 AND archive_expires_at > $2"
     )
     .bind_scope(scope)
     .bind(micros(now))
     .fetch_optional(c)
     .await)?;
-    Ok(row.flatten())
+    Ok(row.and_then(|(blob, bytes)| match (blob, bytes) {
+        (Some(id), _) => Some(WaitingArchive::Blob(id)),
+        (None, Some(b)) => Some(WaitingArchive::Stored(b)),
+        (None, None) => None,
+    }))
+}
+
+/// The blob-store archives [`drop_archives`] with the same arguments will
+/// drop, as (clinic, archive id): delete them from the store first.
+///
+/// # Errors
+/// Database errors.
+pub async fn archive_blobs_to_drop(
+    tx: &mut Tx,
+    clinic: Option<&ClinicScope>,
+    now: Timestamp,
+) -> Result<Vec<(Uuid, Uuid)>, StoreError> {
+    let rows: Vec<(Uuid, Uuid)> = match clinic {
+        Some(scope) => on_tx!(tx, |c| sqlx::query_as(
+            "SELECT clinic_id, archive_blob FROM clinic_offboardings \
+             WHERE clinic_id = $1 AND archive_blob IS NOT NULL"
+        )
+        .bind_scope(scope)
+        .fetch_all(c)
+        .await)?,
+        None => on_tx!(tx, |c| sqlx::query_as(
+            "SELECT clinic_id, archive_blob FROM clinic_offboardings \
+             WHERE archive_blob IS NOT NULL AND archive_expires_at <= $1 ORDER BY clinic_id"
+        )
+        .bind(micros(now))
+        .fetch_all(c)
+        .await)?,
+    };
+    Ok(rows)
 }
 
 /// Drop the waiting archive of one clinic (`Some`) or every expired one
-/// (`None`). Returns how many were dropped.
+/// (`None`): the stored value, or the blob-store id (delete the object
+/// first, [`archive_blobs_to_drop`]). Returns how many were dropped.
 ///
 /// # Errors
 /// Database errors.
 pub async fn drop_archives(tx: &mut Tx, clinic: Option<&ClinicScope>, now: Timestamp) -> Result<u64, StoreError> {
     let n = match clinic {
         Some(scope) => on_tx!(tx, |c| sqlx::query(
-            "UPDATE clinic_offboardings SET archive = NULL, archive_expires_at = NULL \
-             WHERE clinic_id = $1 AND archive IS NOT NULL"
+            "UPDATE clinic_offboardings SET archive = NULL, archive_blob = NULL, archive_expires_at = NULL \
+             WHERE clinic_id = $1 AND (archive IS NOT NULL OR archive_blob IS NOT NULL)"
         )
         .bind_scope(scope)
         .execute(c)
         .await
         .map(|r| r.rows_affected()))?,
         None => on_tx!(tx, |c| sqlx::query(
-            "UPDATE clinic_offboardings SET archive = NULL, archive_expires_at = NULL \
-             WHERE archive IS NOT NULL AND archive_expires_at <= $1"
+            "UPDATE clinic_offboardings SET archive = NULL, archive_blob = NULL, archive_expires_at = NULL \
+             WHERE (archive IS NOT NULL OR archive_blob IS NOT NULL) AND archive_expires_at <= $1"
         )
         .bind(micros(now))
         .execute(c)

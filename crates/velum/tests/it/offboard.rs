@@ -715,6 +715,19 @@ async fn refused_offboardings_change_nothing_and_name_the_problem() {
     ));
     let (_, doc) = open_archive(&fetched, ArchiveSecret::Passphrase(PASSPHRASE)).unwrap();
     assert!(String::from_utf8(doc).unwrap().contains("Ravensworth"));
+    // It waits in the blob store: one object, the sealed file byte for
+    // byte, and what the download returns.
+    let kept_dir = dir
+        .path()
+        .join("blobs/offboarding-archives")
+        .join(seeded.alpha.to_string());
+    let kept = || -> Vec<std::path::PathBuf> {
+        std::fs::read_dir(&kept_dir)
+            .map(|d| d.map(|e| e.unwrap().path()).collect())
+            .unwrap_or_default()
+    };
+    assert_eq!(kept().len(), 1, "{:?}", kept());
+    assert_eq!(std::fs::read(&kept()[0]).unwrap(), sealed.saved);
     // The waiting copy goes once its time is up: reads refuse it, the sweep deletes it.
     let operator = &seeded.operator;
     assert_eq!(app.drop_expired_archives().await.unwrap(), 0);
@@ -724,6 +737,11 @@ async fn refused_offboardings_change_nothing_and_name_the_problem() {
         Err(velum_app::AppError::NotFound)
     ));
     assert_eq!(app.drop_expired_archives().await.unwrap(), 1);
+    assert!(
+        kept().is_empty(),
+        "the expired archive's object is deleted: {:?}",
+        kept()
+    );
     let err = app
         .offboard_clinic(op, request(seeded.alpha, None), never_saved)
         .await
@@ -1031,6 +1049,19 @@ async fn an_owner_asks_to_leave_and_an_operator_offboards_from_the_platform_page
     );
     let bytes = r.bytes().await.unwrap();
     assert!(!String::from_utf8_lossy(&bytes).contains(&family), "ciphertext only");
+    // Streamed from the one blob-store object that holds it.
+    let kept_dir = t
+        .data_dir
+        .path()
+        .join("blobs/offboarding-archives")
+        .join(alpha.id.to_string());
+    let kept = || -> Vec<std::path::PathBuf> {
+        std::fs::read_dir(&kept_dir)
+            .map(|d| d.map(|e| e.unwrap().path()).collect())
+            .unwrap_or_default()
+    };
+    assert_eq!(kept().len(), 1, "{:?}", kept());
+    assert_eq!(std::fs::read(&kept()[0]).unwrap(), bytes.to_vec());
     assert!(matches!(
         open_archive(&bytes, ArchiveSecret::Key(&"0".repeat(64))),
         Err(ArchiveError::NeedsPassphrase)
@@ -1086,6 +1117,7 @@ async fn an_owner_asks_to_leave_and_an_operator_offboards_from_the_platform_page
             .status(),
         404
     );
+    assert!(kept().is_empty(), "the object is deleted: {:?}", kept());
 
     // The clinic's staff cannot sign in; the other clinic works; chains verify.
     let code = t.fresh_code(owner);

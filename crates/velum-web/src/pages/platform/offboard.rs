@@ -251,14 +251,15 @@ pub async fn certificate(
     }))
 }
 
-/// The sealed archive, as a download, while it waits. It is ciphertext
-/// under the key shown once; the file name carries the clinic id only.
+/// The sealed archive, as a download, while it waits, streamed from the
+/// blob store as it is read. It is ciphertext sealed to the owner's
+/// passphrase; the file name carries the clinic id only.
 pub async fn archive(
     State(state): State<AppState>,
     s: StaffSession,
     PageId(clinic): PageId<ClinicId>,
 ) -> Result<Response, PageError> {
-    let bytes = state.app.offboarding_archive(&s.actor, clinic).await?;
+    let stream = state.app.offboarding_archive_stream(&s.actor, clinic).await?;
     Ok((
         [
             (header::CONTENT_TYPE, "application/octet-stream".to_owned()),
@@ -267,7 +268,7 @@ pub async fn archive(
                 format!("attachment; filename=\"clinic-{clinic}.velum-archive\""),
             ),
         ],
-        bytes,
+        axum::body::Body::from_stream(stream),
     )
         .into_response())
 }
