@@ -2435,14 +2435,17 @@ impl App {
         };
         let certificate_text = serde_json::to_string_pretty(&file_doc)
             .map_err(|e| AppError::Internal(format!("certificate json: {e}")))?;
-        // The download waits in the blob store, streamed from the file (in
-        // the database, read back whole, only without a blob store).
+        // The download waits in the blob store, streamed from the file; in
+        // the database, read back whole, without a blob store, and on SQLite
+        // with a remote one: this transaction holds the one SQLite
+        // connection, which must never wait on the network.
         let mut waiting = None;
         let mut uploaded = None;
         if let Some((_, file, _)) = archive.as_mut().filter(|_| request.keep_for_download) {
             std::io::Seek::rewind(file).map_err(OffboardError::Save)?;
             let expires = now.checked_add(ARCHIVE_WAIT).unwrap_or(now);
-            match self.settings().blobs.as_ref() {
+            let sqlite = self.store().backend() == velum_store::Backend::Sqlite;
+            match self.settings().blobs.as_ref().filter(|b| !(sqlite && b.is_remote())) {
                 Some(blobs) => {
                     let id = BlobId::new();
                     blobs

@@ -141,6 +141,8 @@ pub struct BlobStore {
     inner: Arc<dyn ObjectStore>,
     /// For `Debug`: the kind of store and where, never credentials.
     describe: Arc<str>,
+    /// Over the network (S3), not a local directory.
+    remote: bool,
 }
 
 impl fmt::Debug for BlobStore {
@@ -171,6 +173,14 @@ fn object_path(clinic: ClinicId, client: ClientId, blob: BlobId) -> ObjectPath {
 }
 
 impl BlobStore {
+    /// Is the store reached over the network (S3) rather than a local
+    /// directory? A caller holding the one SQLite connection must not wait
+    /// on it.
+    #[must_use]
+    pub fn is_remote(&self) -> bool {
+        self.remote
+    }
+
     /// Open the store named by the `VELUM_BLOB_URL` / `--blob-url` setting:
     /// `/abs/dir`, `file:///abs/dir` (created if missing), or
     /// `s3://bucket[/prefix]?endpoint=…&region=…&access_key_id=…&secret_access_key=…&session_token=…`
@@ -203,6 +213,7 @@ impl BlobStore {
                 Ok(BlobStore {
                     inner: Arc::new(store),
                     describe: format!("local directory {}", dir.display()).into(),
+                    remote: false,
                 })
             }
             Location::S3(s3) => open_s3(s3),
@@ -509,6 +520,7 @@ fn open_s3(s3: location::S3Location) -> Result<BlobStore, BlobError> {
     Ok(BlobStore {
         inner,
         describe: describe.into(),
+        remote: true,
     })
 }
 
