@@ -161,7 +161,10 @@ pub async fn run_backup(args: BackupArgs) -> anyhow::Result<ExitCode> {
     // SQLite writes the snapshot with the process's umask: it goes in a
     // private (0700) directory of its own beside the backup, removed with
     // everything in it when done, and never in the way of the next run.
-    let parent = to.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let parent = to
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let scratch = tempfile::Builder::new()
         .prefix(".velum-backup-")
         .tempdir_in(parent)
