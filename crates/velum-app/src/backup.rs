@@ -35,7 +35,7 @@ use velum_store::Tx;
 use velum_store::backup as store;
 pub use velum_store::backup::migrations_applied;
 
-use crate::sealed_file::{BACKUP, FrameError};
+use crate::sealed_file::{BACKUP, FrameError, Hashing};
 use crate::{App, AppError};
 
 /// The backup format this build writes and reads.
@@ -105,27 +105,6 @@ fn platform() -> ClinicId {
     ClinicId::from_uuid(uuid::Uuid::nil())
 }
 
-/// A writer that hashes and counts what passes through it.
-#[derive(Debug)]
-pub struct Hashing<W> {
-    inner: W,
-    hash: Sha256,
-    bytes: u64,
-}
-
-impl<W: Write> Write for Hashing<W> {
-    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        let n = self.inner.write(data)?;
-        self.hash.update(&data[..n]);
-        self.bytes += n as u64;
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
-    }
-}
-
 /// A backup being written: [`BackupWriter::finish`] seals the last chunk.
 #[derive(Debug)]
 pub struct BackupWriter<W: Write> {
@@ -149,11 +128,7 @@ impl<W: Write> BackupWriter<W> {
     /// `out`'s errors.
     pub fn start(master: &MasterKey, manifest: &Manifest, out: W) -> io::Result<Self> {
         let header = serde_json::to_vec(manifest).map_err(io::Error::other)?;
-        let mut out = Hashing {
-            inner: out,
-            hash: Sha256::new(),
-            bytes: 0,
-        };
+        let mut out = Hashing::new(out);
         out.write_all(BACKUP.marker)?;
         out.write_all(&header)?;
         out.write_all(b"\n")?;
@@ -168,12 +143,8 @@ impl<W: Write> BackupWriter<W> {
     /// # Errors
     /// `out`'s errors.
     pub fn finish(self) -> io::Result<Written<W>> {
-        let hashing = self.sealed.finish()?;
-        Ok(Written {
-            out: hashing.inner,
-            sha256: hex::encode(hashing.hash.finalize()),
-            bytes: hashing.bytes,
-        })
+        let (out, sha256, bytes) = self.sealed.finish()?.finish();
+        Ok(Written { out, sha256, bytes })
     }
 }
 

@@ -148,7 +148,7 @@ use velum_store::{ClinicScope, StoreError, audit, clinics, offboard};
 
 use crate::clients::{history_aad, open_medical};
 use crate::platform::platform_id;
-use crate::sealed_file::{CLINIC_ARCHIVE, FrameError};
+use crate::sealed_file::{CLINIC_ARCHIVE, FrameError, Hashing};
 use crate::{App, AppError};
 
 /// The archive format this build writes: 3, sealed to the owner's
@@ -915,11 +915,7 @@ async fn seal_archive_file(
     let header = archive_header(ARCHIVE_FORMAT, CIPHER_V3, clinic, exported_at, recipient, &sealer);
     let header_bytes = serde_json::to_vec(&header).map_err(json)?;
     let aad = archive_aad(ARCHIVE_FORMAT, &header_bytes, clinic);
-    let mut out = Hashing {
-        inner: std::io::BufWriter::new(file),
-        digest: Sha256::new(),
-        bytes: 0,
-    };
+    let mut out = Hashing::new(std::io::BufWriter::new(file));
     out.write_all(&CLINIC_ARCHIVE.assemble(&header_bytes, &[]))
         .map_err(OffboardError::Save)?;
     let sealing = sealer.seal_stream(&aad, &mut out).map_err(OffboardError::Save)?;
@@ -931,14 +927,15 @@ async fn seal_archive_file(
         .finish()
         .map_err(OffboardError::Save)?;
     out.flush().map_err(OffboardError::Save)?;
-    out.inner
+    let (buffered, sha256, bytes) = out.finish();
+    buffered
         .into_inner()
         .map_err(|e| OffboardError::Save(e.into_error()))?
         .sync_all()
         .map_err(OffboardError::Save)?;
     Ok(ArchiveMade {
-        sha256: hex::encode(out.digest.finalize()),
-        bytes: out.bytes,
+        sha256,
+        bytes,
         keys_read,
     })
 }
@@ -1130,27 +1127,6 @@ fn archive_document(
         .map_err(|e| AppError::Internal(e.to_string()))?
         .block_on(write)?;
     serde_json::from_slice(&out).map_err(|e| AppError::Internal(format!("archive json: {e}")))
-}
-
-/// A writer that hashes and counts what goes through it: the sealed
-/// archive's SHA-256 and size, taken as it is written.
-struct Hashing<W> {
-    inner: W,
-    digest: Sha256,
-    bytes: u64,
-}
-
-impl<W: std::io::Write> std::io::Write for Hashing<W> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.digest.update(&buf[..n]);
-        self.bytes += n as u64;
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.inner.flush()
-    }
 }
 
 /// The clinic's blobs, fetched and opened before the offboarding's
